@@ -1,0 +1,1 @@
+"""Embedding classifiers: the embedder, the intent router and triage."""

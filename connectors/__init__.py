@@ -1,0 +1,1 @@
+"""Channel connectors: one module per channel, each satisfying the Connector protocol."""

@@ -1,0 +1,62 @@
+"""The Connector seam.
+
+A connector brings a channel's messages in (``run`` puts envelopes into the sink and
+advances its source cursor only with them) and sends answers out (``send``). It never
+touches the store or the classifier, and it translates its third-party errors into
+``TransientError``, ``RateLimited`` or ``PermanentError`` at its edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiohttp import web
+
+from inbox.models import Outbound
+from inbox.queue import Sink
+
+
+class Connector(Protocol):
+    """One channel."""
+
+    name: str
+
+    async def run(self, sink: Sink) -> None:
+        """Ingests until cancelled."""
+        ...
+
+    async def send(self, outbound: Outbound) -> str:
+        """Delivers one answer; returns the channel's id for it."""
+        ...
+
+
+class WebChannel(Connector, Protocol):
+    """A connector whose customers reach it over the product's own HTTP server."""
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        """The HTTP routes to mount on the web app."""
+        ...
+
+
+@dataclass(frozen=True)
+class TranscriptEntry:
+    """One message as the customer sees it (internal notes never appear)."""
+
+    message_id: int
+    reference: int
+    author: str
+    text: str
+    created_at: float
+
+
+class CustomerTranscripts(Protocol):
+    """Read-only access to what a customer may see of their own conversations."""
+
+    async def for_identity(self, channel: str, address: str) -> list[TranscriptEntry]:
+        """Every visible message of the conversations started on ``(channel, address)``."""
+        ...
+
+    async def for_ticket(self, reference: int, address: str) -> list[TranscriptEntry]:
+        """The visible messages of ticket ``reference``, if ``address`` is its customer."""
+        ...

@@ -1,0 +1,37 @@
+"""HTML pages of the web channels: Jinja2 with autoescaping, strict security headers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("connectors", "templates"),
+    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+    undefined=jinja2.StrictUndefined,
+)
+
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'self'"
+)
+# The chat page is meant to be embedded in the customer's own site.
+EMBEDDABLE_CSP = PAGE_CSP.replace("frame-ancestors 'self'", "frame-ancestors *")
+
+
+def render(
+    template: str, context: dict[str, Any], *, status: int = 200, csp: str = PAGE_CSP
+) -> web.Response:
+    """Renders a template into an HTML response that runs no inline script."""
+    body = _env.get_template(template).render(**context)
+    response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
+    response.headers["Content-Security-Policy"] = csp
+    return response
+
+
+def client_ip(request: web.Request) -> str:
+    """The peer address (a proxy in front should be configured to pass the real one)."""
+    return request.remote or "unknown"

@@ -1,0 +1,166 @@
+"""The web chat channel: a small embeddable page talking over a WebSocket.
+
+A visitor's session is a random id signed by the server; the token lives in the
+visitor's browser, so nobody reads another visitor's conversation by guessing ids.
+Messages are idempotent on ``(session, client_id)``; answers are pushed live to every
+open socket of the session and are in the history when the visitor comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from connectors.base import CustomerTranscripts, TranscriptEntry
+from connectors.pages import EMBEDDABLE_CSP, client_ip, render
+from connectors.ratelimit import RateLimiter
+from inbox.config import ChatSettings
+from inbox.models import Envelope, Outbound
+from inbox.queue import Sink
+from inbox.signing import Signer
+from inbox.text import clean_text
+
+log = logging.getLogger(__name__)
+CHANNEL = "webchat"
+MAX_FRAME_BYTES = 64 * 1024
+
+
+def entry_json(entry: TranscriptEntry) -> dict[str, Any]:
+    """One transcript entry as the chat page receives it."""
+    return {
+        "type": "message",
+        "id": entry.message_id,
+        "author": entry.author,
+        "text": entry.text,
+        "at": entry.created_at,
+    }
+
+
+class WebChatConnector:
+    """``GET /chat``, ``POST /chat/session`` and the ``/chat/ws`` WebSocket."""
+
+    name = CHANNEL
+
+    def __init__(
+        self, settings: ChatSettings, secret: bytes, transcripts: CustomerTranscripts
+    ) -> None:
+        self.settings = settings
+        self.transcripts = transcripts
+        self.sessions = Signer(secret, "chat-session")
+        self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        self.session_limiter = RateLimiter(30)
+        self._sockets: dict[str, set[web.WebSocketResponse]] = {}
+        self._sink: Sink | None = None
+
+    async def run(self, sink: Sink) -> None:
+        """Accepts chat messages until cancelled; closes every socket on the way out."""
+        self._sink = sink
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self._sink = None
+            for sockets in list(self._sockets.values()):
+                for ws in list(sockets):
+                    await ws.close(code=1001, message=b"server shutting down")
+
+    async def send(self, outbound: Outbound) -> str:
+        """Pushes the answer to the visitor's open sockets; it is in the history anyway."""
+        frame = {
+            "type": "message",
+            "id": outbound.message_id,
+            "author": outbound.author,
+            "text": outbound.text,
+            "at": time.time(),
+        }
+        for ws in list(self._sockets.get(outbound.address, ())):
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await ws.send_json(frame)
+        return f"webchat:{outbound.message_id}"
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        """The chat's HTTP routes."""
+        return [
+            web.get("/chat", self.page),
+            web.post("/chat/session", self.new_session),
+            web.get("/chat/ws", self.socket),
+        ]
+
+    async def page(self, request: web.Request) -> web.Response:
+        """The chat page; it can be embedded in an iframe on any site."""
+        return render("chat.html", {}, csp=EMBEDDABLE_CSP)
+
+    async def new_session(self, request: web.Request) -> web.Response:
+        """Starts a visitor session and returns its signed token."""
+        wait = self.session_limiter.check(client_ip(request))
+        if wait > 0:
+            return web.json_response({"error": "too many new sessions; slow down"}, status=429)
+        session = secrets.token_hex(16)
+        return web.json_response({"token": self.sessions.sign(session)})
+
+    async def socket(self, request: web.Request) -> web.StreamResponse:
+        """The live conversation: history first, then messages both ways."""
+        session = self.sessions.verify(request.query.get("token", ""))
+        if session is None:
+            return web.json_response({"error": "invalid or missing session token"}, status=403)
+        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES)
+        await ws.prepare(request)
+        self._sockets.setdefault(session, set()).add(ws)
+        try:
+            history = await self.transcripts.for_identity(CHANNEL, session)
+            await ws.send_json({"type": "history", "messages": [entry_json(e) for e in history]})
+            async for frame in ws:
+                if frame.type == WSMsgType.TEXT:
+                    await ws.send_json(await self._receive(session, frame.data, request))
+                elif frame.type == WSMsgType.ERROR:
+                    break
+        finally:
+            sockets = self._sockets.get(session)
+            if sockets is not None:
+                sockets.discard(ws)
+                if not sockets:
+                    del self._sockets[session]
+        return ws
+
+    async def _receive(self, session: str, data: str, request: web.Request) -> dict[str, Any]:
+        try:
+            raw: Any = json.loads(data)
+        except ValueError:
+            return {"type": "error", "error": "frames must be JSON"}
+        if not isinstance(raw, dict) or raw.get("type") != "message":
+            return {"type": "error", "error": "unknown frame type"}
+        client_id = raw.get("client_id")
+        text = raw.get("text")
+        if not isinstance(client_id, str) or not 1 <= len(client_id) <= 100:
+            return {"type": "error", "error": "client_id must be a string of 1 to 100 characters"}
+        if not isinstance(text, str) or not clean_text(text):
+            return {"type": "error", "client_id": client_id, "error": "write a message"}
+        text = clean_text(text)
+        if len(text) > self.settings.max_message_chars:
+            limit = self.settings.max_message_chars
+            return {
+                "type": "error",
+                "client_id": client_id,
+                "error": f"the message is too long: at most {limit} characters",
+            }
+        if self.limiter.check(session) > 0:
+            return {"type": "error", "client_id": client_id, "error": "slow down a little"}
+        if self._sink is None:
+            return {"type": "error", "client_id": client_id, "error": "the inbox is restarting"}
+        envelope = Envelope(
+            channel=CHANNEL,
+            external_id=f"{session}:{client_id}",
+            identity_channel=CHANNEL,
+            address=session,
+            text=text,
+            received_at=time.time(),
+            meta={"ip": client_ip(request)},
+        )
+        await self._sink.put([envelope])
+        return {"type": "accepted", "client_id": client_id}

@@ -1,0 +1,152 @@
+"""The agent API: JSON over HTTP, one bearer token per agent.
+
+Another team's conversation answers 404 exactly like a missing one, so ids reveal nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from inbox.errors import Conflict, NotFound
+from inbox.models import Status
+from inbox.store.accounts import Accounts, Agent
+from inbox.store.desk import Desk
+from inbox.text import clean_text
+
+AGENT = web.AppKey("agent", Agent)
+MAX_REPLY_CHARS = 50_000
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def api_error(status: int, message: str) -> web.Response:
+    """A JSON error with a clear message."""
+    return web.json_response({"error": message}, status=status)
+
+
+class AgentApi:
+    """Routes under ``/api/conversations`` and ``/api/me``."""
+
+    def __init__(
+        self,
+        accounts: Accounts,
+        desk: Desk,
+        *,
+        on_reply: Callable[[], None],
+        on_correction: Callable[[str, str], Awaitable[None]],
+    ) -> None:
+        self.accounts = accounts
+        self.desk = desk
+        self.on_reply = on_reply
+        self.on_correction = on_correction
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        """The API's routes, each behind the bearer-token check."""
+        guard = self._authenticated
+        return [
+            web.get("/api/me", guard(self.me)),
+            web.get("/api/conversations", guard(self.list)),
+            web.post("/api/conversations/next", guard(self.claim_next)),
+            web.get("/api/conversations/{ref:\\d+}", guard(self.view)),
+            web.post("/api/conversations/{ref:\\d+}/reply", guard(self.reply)),
+            web.post("/api/conversations/{ref:\\d+}/notes", guard(self.note)),
+            web.post("/api/conversations/{ref:\\d+}/reassign", guard(self.reassign)),
+            web.post("/api/conversations/{ref:\\d+}/resolve", guard(self.resolve)),
+        ]
+
+    def _authenticated(
+        self, handler: Callable[[web.Request, Agent], Awaitable[web.Response]]
+    ) -> Handler:
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            header = request.headers.get("Authorization", "")
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                return api_error(401, "send your agent token as 'Authorization: Bearer TOKEN'")
+            agent = await self.accounts.by_token(token.strip())
+            if agent is None:
+                return api_error(401, "unknown agent token")
+            try:
+                return await handler(request, agent)
+            except NotFound as err:
+                return api_error(404, str(err))
+            except Conflict as err:
+                return api_error(409, str(err))
+            except _BadRequest as err:
+                return api_error(422, str(err))
+
+        return wrapped
+
+    async def me(self, request: web.Request, agent: Agent) -> web.Response:
+        """Who the token belongs to."""
+        return web.json_response({"name": agent.name, "teams": list(agent.teams)})
+
+    async def list(self, request: web.Request, agent: Agent) -> web.Response:
+        """``?team=&status=&limit=``: conversations in my teams."""
+        status = request.query.get("status")
+        if status is not None and status not in {s.value for s in Status}:
+            raise _BadRequest(f"status must be one of {', '.join(s.value for s in Status)}")
+        team = request.query.get("team")
+        try:
+            limit = max(1, min(500, int(request.query.get("limit", "100"))))
+        except ValueError as err:
+            raise _BadRequest("limit must be a number") from err
+        rows = await self.desk.list(agent, team=team, status=status, limit=limit)
+        return web.json_response({"conversations": [r.to_json() for r in rows]})
+
+    async def view(self, request: web.Request, agent: Agent) -> web.Response:
+        """One conversation: messages, routing evidence, audit trail."""
+        found = await self.desk.view(agent, int(request.match_info["ref"]))
+        return web.json_response(found.to_json())
+
+    async def claim_next(self, request: web.Request, agent: Agent) -> web.Response:
+        """Takes the next conversation (highest priority, oldest first); 204 if none."""
+        taken = await self.desk.claim_next(agent)
+        if taken is None:
+            return web.Response(status=204)
+        return web.json_response(taken.to_json())
+
+    async def reply(self, request: web.Request, agent: Agent) -> web.Response:
+        """Answers the customer on their channel."""
+        text = await _text_field(request, "text")
+        message_id = await self.desk.reply(agent, int(request.match_info["ref"]), text)
+        self.on_reply()
+        return web.json_response({"message_id": message_id, "delivery": "pending"}, status=202)
+
+    async def note(self, request: web.Request, agent: Agent) -> web.Response:
+        """Adds an internal note."""
+        text = await _text_field(request, "text")
+        message_id = await self.desk.note(agent, int(request.match_info["ref"]), text)
+        return web.json_response({"message_id": message_id}, status=201)
+
+    async def reassign(self, request: web.Request, agent: Agent) -> web.Response:
+        """Moves the conversation to another team; the router learns from it at once."""
+        team = await _text_field(request, "team")
+        example = await self.desk.reassign(agent, int(request.match_info["ref"]), team)
+        await self.on_correction(team, example)
+        return web.json_response({"team": team, "learned": True})
+
+    async def resolve(self, request: web.Request, agent: Agent) -> web.Response:
+        """Resolves the conversation."""
+        await self.desk.resolve(agent, int(request.match_info["ref"]))
+        return web.json_response({"status": Status.RESOLVED.value})
+
+
+class _BadRequest(Exception):
+    """The request body or query is not what the endpoint takes."""
+
+
+async def _text_field(request: web.Request, field: str) -> str:
+    try:
+        raw: Any = json.loads(await request.text())
+    except (UnicodeDecodeError, ValueError) as err:
+        raise _BadRequest("the body must be a UTF-8 JSON object") from err
+    value = raw.get(field) if isinstance(raw, dict) else None
+    if not isinstance(value, str) or not clean_text(value):
+        raise _BadRequest(f"'{field}' must be a non-empty string")
+    value = clean_text(value)
+    if len(value) > MAX_REPLY_CHARS:
+        raise _BadRequest(f"'{field}' is too long: at most {MAX_REPLY_CHARS} characters")
+    return value

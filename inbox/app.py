@@ -1,0 +1,161 @@
+"""Wires the parts into one running service: connectors, workers, outbox sender, web."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from classifiers.embedder import Embedder, SentenceTransformerEmbedder
+from classifiers.triage import Triage
+from connectors.base import WebChannel
+from connectors.webchat import WebChatConnector
+from connectors.webform import WebFormConnector
+from inbox.agent_api import AgentApi
+from inbox.config import Settings
+from inbox.ingest import IngestResult
+from inbox.outbox import OutboxSender
+from inbox.queue.sqlite import SqliteQueue
+from inbox.routing import RoutingService
+from inbox.store.accounts import Accounts
+from inbox.store.desk import Desk
+from inbox.store.engine import create_engine, highest_reference, migrate
+from inbox.store.outbox_rows import OutboxRows
+from inbox.store.transcripts import StoreTranscripts
+from inbox.web import build_web_app
+from inbox.worker import Worker, consumer_name
+
+log = logging.getLogger(__name__)
+WORKER_LOOPS = 2  # one encodes while the other persists
+
+
+def build_triage(settings: Settings) -> Triage:
+    """Triage from the settings."""
+    t = settings.triage
+    return Triage(t.urgent_phrases, t.high_phrases, t.vip_contacts)
+
+
+def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    """The configured model, loaded offline."""
+    return SentenceTransformerEmbedder(settings.model.path, settings.model.batch_size)
+
+
+class InboxService:
+    """The whole product in one process (``inbox serve``), or only its worker."""
+
+    def __init__(
+        self, settings: Settings, *, web_enabled: bool = True, embedder: Embedder | None = None
+    ) -> None:
+        self.settings = settings
+        self.web_enabled = web_enabled
+        self._embedder = embedder
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._runner: web.AppRunner | None = None
+        self.engine: AsyncEngine | None = None
+        self.queue: SqliteQueue | None = None
+        self.outbox_wake = asyncio.Event()
+        self.port: int | None = None
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._task_ended)
+        self._tasks.append(task)
+
+    @staticmethod
+    def _task_ended(task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s stopped: %r", task.get_name(), task.exception())
+
+    async def start(self) -> None:
+        """Migrates the store, opens the queue, loads the model and starts every part."""
+        s = self.settings
+        self.engine = engine = create_engine(s.store.url)
+        await migrate(engine)
+        self.queue = queue = await SqliteQueue(s.queue).open()
+        await queue.reserve_references_above(await highest_reference(engine))
+        embedder: Embedder
+        if self._embedder is not None:
+            embedder = self._embedder
+        else:
+            embedder = await asyncio.to_thread(load_embedder, s)
+        routing = await RoutingService.build(s, embedder, engine)
+        triage = build_triage(s)
+
+        def committed(_results: list[IngestResult]) -> None:
+            self.outbox_wake.set()
+
+        for i in range(WORKER_LOOPS):
+            worker = Worker(
+                queue,
+                engine,
+                routing,
+                triage,
+                s,
+                name=consumer_name(f":{i}"),
+                on_committed=committed,
+            )
+            self._spawn(worker.run(), f"worker-{i}")
+        if not self.web_enabled:
+            return
+
+        transcripts = StoreTranscripts(engine)
+        channels: list[WebChannel] = []
+        if s.form.enabled:
+            channels.append(WebFormConnector(s.form, s.secret, transcripts))
+        if s.chat.enabled:
+            channels.append(WebChatConnector(s.chat, s.secret, transcripts))
+        for channel in channels:
+            self._spawn(channel.run(queue), f"connector-{channel.name}")
+        sender = OutboxSender(
+            OutboxRows(engine), {c.name: c for c in channels}, s.outbox, self.outbox_wake
+        )
+        self._spawn(sender.run(), "outbox-sender")
+
+        api = AgentApi(
+            Accounts(engine),
+            Desk(engine, {t.name for t in s.all_teams}),
+            on_reply=self.outbox_wake.set,
+            on_correction=routing.learn,
+        )
+        app = build_web_app(
+            [r for c in channels for r in c.routes()],
+            api,
+            max_request_bytes=s.web.max_request_bytes,
+        )
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, s.web.host, s.web.port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else s.web.port
+
+    async def stop(self) -> None:
+        """Stops the web server first (no new intake), then everything else."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self.queue is not None:
+            await self.queue.close()
+            self.queue = None
+        if self.engine is not None:
+            await self.engine.dispose()
+            self.engine = None
+
+    async def __aenter__(self) -> InboxService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

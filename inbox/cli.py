@@ -1,0 +1,246 @@
+"""The ``inbox`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from inbox.config import Settings, load_settings
+from inbox.errors import ConfigError, Conflict
+
+log = logging.getLogger("inbox")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(Path(args.config))
+
+
+async def _serve(settings: Settings, web_enabled: bool) -> None:
+    from inbox.app import InboxService
+
+    service = InboxService(settings, web_enabled=web_enabled)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await service.start()
+    if web_enabled:
+        base = f"http://{settings.web.host}:{service.port}"
+        print(f"inbox is running: {base}/form (form), {base}/chat (chat), {base}/api (agents)")
+        print("create an agent with: inbox agent add NAME --team TEAM")
+    else:
+        print("inbox worker is running")
+    sys.stdout.flush()
+    try:
+        await stop.wait()
+    finally:
+        await service.stop()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Runs connectors, workers, the outbox sender and the web app in one process."""
+    settings = _settings(args)
+    if args.port is not None:
+        from dataclasses import replace
+
+        settings = replace(settings, web=replace(settings.web, port=args.port))
+    asyncio.run(_serve(settings, web_enabled=True))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Runs only the worker."""
+    asyncio.run(_serve(_settings(args), web_enabled=False))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Brings the store's schema up to date."""
+    from inbox.store.engine import create_engine, migrate
+
+    async def run() -> None:
+        engine = create_engine(_settings(args).store.url)
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    print("store schema is up to date")
+    return 0
+
+
+def cmd_agent_add(args: argparse.Namespace) -> int:
+    """Creates an agent and prints their API token (shown once)."""
+    from inbox.store.accounts import Accounts
+    from inbox.store.engine import create_engine, migrate
+
+    settings = _settings(args)
+    known = {t.name for t in settings.all_teams}
+    unknown = [t for t in args.team if t not in known]
+    if unknown:
+        raise ConfigError(f"unknown team {unknown[0]!r}; teams are: {', '.join(sorted(known))}")
+
+    async def run() -> str:
+        engine = create_engine(settings.store.url)
+        try:
+            await migrate(engine)
+            _agent, token = await Accounts(engine).add_agent(args.name, args.team)
+            return token
+        finally:
+            await engine.dispose()
+
+    token = asyncio.run(run())
+    print(f"agent {args.name} added to {', '.join(args.team)}")
+    print(f"token: {token}")
+    print("use it as: Authorization: Bearer <token> (it is not shown again)")
+    return 0
+
+
+def cmd_route(args: argparse.Namespace) -> int:
+    """Routes one text with the configured examples and prints the evidence."""
+    from inbox.app import build_triage, load_embedder
+    from inbox.routing import RoutingService
+
+    settings = _settings(args)
+
+    async def run() -> None:
+        routing = await RoutingService.build(settings, load_embedder(settings))
+        (decision,) = await routing.route_texts([args.text])
+        triage = build_triage(settings).assess("", args.text, "")
+        result = {**decision.evidence(), "priority": triage.priority.name.lower()}
+        if args.json:
+            print(json.dumps(result, indent=2))
+            return
+        verdict = " (abstained: below threshold)" if decision.abstained else ""
+        print(f"team: {decision.team}{verdict}")
+        print(f"confidence: {decision.confidence:.3f} (threshold {decision.threshold})")
+        print(f"priority: {result['priority']}")
+        print("nearest examples:")
+        for n in decision.nearest:
+            print(f"  {n.score:.3f}  {n.team:<12} {n.text}")
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    """Shows what waits in the queue and what was dead-lettered, with reasons."""
+    from inbox.queue.sqlite import SqliteQueue
+
+    async def run() -> None:
+        queue = await SqliteQueue(_settings(args).queue).open()
+        try:
+            print(f"pending: {await queue.pending()}")
+            dead = await queue.dead_letters(args.limit)
+            print(f"dead letters: {len(dead)}")
+            for d in dead:
+                print(f"  item {d.item_id} after {d.attempts} tries: {d.reason}")
+        finally:
+            await queue.close()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Few-shot evaluation of the router on a labelled CSV."""
+    from inbox.evaluate import run_eval
+
+    return run_eval(args)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """End-to-end benchmark through the real HTTP endpoint."""
+    from inbox.bench import run_bench
+
+    return run_bench(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="inbox", description=__doc__)
+    parser.add_argument(
+        "--config",
+        default=os.environ.get("INBOX_CONFIG", "config.toml"),
+        help="configuration file (default: $INBOX_CONFIG or ./config.toml)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run everything in one process")
+    serve.add_argument("--port", type=int, help="override web.port")
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("worker", help="run only the worker").set_defaults(func=cmd_worker)
+    sub.add_parser("migrate", help="upgrade the store schema").set_defaults(func=cmd_migrate)
+
+    agent = sub.add_parser("agent", help="manage agents").add_subparsers(
+        dest="agent_cmd", required=True
+    )
+    add = agent.add_parser("add", help="create an agent and print their token")
+    add.add_argument("name")
+    add.add_argument("--team", action="append", required=True, help="a team (repeatable)")
+    add.set_defaults(func=cmd_agent_add)
+
+    route = sub.add_parser("route", help="route a text and show why")
+    route.add_argument("text")
+    route.add_argument("--json", action="store_true")
+    route.set_defaults(func=cmd_route)
+
+    queue = sub.add_parser("queue", help="queue depth and dead letters")
+    queue.add_argument("--limit", type=int, default=20)
+    queue.set_defaults(func=cmd_queue)
+
+    ev = sub.add_parser("eval", help="evaluate the router on a labelled CSV")
+    ev.add_argument("csv", help="the test CSV")
+    ev.add_argument(
+        "--train", help="where examples come from (default: train.csv beside the test CSV)"
+    )
+    ev.add_argument("--text-col", help="text column (default: text or utterance)")
+    ev.add_argument("--label-col", help="label column (default: intent, category or label)")
+    ev.add_argument("--shots", type=int, default=10, help="examples per label (0 = all)")
+    ev.add_argument("--seed", type=int, action="append", help="sampling seed (repeatable)")
+    ev.add_argument("--json-out", help="write the results as JSON here")
+    ev.set_defaults(func=cmd_eval)
+
+    bench = sub.add_parser("bench", help="end-to-end throughput and latency")
+    bench.add_argument("--messages", "-n", type=int, default=2000)
+    bench.add_argument(
+        "--texts", default="../shared/data/bitext-customer-service/test.csv", help="CSV of texts"
+    )
+    bench.add_argument("--concurrency", type=int, default=64)
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``inbox`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        code: int = args.func(args)
+    except ConfigError as err:
+        print(f"configuration error: {err}", file=sys.stderr)
+        return 2
+    except Conflict as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,404 @@
+"""Typed settings read from config.toml and validated at start.
+
+A wrong value stops start-up with a ConfigError naming the key, for example
+``teams[2].examples: must be a non-empty list``. Secrets never live in the file: a key
+ending in ``_env`` names the environment variable that holds the secret.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inbox.errors import ConfigError
+
+TEAM_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+@dataclass(frozen=True)
+class TeamSettings:
+    """One team: who it is, how fast it answers, and example phrases that route to it."""
+
+    name: str
+    display_name: str
+    first_response_hours: float
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RoutingSettings:
+    """How the router decides, and where it sends what it is unsure of."""
+
+    threshold: float = 0.35
+    margin: float = 0.0
+    fallback_team: str = "triage"
+    fallback_display_name: str = "Triage"
+    fallback_first_response_hours: float = 8.0
+    evidence_examples: int = 3
+
+
+@dataclass(frozen=True)
+class TriageSettings:
+    """What makes a message urgent or a customer important."""
+
+    urgent_phrases: tuple[str, ...] = ()
+    high_phrases: tuple[str, ...] = ()
+    vip_contacts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """The inbound queue: embedded SQLite by default."""
+
+    backend: str = "sqlite"
+    path: Path = Path("var/queue.db")
+    batch_size: int = 64
+    visibility_timeout: float = 60.0
+    max_attempts: int = 5
+    retry_backoff: float = 2.0
+    retry_backoff_max: float = 300.0
+    poll_interval: float = 0.5
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """The store: any SQLAlchemy async URL (SQLite by default, PostgreSQL at scale)."""
+
+    url: str = "sqlite+aiosqlite:///var/inbox.db"
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    """The outbox sender's retry policy."""
+
+    max_attempts: int = 8
+    retry_backoff: float = 2.0
+    retry_backoff_max: float = 600.0
+    lease_seconds: float = 60.0
+    poll_interval: float = 0.5
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The HTTP server for the web channels, the agent API and the pages."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    max_request_bytes: int = 1_048_576
+
+
+@dataclass(frozen=True)
+class FormSettings:
+    """The web form channel."""
+
+    enabled: bool = True
+    max_message_chars: int = 20_000
+    max_body_bytes: int = 65_536
+    rate_limit_per_minute: int = 20
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    """The web chat channel."""
+
+    enabled: bool = True
+    max_message_chars: int = 4_000
+    rate_limit_per_minute: int = 60
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The sentence-transformers model; an empty path means the bundled all-MiniLM-L6-v2."""
+
+    path: str = ""
+    batch_size: int = 32
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the product needs to start."""
+
+    data_dir: Path
+    secret: bytes
+    dedup_window_minutes: float
+    teams: tuple[TeamSettings, ...]
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
+    triage: TriageSettings = field(default_factory=TriageSettings)
+    queue: QueueSettings = field(default_factory=QueueSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    form: FormSettings = field(default_factory=FormSettings)
+    chat: ChatSettings = field(default_factory=ChatSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+
+    def team(self, name: str) -> TeamSettings:
+        """The team called ``name``, the fallback team included."""
+        for team in self.all_teams:
+            if team.name == name:
+                return team
+        raise KeyError(name)
+
+    @property
+    def all_teams(self) -> tuple[TeamSettings, ...]:
+        """The configured teams plus the fallback (triage) team."""
+        fallback = TeamSettings(
+            name=self.routing.fallback_team,
+            display_name=self.routing.fallback_display_name,
+            first_response_hours=self.routing.fallback_first_response_hours,
+            examples=(),
+        )
+        return (*self.teams, fallback)
+
+
+class _Reader:
+    """Reads typed values from one TOML table, naming the key path in every error."""
+
+    def __init__(self, table: Any, path: str) -> None:
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path or 'config'}: must be a table")
+        self.table: dict[str, Any] = table
+        self.path = path
+        self.seen: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def _get(self, name: str, default: Any) -> Any:
+        self.seen.add(name)
+        return self.table.get(name, default)
+
+    def string(self, name: str, default: str | None = None, *, allow_empty: bool = False) -> str:
+        value = self._get(name, default)
+        if not isinstance(value, str) or (not allow_empty and not value.strip()):
+            raise ConfigError(f"{self.key(name)}: must be a non-empty string")
+        return value
+
+    def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
+        value = self._get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{self.key(name)}: must be a number")
+        if value < minimum:
+            raise ConfigError(f"{self.key(name)}: must be at least {minimum}")
+        return float(value)
+
+    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
+        value = self._get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{self.key(name)}: must be an integer")
+        if value < minimum:
+            raise ConfigError(f"{self.key(name)}: must be at least {minimum}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self._get(name, default)
+        if not isinstance(value, bool):
+            raise ConfigError(f"{self.key(name)}: must be true or false")
+        return value
+
+    def strings(
+        self, name: str, default: list[str] | None = None, *, non_empty: bool
+    ) -> tuple[str, ...]:
+        value = self._get(name, default if default is not None else [])
+        if not isinstance(value, list) or (non_empty and not value):
+            raise ConfigError(
+                f"{self.key(name)}: must be a non-empty list"
+                if non_empty
+                else f"{self.key(name)}: must be a list"
+            )
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                raise ConfigError(f"{self.key(name)}[{i}]: must be a non-empty string")
+        return tuple(value)
+
+    def table_of(self, name: str) -> _Reader:
+        return _Reader(self._get(name, {}), self.key(name))
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.table) - self.seen)
+        if unknown:
+            raise ConfigError(f"{self.key(unknown[0])}: unknown key")
+
+
+def _resolve(base: Path, value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else base / path
+
+
+def _secret(data_dir: Path, env_name: str) -> bytes:
+    """The signing secret: from the environment, else generated once and kept in data_dir."""
+    value = os.environ.get(env_name)
+    if value:
+        return value.encode()
+    key_file = data_dir / "secret.key"
+    if key_file.exists():
+        return key_file.read_bytes().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = os.urandom(32).hex().encode()
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key)
+    return key
+
+
+def _sqlite_url(url: str, base: Path) -> str:
+    """Makes a relative SQLite path in the URL relative to the config file's folder."""
+    prefix = "sqlite+aiosqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(base / url[len(prefix) :])
+    return url
+
+
+def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
+    """Validates a parsed TOML document; ``base`` anchors relative paths."""
+    top = _Reader(raw, "")
+    inbox = top.table_of("inbox")
+    data_dir = _resolve(base, inbox.string("data_dir", "var"))
+    secret_env = inbox.string("secret_env", "INBOX_SECRET")
+    dedup_window = inbox.number("dedup_window_minutes", 60.0)
+    inbox.finish()
+
+    routing_t = top.table_of("routing")
+    routing = RoutingSettings(
+        threshold=routing_t.number("threshold", 0.35),
+        margin=routing_t.number("margin", 0.0),
+        fallback_team=routing_t.string("fallback_team", "triage"),
+        fallback_display_name=routing_t.string("fallback_display_name", "Triage"),
+        fallback_first_response_hours=routing_t.number("fallback_first_response_hours", 8.0),
+        evidence_examples=routing_t.integer("evidence_examples", 3, minimum=1),
+    )
+    routing_t.finish()
+    if routing.threshold > 1:
+        raise ConfigError("routing.threshold: must be between 0 and 1")
+
+    teams_raw = top._get("teams", None)
+    if not isinstance(teams_raw, list) or not teams_raw:
+        raise ConfigError("teams: must be a non-empty list of [[teams]] tables")
+    teams: list[TeamSettings] = []
+    for i, entry in enumerate(teams_raw):
+        t = _Reader(entry, f"teams[{i}]")
+        name = t.string("name")
+        if not set(name) <= TEAM_NAME_CHARS:
+            raise ConfigError(f"teams[{i}].name: use lower-case letters, digits, '-' and '_'")
+        if name == routing.fallback_team or any(team.name == name for team in teams):
+            raise ConfigError(f"teams[{i}].name: '{name}' is used twice")
+        teams.append(
+            TeamSettings(
+                name=name,
+                display_name=t.string("display_name", name.title()),
+                first_response_hours=t.number("first_response_hours", 8.0),
+                examples=t.strings("examples", non_empty=True),
+            )
+        )
+        t.finish()
+
+    triage_t = top.table_of("triage")
+    triage = TriageSettings(
+        urgent_phrases=tuple(
+            p.lower() for p in triage_t.strings("urgent_phrases", non_empty=False)
+        ),
+        high_phrases=tuple(p.lower() for p in triage_t.strings("high_phrases", non_empty=False)),
+        vip_contacts=tuple(p.lower() for p in triage_t.strings("vip_contacts", non_empty=False)),
+    )
+    triage_t.finish()
+
+    q = top.table_of("queue")
+    queue = QueueSettings(
+        backend=q.string("backend", "sqlite"),
+        path=_resolve(base, q.string("path", "var/queue.db")),
+        batch_size=q.integer("batch_size", 64, minimum=1),
+        visibility_timeout=q.number("visibility_timeout", 60.0, minimum=1.0),
+        max_attempts=q.integer("max_attempts", 5, minimum=1),
+        retry_backoff=q.number("retry_backoff", 2.0),
+        retry_backoff_max=q.number("retry_backoff_max", 300.0),
+        poll_interval=q.number("poll_interval", 0.5, minimum=0.01),
+    )
+    q.finish()
+    if queue.backend != "sqlite":
+        raise ConfigError("queue.backend: must be 'sqlite' (Redis Streams is not built yet)")
+
+    s = top.table_of("store")
+    store = StoreSettings(
+        url=_sqlite_url(s.string("url", "sqlite+aiosqlite:///var/inbox.db"), base)
+    )
+    s.finish()
+
+    o = top.table_of("outbox")
+    outbox = OutboxSettings(
+        max_attempts=o.integer("max_attempts", 8, minimum=1),
+        retry_backoff=o.number("retry_backoff", 2.0),
+        retry_backoff_max=o.number("retry_backoff_max", 600.0),
+        lease_seconds=o.number("lease_seconds", 60.0, minimum=1.0),
+        poll_interval=o.number("poll_interval", 0.5, minimum=0.01),
+    )
+    o.finish()
+
+    w = top.table_of("web")
+    port = w.integer("port", 8080)
+    host = w.string("host", "127.0.0.1")
+    web = WebSettings(
+        host=host,
+        port=port,
+        public_url=w.string("public_url", f"http://{host}:{port}").rstrip("/"),
+        max_request_bytes=w.integer("max_request_bytes", 1_048_576, minimum=1024),
+    )
+    w.finish()
+    if port > 65535:
+        raise ConfigError("web.port: must be at most 65535")
+
+    channels = top.table_of("channels")
+    f = channels.table_of("form")
+    form = FormSettings(
+        enabled=f.boolean("enabled", True),
+        max_message_chars=f.integer("max_message_chars", 20_000, minimum=1),
+        max_body_bytes=f.integer("max_body_bytes", 65_536, minimum=1024),
+        rate_limit_per_minute=f.integer("rate_limit_per_minute", 20, minimum=1),
+    )
+    f.finish()
+    c = channels.table_of("chat")
+    chat = ChatSettings(
+        enabled=c.boolean("enabled", True),
+        max_message_chars=c.integer("max_message_chars", 4_000, minimum=1),
+        rate_limit_per_minute=c.integer("rate_limit_per_minute", 60, minimum=1),
+    )
+    c.finish()
+    channels.finish()
+
+    m = top.table_of("model")
+    model = ModelSettings(
+        path=m.string("path", "", allow_empty=True),
+        batch_size=m.integer("batch_size", 32, minimum=1),
+    )
+    m.finish()
+    top.finish()
+
+    return Settings(
+        data_dir=data_dir,
+        secret=_secret(data_dir, secret_env),
+        dedup_window_minutes=dedup_window,
+        teams=tuple(teams),
+        routing=routing,
+        triage=triage,
+        queue=queue,
+        store=store,
+        outbox=outbox,
+        web=web,
+        form=form,
+        chat=chat,
+        model=model,
+    )
+
+
+def load_settings(path: Path) -> Settings:
+    """Reads and validates the TOML file at ``path``."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise ConfigError(f"{path}: no such configuration file") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from err
+    return parse_settings(raw, path.resolve().parent)

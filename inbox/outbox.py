@@ -1,0 +1,94 @@
+"""The outbox sender: delivers answers through the originating connector.
+
+Each outbox row is leased before it is sent and marked sent right after, so a row is
+sent once; a crash between the send and the mark can repeat it, which is why connectors
+key deliveries by the outbox id where the channel allows (an email Message-ID, say).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+
+from connectors.base import Connector
+from inbox.config import OutboxSettings
+from inbox.errors import PermanentError, RateLimited, TransientError
+from inbox.models import Outbound
+from inbox.store.outbox_rows import OutboxRows
+
+log = logging.getLogger(__name__)
+
+
+class OutboxSender:
+    """Sends due outbox rows, retrying with back-off; wakes at once when told."""
+
+    def __init__(
+        self,
+        rows: OutboxRows,
+        connectors: Mapping[str, Connector],
+        settings: OutboxSettings,
+        wake: asyncio.Event,
+    ) -> None:
+        self.rows = rows
+        self.connectors = connectors
+        self.settings = settings
+        self.wake = wake
+
+    async def run(self) -> None:
+        """Sends until cancelled."""
+        while True:
+            self.wake.clear()
+            try:
+                sent = await self.send_due()
+            except Exception:
+                log.exception("outbox pass failed; trying again shortly")
+                sent = 0
+            if sent == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), self.settings.poll_interval)
+
+    async def send_due(self, limit: int = 50) -> int:
+        """One pass over due rows; returns how many were handled."""
+        due = await self.rows.claim_due(limit, self.settings.lease_seconds)
+        for outbound in due:
+            await self._deliver(outbound)
+        return len(due)
+
+    async def _deliver(self, outbound: Outbound) -> None:
+        connector = self.connectors.get(outbound.channel)
+        try:
+            if connector is None:
+                raise TransientError(f"no connector is running for channel {outbound.channel!r}")
+            external_id = await asyncio.wait_for(
+                connector.send(outbound), timeout=self.settings.lease_seconds * 0.8
+            )
+        except PermanentError as err:
+            log.warning("outbox %s failed for good: %s", outbound.outbox_id, err)
+            await self.rows.mark_failed(outbound.outbox_id, str(err))
+        except (TransientError, TimeoutError, OSError) as err:
+            await self._later(outbound, err)
+        except Exception as err:  # a connector bug must not stop every other delivery
+            log.exception(
+                "outbox %s: unexpected error from %s", outbound.outbox_id, outbound.channel
+            )
+            await self._later(outbound, err)
+        else:
+            await self.rows.mark_sent(outbound.outbox_id, external_id)
+
+    async def _later(self, outbound: Outbound, err: BaseException) -> None:
+        reason = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+        attempts = await self.rows.attempts(outbound.outbox_id)
+        if attempts >= self.settings.max_attempts:
+            await self.rows.mark_failed(
+                outbound.outbox_id, f"gave up after {attempts} tries: {reason}"
+            )
+            return
+        if isinstance(err, RateLimited):
+            delay = err.retry_after
+        else:
+            backoff = self.settings.retry_backoff * 2 ** (attempts - 1)
+            delay = min(backoff, self.settings.retry_backoff_max)
+        log.info("outbox %s: retry in %.1fs (%s)", outbound.outbox_id, delay, reason)
+        await self.rows.mark_retry(outbound.outbox_id, reason, delay)

@@ -1,0 +1,1 @@
+"""The store: contacts, conversations, messages, outbox, audit events, agents."""

@@ -1,0 +1,393 @@
+"""What agents do with conversations: list, read, claim, reply, note, reassign, resolve.
+
+Every read and write checks the agent's teams: another team's conversation does not
+exist as far as the agent can tell (NotFound, a 404 at the API).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from inbox.errors import Conflict, NotFound
+from inbox.ingest import queue_outbound, record_event
+from inbox.models import Priority, Status
+from inbox.store.accounts import Agent
+from inbox.store.engine import now
+from inbox.store.tables import (
+    agents,
+    conversation_refs,
+    conversations,
+    events,
+    messages,
+    outbox,
+    routing_examples,
+)
+from inbox.text import embedding_text
+
+OPEN_STATES = (Status.NEW.value, Status.OPEN.value)
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    """A conversation as it appears in a queue."""
+
+    reference: int
+    subject: str
+    status: str
+    team: str
+    priority: str
+    channel: str
+    assignee: str | None
+    created_at: float
+    updated_at: float
+    first_response_due: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON for the agent API."""
+        return {
+            "reference": self.reference,
+            "ticket": f"#{self.reference}",
+            "subject": self.subject,
+            "status": self.status,
+            "team": self.team,
+            "priority": self.priority,
+            "channel": self.channel,
+            "assignee": self.assignee,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "first_response_due": self.first_response_due,
+        }
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """One message as an agent sees it, delivery state included."""
+
+    message_id: int
+    direction: str
+    author: str
+    channel: str
+    internal: bool
+    subject: str
+    text: str
+    created_at: float
+    delivery: str | None
+    delivery_error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON for the agent API."""
+        return {
+            "id": self.message_id,
+            "direction": self.direction,
+            "author": self.author,
+            "channel": self.channel,
+            "internal": self.internal,
+            "subject": self.subject,
+            "text": self.text,
+            "created_at": self.created_at,
+            "delivery": self.delivery,
+            "delivery_error": self.delivery_error,
+        }
+
+
+@dataclass(frozen=True)
+class ConversationView:
+    """A conversation with its messages, routing evidence and audit trail."""
+
+    summary: ConversationSummary
+    messages: list[MessageView]
+    routing: dict[str, Any] | None
+    events: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON for the agent API."""
+        return {
+            **self.summary.to_json(),
+            "messages": [m.to_json() for m in self.messages],
+            "routing": self.routing,
+            "events": self.events,
+        }
+
+
+def _summary_query() -> Any:
+    return select(
+        conversations.c.id,
+        conversations.c.reference,
+        conversations.c.subject,
+        conversations.c.status,
+        conversations.c.team,
+        conversations.c.priority,
+        conversations.c.channel,
+        agents.c.name.label("assignee"),
+        conversations.c.created_at,
+        conversations.c.updated_at,
+        conversations.c.first_response_due,
+    ).outerjoin(agents, agents.c.id == conversations.c.assignee_id)
+
+
+def _summary(row: Row[Any]) -> ConversationSummary:
+    return ConversationSummary(
+        reference=int(row.reference),
+        subject=row.subject,
+        status=row.status,
+        team=row.team,
+        priority=Priority(row.priority).name.lower(),
+        channel=row.channel,
+        assignee=row.assignee,
+        created_at=float(row.created_at),
+        updated_at=float(row.updated_at),
+        first_response_due=row.first_response_due,
+    )
+
+
+class Desk:
+    """The agents' operations on conversations."""
+
+    def __init__(self, engine: AsyncEngine, team_names: set[str]) -> None:
+        self.engine = engine
+        self.team_names = team_names
+
+    async def _visible(self, conn: AsyncConnection, agent: Agent, reference: int) -> Row[Any]:
+        target = select(conversation_refs.c.conversation_id).where(
+            conversation_refs.c.reference == reference
+        )
+        row = (
+            await conn.execute(
+                _summary_query().where(
+                    conversations.c.id.in_(target.scalar_subquery()),
+                    conversations.c.team.in_(agent.teams),
+                )
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"no conversation #{reference} in your teams")
+        return row
+
+    async def list(
+        self, agent: Agent, *, team: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[ConversationSummary]:
+        """Conversations in the agent's teams, most urgent and oldest first."""
+        teams = [t for t in agent.teams if team is None or t == team]
+        query = _summary_query().where(conversations.c.team.in_(teams))
+        if status is not None:
+            query = query.where(conversations.c.status == status)
+        query = query.order_by(
+            conversations.c.priority.desc(), conversations.c.created_at, conversations.c.id
+        ).limit(limit)
+        async with self.engine.connect() as conn:
+            return [_summary(r) for r in (await conn.execute(query)).all()]
+
+    async def view(self, agent: Agent, reference: int) -> ConversationView:
+        """One conversation with its messages (notes included) and its evidence."""
+        async with self.engine.connect() as conn:
+            row = await self._visible(conn, agent, reference)
+            message_rows = (
+                await conn.execute(
+                    select(
+                        messages.c.id,
+                        messages.c.direction,
+                        messages.c.author,
+                        messages.c.channel,
+                        messages.c.internal,
+                        messages.c.subject,
+                        messages.c.text,
+                        messages.c.created_at,
+                        outbox.c.state,
+                        outbox.c.last_error,
+                    )
+                    .outerjoin(outbox, outbox.c.message_id == messages.c.id)
+                    .where(messages.c.conversation_id == row.id)
+                    .order_by(messages.c.created_at, messages.c.id)
+                )
+            ).all()
+            event_rows = (
+                await conn.execute(
+                    select(events.c.kind, events.c.actor, events.c.data, events.c.created_at)
+                    .where(events.c.conversation_id == row.id)
+                    .order_by(events.c.id)
+                )
+            ).all()
+        trail = [
+            {"kind": e.kind, "actor": e.actor, "data": e.data, "at": e.created_at}
+            for e in event_rows
+        ]
+        routed = [e["data"] for e in trail if e["kind"] == "routed"]
+        return ConversationView(
+            summary=_summary(row),
+            messages=[
+                MessageView(
+                    message_id=int(m.id),
+                    direction=m.direction,
+                    author=m.author,
+                    channel=m.channel,
+                    internal=bool(m.internal),
+                    subject=m.subject,
+                    text=m.text,
+                    created_at=float(m.created_at),
+                    delivery=m.state,
+                    delivery_error=m.last_error,
+                )
+                for m in message_rows
+            ],
+            routing=routed[-1] if routed else None,
+            events=trail,
+        )
+
+    async def claim_next(self, agent: Agent) -> ConversationSummary | None:
+        """Assigns the most urgent, oldest unassigned conversation in the agent's teams.
+
+        Atomic: the update re-checks that nobody holds it, so two agents never get the
+        same conversation; the loser simply takes the next one.
+        """
+        for _ in range(20):
+            async with self.engine.begin() as conn:
+                candidate = await conn.scalar(
+                    select(conversations.c.id)
+                    .where(
+                        conversations.c.team.in_(agent.teams),
+                        conversations.c.assignee_id.is_(None),
+                        conversations.c.status.in_(OPEN_STATES),
+                    )
+                    .order_by(
+                        conversations.c.priority.desc(),
+                        conversations.c.created_at,
+                        conversations.c.id,
+                    )
+                    .limit(1)
+                )
+                if candidate is None:
+                    return None
+                taken = await conn.execute(
+                    update(conversations)
+                    .where(conversations.c.id == candidate, conversations.c.assignee_id.is_(None))
+                    .values(assignee_id=agent.agent_id, status=Status.OPEN.value, updated_at=now())
+                )
+                if taken.rowcount != 1:
+                    continue
+                await record_event(conn, candidate, "assigned", agent.name, {"agent": agent.name})
+                row = (
+                    await conn.execute(_summary_query().where(conversations.c.id == candidate))
+                ).one()
+                return _summary(row)
+        raise Conflict("the queue is too busy right now; try again")
+
+    async def reply(self, agent: Agent, reference: int, text: str) -> int:
+        """Answers the customer on their channel; returns the message id."""
+        async with self.engine.begin() as conn:
+            row = await self._visible(conn, agent, reference)
+            address = await conn.scalar(
+                select(conversations.c.address).where(conversations.c.id == row.id)
+            )
+            message_id = await queue_outbound(
+                conn,
+                conversation_id=row.id,
+                channel=row.channel,
+                address=str(address),
+                text=text,
+                author="agent",
+                kind="reply",
+                agent_id=agent.agent_id,
+                subject=row.subject,
+            )
+            stamp = now()
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.id == row.id)
+                .values(status=Status.PENDING.value, updated_at=stamp)
+            )
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.id == row.id, conversations.c.first_response_at.is_(None))
+                .values(first_response_at=stamp)
+            )
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.id == row.id, conversations.c.assignee_id.is_(None))
+                .values(assignee_id=agent.agent_id)
+            )
+            await record_event(conn, row.id, "replied", agent.name, {"message_id": message_id})
+        return message_id
+
+    async def note(self, agent: Agent, reference: int, text: str) -> int:
+        """Adds an internal note, never shown to the customer."""
+        async with self.engine.begin() as conn:
+            row = await self._visible(conn, agent, reference)
+            message_id = (
+                await conn.execute(
+                    insert(messages)
+                    .values(
+                        conversation_id=row.id,
+                        direction="out",
+                        channel="note",
+                        external_id=f"note:{uuid.uuid4().hex}",
+                        author="agent",
+                        agent_id=agent.agent_id,
+                        internal=True,
+                        subject="",
+                        text=text,
+                        created_at=now(),
+                    )
+                    .returning(messages.c.id)
+                )
+            ).scalar_one()
+            await record_event(conn, row.id, "noted", agent.name, {"message_id": message_id})
+        return int(message_id)
+
+    async def reassign(self, agent: Agent, reference: int, team: str) -> str:
+        """Moves the conversation to another team; the first message becomes a routing
+        example for that team (a correction). Returns that text."""
+        if team not in self.team_names:
+            raise NotFound(f"no team called {team!r}")
+        async with self.engine.begin() as conn:
+            row = await self._visible(conn, agent, reference)
+            if row.team == team:
+                raise Conflict(f"#{reference} is already with {team}")
+            first = (
+                await conn.execute(
+                    select(messages.c.subject, messages.c.text)
+                    .where(messages.c.conversation_id == row.id, messages.c.direction == "in")
+                    .order_by(messages.c.id)
+                    .limit(1)
+                )
+            ).one()
+            text = embedding_text(first.subject, first.text)
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.id == row.id)
+                .values(team=team, assignee_id=None, updated_at=now())
+            )
+            await conn.execute(
+                insert(routing_examples).values(
+                    team=team,
+                    text=text,
+                    source="reassignment",
+                    conversation_id=row.id,
+                    created_at=now(),
+                )
+            )
+            await record_event(
+                conn,
+                row.id,
+                "reassigned",
+                agent.name,
+                {"from": row.team, "to": team, "correction": True},
+            )
+        return text
+
+    async def resolve(self, agent: Agent, reference: int) -> None:
+        """Marks the conversation resolved; a new customer message reopens it."""
+        async with self.engine.begin() as conn:
+            row = await self._visible(conn, agent, reference)
+            if row.status == Status.RESOLVED.value:
+                raise Conflict(f"#{reference} is already resolved")
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.id == row.id)
+                .values(status=Status.RESOLVED.value, updated_at=now())
+            )
+            await record_event(conn, row.id, "resolved", agent.name, {})

@@ -1,0 +1,129 @@
+"""The outbox table's state machine: pending → sending (leased) → sent | failed."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from inbox.ingest import record_event
+from inbox.models import Outbound
+from inbox.store.engine import now
+from inbox.store.tables import conversations, messages, outbox
+
+
+def _due(stamp: float):  # type: ignore[no-untyped-def]
+    return or_(
+        and_(outbox.c.state == "pending", outbox.c.next_attempt_at <= stamp),
+        and_(outbox.c.state == "sending", outbox.c.lease_until < stamp),
+    )
+
+
+class OutboxRows:
+    """Claims, completes and fails outbox rows; every claim is a lease, never a lock."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def claim_due(self, limit: int, lease_seconds: float) -> list[Outbound]:
+        """Leases up to ``limit`` due rows, oldest first, so no other sender takes them."""
+        stamp = now()
+        due = _due(stamp)
+        candidates = select(outbox.c.id).where(due).order_by(outbox.c.id).limit(limit)
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    update(outbox)
+                    # The outer test is re-checked on the locked row: two senders never
+                    # lease the same row, even where the sub-select saw the same candidates.
+                    .where(outbox.c.id.in_(candidates.scalar_subquery()), due)
+                    .values(
+                        state="sending",
+                        lease_until=stamp + lease_seconds,
+                        attempts=outbox.c.attempts + 1,
+                    )
+                    .returning(outbox.c.id)
+                )
+            ).all()
+            ids = [int(r[0]) for r in rows]
+            if not ids:
+                return []
+            details = (
+                await conn.execute(
+                    select(
+                        outbox.c.id,
+                        outbox.c.message_id,
+                        outbox.c.channel,
+                        outbox.c.address,
+                        messages.c.text,
+                        messages.c.subject,
+                        messages.c.author,
+                        conversations.c.reference,
+                    )
+                    .join(messages, messages.c.id == outbox.c.message_id)
+                    .join(conversations, conversations.c.id == outbox.c.conversation_id)
+                    .where(outbox.c.id.in_(ids))
+                    .order_by(outbox.c.id)
+                )
+            ).all()
+        return [
+            Outbound(
+                outbox_id=int(r.id),
+                message_id=int(r.message_id),
+                channel=r.channel,
+                address=r.address,
+                text=r.text,
+                reference=int(r.reference),
+                author=r.author,
+                subject=r.subject,
+            )
+            for r in details
+        ]
+
+    async def attempts(self, outbox_id: int) -> int:
+        """How many times the row was leased."""
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(select(outbox.c.attempts).where(outbox.c.id == outbox_id))
+        return int(value or 0)
+
+    async def mark_sent(self, outbox_id: int, external_id: str) -> None:
+        """Records a delivery; the row is never sent again."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id == outbox_id)
+                .values(state="sent", sent_external_id=external_id, sent_at=now(), lease_until=None)
+            )
+
+    async def mark_retry(self, outbox_id: int, error: str, delay: float) -> None:
+        """Puts the row back for another try after ``delay`` seconds."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id == outbox_id)
+                .values(
+                    state="pending",
+                    next_attempt_at=now() + delay,
+                    last_error=error,
+                    lease_until=None,
+                )
+            )
+
+    async def mark_failed(self, outbox_id: int, error: str) -> None:
+        """Gives up on the row and says why on its conversation."""
+        async with self.engine.begin() as conn:
+            conversation_id = await conn.scalar(
+                select(outbox.c.conversation_id).where(outbox.c.id == outbox_id)
+            )
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id == outbox_id)
+                .values(state="failed", last_error=error, lease_until=None)
+            )
+            if conversation_id is not None:
+                await record_event(
+                    conn,
+                    int(conversation_id),
+                    "delivery_failed",
+                    "outbox",
+                    {"outbox_id": outbox_id, "error": error},
+                )

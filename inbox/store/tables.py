@@ -1,0 +1,150 @@
+"""The store's schema as SQLAlchemy Core tables; Alembic migrations follow this file."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("tier", String(40), nullable=False, default="standard"),
+    Column("created_at", Float, nullable=False),
+)
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("contact_id", Integer, ForeignKey("contacts.id"), nullable=False, index=True),
+    Column("channel", String(40), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("verified", Boolean, nullable=False, default=False),
+    UniqueConstraint("channel", "address", name="uq_identity"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("reference", Integer, nullable=False, unique=True),
+    Column("contact_id", Integer, ForeignKey("contacts.id"), nullable=False, index=True),
+    Column("channel", String(40), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("subject", String(300), nullable=False, default=""),
+    Column("status", String(20), nullable=False),
+    Column("team", String(60), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("assignee_id", Integer, ForeignKey("agents.id"), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("first_response_due", Float, nullable=True),
+    Column("first_response_at", Float, nullable=True),
+    Index("ix_conversations_queue", "team", "status", "priority", "created_at"),
+)
+
+# Every reference a customer was ever shown, aliases included: a message that was
+# promised #1043 but joined #1042 keeps #1043 as a way to find #1042.
+conversation_refs = Table(
+    "conversation_refs",
+    metadata,
+    Column("reference", Integer, primary_key=True, autoincrement=False),
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), nullable=False),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), nullable=False),
+    Column("direction", String(10), nullable=False),  # in | out
+    Column("channel", String(40), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("author", String(10), nullable=False),  # customer | bot | agent
+    Column("agent_id", Integer, ForeignKey("agents.id"), nullable=True),
+    Column("internal", Boolean, nullable=False, default=False),
+    Column("subject", String(300), nullable=False, default=""),
+    Column("text", Text, nullable=False),
+    Column("content_hash", String(64), nullable=True),
+    Column("duplicate_of", Integer, nullable=True),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("channel", "external_id", name="uq_message_external"),
+    Index("ix_messages_conversation", "conversation_id", "id"),
+    Index("ix_messages_hash", "content_hash"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("message_id", Integer, ForeignKey("messages.id"), nullable=False, unique=True),
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), nullable=False),
+    Column("channel", String(40), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("kind", String(20), nullable=False),  # acknowledgement | reply
+    Column("state", String(10), nullable=False),  # pending | sending | sent | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("lease_until", Float, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("sent_external_id", String(200), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("sent_at", Float, nullable=True),
+    Index("ix_outbox_due", "state", "next_attempt_at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_events_conversation", "conversation_id", "id"),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+agent_teams = Table(
+    "agent_teams",
+    metadata,
+    Column("agent_id", Integer, ForeignKey("agents.id"), primary_key=True),
+    Column("team", String(60), primary_key=True),
+)
+
+# Labelled examples learnt from agents (a reassignment is a correction).
+routing_examples = Table(
+    "routing_examples",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("team", String(60), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("source", String(30), nullable=False),
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), nullable=True),
+    Column("created_at", Float, nullable=False),
+)

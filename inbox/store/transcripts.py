@@ -1,0 +1,61 @@
+"""What customers may read of their own conversations (never internal notes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connectors.base import TranscriptEntry
+from inbox.store.tables import conversation_refs, conversations, messages, outbox
+
+
+def _visible_messages() -> Select[Any]:
+    # Inbound messages, and outbound ones once delivered: an answer still in the outbox
+    # reaches the customer through the channel first, never twice.
+    return (
+        select(
+            messages.c.id,
+            conversations.c.reference,
+            messages.c.author,
+            messages.c.text,
+            messages.c.created_at,
+        )
+        .join(conversations, conversations.c.id == messages.c.conversation_id)
+        .outerjoin(outbox, outbox.c.message_id == messages.c.id)
+        .where(
+            messages.c.internal.is_(False),
+            or_(messages.c.direction == "in", outbox.c.state == "sent"),
+        )
+        .order_by(messages.c.created_at, messages.c.id)
+    )
+
+
+class StoreTranscripts:
+    """The store side of the web channels' CustomerTranscripts seam."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def _read(self, query: Select[Any]) -> list[TranscriptEntry]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [TranscriptEntry(int(r[0]), int(r[1]), r[2], r[3], float(r[4])) for r in rows]
+
+    async def for_identity(self, channel: str, address: str) -> list[TranscriptEntry]:
+        """Every visible message of the conversations started on ``(channel, address)``."""
+        query = _visible_messages().where(
+            and_(conversations.c.channel == channel, conversations.c.address == address)
+        )
+        return await self._read(query)
+
+    async def for_ticket(self, reference: int, address: str) -> list[TranscriptEntry]:
+        """The visible messages of ticket ``reference`` (any of its aliases) for its customer."""
+        target = select(conversation_refs.c.conversation_id).where(
+            conversation_refs.c.reference == reference
+        )
+        query = _visible_messages().where(
+            conversations.c.id.in_(target.scalar_subquery()), conversations.c.address == address
+        )
+        return await self._read(query)

@@ -1,0 +1,134 @@
+"""The worker: claim a batch, embed it in one call, route, triage, persist, then ack.
+
+A message is acknowledged to the queue only after its store transaction commits; a
+worker that dies before that leaves its batch to come back after the visibility timeout,
+and the store notices what it already has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from classifiers.triage import Triage
+from inbox.config import Settings
+from inbox.errors import InvalidMessage
+from inbox.ingest import IngestPlan, IngestResult, ingest_message
+from inbox.models import Envelope, QueueItem
+from inbox.queue import Queue
+from inbox.routing import RoutingService
+from inbox.text import embedding_text
+
+log = logging.getLogger(__name__)
+
+
+def consumer_name(suffix: str = "") -> str:
+    """A name unique to this process (and worker loop) for queue leases."""
+    return f"{socket.gethostname()}:{os.getpid()}{suffix}"
+
+
+class Worker:
+    """Turns queued envelopes into stored, routed, acknowledged conversations."""
+
+    def __init__(
+        self,
+        queue: Queue,
+        engine: AsyncEngine,
+        routing: RoutingService,
+        triage: Triage,
+        settings: Settings,
+        *,
+        name: str | None = None,
+        on_committed: Callable[[list[IngestResult]], None] | None = None,
+    ) -> None:
+        self.queue = queue
+        self.engine = engine
+        self.routing = routing
+        self.triage = triage
+        self.settings = settings
+        self.name = name or consumer_name()
+        self.on_committed = on_committed
+
+    async def run(self) -> None:
+        """Processes batches until cancelled."""
+        while True:
+            items = await self.queue.claim(self.name, self.settings.queue.batch_size, block=5.0)
+            if not items:
+                continue
+            try:
+                await self.process(items)
+            except Exception:
+                # The batch stays claimed and comes back after the visibility timeout.
+                log.exception("batch of %d failed; it will be redelivered", len(items))
+
+    async def process(self, items: list[QueueItem]) -> list[IngestResult]:
+        """Processes one claimed batch; poison items are retried or dead-lettered."""
+        parsed: list[tuple[QueueItem, Envelope]] = []
+        for item in items:
+            try:
+                parsed.append((item, Envelope.from_json(item.payload)))
+            except InvalidMessage as err:
+                await self._give_back(item, f"invalid message: {err}")
+        if not parsed:
+            return []
+        texts = [embedding_text(env.subject, env.text) for _, env in parsed]
+        vectors = await self.routing.embedder.encode_async(texts)
+        decisions = self.routing.route_vectors(vectors)
+        plans = [
+            IngestPlan(
+                envelope=env,
+                reference=item.reference,
+                routing=decision,
+                triage=self.triage.assess(env.subject, env.text, env.address),
+            )
+            for (item, env), decision in zip(parsed, decisions, strict=True)
+        ]
+        try:
+            results = await self._persist(plans)
+            done = [item for item, _ in parsed]
+        except Exception as err:
+            # One bad message must not hold back the others: isolate it.
+            log.warning("batch of %d failed (%s); persisting one by one", len(plans), err)
+            results, done = [], []
+            for (item, _), plan in zip(parsed, plans, strict=True):
+                try:
+                    results += await self._persist([plan])
+                    done.append(item)
+                except Exception as one_err:
+                    await self._give_back(item, f"{type(one_err).__name__}: {one_err}")
+        if results and self.on_committed is not None:
+            self.on_committed(results)
+        await self.queue.ack([item.item_id for item in done])
+        return results
+
+    async def _persist(self, plans: list[IngestPlan]) -> list[IngestResult]:
+        async with self.engine.begin() as conn:
+            return [
+                await ingest_message(conn, plan, self.settings, self._tier(plan.envelope))
+                for plan in plans
+            ]
+
+    def _tier(self, env: Envelope) -> str:
+        return "vip" if self.triage.is_vip(env.address) else "standard"
+
+    async def _give_back(self, item: QueueItem, reason: str) -> None:
+        again = await self.queue.retry(item.item_id, reason[:2000])
+        if again:
+            log.warning("queue item %s will be retried: %s", item.item_id, reason)
+        else:
+            log.error(
+                "queue item %s dead-lettered after %s tries: %s",
+                item.item_id,
+                item.attempts,
+                reason,
+            )
+
+
+async def run_workers(workers: list[Worker]) -> None:
+    """Runs several worker loops side by side (one encodes while another persists)."""
+    await asyncio.gather(*(w.run() for w in workers))

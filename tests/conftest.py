@@ -1,0 +1,112 @@
+"""Shared fixtures: settings in a temp folder, the real model, a running service."""
+
+from __future__ import annotations
+
+import asyncio
+import tomllib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from classifiers.embedder import SentenceTransformerEmbedder
+from inbox.app import InboxService
+from inbox.config import Settings, parse_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def default_config() -> dict[str, Any]:
+    """The shipped config.toml, parsed."""
+    return tomllib.loads((ROOT / "config.toml").read_text())
+
+
+def make_settings(tmp_path: Path, **overrides: dict[str, Any]) -> Settings:
+    """The shipped configuration, moved into ``tmp_path`` and tuned for fast tests."""
+    raw = default_config()
+    raw["inbox"]["data_dir"] = str(tmp_path / "var")
+    raw["store"]["url"] = f"sqlite+aiosqlite:///{tmp_path}/inbox.db"
+    raw["queue"].update(path=str(tmp_path / "queue.db"), retry_backoff=0.05, poll_interval=0.05)
+    raw["outbox"].update(retry_backoff=0.05, poll_interval=0.05)
+    raw["web"]["port"] = 0
+    for table, values in overrides.items():
+        node = raw
+        for part in table.split("."):
+            node = node.setdefault(part, {})
+        node.update(values)
+    return parse_settings(raw, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    """The real all-MiniLM-L6-v2, loaded once for the whole run."""
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Test settings in a temp folder."""
+    return make_settings(tmp_path)
+
+
+@dataclass
+class Running:
+    """A started service and an HTTP client pointed at it."""
+
+    service: InboxService
+    http: aiohttp.ClientSession
+    base: str
+
+    async def agent_token(self, name: str, *teams: str) -> str:
+        """Creates an agent through the store's account API (as ``inbox agent add`` does)."""
+        from inbox.store.accounts import Accounts
+
+        assert self.service.engine is not None
+        _agent, token = await Accounts(self.service.engine).add_agent(name, list(teams))
+        return token
+
+    async def api(
+        self, method: str, path: str, token: str, json: Any = None
+    ) -> tuple[int, Any]:
+        """Calls the agent API; returns status and parsed body (None when empty)."""
+        headers = {"Authorization": f"Bearer {token}"}
+        async with self.http.request(method, self.base + path, json=json, headers=headers) as r:
+            body = await r.json() if r.content_type == "application/json" else None
+            return r.status, body
+
+    async def submit(self, **fields: str) -> dict[str, Any]:
+        """Posts one message to the JSON intake endpoint."""
+        async with self.http.post(self.base + "/api/messages", json=fields) as r:
+            assert r.status in (200, 202), await r.text()
+            body: dict[str, Any] = await r.json()
+            return body
+
+
+async def until(
+    check: Callable[[], Awaitable[Any]], *, timeout: float = 30.0, interval: float = 0.05
+) -> Any:
+    """Re-checks observable state until ``check`` returns something truthy."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture
+async def running(
+    settings: Settings, embedder: SentenceTransformerEmbedder
+) -> AsyncIterator[Running]:
+    """The whole product on a free port, with the real model."""
+    service = InboxService(settings, embedder=embedder)
+    await service.start()
+    async with aiohttp.ClientSession() as http:
+        yield Running(service, http, f"http://127.0.0.1:{service.port}")
+    await service.stop()

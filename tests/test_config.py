@@ -1,0 +1,61 @@
+"""Configuration: the shipped file is valid; a wrong value names its key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from inbox.config import load_settings, parse_settings
+from inbox.errors import ConfigError
+from tests.conftest import ROOT, default_config
+
+
+def test_shipped_config_loads_with_teams_and_fallback(tmp_path: Path) -> None:
+    raw = default_config()
+    raw["inbox"]["data_dir"] = str(tmp_path)
+    settings = parse_settings(raw, tmp_path)
+    names = [t.name for t in settings.all_teams]
+    assert names[:5] == ["billing", "orders", "accounts", "technical", "general"]
+    assert names[-1] == "triage"
+    assert all(len(t.examples) >= 5 for t in settings.teams)
+    assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda raw: raw["teams"][2].update(examples=[]), "teams[2].examples: must be a non-empty list"),
+        (lambda raw: raw["teams"][0].update(name="Bad Name"), "teams[0].name:"),
+        (lambda raw: raw["routing"].update(threshold="high"), "routing.threshold: must be a number"),
+        (lambda raw: raw["queue"].update(batch_size=0), "queue.batch_size: must be at least 1"),
+        (lambda raw: raw["channels"]["form"].update(enabled="yes"), "channels.form.enabled: must be true or false"),
+        (lambda raw: raw["web"].update(prot=8080), "web.prot: unknown key"),
+        (lambda raw: raw["teams"][1].update(name="billing"), "teams[1].name: 'billing' is used twice"),
+    ],
+)
+def test_wrong_value_names_the_key(tmp_path: Path, mutate: object, message: str) -> None:
+    raw = default_config()
+    raw["inbox"]["data_dir"] = str(tmp_path)
+    mutate(raw)  # type: ignore[operator]
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(raw, tmp_path)
+    assert message in str(caught.value)
+
+
+def test_secret_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INBOX_SECRET", "from-env")
+    raw = default_config()
+    raw["inbox"]["data_dir"] = str(tmp_path)
+    assert parse_settings(raw, tmp_path).secret == b"from-env"
+    assert not (tmp_path / "secret.key").exists()
+
+
+def test_unreadable_toml_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[inbox\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(bad)
+    with pytest.raises(ConfigError, match="no such configuration file"):
+        load_settings(tmp_path / "missing.toml")
+    assert (ROOT / "config.toml").exists()
