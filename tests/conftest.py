@@ -69,9 +69,7 @@ class Running:
         _agent, token = await Accounts(self.service.engine).add_agent(name, list(teams))
         return token
 
-    async def api(
-        self, method: str, path: str, token: str, json: Any = None
-    ) -> tuple[int, Any]:
+    async def api(self, method: str, path: str, token: str, json: Any = None) -> tuple[int, Any]:
         """Calls the agent API; returns status and parsed body (None when empty)."""
         headers = {"Authorization": f"Bearer {token}"}
         async with self.http.request(method, self.base + path, json=json, headers=headers) as r:

@@ -25,13 +25,25 @@ def test_shipped_config_loads_with_teams_and_fallback(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda raw: raw["teams"][2].update(examples=[]), "teams[2].examples: must be a non-empty list"),
+        (
+            lambda raw: raw["teams"][2].update(examples=[]),
+            "teams[2].examples: must be a non-empty list",
+        ),
         (lambda raw: raw["teams"][0].update(name="Bad Name"), "teams[0].name:"),
-        (lambda raw: raw["routing"].update(threshold="high"), "routing.threshold: must be a number"),
+        (
+            lambda raw: raw["routing"].update(threshold="high"),
+            "routing.threshold: must be a number",
+        ),
         (lambda raw: raw["queue"].update(batch_size=0), "queue.batch_size: must be at least 1"),
-        (lambda raw: raw["channels"]["form"].update(enabled="yes"), "channels.form.enabled: must be true or false"),
+        (
+            lambda raw: raw["channels"]["form"].update(enabled="yes"),
+            "channels.form.enabled: must be true or false",
+        ),
         (lambda raw: raw["web"].update(prot=8080), "web.prot: unknown key"),
-        (lambda raw: raw["teams"][1].update(name="billing"), "teams[1].name: 'billing' is used twice"),
+        (
+            lambda raw: raw["teams"][1].update(name="billing"),
+            "teams[1].name: 'billing' is used twice",
+        ),
     ],
 )
 def test_wrong_value_names_the_key(tmp_path: Path, mutate: object, message: str) -> None:
