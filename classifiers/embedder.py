@@ -47,7 +47,7 @@ class SentenceTransformerEmbedder:
         self.path = path or bundled_model_path()
         self.batch_size = batch_size
         self._model: Any = SentenceTransformer(self.path, device="cpu", local_files_only=True)
-        dimension = getattr(self._model, "get_embedding_dimension", None)
+        dimension: Any = getattr(self._model, "get_embedding_dimension", None)
         if dimension is None:  # sentence-transformers before the rename
             dimension = self._model.get_sentence_embedding_dimension
         self.dimension = int(dimension())

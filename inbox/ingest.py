@@ -1,18 +1,20 @@
-"""Persisting one inbound message: contact, dedup, threading, conversation, acknowledgement.
+"""Persisting a batch of inbound messages: contacts, dedup, threading, conversations, acks.
 
-Runs inside the worker's store transaction; the acknowledgement goes to the outbox in
-that same transaction, so a message is either stored with its answer queued, or not at all.
+Runs inside the worker's one store transaction; acknowledgements go to the outbox in that
+same transaction, so a message is either stored with its answer queued, or not at all.
 Every step is idempotent on ``(channel, external_id)``: a redelivered message is noticed
-and left alone.
+and left alone. The work is set-based — a handful of statements per batch, not per
+message — because per-statement overhead would otherwise cost more than the model.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox.config import Settings, TeamSettings
@@ -70,327 +72,494 @@ def acknowledgement_text(reference: int, team: TeamSettings, is_fallback: bool) 
     )
 
 
-async def record_event(
-    conn: AsyncConnection, conversation_id: int, kind: str, actor: str, data: dict[str, Any]
-) -> None:
-    """Appends one audit event."""
-    await conn.execute(
-        insert(events).values(
-            conversation_id=conversation_id, kind=kind, actor=actor, data=data, created_at=now()
+@dataclass(eq=False)
+class _Conversation:
+    """A conversation the batch touches: existing (id known) or new (id after insert)."""
+
+    conversation_id: int | None
+    reference: int
+    contact_id: int
+    status: str = Status.NEW.value
+    new: bool = False
+    reopen: bool = False
+    plan: IngestPlan | None = None
+
+
+@dataclass(eq=False)
+class _Inbound:
+    """One inbound message to insert."""
+
+    plan: IngestPlan
+    digest: str
+    target: _Conversation
+    outcome: Outcome
+    duplicate_of: int | None = None
+    duplicate_of_batch: _Inbound | None = None
+    message_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _BatchState:
+    """What the bulk look-ups found, plus what this batch has created so far."""
+
+    def __init__(self) -> None:
+        self.stored: dict[tuple[str, str], tuple[int, int]] = {}
+        self.contacts: dict[tuple[str, str], int] = {}
+        self.earlier: dict[tuple[int, str], tuple[int, int, float]] = {}
+        self.by_reference: dict[int, tuple[int, int, int]] = {}
+        self.open_sessions: dict[tuple[str, str], _Conversation] = {}
+        self.known: dict[int, _Conversation] = {}
+        self.in_batch_hash: dict[tuple[int, str], _Inbound] = {}
+        self.taken_references: set[int] = set()
+
+
+async def _look_up(conn: AsyncConnection, plans: list[IngestPlan], state: _BatchState) -> None:
+    envs = [p.envelope for p in plans]
+    row: Any
+    keys = list({(e.channel, e.external_id) for e in envs})
+    for row in await conn.execute(
+        select(
+            messages.c.channel,
+            messages.c.external_id,
+            messages.c.conversation_id,
+            conversations.c.reference,
         )
-    )
+        .join(conversations, conversations.c.id == messages.c.conversation_id)
+        .where(tuple_(messages.c.channel, messages.c.external_id).in_(keys))
+    ):
+        state.stored[(row[0], row[1])] = (int(row[2]), int(row[3]))
 
+    pairs = list({(e.identity_channel, e.address) for e in envs})
+    for row in await conn.execute(
+        select(identities.c.channel, identities.c.address, identities.c.contact_id).where(
+            tuple_(identities.c.channel, identities.c.address).in_(pairs)
+        )
+    ):
+        state.contacts[(row[0], row[1])] = int(row[2])
 
-async def queue_outbound(
-    conn: AsyncConnection,
-    *,
-    conversation_id: int,
-    channel: str,
-    address: str,
-    text: str,
-    author: str,
-    kind: str,
-    agent_id: int | None = None,
-    subject: str = "",
-) -> int:
-    """Stores an outbound message and its outbox row together; returns the message id."""
-    stamp = now()
-    message_id = (
-        await conn.execute(
-            insert(messages)
-            .values(
-                conversation_id=conversation_id,
-                direction="out",
-                channel=channel,
-                external_id=f"out:{uuid.uuid4().hex}",
-                author=author,
-                agent_id=agent_id,
-                internal=False,
-                subject=subject,
-                text=text,
-                created_at=stamp,
+    quoted = {ref for e in envs for ref in find_references(e.subject, e.text)}
+    reserved = {p.reference for p in plans}
+    if quoted or reserved:
+        for row in await conn.execute(
+            select(
+                conversation_refs.c.reference,
+                conversations.c.id,
+                conversations.c.contact_id,
+                conversations.c.reference,
+                conversations.c.status,
             )
-            .returning(messages.c.id)
-        )
-    ).scalar_one()
-    await conn.execute(
-        insert(outbox).values(
-            message_id=message_id,
-            conversation_id=conversation_id,
-            channel=channel,
-            address=address,
-            kind=kind,
-            state="pending",
-            attempts=0,
-            next_attempt_at=stamp,
-            created_at=stamp,
-        )
-    )
-    return int(message_id)
+            .join(conversations, conversations.c.id == conversation_refs.c.conversation_id)
+            .where(conversation_refs.c.reference.in_(quoted | reserved))
+        ):
+            state.taken_references.add(int(row[0]))
+            state.by_reference[int(row[0])] = (int(row[1]), int(row[2]), int(row[3]))
+            state.known.setdefault(
+                int(row[1]), _Conversation(int(row[1]), int(row[3]), int(row[2]), row[4])
+            )
 
-
-async def _contact_for(conn: AsyncConnection, env: Envelope, tier: str) -> int:
-    found = await conn.scalar(
-        select(identities.c.contact_id).where(
-            identities.c.channel == env.identity_channel, identities.c.address == env.address
-        )
-    )
-    if found is not None:
-        return int(found)
-    contact_id = (
-        await conn.execute(
-            insert(contacts)
-            .values(name=env.sender_name, tier=tier, created_at=now())
-            .returning(contacts.c.id)
-        )
-    ).scalar_one()
-    await conn.execute(
-        insert(identities).values(
-            contact_id=contact_id,
-            channel=env.identity_channel,
-            address=env.address,
-            verified=False,
-        )
-    )
-    return int(contact_id)
-
-
-async def _duplicate_of(
-    conn: AsyncConnection, contact_id: int, digest: str, since: float
-) -> tuple[int, int] | None:
-    """The earlier identical message (its id and conversation) from this contact, if any."""
-    row = (
-        await conn.execute(
-            select(messages.c.id, messages.c.conversation_id)
-            .join(conversations, conversations.c.id == messages.c.conversation_id)
+    sessions = list({(e.channel, e.address) for e in envs if e.channel in SESSION_CHANNELS})
+    if sessions:
+        for row in await conn.execute(
+            select(
+                conversations.c.id,
+                conversations.c.reference,
+                conversations.c.contact_id,
+                conversations.c.status,
+                conversations.c.channel,
+                conversations.c.address,
+            )
             .where(
-                messages.c.content_hash == digest,
-                messages.c.direction == "in",
-                messages.c.created_at >= since,
-                conversations.c.contact_id == contact_id,
+                tuple_(conversations.c.channel, conversations.c.address).in_(sessions),
+                conversations.c.status != Status.RESOLVED.value,
             )
-            .order_by(messages.c.id)
-            .limit(1)
-        )
-    ).first()
-    return None if row is None else (int(row[0]), int(row[1]))
-
-
-async def _thread_target(conn: AsyncConnection, env: Envelope, contact_id: int) -> int | None:
-    """The conversation this message continues: a quoted reference, or an open session."""
-    quoted = find_references(env.subject, env.text)
-    if quoted:
-        row = (
-            await conn.execute(
-                select(conversations.c.id)
-                .join(conversation_refs, conversation_refs.c.conversation_id == conversations.c.id)
-                .where(
-                    conversation_refs.c.reference.in_(quoted),
-                    conversations.c.contact_id == contact_id,
-                )
-                .order_by(conversations.c.id.desc())
-                .limit(1)
+            .order_by(conversations.c.id)
+        ):
+            found = state.known.setdefault(
+                int(row[0]), _Conversation(int(row[0]), int(row[1]), int(row[2]), row[3])
             )
-        ).first()
-        if row is not None:
-            return int(row[0])
-    if env.channel in SESSION_CHANNELS:
-        row = (
-            await conn.execute(
-                select(conversations.c.id)
-                .where(
-                    conversations.c.channel == env.channel,
-                    conversations.c.address == env.address,
-                    conversations.c.status != Status.RESOLVED.value,
-                )
-                .order_by(conversations.c.id.desc())
-                .limit(1)
-            )
-        ).first()
-        if row is not None:
-            return int(row[0])
-    return None
+            state.open_sessions[(row[4], row[5])] = found
 
 
-async def _store_inbound(
-    conn: AsyncConnection,
-    env: Envelope,
-    conversation_id: int,
-    digest: str,
-    duplicate_of: int | None = None,
+async def _look_up_duplicates(
+    conn: AsyncConnection, digests: set[str], since: float, state: _BatchState
 ) -> None:
-    await conn.execute(
-        insert(messages).values(
-            conversation_id=conversation_id,
-            direction="in",
-            channel=env.channel,
-            external_id=env.external_id,
-            author="customer",
-            internal=False,
-            subject=env.subject,
-            text=env.text,
-            content_hash=digest,
-            duplicate_of=duplicate_of,
-            created_at=env.received_at,
+    if not digests:
+        return
+    row: Any
+    for row in await conn.execute(
+        select(
+            conversations.c.contact_id,
+            messages.c.content_hash,
+            messages.c.id,
+            messages.c.conversation_id,
+            messages.c.created_at,
+            conversations.c.reference,
+            conversations.c.status,
         )
-    )
-
-
-async def _alias(conn: AsyncConnection, reference: int, conversation_id: int) -> None:
-    exists = await conn.scalar(
-        select(conversation_refs.c.reference).where(conversation_refs.c.reference == reference)
-    )
-    if exists is None:
-        await conn.execute(
-            insert(conversation_refs).values(reference=reference, conversation_id=conversation_id)
+        .join(conversations, conversations.c.id == messages.c.conversation_id)
+        .where(
+            messages.c.content_hash.in_(digests),
+            messages.c.direction == "in",
+            messages.c.created_at >= since,
+        )
+        .order_by(messages.c.id)
+    ):
+        key = (int(row[0]), row[1])
+        state.earlier.setdefault(key, (int(row[2]), int(row[3]), float(row[4])))
+        state.known.setdefault(
+            int(row[3]), _Conversation(int(row[3]), int(row[5]), int(row[0]), row[6])
         )
 
 
-async def _primary_reference(conn: AsyncConnection, conversation_id: int) -> int:
-    value = await conn.scalar(
-        select(conversations.c.reference).where(conversations.c.id == conversation_id)
-    )
-    if value is None:
-        raise LookupError(f"conversation {conversation_id} vanished")
-    return int(value)
-
-
-async def _join(
-    conn: AsyncConnection, plan: IngestPlan, conversation_id: int, digest: str
-) -> IngestResult:
-    env = plan.envelope
-    await _store_inbound(conn, env, conversation_id, digest)
-    await _alias(conn, plan.reference, conversation_id)
-    status = await conn.scalar(
-        select(conversations.c.status).where(conversations.c.id == conversation_id)
-    )
-    values: dict[str, Any] = {"updated_at": now()}
-    if status in (Status.RESOLVED.value, Status.PENDING.value):
-        values["status"] = Status.OPEN.value
-    await conn.execute(
-        update(conversations).where(conversations.c.id == conversation_id).values(**values)
-    )
-    data: dict[str, Any] = {"channel": env.channel, "external_id": env.external_id}
-    if status == Status.RESOLVED.value:
-        data["reopened"] = True
-    await record_event(conn, conversation_id, "customer_replied", "customer", data)
-    return IngestResult("joined", await _primary_reference(conn, conversation_id), conversation_id)
-
-
-async def _free_reference(conn: AsyncConnection, wanted: int) -> int:
-    """The reserved reference, unless the store already used it (a reset queue)."""
-    taken = await conn.scalar(
-        select(conversation_refs.c.reference).where(conversation_refs.c.reference == wanted)
-    )
-    if taken is None:
-        return wanted
-    highest = await conn.scalar(select(func.max(conversation_refs.c.reference)))
-    return int(highest or 0) + 1
-
-
-async def ingest_message(
-    conn: AsyncConnection, plan: IngestPlan, settings: Settings, tier: str
-) -> IngestResult:
-    """Stores one inbound message and, for a new ticket, queues its acknowledgement."""
-    env = plan.envelope
-    already = (
-        await conn.execute(
-            select(messages.c.conversation_id).where(
-                and_(messages.c.channel == env.channel, messages.c.external_id == env.external_id)
-            )
-        )
-    ).first()
-    if already is not None:
-        conversation_id = int(already[0])
-        reference = await _primary_reference(conn, conversation_id)
-        return IngestResult("already_stored", reference, conversation_id)
-
-    contact_id = await _contact_for(conn, env, tier)
-    digest = content_hash(env.subject, env.text)
-    since = env.received_at - settings.dedup_window_minutes * 60
-    duplicate = await _duplicate_of(conn, contact_id, digest, since)
-    if duplicate is not None:
-        original_id, conversation_id = duplicate
-        await _store_inbound(conn, env, conversation_id, digest, duplicate_of=original_id)
-        await _alias(conn, plan.reference, conversation_id)
-        await record_event(
-            conn,
-            conversation_id,
-            "duplicate_merged",
-            "worker",
-            {"external_id": env.external_id, "duplicate_of_message": original_id},
-        )
-        reference = await _primary_reference(conn, conversation_id)
-        return IngestResult("duplicate", reference, conversation_id)
-
-    target = await _thread_target(conn, env, contact_id)
-    if target is not None:
-        return await _join(conn, plan, target, digest)
-    return await _open_conversation(conn, plan, settings, contact_id, digest)
-
-
-async def _open_conversation(
-    conn: AsyncConnection, plan: IngestPlan, settings: Settings, contact_id: int, digest: str
-) -> IngestResult:
-    env = plan.envelope
-    routing = plan.routing
-    team_name = routing.team if routing is not None else settings.routing.fallback_team
-    team = settings.team(team_name)
-    reference = await _free_reference(conn, plan.reference)
+async def _create_contacts(
+    conn: AsyncConnection,
+    plans: list[IngestPlan],
+    state: _BatchState,
+    tier_of: Callable[[Envelope], str],
+) -> None:
+    missing: dict[tuple[str, str], Envelope] = {}
+    for plan in plans:
+        env = plan.envelope
+        key = (env.identity_channel, env.address)
+        if key not in state.contacts and (env.channel, env.external_id) not in state.stored:
+            missing.setdefault(key, env)
+    if not missing:
+        return
     stamp = now()
-    conversation_id = int(
+    ids = (
         (
             await conn.execute(
-                insert(conversations)
-                .values(
-                    reference=reference,
-                    contact_id=contact_id,
-                    channel=env.channel,
-                    address=env.address,
-                    subject=env.subject[:300],
-                    status=Status.NEW.value,
-                    team=team.name,
-                    priority=int(plan.triage.priority),
-                    created_at=env.received_at,
-                    updated_at=stamp,
-                    first_response_due=env.received_at + team.first_response_hours * 3600,
-                )
-                .returning(conversations.c.id)
+                insert(contacts).returning(contacts.c.id, sort_by_parameter_order=True),
+                [
+                    {"name": e.sender_name, "tier": tier_of(e), "created_at": stamp}
+                    for e in missing.values()
+                ],
             )
-        ).scalar_one()
+        )
+        .scalars()
+        .all()
     )
+    for key, contact_id in zip(missing, ids, strict=True):
+        state.contacts[key] = int(contact_id)
     await conn.execute(
-        insert(conversation_refs).values(reference=reference, conversation_id=conversation_id)
+        insert(identities),
+        [
+            {
+                "contact_id": state.contacts[key],
+                "channel": key[0],
+                "address": key[1],
+                "verified": False,
+            }
+            for key in missing
+        ],
     )
-    await _store_inbound(conn, env, conversation_id, digest)
-    await record_event(
-        conn,
-        conversation_id,
-        "created",
-        "worker",
-        {"channel": env.channel, "external_id": env.external_id},
-    )
-    if routing is not None:
-        await record_event(conn, conversation_id, "routed", "router", routing.evidence())
-    await record_event(
-        conn,
-        conversation_id,
-        "triaged",
-        "triage",
-        {"priority": plan.triage.priority.name.lower(), "reasons": list(plan.triage.reasons)},
-    )
-    text = acknowledgement_text(
-        reference, team, is_fallback=team.name == settings.routing.fallback_team
-    )
-    message_id = await queue_outbound(
-        conn,
-        conversation_id=conversation_id,
-        channel=env.channel,
-        address=env.address,
-        text=text,
-        author="bot",
-        kind="acknowledgement",
-        subject=env.subject,
-    )
-    await record_event(conn, conversation_id, "acknowledged", "worker", {"message_id": message_id})
-    return IngestResult("new", reference, conversation_id)
+
+
+def _decide(plan: IngestPlan, state: _BatchState, window: float) -> _Inbound | IngestResult:
+    env = plan.envelope
+    contact_id = state.contacts[(env.identity_channel, env.address)]
+    digest = content_hash(env.subject, env.text)
+
+    earlier_batch = state.in_batch_hash.get((contact_id, digest))
+    if (
+        earlier_batch is not None
+        and env.received_at - earlier_batch.plan.envelope.received_at <= window
+    ):
+        return _Inbound(
+            plan, digest, earlier_batch.target, "duplicate", duplicate_of_batch=earlier_batch
+        )
+    earlier = state.earlier.get((contact_id, digest))
+    if earlier is not None and earlier[2] >= env.received_at - window:
+        return _Inbound(plan, digest, state.known[earlier[1]], "duplicate", duplicate_of=earlier[0])
+
+    for ref in find_references(env.subject, env.text):
+        found = state.by_reference.get(ref)
+        if found is not None and found[1] == contact_id:
+            return _Inbound(plan, digest, state.known[found[0]], "joined")
+    if env.channel in SESSION_CHANNELS:
+        session = state.open_sessions.get((env.channel, env.address))
+        if session is not None:
+            return _Inbound(plan, digest, session, "joined")
+
+    target = _Conversation(None, plan.reference, contact_id, new=True, plan=plan)
+    if env.channel in SESSION_CHANNELS:
+        state.open_sessions[(env.channel, env.address)] = target
+    return _Inbound(plan, digest, target, "new")
+
+
+async def ingest_batch(
+    conn: AsyncConnection,
+    plans: list[IngestPlan],
+    settings: Settings,
+    tier_of: Callable[[Envelope], str],
+) -> list[IngestResult]:
+    """Stores a batch of inbound messages; each new ticket gets its acknowledgement queued."""
+    if not plans:
+        return []
+    state = _BatchState()
+    await _look_up(conn, plans, state)
+    window = settings.dedup_window_minutes * 60
+    fresh = [p for p in plans if (p.envelope.channel, p.envelope.external_id) not in state.stored]
+    digests = {content_hash(p.envelope.subject, p.envelope.text) for p in fresh}
+    since = min((p.envelope.received_at for p in fresh), default=0.0) - window
+    await _look_up_duplicates(conn, digests, since, state)
+    await _create_contacts(conn, plans, state, tier_of)
+
+    decided: list[_Inbound | IngestResult] = []
+    seen_keys: dict[tuple[str, str], _Inbound] = {}
+    for plan in plans:
+        env = plan.envelope
+        key = (env.channel, env.external_id)
+        if key in state.stored:
+            conversation_id, reference = state.stored[key]
+            decided.append(IngestResult("already_stored", reference, conversation_id))
+            continue
+        if key in seen_keys:  # the same message twice in one batch
+            decided.append(seen_keys[key])
+            continue
+        outcome = _decide(plan, state, window)
+        decided.append(outcome)
+        if isinstance(outcome, _Inbound):
+            seen_keys[key] = outcome
+            contact = outcome.target.contact_id
+            state.in_batch_hash.setdefault((contact, outcome.digest), outcome)
+
+    inbound = list(dict.fromkeys(d for d in decided if isinstance(d, _Inbound)))
+    await _write(conn, inbound, state, settings)
+    results: list[IngestResult] = []
+    for d in decided:
+        if isinstance(d, IngestResult):
+            results.append(d)
+        else:
+            assert d.target.conversation_id is not None
+            results.append(IngestResult(d.outcome, d.target.reference, d.target.conversation_id))
+    return results
+
+
+async def _write(
+    conn: AsyncConnection, inbound: list[_Inbound], state: _BatchState, settings: Settings
+) -> None:
+    stamp = now()
+    new = [m.target for m in inbound if m.outcome == "new"]
+    if new:
+        highest: int | None = None
+        for conv in new:
+            if conv.reference in state.taken_references:  # a queue reset under a kept store
+                if highest is None:
+                    highest = int(
+                        await conn.scalar(select(func.max(conversation_refs.c.reference))) or 0
+                    )
+                    highest = max(highest, *state.taken_references)
+                highest += 1
+                conv.reference = highest
+            state.taken_references.add(conv.reference)
+        rows = []
+        for conv in new:
+            assert conv.plan is not None
+            env, routing = conv.plan.envelope, conv.plan.routing
+            team = settings.team(routing.team if routing else settings.routing.fallback_team)
+            rows.append(
+                {
+                    "reference": conv.reference,
+                    "contact_id": conv.contact_id,
+                    "channel": env.channel,
+                    "address": env.address,
+                    "subject": env.subject[:300],
+                    "status": Status.NEW.value,
+                    "team": team.name,
+                    "priority": int(conv.plan.triage.priority),
+                    "created_at": env.received_at,
+                    "updated_at": stamp,
+                    "first_response_due": env.received_at + team.first_response_hours * 3600,
+                }
+            )
+        ids = (
+            (
+                await conn.execute(
+                    insert(conversations).returning(
+                        conversations.c.id, sort_by_parameter_order=True
+                    ),
+                    rows,
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for conv, conversation_id in zip(new, ids, strict=True):
+            conv.conversation_id = int(conversation_id)
+
+    refs = [{"reference": c.reference, "conversation_id": c.conversation_id} for c in new]
+    for m in inbound:
+        if m.outcome != "new" and m.plan.reference not in state.taken_references:
+            state.taken_references.add(m.plan.reference)
+            refs.append(
+                {"reference": m.plan.reference, "conversation_id": m.target.conversation_id}
+            )
+    if refs:
+        await conn.execute(insert(conversation_refs), refs)
+
+    # Originals first, so a duplicate inside the batch can point at its original's id.
+    for group in (
+        [m for m in inbound if m.duplicate_of_batch is None],
+        [m for m in inbound if m.duplicate_of_batch is not None],
+    ):
+        if not group:
+            continue
+        message_rows = []
+        for m in group:
+            env = m.plan.envelope
+            duplicate_of = m.duplicate_of
+            if m.duplicate_of_batch is not None:
+                duplicate_of = m.duplicate_of_batch.message_id
+            message_rows.append(
+                {
+                    "conversation_id": m.target.conversation_id,
+                    "direction": "in",
+                    "channel": env.channel,
+                    "external_id": env.external_id,
+                    "author": "customer",
+                    "agent_id": None,
+                    "internal": False,
+                    "subject": env.subject,
+                    "text": env.text,
+                    "content_hash": m.digest,
+                    "duplicate_of": duplicate_of,
+                    "created_at": env.received_at,
+                }
+            )
+        ids = (
+            (
+                await conn.execute(
+                    insert(messages).returning(messages.c.id, sort_by_parameter_order=True),
+                    message_rows,
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for m, message_id in zip(group, ids, strict=True):
+            m.message_id = int(message_id)
+
+    event_rows: list[dict[str, Any]] = []
+
+    def event(conv: _Conversation, kind: str, actor: str, data: dict[str, Any]) -> None:
+        event_rows.append(
+            {
+                "conversation_id": conv.conversation_id,
+                "kind": kind,
+                "actor": actor,
+                "data": data,
+                "created_at": stamp,
+            }
+        )
+
+    touched: dict[int, _Conversation] = {}
+    for m in inbound:
+        env = m.plan.envelope
+        if m.outcome == "new":
+            event(
+                m.target,
+                "created",
+                "worker",
+                {"channel": env.channel, "external_id": env.external_id},
+            )
+            if m.plan.routing is not None:
+                event(m.target, "routed", "router", m.plan.routing.evidence())
+            triage = m.plan.triage
+            event(
+                m.target,
+                "triaged",
+                "triage",
+                {"priority": triage.priority.name.lower(), "reasons": list(triage.reasons)},
+            )
+        elif m.outcome == "duplicate":
+            original = m.duplicate_of_batch.message_id if m.duplicate_of_batch else m.duplicate_of
+            event(
+                m.target,
+                "duplicate_merged",
+                "worker",
+                {"external_id": env.external_id, "duplicate_of_message": original},
+            )
+        else:
+            data: dict[str, Any] = {"channel": env.channel, "external_id": env.external_id}
+            if not m.target.new and m.target.status in (
+                Status.RESOLVED.value,
+                Status.PENDING.value,
+            ):
+                if m.target.status == Status.RESOLVED.value:
+                    data["reopened"] = True
+                m.target.reopen = True
+            event(m.target, "customer_replied", "customer", data)
+        if not m.target.new and m.target.conversation_id is not None:
+            touched[m.target.conversation_id] = m.target
+
+    if touched:
+        await conn.execute(
+            update(conversations)
+            .where(conversations.c.id == bindparam("cid"))
+            .values(updated_at=bindparam("stamp")),
+            [{"cid": cid, "stamp": stamp} for cid in touched],
+        )
+        reopened = [cid for cid, conv in touched.items() if conv.reopen]
+        if reopened:
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.id.in_(reopened))
+                .values(status=Status.OPEN.value)
+            )
+
+    acks = [m for m in inbound if m.outcome == "new"]
+    if acks:
+        ack_rows = []
+        for m in acks:
+            env, routing = m.plan.envelope, m.plan.routing
+            team = settings.team(routing.team if routing else settings.routing.fallback_team)
+            is_fallback = team.name == settings.routing.fallback_team
+            ack_rows.append(
+                {
+                    "conversation_id": m.target.conversation_id,
+                    "direction": "out",
+                    "channel": env.channel,
+                    "external_id": f"out:{uuid.uuid4().hex}",
+                    "author": "bot",
+                    "agent_id": None,
+                    "internal": False,
+                    "subject": env.subject,
+                    "text": acknowledgement_text(m.target.reference, team, is_fallback),
+                    "content_hash": None,
+                    "duplicate_of": None,
+                    "created_at": stamp,
+                }
+            )
+        ack_ids = (
+            (
+                await conn.execute(
+                    insert(messages).returning(messages.c.id, sort_by_parameter_order=True),
+                    ack_rows,
+                )
+            )
+            .scalars()
+            .all()
+        )
+        await conn.execute(
+            insert(outbox),
+            [
+                {
+                    "message_id": int(message_id),
+                    "conversation_id": m.target.conversation_id,
+                    "channel": m.plan.envelope.channel,
+                    "address": m.plan.envelope.address,
+                    "kind": "acknowledgement",
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": stamp,
+                    "created_at": stamp,
+                }
+                for m, message_id in zip(acks, ack_ids, strict=True)
+            ],
+        )
+        for m, message_id in zip(acks, ack_ids, strict=True):
+            event(m.target, "acknowledged", "worker", {"message_id": int(message_id)})
+
+    if event_rows:
+        await conn.execute(insert(events), event_rows)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from classifiers.triage import Triage
 from inbox.config import Settings
 from inbox.errors import InvalidMessage
-from inbox.ingest import IngestPlan, IngestResult, ingest_message
+from inbox.ingest import IngestPlan, IngestResult, ingest_batch
 from inbox.models import Envelope, QueueItem
 from inbox.queue import Queue
 from inbox.routing import RoutingService
@@ -108,10 +108,7 @@ class Worker:
 
     async def _persist(self, plans: list[IngestPlan]) -> list[IngestResult]:
         async with self.engine.begin() as conn:
-            return [
-                await ingest_message(conn, plan, self.settings, self._tier(plan.envelope))
-                for plan in plans
-            ]
+            return await ingest_batch(conn, plans, self.settings, self._tier)
 
     def _tier(self, env: Envelope) -> str:
         return "vip" if self.triage.is_vip(env.address) else "standard"

@@ -191,7 +191,7 @@ async def test_poison_messages_are_dead_lettered_with_their_reason(running: Runn
     assert "IntegrityError" in reasons["nan"].reason or "NOT NULL" in reasons["nan"].reason
 
     token = await running.agent_token("p", "orders")
-    status, view = await until(lambda: _view(running, token, good["reference"]))
+    _status, view = await until(lambda: _view(running, token, good["reference"]))
     assert view["team"] == "orders"
 
 

@@ -14,7 +14,6 @@ from sqlalchemy import Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.errors import Conflict, NotFound
-from inbox.ingest import queue_outbound, record_event
 from inbox.models import Priority, Status
 from inbox.store.accounts import Agent
 from inbox.store.engine import now
@@ -27,6 +26,7 @@ from inbox.store.tables import (
     outbox,
     routing_examples,
 )
+from inbox.store.writes import queue_outbound, record_event
 from inbox.text import embedding_text
 
 OPEN_STATES = (Status.NEW.value, Status.OPEN.value)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inbox.ingest import record_event
 from inbox.models import Outbound
 from inbox.store.engine import now
 from inbox.store.tables import conversations, messages, outbox
+from inbox.store.writes import record_event
 
 
 def _due(stamp: float):  # type: ignore[no-untyped-def]

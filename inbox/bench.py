@@ -1,0 +1,178 @@
+"""``inbox bench``: messages through the real HTTP endpoint, queue, worker and store.
+
+In one run it measures (1) the raw encode throughput of the model on the same texts and
+batch size, then (2) the pipeline: N form messages posted over HTTP to a separate
+``inbox serve`` process, timed from the first post until the last acknowledgement is
+committed. It prints both, their ratio, and the accepted → acknowledged latencies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import signal
+import sqlite3
+import sys
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+
+from classifiers.embedder import SentenceTransformerEmbedder
+from inbox import tomlwrite
+from inbox.evaluate import TEXT_COLUMNS
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """The figures of one bench run."""
+
+    messages: int
+    encode_per_second: float
+    pipeline_per_second: float
+    latencies_ms: list[float]
+
+    @property
+    def ratio(self) -> float:
+        """Pipeline throughput over raw encode throughput."""
+        return self.pipeline_per_second / self.encode_per_second
+
+
+def read_texts(path: Path) -> list[str]:
+    """The text column of a CSV."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        column = next((c for c in TEXT_COLUMNS if c in (reader.fieldnames or [])), None)
+        if column is None:
+            raise SystemExit(f"{path}: no text column among {reader.fieldnames}")
+        return [row[column] for row in reader if row[column]]
+
+
+def bench_config(source: Path, folder: Path) -> Path:
+    """The user's configuration, with its files moved into ``folder``."""
+    raw = tomllib.loads(source.read_text(encoding="utf-8"))
+    raw.setdefault("inbox", {})["data_dir"] = str(folder / "var")
+    raw.setdefault("store", {})["url"] = f"sqlite+aiosqlite:///{folder}/inbox.db"
+    raw.setdefault("queue", {})["path"] = str(folder / "queue.db")
+    raw.setdefault("web", {}).update(host="127.0.0.1", port=0)
+    form = raw.setdefault("channels", {}).setdefault("form", {})
+    form["rate_limit_per_minute"] = 10_000_000
+    target = folder / "config.toml"
+    target.write_text(tomlwrite.dumps(raw), encoding="utf-8")
+    return target
+
+
+def measure_encode(texts: list[str], batch_size: int) -> float:
+    """Texts per second of the bare model on these texts."""
+    embedder = SentenceTransformerEmbedder(batch_size=batch_size)
+    embedder.encode(texts[:64])  # warm-up
+    started = time.perf_counter()
+    embedder.encode(texts)
+    return len(texts) / (time.perf_counter() - started)
+
+
+def _acknowledged(db: Path) -> dict[int, float]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = conn.execute(
+            "SELECT c.reference, o.created_at FROM outbox o JOIN conversations c"
+            " ON c.id = o.conversation_id WHERE o.kind = 'acknowledgement'"
+        ).fetchall()
+    except sqlite3.OperationalError:
+        return {}
+    finally:
+        conn.close()
+    return {int(r[0]): float(r[1]) for r in rows}
+
+
+async def _push(
+    base: str, texts: list[str], n: int, concurrency: int
+) -> tuple[float, dict[int, float]]:
+    accepted: dict[int, float] = {}
+    gate = asyncio.Semaphore(concurrency)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def post(i: int) -> None:
+            payload = {"email": f"bench{i}@example.com", "message": texts[i % len(texts)]}
+            async with gate, http.post(base + "/api/messages", json=payload) as r:
+                if r.status != 202:
+                    raise SystemExit(f"intake refused message {i}: {r.status} {await r.text()}")
+                body = await r.json()
+                accepted[int(body["reference"])] = time.time()
+
+        started = time.time()
+        await asyncio.gather(*(post(i) for i in range(n)))
+    return started, accepted
+
+
+async def _run(
+    config: Path, folder: Path, texts: list[str], n: int, concurrency: int
+) -> tuple[float, dict[int, float], dict[int, float]]:
+    env = {**os.environ, "INBOX_SECRET": "bench"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "inbox.cli",
+        "--config",
+        str(config),
+        "serve",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=env,
+    )
+    assert proc.stdout is not None
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 300)).decode()
+        if "inbox is running" not in line:
+            raise SystemExit(f"the service did not start: {line!r}")
+        base = line.split(": ", 1)[1].split("/form", 1)[0]
+        started, accepted = await _push(base, texts, n, concurrency)
+        db = folder / "inbox.db"
+        while True:
+            acknowledged = _acknowledged(db)
+            if len(acknowledged) >= n:
+                break
+            if proc.returncode is not None:
+                raise SystemExit("the service died during the bench")
+            await asyncio.sleep(0.2)
+        return started, accepted, acknowledged
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            await proc.wait()
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """The ``inbox bench`` command."""
+    texts = read_texts(Path(args.texts))
+    n = args.messages
+    config_path = Path(args.config)
+    batch_size = int(tomllib.loads(config_path.read_text()).get("model", {}).get("batch_size", 32))
+    sample = [texts[i % len(texts)] for i in range(n)]
+    print(f"texts: {args.texts} ({len(texts)} distinct, {n} messages)")
+    encode_rate = measure_encode(sample, batch_size)
+    print(f"raw encode: {encode_rate:.1f} texts/s (batch {batch_size})")
+    with tempfile.TemporaryDirectory(prefix="inbox-bench-") as tmp:
+        folder = Path(tmp)
+        config = bench_config(config_path, folder)
+        started, accepted, acknowledged = asyncio.run(
+            _run(config, folder, texts, n, args.concurrency)
+        )
+    finished = max(acknowledged.values())
+    rate = n / (finished - started)
+    latencies = [
+        (acknowledged[ref] - at) * 1000 for ref, at in accepted.items() if ref in acknowledged
+    ]
+    result = BenchResult(n, encode_rate, rate, latencies)
+    p50, p95, p99 = np.percentile(np.array(latencies), [50, 95, 99])
+    print(f"pipeline: {rate:.1f} messages/s, HTTP accepted → acknowledgement committed")
+    print(f"latency accepted → acknowledged: p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms")
+    print(f"ratio pipeline / raw encode: {result.ratio:.2f}")
+    return 0

@@ -1,0 +1,71 @@
+"""Writes shared by the worker, the desk and the outbox: audit events and outbound messages."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from inbox.store.engine import now
+from inbox.store.tables import events, messages, outbox
+
+
+async def record_event(
+    conn: AsyncConnection, conversation_id: int, kind: str, actor: str, data: dict[str, Any]
+) -> None:
+    """Appends one audit event."""
+    await conn.execute(
+        insert(events).values(
+            conversation_id=conversation_id, kind=kind, actor=actor, data=data, created_at=now()
+        )
+    )
+
+
+async def queue_outbound(
+    conn: AsyncConnection,
+    *,
+    conversation_id: int,
+    channel: str,
+    address: str,
+    text: str,
+    author: str,
+    kind: str,
+    agent_id: int | None = None,
+    subject: str = "",
+) -> int:
+    """Stores an outbound message and its outbox row together; returns the message id."""
+    stamp = now()
+    message_id = (
+        await conn.execute(
+            insert(messages)
+            .values(
+                conversation_id=conversation_id,
+                direction="out",
+                channel=channel,
+                external_id=f"out:{uuid.uuid4().hex}",
+                author=author,
+                agent_id=agent_id,
+                internal=False,
+                subject=subject,
+                text=text,
+                created_at=stamp,
+            )
+            .returning(messages.c.id)
+        )
+    ).scalar_one()
+    await conn.execute(
+        insert(outbox).values(
+            message_id=message_id,
+            conversation_id=conversation_id,
+            channel=channel,
+            address=address,
+            kind=kind,
+            state="pending",
+            attempts=0,
+            next_attempt_at=stamp,
+            created_at=stamp,
+        )
+    )
+    return int(message_id)
