@@ -120,7 +120,7 @@ def cmd_route(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(result, indent=2))
             return
-        verdict = " (abstained: below threshold)" if decision.abstained else ""
+        verdict = f" (abstained: {decision.abstain_reason})" if decision.abstained else ""
         print(f"team: {decision.team}{verdict}")
         print(f"confidence: {decision.confidence:.3f} (threshold {decision.threshold})")
         print(f"priority: {result['priority']}")

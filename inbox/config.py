@@ -32,8 +32,9 @@ class TeamSettings:
 class RoutingSettings:
     """How the router decides, and where it sends what it is unsure of."""
 
-    threshold: float = 0.35
+    threshold: float = 0.5
     margin: float = 0.0
+    min_similarity: float = 0.2
     fallback_team: str = "triage"
     fallback_display_name: str = "Triage"
     fallback_first_response_hours: float = 8.0
@@ -264,8 +265,9 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
 
     routing_t = top.table_of("routing")
     routing = RoutingSettings(
-        threshold=routing_t.number("threshold", 0.35),
+        threshold=routing_t.number("threshold", 0.5),
         margin=routing_t.number("margin", 0.0),
+        min_similarity=routing_t.number("min_similarity", 0.2, minimum=-1.0),
         fallback_team=routing_t.string("fallback_team", "triage"),
         fallback_display_name=routing_t.string("fallback_display_name", "Triage"),
         fallback_first_response_hours=routing_t.number("fallback_first_response_hours", 8.0),

@@ -22,6 +22,7 @@ import numpy as np
 from classifiers.embedder import Embedder, SentenceTransformerEmbedder
 from classifiers.router import LabelledExample, Router
 from inbox.errors import ConfigError
+from inbox.text import embedding_text
 
 TEXT_COLUMNS = ("text", "utterance", "sentence", "message")
 LABEL_COLUMNS = ("intent", "category", "label")
@@ -109,8 +110,9 @@ def evaluate(
     samples = {seed: sample_shots(train, shots, seed) for seed in seeds}
     unique = sorted({row.text for rows in samples.values() for row in rows})
     index = {text: i for i, text in enumerate(unique)}
-    train_vectors = embedder.encode(unique)
-    test_vectors = embedder.encode([row.text for row in test])
+    # The texts go through the same preparation as live messages.
+    train_vectors = embedder.encode([embedding_text("", text) for text in unique])
+    test_vectors = embedder.encode([embedding_text("", row.text) for row in test])
     gold = [row.label for row in test]
     results = []
     for seed, rows in samples.items():

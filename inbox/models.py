@@ -148,6 +148,7 @@ class RoutingDecision:
     threshold: float
     abstained: bool
     nearest: tuple[NearestExample, ...]
+    abstain_reason: str = ""
 
     def evidence(self) -> dict[str, Any]:
         """The decision as JSON-ready evidence for the audit trail and the agent API."""
@@ -157,6 +158,7 @@ class RoutingDecision:
             "confidence": round(self.confidence, 4),
             "threshold": self.threshold,
             "abstained": self.abstained,
+            "abstain_reason": self.abstain_reason,
             "nearest": [
                 {"team": n.team, "text": n.text, "score": round(n.score, 4)} for n in self.nearest
             ],

@@ -12,6 +12,7 @@ from classifiers.router import LabelledExample, Router
 from inbox.config import Settings
 from inbox.models import RoutingDecision
 from inbox.store.tables import routing_examples
+from inbox.text import embedding_text
 
 
 class RoutingService:
@@ -27,7 +28,11 @@ class RoutingService:
         cls, settings: Settings, embedder: Embedder, engine: AsyncEngine | None = None
     ) -> RoutingService:
         """Encodes the configured examples and every stored correction."""
-        examples = [LabelledExample(t.name, text) for t in settings.teams for text in t.examples]
+        examples = [
+            LabelledExample(t.name, embedding_text("", text))
+            for t in settings.teams
+            for text in t.examples
+        ]
         if engine is not None:
             known = {t.name for t in settings.all_teams}
             async with engine.connect() as conn:
@@ -47,6 +52,7 @@ class RoutingService:
             threshold=r.threshold,
             margin=r.margin,
             fallback_team=r.fallback_team,
+            min_similarity=r.min_similarity,
             evidence_examples=r.evidence_examples,
         )
         return cls(router, embedder)
@@ -57,12 +63,13 @@ class RoutingService:
 
     async def route_texts(self, texts: list[str]) -> list[RoutingDecision]:
         """Encodes and routes."""
-        return self.router.route(await self.embedder.encode_async(texts))
+        model_texts = [embedding_text("", t) for t in texts]
+        return self.router.route(await self.embedder.encode_async(model_texts))
 
     async def learn(self, team: str, text: str) -> None:
         """Adds a labelled example; the next message is routed with it."""
         if team == self.router.fallback_team:
             return
         vector = await self.embedder.encode_async([text])
-        async with self._lock:
-            self.router.add_example(LabelledExample(team, text), vector[0])
+        async with self._lock:  # one refit at a time, off the event loop
+            await asyncio.to_thread(self.router.add_example, LabelledExample(team, text), vector[0])

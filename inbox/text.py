@@ -8,6 +8,7 @@ import unicodedata
 
 REFERENCE_PATTERN = re.compile(r"(?<![\w#])#(\d{4,9})\b")
 MAX_EMBED_CHARS = 2000
+DIGIT_RUN = re.compile(r"#?\d{3,}")
 _CONTROL = {c for c in map(chr, range(32)) if c not in "\n\t"} | {"\x7f"}
 
 
@@ -45,6 +46,10 @@ def format_reference(reference: int) -> str:
 
 
 def embedding_text(subject: str, text: str) -> str:
-    """What the model reads of a message: the subject, then the start of the body."""
+    """What the model reads of a message: the subject, then the start of the body.
+
+    Long digit runs (order numbers, ticket references) become one word: they carry no
+    intent, and masking them measurably helps the router (see docs/BENCHMARKS.md).
+    """
     combined = f"{subject}\n{text}" if subject else text
-    return combined[:MAX_EMBED_CHARS]
+    return DIGIT_RUN.sub("number", combined[:MAX_EMBED_CHARS])
