@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 import numpy as np
@@ -71,3 +75,80 @@ class SentenceTransformerEmbedder:
         """Encodes on the embedder's thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.encode, list(texts))
+
+
+_child_model: SentenceTransformerEmbedder | None = None
+
+
+def _exit_with_parent(parent: int) -> None:
+    # A parent killed with SIGKILL cannot stop its children: without this the encoder
+    # would linger, holding the parent's pipes open.
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def _load_in_child(path: str, batch_size: int) -> None:
+    global _child_model
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    threads = os.environ.get("INBOX_TORCH_THREADS")
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    _child_model = SentenceTransformerEmbedder(path, batch_size)
+
+
+def _encode_in_child(texts: list[str]) -> Vectors:
+    if _child_model is None:
+        raise RuntimeError("the embedding process has no model")
+    return _child_model.encode(texts)
+
+
+class ProcessEmbedder:
+    """The model in a process of its own, for the long-running service.
+
+    Torch releases the GIL only between small operations, so sharing a process with a
+    busy event loop slows encoding several times over; a separate process does not
+    contend for the GIL at all. A crashed child is replaced on the next call.
+    """
+
+    def __init__(self, path: str = "", batch_size: int = 32) -> None:
+        self.path = path or bundled_model_path()
+        self.batch_size = batch_size
+        self.dimension = 0
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _start(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=int(os.environ.get("INBOX_ENCODERS", "1")),
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_load_in_child,
+                initargs=(self.path, self.batch_size),
+            )
+        return self._pool
+
+    def start(self) -> None:
+        """Starts the child and loads the model (blocking until it is ready)."""
+        self.dimension = int(self.encode(["warm-up"]).shape[1])
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        """Encodes in the child process and waits."""
+        return self._start().submit(_encode_in_child, list(texts)).result()
+
+    async def encode_async(self, texts: Sequence[str]) -> Vectors:
+        """Encodes in the child process without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._start(), _encode_in_child, list(texts))
+        except BrokenProcessPool:
+            self.close()  # the child died (killed, out of memory): start afresh, once
+            return await loop.run_in_executor(self._start(), _encode_in_child, list(texts))
+
+    def close(self) -> None:
+        """Stops the child."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from classifiers.embedder import Embedder, SentenceTransformerEmbedder
+from classifiers.embedder import Embedder, ProcessEmbedder, SentenceTransformerEmbedder
 from classifiers.triage import Triage
 from connectors.base import WebChannel
 from connectors.webchat import WebChatConnector
@@ -41,8 +41,15 @@ def build_triage(settings: Settings) -> Triage:
 
 
 def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    """The configured model, loaded offline."""
+    """The configured model, loaded offline in this process (for commands)."""
     return SentenceTransformerEmbedder(settings.model.path, settings.model.batch_size)
+
+
+def start_process_embedder(settings: Settings) -> ProcessEmbedder:
+    """The configured model in a process of its own (for the service)."""
+    embedder = ProcessEmbedder(settings.model.path, settings.model.batch_size)
+    embedder.start()
+    return embedder
 
 
 class InboxService:
@@ -60,6 +67,7 @@ class InboxService:
         self.queue: SqliteQueue | None = None
         self.outbox_wake = asyncio.Event()
         self.port: int | None = None
+        self._own_embedder: ProcessEmbedder | None = None
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -82,7 +90,8 @@ class InboxService:
         if self._embedder is not None:
             embedder = self._embedder
         else:
-            embedder = await asyncio.to_thread(load_embedder, s)
+            self._own_embedder = await asyncio.to_thread(start_process_embedder, s)
+            embedder = self._own_embedder
         routing = await RoutingService.build(s, embedder, engine)
         triage = build_triage(s)
 
@@ -152,6 +161,9 @@ class InboxService:
         if self.engine is not None:
             await self.engine.dispose()
             self.engine = None
+        if self._own_embedder is not None:
+            self._own_embedder.close()
+            self._own_embedder = None
 
     async def __aenter__(self) -> InboxService:
         await self.start()

@@ -78,14 +78,12 @@ def measure_encode(texts: list[str], batch_size: int) -> float:
 
 
 def _acknowledged(db: Path) -> dict[int, float]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    conn = sqlite3.connect(db, timeout=30)
     try:
         rows = conn.execute(
             "SELECT c.reference, o.created_at FROM outbox o JOIN conversations c"
             " ON c.id = o.conversation_id WHERE o.kind = 'acknowledgement'"
         ).fetchall()
-    except sqlite3.OperationalError:
-        return {}
     finally:
         conn.close()
     return {int(r[0]): float(r[1]) for r in rows}
@@ -135,12 +133,15 @@ async def _run(
         base = line.split(": ", 1)[1].split("/form", 1)[0]
         started, accepted = await _push(base, texts, n, concurrency)
         db = folder / "inbox.db"
+        deadline = time.monotonic() + max(600.0, n / 10)
         while True:
             acknowledged = _acknowledged(db)
             if len(acknowledged) >= n:
                 break
             if proc.returncode is not None:
                 raise SystemExit("the service died during the bench")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"only {len(acknowledged)} of {n} acknowledged in time")
             await asyncio.sleep(0.2)
         return started, accepted, acknowledged
     finally:

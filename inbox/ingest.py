@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, func, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox.config import Settings, TeamSettings
@@ -99,6 +99,37 @@ class _Inbound:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _pairs_in(
+    first: ColumnElement[Any], second: ColumnElement[Any], pairs: list[tuple[str, str]]
+) -> ColumnElement[bool]:
+    """``first IN (...) AND second IN (...)``: a superset of the pairs that, unlike a
+    row-value IN, SQLite answers from the two-column index. Callers keep exact pairs."""
+    return and_(first.in_({a for a, _ in pairs}), second.in_({b for _, b in pairs}))
+
+
+async def _insert_keyed(
+    conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], key: tuple[str, ...]
+) -> list[int]:
+    """Inserts rows in one executemany and returns their ids, found by a unique key.
+
+    (An INSERT ... RETURNING that keeps the rows' order runs row by row on SQLite, which
+    costs more than the whole rest of the batch.)
+    """
+    await conn.execute(insert(table), rows)
+    wanted = [tuple(row[k] for k in key) for row in rows]
+    columns = [table.c[k] for k in key]
+    condition = (
+        columns[0].in_([w[0] for w in wanted])
+        if len(columns) == 1
+        else _pairs_in(columns[0], columns[1], [(w[0], w[1]) for w in wanted])
+    )
+    found = {
+        tuple(row[1:]): int(row[0])
+        for row in await conn.execute(select(table.c.id, *columns).where(condition))
+    }  # a superset when the key has two columns; only the wanted keys are read from it
+    return [found[w] for w in wanted]
+
+
 class _BatchState:
     """What the bulk look-ups found, plus what this batch has created so far."""
 
@@ -125,14 +156,14 @@ async def _look_up(conn: AsyncConnection, plans: list[IngestPlan], state: _Batch
             conversations.c.reference,
         )
         .join(conversations, conversations.c.id == messages.c.conversation_id)
-        .where(tuple_(messages.c.channel, messages.c.external_id).in_(keys))
+        .where(_pairs_in(messages.c.channel, messages.c.external_id, keys))
     ):
         state.stored[(row[0], row[1])] = (int(row[2]), int(row[3]))
 
     pairs = list({(e.identity_channel, e.address) for e in envs})
     for row in await conn.execute(
         select(identities.c.channel, identities.c.address, identities.c.contact_id).where(
-            tuple_(identities.c.channel, identities.c.address).in_(pairs)
+            _pairs_in(identities.c.channel, identities.c.address, pairs)
         )
     ):
         state.contacts[(row[0], row[1])] = int(row[2])
@@ -169,7 +200,7 @@ async def _look_up(conn: AsyncConnection, plans: list[IngestPlan], state: _Batch
                 conversations.c.address,
             )
             .where(
-                tuple_(conversations.c.channel, conversations.c.address).in_(sessions),
+                _pairs_in(conversations.c.channel, conversations.c.address, sessions),
                 conversations.c.status != Status.RESOLVED.value,
             )
             .order_by(conversations.c.id)
@@ -226,18 +257,19 @@ async def _create_contacts(
     if not missing:
         return
     stamp = now()
-    ids = (
-        (
-            await conn.execute(
-                insert(contacts).returning(contacts.c.id, sort_by_parameter_order=True),
-                [
-                    {"name": e.sender_name, "tier": tier_of(e), "created_at": stamp}
-                    for e in missing.values()
-                ],
-            )
-        )
-        .scalars()
-        .all()
+    ids = await _insert_keyed(
+        conn,
+        contacts,
+        [
+            {
+                "uid": uuid.uuid4().hex,
+                "name": e.sender_name,
+                "tier": tier_of(e),
+                "created_at": stamp,
+            }
+            for e in missing.values()
+        ],
+        ("uid",),
     )
     for key, contact_id in zip(missing, ids, strict=True):
         state.contacts[key] = int(contact_id)
@@ -373,18 +405,7 @@ async def _write(
                     "first_response_due": env.received_at + team.first_response_hours * 3600,
                 }
             )
-        ids = (
-            (
-                await conn.execute(
-                    insert(conversations).returning(
-                        conversations.c.id, sort_by_parameter_order=True
-                    ),
-                    rows,
-                )
-            )
-            .scalars()
-            .all()
-        )
+        ids = await _insert_keyed(conn, conversations, rows, ("reference",))
         for conv, conversation_id in zip(new, ids, strict=True):
             conv.conversation_id = int(conversation_id)
 
@@ -427,16 +448,7 @@ async def _write(
                     "created_at": env.received_at,
                 }
             )
-        ids = (
-            (
-                await conn.execute(
-                    insert(messages).returning(messages.c.id, sort_by_parameter_order=True),
-                    message_rows,
-                )
-            )
-            .scalars()
-            .all()
-        )
+        ids = await _insert_keyed(conn, messages, message_rows, ("channel", "external_id"))
         for m, message_id in zip(group, ids, strict=True):
             m.message_id = int(message_id)
 
@@ -531,16 +543,7 @@ async def _write(
                     "created_at": stamp,
                 }
             )
-        ack_ids = (
-            (
-                await conn.execute(
-                    insert(messages).returning(messages.c.id, sort_by_parameter_order=True),
-                    ack_rows,
-                )
-            )
-            .scalars()
-            .all()
-        )
+        ack_ids = await _insert_keyed(conn, messages, ack_rows, ("channel", "external_id"))
         await conn.execute(
             insert(outbox),
             [

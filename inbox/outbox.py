@@ -49,14 +49,22 @@ class OutboxSender:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), self.settings.poll_interval)
 
-    async def send_due(self, limit: int = 50) -> int:
+    async def send_due(self, limit: int = 200) -> int:
         """One pass over due rows; returns how many were handled."""
         due = await self.rows.claim_due(limit, self.settings.lease_seconds)
-        for outbound in due:
-            await self._deliver(outbound)
+        delivered: list[tuple[int, str]] = []
+        try:
+            for outbound in due:
+                external_id = await self._deliver(outbound)
+                if external_id is not None:
+                    delivered.append((outbound.outbox_id, external_id))
+        finally:
+            # One transaction records the whole pass; rows stay leased until then, so a
+            # crash in between repeats only this pass (connectors key sends by outbox id).
+            await self.rows.mark_sent(delivered)
         return len(due)
 
-    async def _deliver(self, outbound: Outbound) -> None:
+    async def _deliver(self, outbound: Outbound) -> str | None:
         connector = self.connectors.get(outbound.channel)
         try:
             if connector is None:
@@ -75,7 +83,8 @@ class OutboxSender:
             )
             await self._later(outbound, err)
         else:
-            await self.rows.mark_sent(outbound.outbox_id, external_id)
+            return external_id
+        return None
 
     async def _later(self, outbound: Outbound, err: BaseException) -> None:
         reason = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__

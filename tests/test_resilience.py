@@ -69,7 +69,7 @@ async def _start(config: Path) -> asyncio.subprocess.Process:
 
 
 def _count(db: Path, sql: str) -> int:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    conn = sqlite3.connect(db, timeout=30)
     try:
         return int(conn.execute(sql).fetchone()[0])
     finally:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inbox.models import Outbound
@@ -85,13 +85,22 @@ class OutboxRows:
             value = await conn.scalar(select(outbox.c.attempts).where(outbox.c.id == outbox_id))
         return int(value or 0)
 
-    async def mark_sent(self, outbox_id: int, external_id: str) -> None:
-        """Records a delivery; the row is never sent again."""
+    async def mark_sent(self, deliveries: list[tuple[int, str]]) -> None:
+        """Records deliveries ``(outbox_id, channel's id)``; those rows are never sent again."""
+        if not deliveries:
+            return
+        stamp = now()
         async with self.engine.begin() as conn:
             await conn.execute(
                 update(outbox)
-                .where(outbox.c.id == outbox_id)
-                .values(state="sent", sent_external_id=external_id, sent_at=now(), lease_until=None)
+                .where(outbox.c.id == bindparam("row_id"))
+                .values(
+                    state="sent",
+                    sent_external_id=bindparam("external_id"),
+                    sent_at=stamp,
+                    lease_until=None,
+                ),
+                [{"row_id": row_id, "external_id": ext} for row_id, ext in deliveries],
             )
 
     async def mark_retry(self, outbox_id: int, error: str, delay: float) -> None:

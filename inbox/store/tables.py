@@ -23,6 +23,7 @@ contacts = Table(
     "contacts",
     metadata,
     Column("id", Integer, primary_key=True),
+    Column("uid", String(32), nullable=False, unique=True),
     Column("name", String(200), nullable=False, default=""),
     Column("tier", String(40), nullable=False, default="standard"),
     Column("created_at", Float, nullable=False),
@@ -57,6 +58,7 @@ conversations = Table(
     Column("first_response_due", Float, nullable=True),
     Column("first_response_at", Float, nullable=True),
     Index("ix_conversations_queue", "team", "status", "priority", "created_at"),
+    Index("ix_conversations_session", "channel", "address"),
 )
 
 # Every reference a customer was ever shown, aliases included: a message that was

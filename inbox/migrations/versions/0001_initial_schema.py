@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 16:37:05.753017
+Create Date: 2026-11-22 17:15:34.628923
 """
 
 from __future__ import annotations
@@ -31,10 +31,12 @@ def upgrade() -> None:
     op.create_table(
         "contacts",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("uid", sa.String(length=32), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("tier", sa.String(length=40), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("uid"),
     )
     op.create_table(
         "agent_teams",
@@ -80,6 +82,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_conversations_queue", ["team", "status", "priority", "created_at"], unique=False
         )
+        batch_op.create_index("ix_conversations_session", ["channel", "address"], unique=False)
 
     op.create_table(
         "identities",
@@ -224,6 +227,7 @@ def downgrade() -> None:
 
     op.drop_table("identities")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.drop_index("ix_conversations_session")
         batch_op.drop_index("ix_conversations_queue")
         batch_op.drop_index(batch_op.f("ix_conversations_contact_id"))
 
