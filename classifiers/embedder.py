@@ -150,5 +150,5 @@ class ProcessEmbedder:
     def close(self) -> None:
         """Stops the child."""
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

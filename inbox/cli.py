@@ -22,6 +22,12 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(Path(args.config))
 
 
+def _quiet_blas() -> None:
+    """One BLAS thread in the service process: its matrices are tiny, and idle BLAS
+    threads spin on the cores the encoder process needs. Set before numpy loads."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 async def _serve(settings: Settings, web_enabled: bool) -> None:
     from inbox.app import InboxService
 
@@ -47,6 +53,7 @@ async def _serve(settings: Settings, web_enabled: bool) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Runs connectors, workers, the outbox sender and the web app in one process."""
+    _quiet_blas()
     settings = _settings(args)
     if args.port is not None:
         from dataclasses import replace
@@ -58,6 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Runs only the worker."""
+    _quiet_blas()
     asyncio.run(_serve(_settings(args), web_enabled=False))
     return 0
 

@@ -56,7 +56,7 @@ class QueueSettings:
 
     backend: str = "sqlite"
     path: Path = Path("var/queue.db")
-    batch_size: int = 64
+    batch_size: int = 512
     visibility_timeout: float = 60.0
     max_attempts: int = 5
     retry_backoff: float = 2.0
@@ -312,7 +312,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
     queue = QueueSettings(
         backend=q.string("backend", "sqlite"),
         path=_resolve(base, q.string("path", "var/queue.db")),
-        batch_size=q.integer("batch_size", 64, minimum=1),
+        batch_size=q.integer("batch_size", 512, minimum=1),
         visibility_timeout=q.number("visibility_timeout", 60.0, minimum=1.0),
         max_attempts=q.integer("max_attempts", 5, minimum=1),
         retry_backoff=q.number("retry_backoff", 2.0),
