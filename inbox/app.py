@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -32,6 +31,7 @@ from inbox.worker import Worker, consumer_name
 
 log = logging.getLogger(__name__)
 WORKER_LOOPS = 2  # one encodes while the other persists
+STOP_TIMEOUT = 10.0
 
 
 def build_triage(settings: Settings) -> Triage:
@@ -147,23 +147,39 @@ class InboxService:
     async def stop(self) -> None:
         """Stops the web server first (no new intake), then everything else."""
         if self._runner is not None:
+            log.info("stopping: web server")
             await self._runner.cleanup()
             self._runner = None
+        log.info("stopping: connectors, workers, outbox sender")
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            _done, stuck = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT)
+            for task in stuck:
+                log.error(
+                    "task %s did not stop within %ss: %s",
+                    task.get_name(),
+                    STOP_TIMEOUT,
+                    task.get_stack(),
+                )
         self._tasks.clear()
         if self.queue is not None:
-            await self.queue.close()
+            try:
+                await asyncio.wait_for(self.queue.close(), STOP_TIMEOUT)
+            except TimeoutError:
+                log.error("the queue did not close within %ss", STOP_TIMEOUT)
             self.queue = None
         if self.engine is not None:
-            await self.engine.dispose()
+            try:
+                await asyncio.wait_for(self.engine.dispose(), STOP_TIMEOUT)
+            except TimeoutError:
+                log.error("the store's connections did not close within %ss", STOP_TIMEOUT)
             self.engine = None
         if self._own_embedder is not None:
-            self._own_embedder.close()
+            log.info("stopping: encoder process")
+            await asyncio.to_thread(self._own_embedder.close)
             self._own_embedder = None
+        log.info("stopped")
 
     async def __aenter__(self) -> InboxService:
         await self.start()

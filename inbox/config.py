@@ -62,6 +62,7 @@ class QueueSettings:
     retry_backoff: float = 2.0
     retry_backoff_max: float = 300.0
     poll_interval: float = 0.5
+    linger: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -318,6 +319,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         retry_backoff=q.number("retry_backoff", 2.0),
         retry_backoff_max=q.number("retry_backoff_max", 300.0),
         poll_interval=q.number("poll_interval", 0.5, minimum=0.01),
+        linger=q.number("linger", 0.05),
     )
     q.finish()
     if queue.backend != "sqlite":

@@ -57,9 +57,15 @@ class Worker:
     async def run(self) -> None:
         """Processes batches until cancelled."""
         while True:
-            items = await self.queue.claim(self.name, self.settings.queue.batch_size, block=5.0)
+            limit = self.settings.queue.batch_size
+            items = await self.queue.claim(self.name, limit, block=5.0)
             if not items:
                 continue
+            linger = self.settings.queue.linger
+            if linger > 0 and len(items) < limit:
+                # Under load, more is on its way: a few milliseconds for it to arrive buy
+                # a bigger batch (one encode call, one transaction) for all of them.
+                items += await self.queue.claim(self.name, limit - len(items), block=linger)
             try:
                 await self.process(items)
             except Exception:
