@@ -159,7 +159,14 @@ async def _run(
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
-            await proc.wait()
+            try:
+                await asyncio.wait_for(proc.wait(), 60)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+                tail = (folder / "service.log").read_text(errors="replace")[-3000:]
+                print(f"the service did not stop within 60 s after SIGTERM; its log ends:\n{tail}")
+        log.close()
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -55,10 +55,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Runs connectors, workers, the outbox sender and the web app in one process."""
     _quiet_blas()
     settings = _settings(args)
-    if args.port is not None:
+    if args.port is not None or args.host is not None:
         from dataclasses import replace
 
-        settings = replace(settings, web=replace(settings.web, port=args.port))
+        web = replace(
+            settings.web,
+            port=settings.web.port if args.port is None else args.port,
+            host=settings.web.host if args.host is None else args.host,
+        )
+        settings = replace(settings, web=web)
     asyncio.run(_serve(settings, web_enabled=True))
     return 0
 
@@ -186,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run everything in one process")
     serve.add_argument("--port", type=int, help="override web.port")
+    serve.add_argument("--host", help="override web.host (0.0.0.0 in a container)")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("worker", help="run only the worker").set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="upgrade the store schema").set_defaults(func=cmd_migrate)
