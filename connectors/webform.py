@@ -208,12 +208,14 @@ class WebFormConnector:
             raise FormRejected(
                 413, {"body": f"the message is too large: the limit is {limit} bytes"}
             )
-        body = await request.content.read(limit + 1)
-        if len(body) > limit:
-            raise FormRejected(
-                413, {"body": f"the message is too large: the limit is {limit} bytes"}
-            )
-        return body
+        body = bytearray()
+        while chunk := await request.content.read(65_536):  # b"" at the end of the body
+            body += chunk
+            if len(body) > limit:
+                raise FormRejected(
+                    413, {"body": f"the message is too large: the limit is {limit} bytes"}
+                )
+        return bytes(body)
 
     def _validate(self, values: dict[str, Any], idempotency_key: str) -> Submission:
         if str(values.get("website", "")).strip():

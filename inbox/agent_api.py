@@ -47,6 +47,7 @@ class AgentApi:
         """The API's routes, each behind the bearer-token check."""
         guard = self._authenticated
         return [
+            web.get("/api", self.index),
             web.get("/api/me", guard(self.me)),
             web.get("/api/conversations", guard(self.list)),
             web.post("/api/conversations/next", guard(self.claim_next)),
@@ -78,6 +79,25 @@ class AgentApi:
                 return api_error(422, str(err))
 
         return wrapped
+
+    async def index(self, request: web.Request) -> web.Response:
+        """What the API offers, for a person exploring it."""
+        return web.json_response(
+            {
+                "authentication": "Authorization: Bearer <token from `inbox agent add`>",
+                "endpoints": {
+                    "GET /api/me": "who the token belongs to",
+                    "GET /api/conversations?team=&status=": "conversations in my teams",
+                    "GET /api/conversations/{ref}": "messages, routing evidence, audit trail",
+                    "POST /api/conversations/next": "claim the next conversation",
+                    "POST /api/conversations/{ref}/reply": '{"text": ...}',
+                    "POST /api/conversations/{ref}/notes": '{"text": ...} internal note',
+                    "POST /api/conversations/{ref}/reassign": '{"team": ...}',
+                    "POST /api/conversations/{ref}/resolve": "resolve",
+                    "POST /api/messages": "a customer message (the web form's JSON twin)",
+                },
+            }
+        )
 
     async def me(self, request: web.Request, agent: Agent) -> web.Response:
         """Who the token belongs to."""

@@ -65,3 +65,16 @@ def test_queue_command_reports_depth_and_dead_letters(tmp_path: Path) -> None:
     result = _inbox("queue", config=_config(tmp_path))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[:2] == ["pending: 0", "dead letters: 0"]
+
+
+def test_bench_runs_end_to_end_and_reports_its_figures(tmp_path: Path) -> None:
+    texts = tmp_path / "texts.csv"
+    texts.write_text("text\nwhere is my parcel\nI was charged twice\nI cannot log in\n")
+    result = _inbox(
+        "bench", "-n", "30", "--texts", str(texts), "--concurrency", "4", config=_config(tmp_path)
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    out = result.stdout
+    assert "raw encode:" in out and "pipeline:" in out and "latency accepted" in out
+    ratio = float(out.split("ratio pipeline / raw encode: ")[1].split()[0])
+    assert ratio > 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import AsyncIterator
 
 from tests.conftest import Running, until
 
@@ -188,3 +190,16 @@ async def test_forged_ticket_link_is_refused(running: Running) -> None:
     forged = good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB")
     async with running.http.get(running.base + forged) as r:
         assert r.status == 404
+
+
+async def test_a_body_sent_in_pieces_is_read_whole(running: Running) -> None:
+    async def pieces() -> AsyncIterator[bytes]:
+        yield b'{"email": "slow@example.com", '
+        await asyncio.sleep(0.05)  # the second piece arrives later, as on a slow link
+        yield b'"message": "My order never arrived"}'
+
+    async with running.http.post(
+        running.base + "/api/messages", data=pieces(), headers={"Content-Type": "application/json"}
+    ) as r:
+        assert r.status == 202, await r.text()
+        assert (await r.json())["ticket"].startswith("#")
