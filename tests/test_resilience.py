@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from inbox import tomlwrite
 from inbox.models import Envelope
 from tests.conftest import ROOT, Running, default_config, until
 
@@ -30,23 +31,13 @@ def _free_port() -> int:
 
 def _write_config(tmp_path: Path, port: int) -> Path:
     raw = default_config()
-    lines = []
     raw["inbox"]["data_dir"] = str(tmp_path / "var")
     raw["store"]["url"] = f"sqlite+aiosqlite:///{tmp_path}/inbox.db"
     raw["queue"].update(path=str(tmp_path / "queue.db"), batch_size=8, visibility_timeout=2)
     raw["web"]["port"] = port
     raw["channels"]["form"]["rate_limit_per_minute"] = 100_000
-    for table in ("inbox", "web", "store", "queue", "outbox", "model", "routing", "triage"):
-        lines.append(f"[{table}]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in raw[table].items()]
-    for name, values in raw["channels"].items():
-        lines.append(f"[channels.{name}]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
-    for team in raw["teams"]:
-        lines.append("[[teams]]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in team.items()]
     path = tmp_path / "config.toml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(tomlwrite.dumps(raw))
     return path
 
 
