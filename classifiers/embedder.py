@@ -48,6 +48,13 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer
 
+        try:  # the "Loading weights" bar says nothing a person needs on every start
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        except ImportError:
+            pass
+
         self.path = path or bundled_model_path()
         self.batch_size = batch_size
         self._model: Any = SentenceTransformer(self.path, device="cpu", local_files_only=True)

@@ -38,6 +38,10 @@ class WebChannel(Connector, Protocol):
         """The HTTP routes to mount on the web app."""
         ...
 
+    async def close_connections(self) -> None:
+        """Closes long-lived connections (sockets) so the server can stop at once."""
+        ...
+
 
 @dataclass(frozen=True)
 class TranscriptEntry:

@@ -66,9 +66,13 @@ class WebChatConnector:
             await asyncio.Event().wait()
         finally:
             self._sink = None
-            for sockets in list(self._sockets.values()):
-                for ws in list(sockets):
-                    await ws.close(code=1001, message=b"server shutting down")
+            await self.close_connections()
+
+    async def close_connections(self) -> None:
+        """Closes every open socket (1001, going away); the page reconnects by itself."""
+        for sockets in list(self._sockets.values()):
+            for ws in list(sockets):
+                await ws.close(code=1001, message=b"server shutting down")
 
     async def send(self, outbound: Outbound) -> str:
         """Pushes the answer to the visitor's open sockets; it is in the history anyway."""

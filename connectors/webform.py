@@ -85,6 +85,9 @@ class WebFormConnector:
         """Publishes the answer on the customer's ticket page (the store keeps it)."""
         return f"ticket-page:{outbound.message_id}"
 
+    async def close_connections(self) -> None:
+        """Nothing long-lived to close: every form request ends with its response."""
+
     def routes(self) -> list[web.AbstractRouteDef]:
         """The form's HTTP routes."""
         return [
@@ -186,7 +189,9 @@ class WebFormConnector:
             )
         reference_text, email = value.split(":", 1)
         entries = await self.transcripts.for_ticket(int(reference_text), email)
-        context = {"ticket": format_reference(int(reference_text)), "entries": entries}
+        # A follow-up that joined an earlier ticket is shown under that ticket's number.
+        reference = entries[0].reference if entries else int(reference_text)
+        context = {"ticket": format_reference(reference), "entries": entries}
         return render("ticket.html", context)
 
     # -- Steps --------------------------------------------------------------------------

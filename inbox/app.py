@@ -136,6 +136,14 @@ class InboxService:
             api,
             max_request_bytes=s.web.max_request_bytes,
         )
+
+        async def close_connections(_app: web.Application) -> None:
+            # Runs once the server stopped accepting, before it waits for open requests:
+            # a chat socket would otherwise hold the shutdown until aiohttp gives up.
+            for channel in channels:
+                await channel.close_connections()
+
+        app.on_shutdown.append(close_connections)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, s.web.host, s.web.port)

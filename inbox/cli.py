@@ -37,11 +37,17 @@ async def _serve(settings: Settings, web_enabled: bool) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await service.start()
+    try:
+        await service.start()
+    except OSError as err:
+        await service.stop()
+        where = f"{settings.web.host}:{settings.web.port}"
+        raise ConfigError(f"web: cannot listen on {where}: {err.strerror or err}") from err
     if web_enabled:
         base = f"http://{settings.web.host}:{service.port}"
         print(f"inbox is running: {base}/form (form), {base}/chat (chat), {base}/api (agents)")
-        print("create an agent with: inbox agent add NAME --team TEAM")
+        program = sys.argv[0] if Path(sys.argv[0]).name == "inbox" else "inbox"
+        print(f"create an agent with: {program} agent add NAME --team TEAM")
     else:
         print("inbox worker is running")
     sys.stdout.flush()
@@ -126,7 +132,15 @@ def cmd_route(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def run() -> None:
-        routing = await RoutingService.build(settings, load_embedder(settings))
+        from inbox.store.engine import create_engine, migrate
+
+        engine = create_engine(settings.store.url)
+        try:
+            await migrate(engine)
+            # The live router: config examples plus every correction agents made.
+            routing = await RoutingService.build(settings, load_embedder(settings), engine)
+        finally:
+            await engine.dispose()
         (decision,) = await routing.route_texts([args.text])
         triage = build_triage(settings).assess("", args.text, "")
         result = {**decision.evidence(), "priority": triage.priority.name.lower()}
@@ -180,7 +194,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
-    parser = argparse.ArgumentParser(prog="inbox", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="inbox",
+        description="A conversational omnichannel inbox: web form, web chat, one queue, "
+        "routed by an embedding classifier, answered by agents.",
+    )
     parser.add_argument(
         "--config",
         default=os.environ.get("INBOX_CONFIG", "config.toml"),

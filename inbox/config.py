@@ -287,7 +287,12 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         name = t.string("name")
         if not set(name) <= TEAM_NAME_CHARS:
             raise ConfigError(f"teams[{i}].name: use lower-case letters, digits, '-' and '_'")
-        if name == routing.fallback_team or any(team.name == name for team in teams):
+        if name == routing.fallback_team:
+            raise ConfigError(
+                f"teams[{i}].name: '{name}' is also routing.fallback_team; "
+                "the fallback team needs a name of its own"
+            )
+        if any(team.name == name for team in teams):
             raise ConfigError(f"teams[{i}].name: '{name}' is used twice")
         teams.append(
             TeamSettings(

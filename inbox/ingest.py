@@ -72,6 +72,14 @@ def acknowledgement_text(reference: int, team: TeamSettings, is_fallback: bool) 
     )
 
 
+def follow_up_text(reference: int) -> str:
+    """The answer to a message that joined an existing ticket."""
+    return (
+        f"Thank you, we have added your message to ticket {format_reference(reference)}. "
+        "The team handling it will answer there."
+    )
+
+
 @dataclass(eq=False)
 class _Conversation:
     """A conversation the batch touches: existing (id known) or new (id after insert)."""
@@ -520,13 +528,25 @@ async def _write(
                 .values(status=Status.OPEN.value)
             )
 
-    acks = [m for m in inbound if m.outcome == "new"]
+    # A new ticket is acknowledged; so is a follow-up that joined a ticket by its
+    # reference on a channel without a live session, which tells the customer which
+    # ticket it joined. Chat follow-ups are the conversation itself; duplicates get none.
+    acks = [
+        m
+        for m in inbound
+        if m.outcome == "new"
+        or (m.outcome == "joined" and m.plan.envelope.channel not in SESSION_CHANNELS)
+    ]
     if acks:
         ack_rows = []
         for m in acks:
             env, routing = m.plan.envelope, m.plan.routing
-            team = settings.team(routing.team if routing else settings.routing.fallback_team)
-            is_fallback = team.name == settings.routing.fallback_team
+            if m.outcome == "new":
+                team = settings.team(routing.team if routing else settings.routing.fallback_team)
+                is_fallback = team.name == settings.routing.fallback_team
+                text = acknowledgement_text(m.target.reference, team, is_fallback)
+            else:
+                text = follow_up_text(m.target.reference)
             ack_rows.append(
                 {
                     "conversation_id": m.target.conversation_id,
@@ -537,7 +557,7 @@ async def _write(
                     "agent_id": None,
                     "internal": False,
                     "subject": env.subject,
-                    "text": acknowledgement_text(m.target.reference, team, is_fallback),
+                    "text": text,
                     "content_hash": None,
                     "duplicate_of": None,
                     "created_at": stamp,

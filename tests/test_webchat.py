@@ -101,3 +101,15 @@ async def test_chat_frames_are_validated(running: Running) -> None:
         assert "too long" in (await _next_message(ws, "error"))["error"]
         await ws.send_json({"type": "message", "client_id": "x", "text": "   "})
         assert (await _next_message(ws, "error"))["error"] == "write a message"
+
+
+async def test_stopping_closes_open_chats_at_once(running: Running) -> None:
+    token = await _session(running)
+    ws = await running.http.ws_connect(f"{running.base}/chat/ws?token={token}")
+    await _next_message(ws, "history")
+    started = asyncio.get_running_loop().time()
+    stopping = asyncio.create_task(running.service.stop())
+    closed = await asyncio.wait_for(ws.receive(), 10)
+    await asyncio.wait_for(stopping, 10)
+    assert closed.type == aiohttp.WSMsgType.CLOSE and closed.data == 1001
+    assert asyncio.get_running_loop().time() - started < 5

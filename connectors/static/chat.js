@@ -1,5 +1,7 @@
 // The web chat client. Text is only ever set with textContent: nothing a stranger
-// writes is parsed as HTML.
+// writes is parsed as HTML. Messages stay in `unconfirmed` until the server says it has
+// them ("accepted"), and are sent again after a reconnect; the server ignores a
+// client_id it already has, so nothing is lost and nothing is doubled.
 (function () {
   "use strict";
   var KEY = "inbox-chat-token";
@@ -9,8 +11,10 @@
   var status = document.getElementById("chat-status");
   var seen = {};
   var socket = null;
-  var outbox = [];
+  var unconfirmed = {};
+  var order = [];
   var delay = 500;
+  var failedOpens = 0;
 
   function show(author, text, key) {
     if (key && seen[key]) { return; }
@@ -36,40 +40,62 @@
       .then(function (body) { window.localStorage.setItem(KEY, body.token); return body.token; });
   }
 
-  function flush() {
-    while (socket && socket.readyState === 1 && outbox.length) {
-      socket.send(JSON.stringify(outbox[0]));
-      outbox.shift();
-    }
+  function sendUnconfirmed() {
+    if (!socket || socket.readyState !== 1) { return; }
+    order.forEach(function (id) {
+      if (unconfirmed[id]) { socket.send(JSON.stringify(unconfirmed[id])); }
+    });
+  }
+
+  function retry() {
+    window.setTimeout(connect, delay);
+    delay = Math.min(delay * 2, 15000);
   }
 
   function connect() {
     token().then(function (t) {
+      var opened = false;
       var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
       socket = new WebSocket(scheme + window.location.host + "/chat/ws?token=" + encodeURIComponent(t));
-      socket.onopen = function () { status.textContent = "Connected"; delay = 500; flush(); };
+      socket.onopen = function () {
+        opened = true;
+        failedOpens = 0;
+        delay = 500;
+        status.textContent = "Connected";
+        sendUnconfirmed();
+      };
       socket.onmessage = function (event) {
         var frame = JSON.parse(event.data);
         if (frame.type === "history") {
-          // The server's history is the truth: redraw from it after every (re)connect.
+          // The server's history is the truth: redraw from it after every (re)connect,
+          // then show what it does not have yet.
           log.textContent = "";
           seen = {};
           frame.messages.forEach(function (m) { show(m.author, m.text, "m" + m.id); });
+          order.forEach(function (id) {
+            if (unconfirmed[id]) { show("customer", unconfirmed[id].text, "c" + id); }
+          });
+        } else if (frame.type === "accepted") {
+          delete unconfirmed[frame.client_id];
         } else if (frame.type === "message") {
           show(frame.author, frame.text, "m" + frame.id);
         } else if (frame.type === "error") {
+          if (frame.client_id) { delete unconfirmed[frame.client_id]; }
           status.textContent = frame.error;
         }
       };
       socket.onclose = function () {
+        if (!opened) {
+          failedOpens += 1;
+          // A session the server no longer knows (its key changed): start a new one.
+          if (failedOpens >= 2) { window.localStorage.removeItem(KEY); failedOpens = 0; }
+        }
         status.textContent = "Reconnecting…";
-        window.setTimeout(connect, delay);
-        delay = Math.min(delay * 2, 15000);
+        retry();
       };
     }).catch(function () {
       status.textContent = "Cannot reach support; retrying…";
-      window.setTimeout(connect, delay);
-      delay = Math.min(delay * 2, 15000);
+      retry();
     });
   }
 
@@ -78,10 +104,11 @@
     var text = input.value.trim();
     if (!text) { return; }
     var id = (window.crypto && window.crypto.randomUUID) ? window.crypto.randomUUID() : String(Date.now()) + Math.random();
-    outbox.push({ type: "message", client_id: id, text: text });
+    unconfirmed[id] = { type: "message", client_id: id, text: text };
+    order.push(id);
     show("customer", text, "c" + id);
     input.value = "";
-    flush();
+    sendUnconfirmed();
   });
 
   connect();
