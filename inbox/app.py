@@ -31,7 +31,7 @@ from inbox.worker import Worker, consumer_name
 
 log = logging.getLogger(__name__)
 WORKER_LOOPS = 2  # one encodes while the other persists
-STOP_TIMEOUT = 10.0
+STOP_TIMEOUT = 30.0
 
 
 def build_triage(settings: Settings) -> Triage:
@@ -66,6 +66,7 @@ class InboxService:
         self.engine: AsyncEngine | None = None
         self.queue: SqliteQueue | None = None
         self.outbox_wake = asyncio.Event()
+        self.stopping = asyncio.Event()
         self.port: int | None = None
         self._own_embedder: ProcessEmbedder | None = None
 
@@ -108,7 +109,7 @@ class InboxService:
                 name=consumer_name(f":{i}"),
                 on_committed=committed,
             )
-            self._spawn(worker.run(), f"worker-{i}")
+            self._spawn(worker.run(self.stopping), f"worker-{i}")
         if not self.web_enabled:
             return
 
@@ -123,7 +124,7 @@ class InboxService:
         sender = OutboxSender(
             OutboxRows(engine), {c.name: c for c in channels}, s.outbox, self.outbox_wake
         )
-        self._spawn(sender.run(), "outbox-sender")
+        self._spawn(sender.run(self.stopping), "outbox-sender")
 
         api = AgentApi(
             Accounts(engine),
@@ -159,17 +160,18 @@ class InboxService:
             await self._runner.cleanup()
             self._runner = None
         log.info("stopping: connectors, workers, outbox sender")
+        # Workers and the sender finish what they hold and stop; connectors only wait,
+        # so cancelling them is safe. Cancelling is the last resort for anything stuck.
+        self.stopping.set()
         for task in self._tasks:
-            task.cancel()
+            if task.get_name().startswith("connector-"):
+                task.cancel()
         if self._tasks:
             _done, stuck = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT)
             for task in stuck:
-                log.error(
-                    "task %s did not stop within %ss: %s",
-                    task.get_name(),
-                    STOP_TIMEOUT,
-                    task.get_stack(),
-                )
+                name, stack = task.get_name(), task.get_stack()
+                log.error("task %s did not stop within %ss: %s", name, STOP_TIMEOUT, stack)
+                task.cancel()
         self._tasks.clear()
         if self.queue is not None:
             try:

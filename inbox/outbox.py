@@ -8,7 +8,6 @@ key deliveries by the outbox id where the channel allows (an email Message-ID, s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 
@@ -36,9 +35,10 @@ class OutboxSender:
         self.settings = settings
         self.wake = wake
 
-    async def run(self) -> None:
-        """Sends until cancelled."""
-        while True:
+    async def run(self, stopping: asyncio.Event | None = None) -> None:
+        """Sends until ``stopping`` is set, always finishing the pass in hand."""
+        stopping = stopping or asyncio.Event()
+        while not stopping.is_set():
             self.wake.clear()
             try:
                 sent = await self.send_due()
@@ -46,8 +46,15 @@ class OutboxSender:
                 log.exception("outbox pass failed; trying again shortly")
                 sent = 0
             if sent == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.settings.poll_interval)
+                woken = asyncio.ensure_future(self.wake.wait())
+                stop = asyncio.ensure_future(stopping.wait())
+                await asyncio.wait(
+                    {woken, stop},
+                    timeout=self.settings.poll_interval,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                woken.cancel()
+                stop.cancel()
 
     async def send_due(self, limit: int = 200) -> int:
         """One pass over due rows; returns how many were handled."""

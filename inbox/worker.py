@@ -8,10 +8,12 @@ and the store notices what it already has.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,6 +27,7 @@ from inbox.routing import RoutingService
 from inbox.text import embedding_text
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def consumer_name(suffix: str = "") -> str:
@@ -54,11 +57,18 @@ class Worker:
         self.name = name or consumer_name()
         self.on_committed = on_committed
 
-    async def run(self) -> None:
-        """Processes batches until cancelled."""
-        while True:
+    async def run(self, stopping: asyncio.Event | None = None) -> None:
+        """Processes batches until ``stopping`` is set, always finishing the batch in hand.
+
+        A store transaction is never cancelled half-way: cancelling SQLAlchemy's async
+        connections mid-statement can leave them unusable and hang the shutdown.
+        """
+        stopping = stopping or asyncio.Event()
+        while not stopping.is_set():
             limit = self.settings.queue.batch_size
-            items = await self.queue.claim(self.name, limit, block=5.0)
+            items = await _unless_stopping(
+                self.queue.claim(self.name, limit, block=5.0), stopping, default=[]
+            )
             if not items:
                 continue
             linger = self.settings.queue.linger
@@ -132,6 +142,20 @@ class Worker:
             )
 
 
-async def run_workers(workers: list[Worker]) -> None:
-    """Runs several worker loops side by side (one encodes while another persists)."""
-    await asyncio.gather(*(w.run() for w in workers))
+async def _unless_stopping(
+    waiting: Coroutine[Any, Any, T], stopping: asyncio.Event, default: T
+) -> T:
+    """Awaits ``waiting`` unless ``stopping`` is set first (then cancels it: only idle
+    waits go through here, never a store transaction)."""
+    task = asyncio.ensure_future(waiting)
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return default
