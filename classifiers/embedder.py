@@ -99,11 +99,6 @@ def _exit_with_parent(parent: int) -> None:
 def _load_in_child(path: str, batch_size: int) -> None:
     global _child_model
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-    threads = os.environ.get("INBOX_TORCH_THREADS")
-    if threads:
-        import torch
-
-        torch.set_num_threads(int(threads))
     _child_model = SentenceTransformerEmbedder(path, batch_size)
 
 
@@ -130,7 +125,7 @@ class ProcessEmbedder:
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                max_workers=int(os.environ.get("INBOX_ENCODERS", "1")),
+                max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_load_in_child,
                 initargs=(self.path, self.batch_size),

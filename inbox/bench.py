@@ -19,8 +19,10 @@ import sys
 import tempfile
 import time
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -148,15 +150,12 @@ async def _push(
     return started, accepted
 
 
-async def _run(
-    config: Path, folder: Path, texts: list[str], n: int, concurrency: int
-) -> tuple[float, dict[int, float], dict[int, float]]:
-    env = {**os.environ, "INBOX_SECRET": "bench"}
-    log = (folder / "service.log").open("wb")
+async def start_service(
+    config: Path, *, stderr: Any, env: dict[str, str] | None = None, prefix: Sequence[str] = ()
+) -> tuple[asyncio.subprocess.Process, str]:
+    """Starts ``inbox serve`` as a process; returns it and its base URL once it listens."""
     proc = await asyncio.create_subprocess_exec(
-        "nice",
-        "-n",
-        "-10",
+        *prefix,
         sys.executable,
         "-m",
         "inbox.cli",
@@ -164,15 +163,26 @@ async def _run(
         str(config),
         "serve",
         stdout=asyncio.subprocess.PIPE,
-        stderr=log,
+        stderr=stderr,
         env=env,
     )
     assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 300)).decode()
+    if "inbox is running" not in line:
+        proc.kill()
+        await proc.wait()
+        raise SystemExit(f"the service did not start: {line!r}")
+    return proc, line.split(": ", 1)[1].split("/form", 1)[0]
+
+
+async def _run(
+    config: Path, folder: Path, texts: list[str], n: int, concurrency: int
+) -> tuple[float, dict[int, float], dict[int, float]]:
+    env = {**os.environ, "INBOX_SECRET": "bench"}
+    log = (folder / "service.log").open("wb")
+    # The load generator runs at nice 10 (see run_bench); the service is put back to 0.
+    proc, base = await start_service(config, stderr=log, env=env, prefix=("nice", "-n", "-10"))
     try:
-        line = (await asyncio.wait_for(proc.stdout.readline(), 300)).decode()
-        if "inbox is running" not in line:
-            raise SystemExit(f"the service did not start: {line!r}")
-        base = line.split(": ", 1)[1].split("/form", 1)[0]
         started, accepted = await _push(base, texts, n, concurrency)
         db = folder / "inbox.db"
         deadline = time.monotonic() + max(600.0, n / 10)

@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from classifiers.embedder import Embedder
+from classifiers.embedder import Embedder, Vectors
 from classifiers.router import LabelledExample, Router
 from inbox.config import Settings
 from inbox.models import RoutingDecision
@@ -57,9 +57,9 @@ class RoutingService:
         )
         return cls(router, embedder)
 
-    def route_vectors(self, vectors: object) -> list[RoutingDecision]:
+    def route_vectors(self, vectors: Vectors) -> list[RoutingDecision]:
         """Routes already-encoded messages."""
-        return self.router.route(vectors)  # type: ignore[arg-type]
+        return self.router.route(vectors)
 
     async def route_texts(self, texts: list[str]) -> list[RoutingDecision]:
         """Encodes and routes."""

@@ -7,7 +7,6 @@ import json
 import signal
 import socket
 import sqlite3
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,9 @@ import aiohttp
 import pytest
 
 from inbox import tomlwrite
+from inbox.bench import start_service
 from inbox.models import Envelope
-from tests.conftest import ROOT, Running, default_config, until
+from tests.conftest import Running, default_config, until
 
 MESSAGES = 240
 
@@ -42,20 +42,7 @@ def _write_config(tmp_path: Path, port: int) -> Path:
 
 
 async def _start(config: Path) -> asyncio.subprocess.Process:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "inbox.cli",
-        "--config",
-        str(config),
-        "serve",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 120)
-    assert b"inbox is running" in line, line
+    proc, _base = await start_service(config, stderr=asyncio.subprocess.DEVNULL)
     return proc
 
 

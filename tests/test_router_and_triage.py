@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 
 from classifiers.embedder import SentenceTransformerEmbedder
@@ -9,23 +11,13 @@ from classifiers.router import LabelledExample, Router
 from classifiers.triage import Triage
 from inbox.config import Settings
 from inbox.models import Priority
+from inbox.routing import RoutingService
 from inbox.text import embedding_text
 
 
 def _router(settings: Settings, embedder: SentenceTransformerEmbedder) -> Router:
-    examples = [
-        LabelledExample(t.name, embedding_text("", x)) for t in settings.teams for x in t.examples
-    ]
-    vectors = embedder.encode([e.text for e in examples])
-    r = settings.routing
-    return Router(
-        examples,
-        vectors,
-        threshold=r.threshold,
-        margin=r.margin,
-        fallback_team=r.fallback_team,
-        min_similarity=r.min_similarity,
-    )
+    """The router exactly as the service builds it from config.toml."""
+    return asyncio.run(RoutingService.build(settings, embedder)).router
 
 
 def test_paraphrases_reach_the_right_team(
