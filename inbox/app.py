@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from classifiers.embedder import Embedder, ProcessEmbedder, SentenceTransformerEmbedder
 from classifiers.triage import Triage
-from connectors.base import WebChannel
+from connectors.base import Connector, WebChannel
+from connectors.mail.channel import EmailConnector
 from connectors.webchat import WebChatConnector
 from connectors.webform import WebFormConnector
 from inbox.agent_api import AgentApi
@@ -119,10 +120,12 @@ class InboxService:
             channels.append(WebFormConnector(s.form, s.secret, transcripts))
         if s.chat.enabled:
             channels.append(WebChatConnector(s.chat, s.secret, transcripts))
-        for channel in channels:
-            self._spawn(channel.run(queue), f"connector-{channel.name}")
+        connectors: list[Connector] = [*channels]
+        connectors += [EmailConnector(box, s.secret) for box in s.email]
+        for connector in connectors:
+            self._spawn(connector.run(queue), f"connector-{connector.name}")
         sender = OutboxSender(
-            OutboxRows(engine), {c.name: c for c in channels}, s.outbox, self.outbox_wake
+            OutboxRows(engine), {c.name: c for c in connectors}, s.outbox, self.outbox_wake
         )
         self._spawn(sender.run(self.stopping), "outbox-sender")
 

@@ -113,6 +113,41 @@ class ChatSettings:
 
 
 @dataclass(frozen=True)
+class EmailSettings:
+    """One mailbox of the email channel: IMAP in, SMTP out.
+
+    ``name`` is the channel its tickets carry (``email`` for the first mailbox, by
+    default); every mailbox shares the ``email`` identity, so a customer writing to two
+    mailboxes (or through the web form) is one contact.
+    """
+
+    name: str
+    address: str
+    display_name: str
+    imap_host: str
+    imap_port: int
+    imap_tls: str  # ssl | none
+    imap_user: str
+    imap_password: str = field(repr=False)
+    smtp_host: str
+    smtp_port: int
+    smtp_tls: str  # ssl | starttls | none
+    smtp_user: str
+    smtp_password: str = field(repr=False)
+    folder: str = "INBOX"
+    idle: bool = True
+    poll_interval: float = 60.0
+    after_import: str = "keep"  # keep | seen | move
+    move_to: str = ""
+    fetch_batch: int = 100
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    acknowledgements_per_hour: int = 5
+    timeout: float = 30.0
+    reconnect_backoff: float = 1.0
+    reconnect_backoff_max: float = 300.0
+
+
+@dataclass(frozen=True)
 class ModelSettings:
     """The sentence-transformers model; an empty path means the bundled all-MiniLM-L6-v2."""
 
@@ -136,6 +171,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     form: FormSettings = field(default_factory=FormSettings)
     chat: ChatSettings = field(default_factory=ChatSettings)
+    email: tuple[EmailSettings, ...] = ()
     model: ModelSettings = field(default_factory=ModelSettings)
 
     def team(self, name: str) -> TeamSettings:
@@ -253,6 +289,84 @@ def _sqlite_url(url: str, base: Path) -> str:
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
         return prefix + str(base / url[len(prefix) :])
     return url
+
+
+def _password(r: _Reader, name: str, user: str) -> str:
+    """The password named by ``<name>`` (an environment variable), or "" without a user."""
+    env_name = r.string(name, "", allow_empty=True)
+    if not user:
+        return ""
+    if not env_name:
+        raise ConfigError(f"{r.key(name)}: name the environment variable holding the password")
+    value = os.environ.get(env_name)
+    if value is None:
+        raise ConfigError(f"{r.key(name)}: the environment variable {env_name} is not set")
+    return value
+
+
+def _choice(r: _Reader, name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = r.string(name, default)
+    if value not in allowed:
+        raise ConfigError(f"{r.key(name)}: must be one of {', '.join(allowed)}")
+    return value
+
+
+def _email_settings(raw: Any) -> tuple[EmailSettings, ...]:
+    """``[[channels.email]]``: one table per mailbox."""
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise ConfigError("channels.email: must be a list of [[channels.email]] tables")
+    boxes: list[EmailSettings] = []
+    for i, entry in enumerate(raw):
+        r = _Reader(entry, f"channels.email[{i}]")
+        if not r.boolean("enabled", True):
+            r.seen.update(r.table)
+            continue
+        name = r.string("name", "email" if i == 0 else f"email-{i + 1}")
+        if not set(name) <= TEAM_NAME_CHARS or not name.startswith("email"):
+            raise ConfigError(
+                f"{r.key('name')}: start with 'email' and use lower-case letters, digits, '-'"
+            )
+        if any(box.name == name for box in boxes):
+            raise ConfigError(f"{r.key('name')}: '{name}' is used twice")
+        address = r.string("address").strip().lower()
+        if "@" not in address or any(c in address for c in " \r\n<>"):
+            raise ConfigError(f"{r.key('address')}: must be a plain address like help@example.com")
+        imap_user = r.string("imap_user", address, allow_empty=True)
+        smtp_user = r.string("smtp_user", "", allow_empty=True)
+        imap_tls = _choice(r, "imap_tls", "ssl", ("ssl", "none"))
+        smtp_tls = _choice(r, "smtp_tls", "starttls", ("ssl", "starttls", "none"))
+        after = _choice(r, "after_import", "keep", ("keep", "seen", "move"))
+        box = EmailSettings(
+            name=name,
+            address=address,
+            display_name=r.string("display_name", "Support"),
+            imap_host=r.string("imap_host"),
+            imap_port=r.integer("imap_port", 993 if imap_tls == "ssl" else 143, minimum=1),
+            imap_tls=imap_tls,
+            imap_user=imap_user,
+            imap_password=_password(r, "imap_password_env", imap_user),
+            smtp_host=r.string("smtp_host"),
+            smtp_port=r.integer("smtp_port", 465 if smtp_tls == "ssl" else 587, minimum=1),
+            smtp_tls=smtp_tls,
+            smtp_user=smtp_user,
+            smtp_password=_password(r, "smtp_password_env", smtp_user),
+            folder=r.string("folder", "INBOX"),
+            idle=r.boolean("idle", True),
+            poll_interval=r.number("poll_interval", 60.0, minimum=0.05),
+            after_import=after,
+            move_to=r.string("move_to", "", allow_empty=after != "move"),
+            fetch_batch=r.integer("fetch_batch", 100, minimum=1),
+            attachment_max_bytes=int(r.number("attachment_max_mb", 10.0) * 1024 * 1024),
+            acknowledgements_per_hour=r.integer("acknowledgements_per_hour", 5, minimum=1),
+            timeout=r.number("timeout", 30.0, minimum=0.1),
+            reconnect_backoff=r.number("reconnect_backoff", 1.0, minimum=0.01),
+            reconnect_backoff_max=r.number("reconnect_backoff_max", 300.0, minimum=0.01),
+        )
+        r.finish()
+        boxes.append(box)
+    return tuple(boxes)
 
 
 def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
@@ -375,6 +489,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         rate_limit_per_minute=c.integer("rate_limit_per_minute", 60, minimum=1),
     )
     c.finish()
+    email = _email_settings(channels._get("email", []))
     channels.finish()
 
     m = top.table_of("model")
@@ -398,6 +513,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         web=web,
         form=form,
         chat=chat,
+        email=email,
         model=model,
     )
 

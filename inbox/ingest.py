@@ -18,9 +18,11 @@ from sqlalchemy import ColumnElement, Table, and_, bindparam, func, insert, sele
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox.config import Settings, TeamSettings
-from inbox.models import Envelope, RoutingDecision, Status, TriageDecision
+from inbox.message_ids import reference_in_message_id, thread_key
+from inbox.models import Attachment, Envelope, RoutingDecision, Status, TriageDecision
 from inbox.store.engine import now
 from inbox.store.tables import (
+    attachments,
     contacts,
     conversation_refs,
     conversations,
@@ -28,13 +30,15 @@ from inbox.store.tables import (
     identities,
     messages,
     outbox,
+    quarantine,
 )
 from inbox.text import content_hash, find_references, format_reference
 
 # Channels where a customer's next message simply continues the open conversation.
 SESSION_CHANNELS = frozenset({"webchat", "telegram"})
 
-Outcome = Literal["new", "joined", "duplicate", "already_stored"]
+Outcome = Literal["new", "joined", "duplicate", "already_stored", "quarantined"]
+ACK_WINDOW = 3600.0  # acknowledgements to one email address are limited per hour
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class IngestResult:
     outcome: Outcome
     reference: int
     conversation_id: int
+    quarantine_id: int | None = None
 
 
 def acknowledgement_text(reference: int, team: TeamSettings, is_fallback: bool) -> str:
@@ -150,9 +155,13 @@ class _BatchState:
         self.known: dict[int, _Conversation] = {}
         self.in_batch_hash: dict[tuple[int, str], _Inbound] = {}
         self.taken_references: set[int] = set()
+        self.by_thread_key: dict[str, tuple[int, int, int]] = {}
+        self.thread_refs: dict[int, list[int]] = {}  # envelope index -> our Message-IDs' refs
 
 
-async def _look_up(conn: AsyncConnection, plans: list[IngestPlan], state: _BatchState) -> None:
+async def _look_up(
+    conn: AsyncConnection, plans: list[IngestPlan], state: _BatchState, secret: bytes
+) -> None:
     envs = [p.envelope for p in plans]
     row: Any
     keys = list({(e.channel, e.external_id) for e in envs})
@@ -177,6 +186,27 @@ async def _look_up(conn: AsyncConnection, plans: list[IngestPlan], state: _Batch
         state.contacts[(row[0], row[1])] = int(row[2])
 
     quoted = {ref for e in envs for ref in find_references(e.subject, e.text)}
+    for i, env in enumerate(envs):
+        ours = [reference_in_message_id(secret, mid) for mid in env.thread_ids]
+        state.thread_refs[i] = [ref for ref in ours if ref is not None]
+        quoted.update(state.thread_refs[i])
+    keys_wanted = {thread_key(mid) for e in envs for mid in e.thread_ids}
+    if keys_wanted:
+        for row in await conn.execute(
+            select(
+                messages.c.thread_key,
+                conversations.c.id,
+                conversations.c.contact_id,
+                conversations.c.reference,
+                conversations.c.status,
+            )
+            .join(conversations, conversations.c.id == messages.c.conversation_id)
+            .where(messages.c.thread_key.in_(keys_wanted))
+        ):
+            state.by_thread_key[row[0]] = (int(row[1]), int(row[2]), int(row[3]))
+            state.known.setdefault(
+                int(row[1]), _Conversation(int(row[1]), int(row[3]), int(row[2]), row[4])
+            )
     reserved = {p.reference for p in plans}
     if quoted or reserved:
         for row in await conn.execute(
@@ -295,7 +325,9 @@ async def _create_contacts(
     )
 
 
-def _decide(plan: IngestPlan, state: _BatchState, window: float) -> _Inbound | IngestResult:
+def _decide(
+    plan: IngestPlan, state: _BatchState, window: float, thread_refs: list[int]
+) -> _Inbound | IngestResult:
     env = plan.envelope
     contact_id = state.contacts[(env.identity_channel, env.address)]
     digest = content_hash(env.subject, env.text)
@@ -312,8 +344,13 @@ def _decide(plan: IngestPlan, state: _BatchState, window: float) -> _Inbound | I
     if earlier is not None and earlier[2] >= env.received_at - window:
         return _Inbound(plan, digest, state.known[earlier[1]], "duplicate", duplicate_of=earlier[0])
 
-    for ref in find_references(env.subject, env.text):
-        found = state.by_reference.get(ref)
+    # Threading, strongest evidence first: the email headers (our own Message-IDs, then
+    # the customer's earlier mails), then a ticket reference in the subject or text.
+    # Only ever into a conversation of the same contact.
+    threads: list[tuple[int, int, int] | None] = [state.by_reference.get(r) for r in thread_refs]
+    threads += [state.by_thread_key.get(thread_key(mid)) for mid in env.thread_ids]
+    threads += [state.by_reference.get(r) for r in find_references(env.subject, env.text)]
+    for found in threads:
         if found is not None and found[1] == contact_id:
             return _Inbound(plan, digest, state.known[found[0]], "joined")
     if env.channel in SESSION_CHANNELS:
@@ -336,8 +373,16 @@ async def ingest_batch(
     """Stores a batch of inbound messages; each new ticket gets its acknowledgement queued."""
     if not plans:
         return []
+    kept = [p for p in plans if p.envelope.quarantine]
+    if kept:
+        quarantined = await _quarantine(conn, kept)
+        rest = await ingest_batch(
+            conn, [p for p in plans if not p.envelope.quarantine], settings, tier_of
+        )
+        merged = iter(rest)
+        return [quarantined[id(p)] if p.envelope.quarantine else next(merged) for p in plans]
     state = _BatchState()
-    await _look_up(conn, plans, state)
+    await _look_up(conn, plans, state, settings.secret)
     window = settings.dedup_window_minutes * 60
     fresh = [p for p in plans if (p.envelope.channel, p.envelope.external_id) not in state.stored]
     digests = {content_hash(p.envelope.subject, p.envelope.text) for p in fresh}
@@ -347,7 +392,7 @@ async def ingest_batch(
 
     decided: list[_Inbound | IngestResult] = []
     seen_keys: dict[tuple[str, str], _Inbound] = {}
-    for plan in plans:
+    for index, plan in enumerate(plans):
         env = plan.envelope
         key = (env.channel, env.external_id)
         if key in state.stored:
@@ -357,7 +402,7 @@ async def ingest_batch(
         if key in seen_keys:  # the same message twice in one batch
             decided.append(seen_keys[key])
             continue
-        outcome = _decide(plan, state, window)
+        outcome = _decide(plan, state, window, state.thread_refs.get(index, []))
         decided.append(outcome)
         if isinstance(outcome, _Inbound):
             seen_keys[key] = outcome
@@ -454,11 +499,27 @@ async def _write(
                     "content_hash": m.digest,
                     "duplicate_of": duplicate_of,
                     "created_at": env.received_at,
+                    "html": env.html or None,
+                    "meta": _message_meta(env),
+                    "thread_key": thread_key(env.meta["message_id"])
+                    if env.meta.get("message_id")
+                    else None,
                 }
             )
         ids = await _insert_keyed(conn, messages, message_rows, ("channel", "external_id"))
         for m, message_id in zip(group, ids, strict=True):
             m.message_id = int(message_id)
+    files = [
+        {
+            "message_id": m.message_id,
+            "quarantine_id": None,
+            **_attachment_row(a, stamp),
+        }
+        for m in inbound
+        for a in m.plan.envelope.attachments
+    ]
+    if files:
+        await conn.execute(insert(attachments), files)
 
     event_rows: list[dict[str, Any]] = []
 
@@ -500,6 +561,13 @@ async def _write(
                 "worker",
                 {"external_id": env.external_id, "duplicate_of_message": original},
             )
+        elif env.automated:  # an auto-reply or a bounce: noted, never reopens anything
+            event(
+                m.target,
+                "automated_message",
+                "worker",
+                {"channel": env.channel, "external_id": env.external_id, "reason": env.automated},
+            )
         else:
             data: dict[str, Any] = {"channel": env.channel, "external_id": env.external_id}
             if not m.target.new and m.target.status in (
@@ -531,12 +599,24 @@ async def _write(
     # A new ticket is acknowledged; so is a follow-up that joined a ticket by its
     # reference on a channel without a live session, which tells the customer which
     # ticket it joined. Chat follow-ups are the conversation itself; duplicates get none.
+    # Machine-made mail is never answered: that is how loops with auto-responders start.
     acks = [
         m
         for m in inbound
-        if m.outcome == "new"
-        or (m.outcome == "joined" and m.plan.envelope.channel not in SESSION_CHANNELS)
+        if not m.plan.envelope.automated
+        and (
+            m.outcome == "new"
+            or (m.outcome == "joined" and m.plan.envelope.channel not in SESSION_CHANNELS)
+        )
     ]
+    acks, suppressed = await _limit_acknowledgements(conn, acks, settings, stamp)
+    for m in suppressed:
+        event(
+            m.target,
+            "acknowledgement_suppressed",
+            "worker",
+            {"reason": "too many acknowledgements to this address in the last hour"},
+        )
     if acks:
         ack_rows = []
         for m in acks:
@@ -586,3 +666,109 @@ async def _write(
 
     if event_rows:
         await conn.execute(insert(events), event_rows)
+
+
+def _message_meta(env: Envelope) -> dict[str, Any] | None:
+    meta: dict[str, Any] = dict(env.meta)
+    if env.automated:
+        meta["automated"] = env.automated
+    return meta or None
+
+
+def _attachment_row(a: Attachment, stamp: float) -> dict[str, Any]:
+    return {
+        "kind": a.kind,
+        "filename": a.filename[:255],
+        "content_type": a.content_type[:127],
+        "size": a.size,
+        "omitted": a.omitted,
+        "data": a.data,
+        "created_at": stamp,
+    }
+
+
+async def _limit_acknowledgements(
+    conn: AsyncConnection, acks: list[_Inbound], settings: Settings, stamp: float
+) -> tuple[list[_Inbound], list[_Inbound]]:
+    """Splits acknowledgements into those to send and those over an email address's limit.
+
+    An auto-responder that slips past the headers still cannot start an endless loop.
+    """
+    limits = {box.name: box.acknowledgements_per_hour for box in settings.email}
+    limited = [m for m in acks if m.plan.envelope.channel in limits]
+    if not limited:
+        return acks, []
+    pairs = list({(m.plan.envelope.channel, m.plan.envelope.address) for m in limited})
+    sent: dict[tuple[str, str], int] = {}
+    row: Any
+    for row in await conn.execute(
+        select(outbox.c.channel, outbox.c.address, func.count())
+        .where(
+            _pairs_in(outbox.c.channel, outbox.c.address, pairs),
+            outbox.c.kind == "acknowledgement",
+            outbox.c.created_at >= stamp - ACK_WINDOW,
+        )
+        .group_by(outbox.c.channel, outbox.c.address)
+    ):
+        sent[(row[0], row[1])] = int(row[2])
+    keep: list[_Inbound] = []
+    dropped: list[_Inbound] = []
+    for m in acks:
+        env = m.plan.envelope
+        limit = limits.get(env.channel)
+        key = (env.channel, env.address)
+        if limit is not None and sent.get(key, 0) >= limit:
+            dropped.append(m)
+            continue
+        sent[key] = sent.get(key, 0) + 1
+        keep.append(m)
+    return keep, dropped
+
+
+async def _quarantine(conn: AsyncConnection, plans: list[IngestPlan]) -> dict[int, IngestResult]:
+    """Keeps messages that cannot become tickets, once each, with their files and reason."""
+    keys = list({(p.envelope.channel, p.envelope.external_id) for p in plans})
+    known = {
+        (row[0], row[1]): int(row[2])
+        for row in await conn.execute(
+            select(quarantine.c.channel, quarantine.c.external_id, quarantine.c.id).where(
+                _pairs_in(quarantine.c.channel, quarantine.c.external_id, keys)
+            )
+        )
+    }
+    stamp = now()
+    fresh: dict[tuple[str, str], Envelope] = {}
+    for p in plans:
+        key = (p.envelope.channel, p.envelope.external_id)
+        if key not in known:
+            fresh.setdefault(key, p.envelope)
+    if fresh:
+        ids = await _insert_keyed(
+            conn,
+            quarantine,
+            [
+                {
+                    "channel": e.channel,
+                    "external_id": e.external_id,
+                    "reason": e.quarantine,
+                    "sender": e.address[:320],
+                    "subject": e.subject[:300],
+                    "received_at": e.received_at,
+                    "created_at": stamp,
+                }
+                for e in fresh.values()
+            ],
+            ("channel", "external_id"),
+        )
+        known.update(zip(fresh, ids, strict=True))
+        files = [
+            {"message_id": None, "quarantine_id": known[key], **_attachment_row(a, stamp)}
+            for key, e in fresh.items()
+            for a in e.attachments
+        ]
+        if files:
+            await conn.execute(insert(attachments), files)
+    return {
+        id(p): IngestResult("quarantined", 0, known[(p.envelope.channel, p.envelope.external_id)])
+        for p in plans
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import enum
 import json
 from dataclasses import asdict, dataclass, field
@@ -29,6 +30,36 @@ class Status(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file that came with a message; ``kind`` is ``original`` for the raw email."""
+
+    filename: str
+    content_type: str
+    size: int
+    data: bytes = b""
+    omitted: bool = False  # over the size cap: not kept on its own (the original is)
+    kind: str = "attachment"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, with the bytes in base64."""
+        out = asdict(self)
+        out["data"] = base64.b64encode(self.data).decode("ascii")
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Attachment:
+        """The inverse of ``to_dict``."""
+        return cls(
+            filename=str(raw["filename"]),
+            content_type=str(raw["content_type"]),
+            size=int(raw["size"]),
+            data=base64.b64decode(str(raw.get("data", "")), validate=True),
+            omitted=bool(raw.get("omitted", False)),
+            kind=str(raw.get("kind", "attachment")),
+        )
+
+
+@dataclass(frozen=True)
 class Envelope:
     """One inbound customer message as a connector hands it over.
 
@@ -46,10 +77,28 @@ class Envelope:
     sender_name: str = ""
     subject: str = ""
     meta: dict[str, str] = field(default_factory=dict)
+    # What the classifier reads when it differs from ``text`` (an email without its
+    # quoted reply and signature); "" means ``text``.
+    classify_text: str = ""
+    html: str = ""  # sanitised HTML for display, when the channel has it
+    # Message-IDs this message answers (In-Reply-To, then References, newest first).
+    thread_ids: tuple[str, ...] = ()
+    # Why the message is machine-made (an auto-reply, a bounce): stored, never answered.
+    automated: str = ""
+    # Why the message cannot become a ticket: kept in quarantine for an operator.
+    quarantine: str = ""
+    attachments: tuple[Attachment, ...] = ()
+
+    @property
+    def routing_text(self) -> str:
+        """The text the classifier should read."""
+        return self.classify_text or self.text
 
     def to_json(self) -> str:
         """Serialises the envelope for the queue."""
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        raw = asdict(self)
+        raw["attachments"] = [a.to_dict() for a in self.attachments]
+        return json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, payload: str) -> Envelope:
@@ -72,6 +121,12 @@ class Envelope:
                 sender_name=str(raw.get("sender_name", "")),
                 subject=str(raw.get("subject", "")),
                 meta={str(k): str(v) for k, v in meta.items()},
+                classify_text=str(raw.get("classify_text", "")),
+                html=str(raw.get("html", "")),
+                thread_ids=tuple(str(t) for t in raw.get("thread_ids", ())),
+                automated=str(raw.get("automated", "")),
+                quarantine=str(raw.get("quarantine", "")),
+                attachments=tuple(Attachment.from_dict(a) for a in raw.get("attachments", ())),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise InvalidMessage(f"payload is missing or has a bad field: {err!r}") from err
@@ -127,6 +182,9 @@ class Outbound:
     reference: int
     author: str = "bot"
     subject: str = ""
+    # The customer's message this answers, for channels that thread (email headers).
+    in_reply_to: str = ""
+    references: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from classifiers.triage import Triage
 from inbox.config import Settings
 from inbox.errors import InvalidMessage
 from inbox.ingest import IngestPlan, IngestResult, ingest_batch
-from inbox.models import Envelope, QueueItem
+from inbox.models import Envelope, Priority, QueueItem, RoutingDecision, TriageDecision
 from inbox.queue import Queue
 from inbox.routing import RoutingService
 from inbox.text import embedding_text
@@ -92,17 +92,21 @@ class Worker:
                 await self._give_back(item, f"invalid message: {err}")
         if not parsed:
             return []
-        texts = [embedding_text(env.subject, env.text) for _, env in parsed]
-        vectors = await self.routing.embedder.encode_async(texts)
-        decisions = self.routing.route_vectors(vectors)
+        # Quarantined messages are only kept; everything else is read by the model.
+        readable = [env for _, env in parsed if not env.quarantine]
+        decisions: list[RoutingDecision] = []
+        if readable:
+            texts = [embedding_text(env.subject, env.routing_text) for env in readable]
+            decisions = self.routing.route_vectors(await self.routing.embedder.encode_async(texts))
+        routed = iter(decisions)
         plans = [
             IngestPlan(
                 envelope=env,
                 reference=item.reference,
-                routing=decision,
-                triage=self.triage.assess(env.subject, env.text, env.address),
+                routing=None if env.quarantine else next(routed),
+                triage=self._assess(env),
             )
-            for (item, env), decision in zip(parsed, decisions, strict=True)
+            for item, env in parsed
         ]
         try:
             results = await self._persist(plans)
@@ -125,6 +129,11 @@ class Worker:
     async def _persist(self, plans: list[IngestPlan]) -> list[IngestResult]:
         async with self.engine.begin() as conn:
             return await ingest_batch(conn, plans, self.settings, self._tier)
+
+    def _assess(self, env: Envelope) -> TriageDecision:
+        if env.automated or env.quarantine:
+            return TriageDecision(Priority.LOW, (f"automated: {env.automated}",))
+        return self.triage.assess(env.subject, env.routing_text, env.address)
 
     def _tier(self, env: Envelope) -> str:
         return "vip" if self.triage.is_vip(env.address) else "standard"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.models import Outbound
 from inbox.store.engine import now
@@ -16,6 +19,39 @@ def _due(stamp: float):  # type: ignore[no-untyped-def]
         and_(outbox.c.state == "pending", outbox.c.next_attempt_at <= stamp),
         and_(outbox.c.state == "sending", outbox.c.lease_until < stamp),
     )
+
+
+MAX_REFERENCES = 20
+
+
+async def _thread_parents(
+    conn: AsyncConnection, details: Sequence[Any]
+) -> dict[int, tuple[str, tuple[str, ...]]]:
+    """For each outbound message, the customer's latest earlier email it answers:
+    ``(In-Reply-To, References)`` as RFC 5322 wants them (the parent's References plus
+    the parent's own Message-ID)."""
+    conversation_ids = {int(r.conversation_id) for r in details}
+    parents: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+    for row in await conn.execute(
+        select(messages.c.conversation_id, messages.c.id, messages.c.meta)
+        .where(
+            messages.c.conversation_id.in_(conversation_ids),
+            messages.c.direction == "in",
+            messages.c.thread_key.is_not(None),
+        )
+        .order_by(messages.c.id)
+    ):
+        parents.setdefault(int(row[0]), []).append((int(row[1]), row[2] or {}))
+    found: dict[int, tuple[str, tuple[str, ...]]] = {}
+    for r in details:
+        earlier = [m for m in parents.get(int(r.conversation_id), []) if m[0] < int(r.message_id)]
+        if not earlier:
+            continue
+        meta = earlier[-1][1]
+        parent = str(meta.get("message_id", ""))
+        chain = [*str(meta.get("references", "")).split(), parent]
+        found[int(r.message_id)] = (parent, tuple(chain[-MAX_REFERENCES:]))
+    return found
 
 
 class OutboxRows:
@@ -54,8 +90,9 @@ class OutboxRows:
                         outbox.c.message_id,
                         outbox.c.channel,
                         outbox.c.address,
+                        outbox.c.conversation_id,
                         messages.c.text,
-                        messages.c.subject,
+                        conversations.c.subject,
                         messages.c.author,
                         conversations.c.reference,
                     )
@@ -65,6 +102,7 @@ class OutboxRows:
                     .order_by(outbox.c.id)
                 )
             ).all()
+            threads = await _thread_parents(conn, details)
         return [
             Outbound(
                 outbox_id=int(r.id),
@@ -75,6 +113,8 @@ class OutboxRows:
                 reference=int(r.reference),
                 author=r.author,
                 subject=r.subject,
+                in_reply_to=threads.get(int(r.message_id), ("", ()))[0],
+                references=threads.get(int(r.message_id), ("", ()))[1],
             )
             for r in details
         ]

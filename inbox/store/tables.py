@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -86,9 +87,49 @@ messages = Table(
     Column("content_hash", String(64), nullable=True),
     Column("duplicate_of", Integer, nullable=True),
     Column("created_at", Float, nullable=False),
+    # Sanitised HTML for display (email), when the message had any.
+    Column("html", Text, nullable=True),
+    # Channel details: an email's Message-ID, In-Reply-To, References, automated reason.
+    Column("meta", JSON, nullable=True),
+    # sha256 of an email's Message-ID: replies find their thread by it.
+    Column("thread_key", String(64), nullable=True),
     UniqueConstraint("channel", "external_id", name="uq_message_external"),
     Index("ix_messages_conversation", "conversation_id", "id"),
     Index("ix_messages_hash", "content_hash"),
+    Index("ix_messages_thread_key", "thread_key"),
+)
+
+# Messages that could not become tickets (an unparseable email, say): kept whole, with
+# the reason, for an operator to look at; never dropped and never fetched again.
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", String(40), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("sender", String(320), nullable=False, default=""),
+    Column("subject", String(300), nullable=False, default=""),
+    Column("received_at", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("channel", "external_id", name="uq_quarantine_external"),
+)
+
+# Files that came with a message (or with a quarantined one), the original email among
+# them. Served to agents only as downloads.
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("message_id", Integer, ForeignKey("messages.id"), nullable=True, index=True),
+    Column("quarantine_id", Integer, ForeignKey("quarantine.id"), nullable=True, index=True),
+    Column("kind", String(20), nullable=False),  # attachment | original
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(127), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("omitted", Boolean, nullable=False, default=False),  # over the size cap
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
 )
 
 outbox = Table(

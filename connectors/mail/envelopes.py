@@ -1,0 +1,111 @@
+"""One raw email → one Envelope: a ticket-to-be, or a quarantine entry, never nothing.
+
+Every envelope carries the raw message as its ``original`` attachment, so what the
+customer sent is kept byte for byte whatever the parser made of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+
+from connectors.mail.parse import ParsedMail, UnparseableMail, parse_mail
+from inbox.config import EmailSettings
+from inbox.models import Attachment, Envelope
+from inbox.text import clean_text, single_line
+
+log = logging.getLogger(__name__)
+
+MAX_REFERENCES = 20
+UNKNOWN_SENDER = "unknown"
+
+
+def external_id(parsed: ParsedMail) -> str:
+    """The mail's identity across folders, re-syncs and redeliveries.
+
+    The Message-ID alone is not enough (some senders reuse one), so what the mail says
+    joins it; the same mail fetched twice, or seen in two folders, keeps one identity.
+    """
+    material = "\n".join(
+        (parsed.message_id, parsed.from_address, parsed.subject, parsed.text)
+    ).encode("utf-8", "replace")
+    return "mail:" + hashlib.sha256(material).hexdigest()[:48]
+
+
+def raw_external_id(raw: bytes) -> str:
+    """The identity of a mail with no Message-ID, or one that cannot be parsed."""
+    return "raw:" + hashlib.sha256(raw).hexdigest()[:48]
+
+
+def _original(raw: bytes) -> Attachment:
+    return Attachment(
+        filename="original.eml",
+        content_type="message/rfc822",
+        size=len(raw),
+        data=raw,
+        kind="original",
+    )
+
+
+def quarantined(raw: bytes, box: EmailSettings, reason: str) -> Envelope:
+    """An envelope that keeps an unusable mail whole, with the reason."""
+    return Envelope(
+        channel=box.name,
+        external_id=raw_external_id(raw),
+        identity_channel="email",
+        address=UNKNOWN_SENDER,
+        text="",
+        received_at=time.time(),
+        quarantine=single_line(reason)[:2000] or "unparseable",
+        attachments=(_original(raw),),
+    )
+
+
+def envelope_from_mail(raw: bytes, box: EmailSettings) -> Envelope:
+    """The envelope for one fetched mail; never raises."""
+    try:
+        parsed = parse_mail(raw, attachment_max_bytes=box.attachment_max_bytes)
+    except UnparseableMail as err:
+        return quarantined(raw, box, str(err))
+    except Exception as err:  # a parser bug must not lose the mail or stop the connector
+        log.exception("email %s: the parser failed on a mail; it goes to quarantine", box.name)
+        return quarantined(raw, box, f"parser error: {type(err).__name__}: {err}")
+
+    automated = parsed.automated
+    if parsed.from_address == box.address:
+        automated = automated or "sent from our own support address"
+    thread_ids = tuple(dict.fromkeys((*parsed.in_reply_to, *reversed(parsed.references))))
+    meta = {"message_id": parsed.message_id, "mailbox": box.address}
+    if parsed.in_reply_to:
+        meta["in_reply_to"] = parsed.in_reply_to[0]
+    if parsed.references:
+        meta["references"] = " ".join(parsed.references[-MAX_REFERENCES:])
+    if parsed.defects:
+        meta["defects"] = "; ".join(parsed.defects)[:1000]
+    files = tuple(
+        Attachment(
+            filename=a.filename,
+            content_type=a.content_type,
+            size=a.size,
+            data=a.data,
+            omitted=a.omitted,
+        )
+        for a in parsed.attachments
+    )
+    return Envelope(
+        channel=box.name,
+        external_id=external_id(parsed) if parsed.message_id else raw_external_id(raw),
+        identity_channel="email",
+        address=parsed.from_address,
+        text=clean_text(parsed.text),
+        received_at=time.time(),
+        sender_name=parsed.from_name,
+        subject=parsed.subject,
+        meta={k: v for k, v in meta.items() if v},
+        classify_text=clean_text(parsed.classify_text),
+        html=parsed.html,
+        thread_ids=thread_ids,
+        automated=automated,
+        attachments=(*files, _original(raw)),
+    )
