@@ -156,6 +156,8 @@ class _BatchState:
         self.in_batch_hash: dict[tuple[int, str], _Inbound] = {}
         self.taken_references: set[int] = set()
         self.by_thread_key: dict[str, tuple[int, int, int]] = {}
+        self.mail_copies: dict[str, int] = {}  # Message-ID key -> first stored message id
+        self.in_batch_copies: dict[tuple[int, str], _Inbound] = {}
         self.thread_refs: dict[int, list[int]] = {}  # envelope index -> our Message-IDs' refs
 
 
@@ -191,10 +193,12 @@ async def _look_up(
         state.thread_refs[i] = [ref for ref in ours if ref is not None]
         quoted.update(state.thread_refs[i])
     keys_wanted = {thread_key(mid) for e in envs for mid in e.thread_ids}
+    keys_wanted |= {thread_key(e.meta["message_id"]) for e in envs if e.meta.get("message_id")}
     if keys_wanted:
         for row in await conn.execute(
             select(
                 messages.c.thread_key,
+                messages.c.id,
                 conversations.c.id,
                 conversations.c.contact_id,
                 conversations.c.reference,
@@ -203,9 +207,10 @@ async def _look_up(
             .join(conversations, conversations.c.id == messages.c.conversation_id)
             .where(messages.c.thread_key.in_(keys_wanted))
         ):
-            state.by_thread_key[row[0]] = (int(row[1]), int(row[2]), int(row[3]))
+            state.by_thread_key[row[0]] = (int(row[2]), int(row[3]), int(row[4]))
+            state.mail_copies.setdefault(row[0], int(row[1]))
             state.known.setdefault(
-                int(row[1]), _Conversation(int(row[1]), int(row[3]), int(row[2]), row[4])
+                int(row[2]), _Conversation(int(row[2]), int(row[4]), int(row[3]), row[5])
             )
     reserved = {p.reference for p in plans}
     if quoted or reserved:
@@ -332,6 +337,24 @@ def _decide(
     contact_id = state.contacts[(env.identity_channel, env.address)]
     digest = content_hash(env.subject, env.text)
 
+    # Another copy of a mail already stored (same Message-ID, same sender: a redelivery,
+    # the same mail in two folders or with other headers): kept, never answered again.
+    own_key = thread_key(env.meta["message_id"]) if env.meta.get("message_id") else ""
+    copy_in_batch = state.in_batch_copies.get((contact_id, own_key)) if own_key else None
+    if copy_in_batch is not None:
+        return _Inbound(
+            plan, digest, copy_in_batch.target, "duplicate", duplicate_of_batch=copy_in_batch
+        )
+    stored_copy = state.by_thread_key.get(own_key) if own_key else None
+    if stored_copy is not None and stored_copy[1] == contact_id:
+        return _Inbound(
+            plan,
+            digest,
+            state.known[stored_copy[0]],
+            "duplicate",
+            duplicate_of=state.mail_copies[own_key],
+        )
+
     earlier_batch = state.in_batch_hash.get((contact_id, digest))
     if (
         earlier_batch is not None
@@ -408,6 +431,9 @@ async def ingest_batch(
             seen_keys[key] = outcome
             contact = outcome.target.contact_id
             state.in_batch_hash.setdefault((contact, outcome.digest), outcome)
+            if env.meta.get("message_id"):
+                copy_key = (contact, thread_key(env.meta["message_id"]))
+                state.in_batch_copies.setdefault(copy_key, outcome)
 
     inbound = list(dict.fromkeys(d for d in decided if isinstance(d, _Inbound)))
     await _write(conn, inbound, state, settings)
@@ -553,6 +579,8 @@ async def _write(
                 "triage",
                 {"priority": triage.priority.name.lower(), "reasons": list(triage.reasons)},
             )
+            if env.automated:
+                event(m.target, "automated_message", "worker", _automated(env))
         elif m.outcome == "duplicate":
             original = m.duplicate_of_batch.message_id if m.duplicate_of_batch else m.duplicate_of
             event(
@@ -562,12 +590,7 @@ async def _write(
                 {"external_id": env.external_id, "duplicate_of_message": original},
             )
         elif env.automated:  # an auto-reply or a bounce: noted, never reopens anything
-            event(
-                m.target,
-                "automated_message",
-                "worker",
-                {"channel": env.channel, "external_id": env.external_id, "reason": env.automated},
-            )
+            event(m.target, "automated_message", "worker", _automated(env))
         else:
             data: dict[str, Any] = {"channel": env.channel, "external_id": env.external_id}
             if not m.target.new and m.target.status in (
@@ -597,16 +620,18 @@ async def _write(
             )
 
     # A new ticket is acknowledged; so is a follow-up that joined a ticket by its
-    # reference on a channel without a live session, which tells the customer which
-    # ticket it joined. Chat follow-ups are the conversation itself; duplicates get none.
+    # reference on the web form, which tells the customer which ticket it joined. Chat
+    # follow-ups are the conversation itself; duplicates get none.
     # Machine-made mail is never answered: that is how loops with auto-responders start.
+    # A follow-up by email is already in the thread: no acknowledgement for it either.
+    quiet_follow_ups = SESSION_CHANNELS | {box.name for box in settings.email}
     acks = [
         m
         for m in inbound
         if not m.plan.envelope.automated
         and (
             m.outcome == "new"
-            or (m.outcome == "joined" and m.plan.envelope.channel not in SESSION_CHANNELS)
+            or (m.outcome == "joined" and m.plan.envelope.channel not in quiet_follow_ups)
         )
     ]
     acks, suppressed = await _limit_acknowledgements(conn, acks, settings, stamp)
@@ -666,6 +691,10 @@ async def _write(
 
     if event_rows:
         await conn.execute(insert(events), event_rows)
+
+
+def _automated(env: Envelope) -> dict[str, Any]:
+    return {"channel": env.channel, "external_id": env.external_id, "reason": env.automated}
 
 
 def _message_meta(env: Envelope) -> dict[str, Any] | None:

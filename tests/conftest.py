@@ -27,6 +27,11 @@ def default_config() -> dict[str, Any]:
 
 def make_settings(tmp_path: Path, **overrides: dict[str, Any]) -> Settings:
     """The shipped configuration, moved into ``tmp_path`` and tuned for fast tests."""
+    return parse_settings(make_raw_config(tmp_path, **overrides), tmp_path)
+
+
+def make_raw_config(tmp_path: Path, **overrides: dict[str, Any]) -> dict[str, Any]:
+    """``make_settings`` before validation: a TOML-shaped dict to adjust further."""
     raw = default_config()
     raw["inbox"]["data_dir"] = str(tmp_path / "var")
     raw["store"]["url"] = f"sqlite+aiosqlite:///{tmp_path}/inbox.db"
@@ -38,7 +43,7 @@ def make_settings(tmp_path: Path, **overrides: dict[str, Any]) -> Settings:
         for part in table.split("."):
             node = node.setdefault(part, {})
         node.update(values)
-    return parse_settings(raw, tmp_path)
+    return raw
 
 
 @pytest.fixture(scope="session")

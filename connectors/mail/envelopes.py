@@ -10,7 +10,7 @@ import hashlib
 import logging
 import time
 
-from connectors.mail.parse import ParsedMail, UnparseableMail, parse_mail
+from connectors.mail.parse import UnparseableMail, parse_mail
 from inbox.config import EmailSettings
 from inbox.models import Attachment, Envelope
 from inbox.text import clean_text, single_line
@@ -21,21 +21,14 @@ MAX_REFERENCES = 20
 UNKNOWN_SENDER = "unknown"
 
 
-def external_id(parsed: ParsedMail) -> str:
-    """The mail's identity across folders, re-syncs and redeliveries.
+def external_id(raw: bytes) -> str:
+    """A mail's identity in the queue: its exact bytes, as the server serves them.
 
-    The Message-ID alone is not enough (some senders reuse one), so what the mail says
-    joins it; the same mail fetched twice, or seen in two folders, keeps one identity.
+    The same mail fetched twice (a crash before the watermark, a UIDVALIDITY re-sync, a
+    second folder) has the same bytes and is queued once. Copies whose headers differ
+    (a redelivery) are kept too, and the store recognises them by their Message-ID.
     """
-    material = "\n".join(
-        (parsed.message_id, parsed.from_address, parsed.subject, parsed.text)
-    ).encode("utf-8", "replace")
-    return "mail:" + hashlib.sha256(material).hexdigest()[:48]
-
-
-def raw_external_id(raw: bytes) -> str:
-    """The identity of a mail with no Message-ID, or one that cannot be parsed."""
-    return "raw:" + hashlib.sha256(raw).hexdigest()[:48]
+    return "mail:" + hashlib.sha256(raw).hexdigest()[:48]
 
 
 def _original(raw: bytes) -> Attachment:
@@ -52,7 +45,7 @@ def quarantined(raw: bytes, box: EmailSettings, reason: str) -> Envelope:
     """An envelope that keeps an unusable mail whole, with the reason."""
     return Envelope(
         channel=box.name,
-        external_id=raw_external_id(raw),
+        external_id=external_id(raw),
         identity_channel="email",
         address=UNKNOWN_SENDER,
         text="",
@@ -95,7 +88,7 @@ def envelope_from_mail(raw: bytes, box: EmailSettings) -> Envelope:
     )
     return Envelope(
         channel=box.name,
-        external_id=external_id(parsed) if parsed.message_id else raw_external_id(raw),
+        external_id=external_id(raw),
         identity_channel="email",
         address=parsed.from_address,
         text=clean_text(parsed.text),

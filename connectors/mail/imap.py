@@ -49,10 +49,12 @@ def parse_cursor(value: str | None) -> tuple[int, int] | None:
 def parse_search(lines: Sequence[bytes | bytearray]) -> list[int]:
     """UIDs from a ``UID SEARCH`` response."""
     uids: list[int] = []
-    for line in lines:
-        text = bytes(line)
-        if text.startswith(b"SEARCH"):
-            uids.extend(int(x) for x in text.split()[1:] if x.isdigit())
+    for line in lines[:-1]:  # the last line is the tagged completion text
+        words = bytes(line).split()
+        if words[:1] == [b"SEARCH"]:  # aioimaplib usually strips it
+            words = words[1:]
+        if words and all(w.isdigit() for w in words):
+            uids.extend(int(w) for w in words)
     return uids
 
 
