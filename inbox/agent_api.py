@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -52,6 +53,7 @@ class AgentApi:
             web.get("/api/conversations", guard(self.list)),
             web.post("/api/conversations/next", guard(self.claim_next)),
             web.get("/api/conversations/{ref:\\d+}", guard(self.view)),
+            web.get("/api/conversations/{ref:\\d+}/attachments/{file:\\d+}", guard(self.download)),
             web.post("/api/conversations/{ref:\\d+}/reply", guard(self.reply)),
             web.post("/api/conversations/{ref:\\d+}/notes", guard(self.note)),
             web.post("/api/conversations/{ref:\\d+}/reassign", guard(self.reassign)),
@@ -120,6 +122,21 @@ class AgentApi:
         """One conversation: messages, routing evidence, audit trail."""
         found = await self.desk.view(agent, int(request.match_info["ref"]))
         return web.json_response(found.to_json())
+
+    async def download(self, request: web.Request, agent: Agent) -> web.Response:
+        """A message's file, only ever as a download: never rendered by the browser."""
+        found = await self.desk.attachment(
+            agent, int(request.match_info["ref"]), int(request.match_info["file"])
+        )
+        return web.Response(
+            body=found.data,
+            content_type="application/octet-stream",
+            headers={
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.filename)}",
+                "Content-Security-Policy": "sandbox; default-src 'none'",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
     async def claim_next(self, request: web.Request, agent: Agent) -> web.Response:
         """Takes the next conversation (highest priority, oldest first); 204 if none."""

@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from inbox.config import Settings, load_settings
@@ -178,6 +179,36 @@ def cmd_queue(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    """Lists messages that could not become tickets, or writes one's original bytes."""
+    from inbox.store.engine import create_engine, migrate
+    from inbox.store.files import Quarantine
+
+    async def run() -> int:
+        engine = create_engine(_settings(args).store.url)
+        try:
+            await migrate(engine)
+            kept = Quarantine(engine)
+            if args.raw is not None:
+                sys.stdout.buffer.write(await kept.original(args.raw))
+                sys.stdout.buffer.flush()
+                return 0
+            entries = await kept.entries(args.limit)
+            print(f"quarantined: {len(entries)} shown (newest first)")
+            for e in entries:
+                when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(e.received_at))
+                print(f"  {e.entry_id}  {when}Z  {e.channel}  {e.size} bytes  from {e.sender!r}")
+                print(f"      subject: {e.subject!r}")
+                print(f"      reason:  {e.reason}")
+            if entries:
+                print("the original of entry N: inbox quarantine --raw N > entry.eml")
+            return 0
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     """Few-shot evaluation of the router on a labelled CSV."""
     from inbox.evaluate import run_eval
@@ -230,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     queue = sub.add_parser("queue", help="queue depth and dead letters")
     queue.add_argument("--limit", type=int, default=20)
     queue.set_defaults(func=cmd_queue)
+
+    kept = sub.add_parser("quarantine", help="messages that could not become tickets")
+    kept.add_argument("--limit", type=int, default=50)
+    kept.add_argument("--raw", type=int, metavar="N", help="write entry N's original to stdout")
+    kept.set_defaults(func=cmd_quarantine)
 
     ev = sub.add_parser("eval", help="evaluate the router on a labelled CSV")
     ev.add_argument("csv", help="the test CSV")

@@ -71,3 +71,49 @@ def test_unreadable_toml_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such configuration file"):
         load_settings(tmp_path / "missing.toml")
     assert (ROOT / "config.toml").exists()
+
+
+def _mailbox(**extra: object) -> dict[str, object]:
+    return {
+        "address": "Help@Example.com",
+        "imap_host": "imap.example.com",
+        "imap_password_env": "TEST_CFG_IMAP_PW",
+        "smtp_host": "smtp.example.com",
+        **extra,
+    }
+
+
+def test_email_mailboxes_read_passwords_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_CFG_IMAP_PW", "s3cret")
+    raw = default_config()
+    raw["inbox"]["data_dir"] = str(tmp_path)
+    raw["channels"]["email"] = [_mailbox(), _mailbox(name="email-sales", folder="Sales")]
+    boxes = parse_settings(raw, tmp_path).email
+    assert [b.name for b in boxes] == ["email", "email-sales"]
+    assert boxes[0].address == "help@example.com" and boxes[0].imap_user == "help@example.com"
+    assert boxes[0].imap_password == "s3cret" and "s3cret" not in repr(boxes[0])
+    assert (boxes[0].imap_port, boxes[0].smtp_port, boxes[0].smtp_tls) == (993, 587, "starttls")
+
+
+@pytest.mark.parametrize(
+    ("box", "message"),
+    [
+        (_mailbox(imap_password_env="TEST_CFG_UNSET"), "environment variable TEST_CFG_UNSET"),
+        (_mailbox(imap_tls="starttls"), "channels.email[0].imap_tls: must be one of ssl, none"),
+        (_mailbox(address="no address"), "channels.email[0].address"),
+        (_mailbox(imap_hots="x"), "channels.email[0].imap_hots: unknown key"),
+        (_mailbox(after_import="move"), "channels.email[0].move_to"),
+    ],
+)
+def test_bad_mailbox_settings_name_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, box: dict[str, object], message: str
+) -> None:
+    monkeypatch.setenv("TEST_CFG_IMAP_PW", "s3cret")
+    monkeypatch.delenv("TEST_CFG_UNSET", raising=False)
+    raw = default_config()
+    raw["inbox"]["data_dir"] = str(tmp_path)
+    raw["channels"]["email"] = [box]
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        parse_settings(raw, tmp_path)

@@ -9,6 +9,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from email.header import decode_header, make_header
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 
 from connectors.mail.parse import UnparseableMail, parse_mail
 from inbox.config import EmailSettings
@@ -41,13 +44,28 @@ def _original(raw: bytes) -> Attachment:
     )
 
 
+def _peek(raw: bytes) -> tuple[str, str]:
+    """From and Subject as plain text, best effort, for the operator's list."""
+    try:
+        headers = BytesHeaderParser(policy=compat32).parsebytes(raw[:65536])
+        found = []
+        for name in ("From", "Subject"):
+            value = headers.get(name, "")
+            found.append(single_line(str(make_header(decode_header(str(value)))))[:300])
+        return found[0], found[1]
+    except Exception:  # a header too broken even for this: the list shows nothing
+        return "", ""
+
+
 def quarantined(raw: bytes, box: EmailSettings, reason: str) -> Envelope:
     """An envelope that keeps an unusable mail whole, with the reason."""
+    sender, subject = _peek(raw)
     return Envelope(
         channel=box.name,
         external_id=external_id(raw),
         identity_channel="email",
-        address=UNKNOWN_SENDER,
+        address=sender or UNKNOWN_SENDER,
+        subject=subject,
         text="",
         received_at=time.time(),
         quarantine=single_line(reason)[:2000] or "unparseable",

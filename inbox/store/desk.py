@@ -17,6 +17,7 @@ from inbox.errors import Conflict, NotFound
 from inbox.models import Priority, Status
 from inbox.store.accounts import Agent
 from inbox.store.engine import now
+from inbox.store.files import StoredFile, attachments_of, message_file
 from inbox.store.tables import (
     agents,
     conversation_refs,
@@ -78,11 +79,15 @@ class MessageView:
     created_at: float
     delivery: str | None
     delivery_error: str | None
+    html: str | None = None
+    attachments: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """JSON for the agent API."""
         return {
             "id": self.message_id,
+            "html": self.html,
+            "attachments": list(self.attachments),
             "direction": self.direction,
             "author": self.author,
             "channel": self.channel,
@@ -182,6 +187,18 @@ class Desk:
         async with self.engine.connect() as conn:
             return [_summary(r) for r in (await conn.execute(query)).all()]
 
+    async def attachment(self, agent: Agent, reference: int, attachment_id: int) -> StoredFile:
+        """A file of one of the conversation's messages, if the agent may see it."""
+        async with self.engine.connect() as conn:
+            row = await self._visible(conn, agent, reference)
+            ids = [
+                int(i)
+                for i in await conn.scalars(
+                    select(messages.c.id).where(messages.c.conversation_id == row.id)
+                )
+            ]
+            return await message_file(conn, attachment_id, ids)
+
     async def view(self, agent: Agent, reference: int) -> ConversationView:
         """One conversation with its messages (notes included) and its evidence."""
         async with self.engine.connect() as conn:
@@ -196,6 +213,7 @@ class Desk:
                         messages.c.internal,
                         messages.c.subject,
                         messages.c.text,
+                        messages.c.html,
                         messages.c.created_at,
                         outbox.c.state,
                         outbox.c.last_error,
@@ -212,6 +230,7 @@ class Desk:
                     .order_by(events.c.id)
                 )
             ).all()
+            files = await attachments_of(conn, [int(m.id) for m in message_rows])
         trail = [
             {"kind": e.kind, "actor": e.actor, "data": e.data, "at": e.created_at}
             for e in event_rows
@@ -231,6 +250,8 @@ class Desk:
                     created_at=float(m.created_at),
                     delivery=m.state,
                     delivery_error=m.last_error,
+                    html=m.html,
+                    attachments=tuple(files.get(int(m.id), ())),
                 )
                 for m in message_rows
             ],

@@ -1,0 +1,136 @@
+"""Attachments and quarantined mail, read back for agents and operators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from inbox.errors import NotFound
+from inbox.store.tables import attachments, quarantine
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file's bytes with the name it came with."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+async def attachments_of(
+    conn: AsyncConnection, message_ids: list[int]
+) -> dict[int, list[dict[str, Any]]]:
+    """Each message's files (without their bytes), for the conversation view."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    if not message_ids:
+        return found
+    for row in await conn.execute(
+        select(
+            attachments.c.id,
+            attachments.c.message_id,
+            attachments.c.kind,
+            attachments.c.filename,
+            attachments.c.content_type,
+            attachments.c.size,
+            attachments.c.omitted,
+        )
+        .where(attachments.c.message_id.in_(message_ids))
+        .order_by(attachments.c.id)
+    ):
+        found.setdefault(int(row.message_id), []).append(
+            {
+                "id": int(row.id),
+                "kind": row.kind,
+                "filename": row.filename,
+                "content_type": row.content_type,
+                "size": int(row.size),
+                "omitted": bool(row.omitted),
+            }
+        )
+    return found
+
+
+async def message_file(
+    conn: AsyncConnection, attachment_id: int, message_ids: list[int]
+) -> StoredFile:
+    """One file of one of ``message_ids`` (the caller checked who may see them)."""
+    row = (
+        await conn.execute(
+            select(attachments.c.filename, attachments.c.content_type, attachments.c.data).where(
+                attachments.c.id == attachment_id, attachments.c.message_id.in_(message_ids)
+            )
+        )
+    ).first()
+    if row is None:
+        raise NotFound("no such attachment")
+    return StoredFile(row.filename, row.content_type, bytes(row.data))
+
+
+@dataclass(frozen=True)
+class QuarantineEntry:
+    """A message that could not become a ticket."""
+
+    entry_id: int
+    channel: str
+    sender: str
+    subject: str
+    reason: str
+    received_at: float
+    size: int
+
+
+class Quarantine:
+    """What operators see of the quarantine: the list, and each entry's original bytes."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def entries(self, limit: int = 100) -> list[QuarantineEntry]:
+        """Newest first."""
+        query = (
+            select(
+                quarantine.c.id,
+                quarantine.c.channel,
+                quarantine.c.sender,
+                quarantine.c.subject,
+                quarantine.c.reason,
+                quarantine.c.received_at,
+                attachments.c.size,
+            )
+            .outerjoin(
+                attachments,
+                (attachments.c.quarantine_id == quarantine.c.id)
+                & (attachments.c.kind == "original"),
+            )
+            .order_by(quarantine.c.id.desc())
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [
+                QuarantineEntry(
+                    int(r.id),
+                    r.channel,
+                    r.sender,
+                    r.subject,
+                    r.reason,
+                    float(r.received_at),
+                    int(r.size or 0),
+                )
+                for r in await conn.execute(query)
+            ]
+
+    async def original(self, entry_id: int) -> bytes:
+        """The entry's message exactly as it was received."""
+        async with self.engine.connect() as conn:
+            data = await conn.scalar(
+                select(attachments.c.data).where(
+                    attachments.c.quarantine_id == entry_id, attachments.c.kind == "original"
+                )
+            )
+        if data is None:
+            raise NotFound(f"no quarantine entry {entry_id}")
+        return bytes(data)

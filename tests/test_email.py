@@ -1,0 +1,608 @@
+"""The email channel end to end: a real Dovecot (IMAP) in, a real SMTP server out."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from classifiers.embedder import SentenceTransformerEmbedder
+from connectors.mail.smtp import build_message
+from inbox import tomlwrite
+from inbox.app import InboxService
+from inbox.bench import start_service
+from inbox.config import Settings, parse_settings
+from inbox.models import Outbound
+from tests.conftest import SHARED_DATA, make_raw_config, until
+from tests.mailservers import Dovecot, SmtpServer, dovecot, smtp_server  # noqa: F401
+
+SUPPORT = "support@inbox.test"
+PASSWORD_ENV = "TEST_IMAP_PASSWORD"
+
+
+def mail(
+    sender: str,
+    subject: str,
+    body: str,
+    *,
+    in_reply_to: str = "",
+    references: str = "",
+    headers: dict[str, str] | None = None,
+) -> tuple[bytes, str]:
+    """A customer's mail as raw bytes, and its Message-ID."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = SUPPORT
+    message["Subject"] = subject
+    message_id = make_msgid(domain="customer.test")
+    message["Message-ID"] = message_id
+    message["Date"] = "Sun, 22 Nov 2026 10:00:00 +0000"
+    if in_reply_to:
+        message["In-Reply-To"] = in_reply_to
+    if references:
+        message["References"] = references
+    for name, value in (headers or {}).items():
+        message[name] = value
+    message.set_content(body)
+    return message.as_bytes(), message_id
+
+
+def email_settings(
+    tmp_path: Path,
+    server: Dovecot,
+    smtp: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+    **box: Any,
+) -> tuple[Settings, str]:
+    """Settings with one mailbox on a fresh Dovecot user; returns them and the user."""
+    raw, user = email_config(tmp_path, server, smtp, monkeypatch, **box)
+    return parse_settings(raw, tmp_path), user
+
+
+def email_config(
+    tmp_path: Path,
+    server: Dovecot,
+    smtp: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+    **box: Any,
+) -> tuple[dict[str, Any], str]:
+    """``email_settings`` as a TOML-shaped dict, for a config file."""
+    user, password = server.new_user()
+    monkeypatch.setenv(PASSWORD_ENV, password)
+    raw = make_raw_config(tmp_path)
+    raw["channels"]["email"] = [
+        {
+            "address": SUPPORT,
+            "display_name": "Inbox Support",
+            "imap_host": server.host,
+            "imap_port": server.port,
+            "imap_tls": "none",
+            "imap_user": user,
+            "imap_password_env": PASSWORD_ENV,
+            "smtp_host": smtp.host,
+            "smtp_port": smtp.port,
+            "smtp_tls": "none",
+            "poll_interval": 60,  # long: new mail must be noticed through IDLE
+            "reconnect_backoff": 0.05,
+            **box,
+        }
+    ]
+    return raw, user
+
+
+@dataclass
+class Store:
+    """Read-only SQL on the store file, for assertions."""
+
+    path: Path
+
+    def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        conn = sqlite3.connect(self.path, timeout=30)
+        try:
+            return list(conn.execute(sql, args).fetchall())
+        finally:
+            conn.close()
+
+    def count(self, sql: str, *args: Any) -> int:
+        return int(self.rows(sql, *args)[0][0])
+
+
+def store_of(settings: Settings) -> Store:
+    return Store(Path(settings.store.url.split("///", 1)[1]))
+
+
+@pytest.fixture
+async def service_factory(
+    embedder: SentenceTransformerEmbedder,
+) -> AsyncIterator[Callable[[Settings], Any]]:
+    started: list[InboxService] = []
+
+    async def start(settings: Settings) -> InboxService:
+        service = InboxService(settings, embedder=embedder)
+        await service.start()
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        if service.engine is not None:
+            await service.stop()
+
+
+async def test_round_trip_ack_reply_and_agent_answer_are_threaded(
+    tmp_path: Path,
+    dovecot: Dovecot,  # noqa: F811
+    smtp_server: SmtpServer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    service_factory: Callable[[Settings], Any],
+) -> None:
+    settings, user = email_settings(tmp_path, dovecot, smtp_server, monkeypatch)
+    store = store_of(settings)
+    service: InboxService = await service_factory(settings)
+
+    first, first_id = mail(
+        "Ann Customer <ann@customer.test>",
+        "I was charged twice",
+        "Hello, my card was charged twice for the same invoice this month.",
+    )
+    dovecot.save(user, first)
+    (ack,) = await smtp_server.wait_for(1, timeout=30)
+    reference = store.count("SELECT reference FROM conversations")
+    assert ack.rcpt_tos == ["ann@customer.test"]
+    assert ack.message["Subject"] == f"Re: I was charged twice [#{reference}]"
+    assert ack.message["In-Reply-To"] == first_id
+    assert ack.message["Auto-Submitted"] == "auto-replied"
+    assert ack.message["From"] == f"Inbox Support <{SUPPORT}>"
+    assert f"#{reference}" in ack.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+    # The customer answers the acknowledgement: it joins the same conversation, quietly.
+    ack_id = str(ack.message["Message-ID"])
+    reply, reply_id = mail(
+        "ann@customer.test",
+        f"Re: I was charged twice [#{reference}]",
+        "Here is the invoice number: 55120.\n\n> Thank you, we have your message.",
+        in_reply_to=ack_id,
+        references=f"{first_id} {ack_id}",
+    )
+    dovecot.save(user, reply)
+    await until(
+        lambda: _async(store.count("SELECT count(*) FROM messages WHERE direction='in'") == 2)
+    )
+    assert store.count("SELECT count(*) FROM conversations") == 1
+    assert store.count("SELECT count(*) FROM outbox") == 1  # no acknowledgement for a reply
+
+    # The agent answers: the mail goes out threaded under the customer's latest mail.
+    assert service.engine is not None
+    from inbox.store.accounts import Accounts
+
+    _agent, token = await Accounts(service.engine).add_agent("ed", ["billing", "triage"])
+    async with aiohttp.ClientSession() as http:
+        url = f"http://127.0.0.1:{service.port}/api/conversations/{reference}/reply"
+        async with http.post(
+            url, json={"text": "Refunded, sorry!"}, headers={"Authorization": f"Bearer {token}"}
+        ) as r:
+            assert r.status == 202, await r.text()
+    answer = (await smtp_server.wait_for(2, timeout=30))[1]
+    assert answer.message["In-Reply-To"] == reply_id
+    assert answer.message["References"].split() == [first_id, ack_id, reply_id]
+    assert answer.message["Subject"] == f"Re: I was charged twice [#{reference}]"
+    assert answer.message["Auto-Submitted"] is None
+    assert "Refunded, sorry!" in answer.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+async def _async(value: Any) -> Any:
+    return value
+
+
+def test_hostile_header_values_never_add_headers() -> None:
+    settings_box = _box()
+    outbound = Outbound(
+        outbox_id=7,
+        message_id=9,
+        channel="email",
+        address="ann@customer.test",
+        text="Body\r\nBcc: victim@example.com",
+        reference=1042,
+        subject="Hello\r\nBcc: victim@example.com",
+        in_reply_to="<x@y>\r\nBcc: victim@example.com",
+        references=("<a@b>", "<c@d>\r\nX-Evil: 1"),
+    )
+    message = build_message(outbound, settings_box, b"k" * 32)
+    head, body = message.as_bytes().split(b"\r\n\r\n", 1)
+    assert b"\nBcc:" not in head and b"\nX-Evil" not in head
+    assert b"Bcc: victim@example.com" in body  # the text stays text
+    assert message["In-Reply-To"] is None  # not a valid Message-ID: left out
+    assert message["References"] == "<a@b>"
+    assert message["Subject"] == "Re: Hello Bcc: victim@example.com [#1042]"
+    # The same outbox row always gets the same Message-ID, so a retry is one message.
+    assert build_message(outbound, settings_box, b"k" * 32)["Message-ID"] == message["Message-ID"]
+    bad = Outbound(7, 9, "email", "ann@customer.test\r\nBcc: x@y", "hi", 1042)
+    from inbox.errors import PermanentError
+
+    with pytest.raises(PermanentError):
+        build_message(bad, settings_box, b"k" * 32)
+
+
+def _box() -> Any:
+    raw = {
+        "address": SUPPORT,
+        "imap_host": "127.0.0.1",
+        "imap_user": "",
+        "smtp_host": "127.0.0.1",
+    }
+    from inbox.config import _email_settings
+
+    return _email_settings([raw])[0]
+
+
+async def test_outage_of_500_mails_gives_exactly_500_tickets(
+    tmp_path: Path,
+    dovecot: Dovecot,  # noqa: F811
+    smtp_server: SmtpServer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    service_factory: Callable[[Settings], Any],
+) -> None:
+    settings, user = email_settings(tmp_path, dovecot, smtp_server, monkeypatch)
+    store = store_of(settings)
+    # The connector has never run: 500 mails wait in the mailbox.
+    dovecot.save_many(
+        user,
+        [
+            mail(f"c{i}@customer.test", f"Order {i}", f"Parcel {i} has not arrived yet.")[0]
+            for i in range(500)
+        ],
+    )
+    service: InboxService = await service_factory(settings)
+    await until(
+        lambda: _async(store.count("SELECT count(*) FROM conversations") >= 500), timeout=120
+    )
+    await smtp_server.wait_for(500, timeout=120)
+    await service.stop()
+    # A restart finds nothing new: the watermark covers all 500.
+    dovecot.save(user, mail("late@customer.test", "One more", "And this one?")[0])
+    await service_factory(settings)
+    await until(lambda: _async(store.count("SELECT count(*) FROM conversations") == 501))
+    assert (
+        store.count("SELECT count(DISTINCT external_id) FROM messages WHERE direction='in'") == 501
+    )
+    assert store.count("SELECT count(*) FROM messages WHERE direction='in'") == 501
+    await smtp_server.wait_for(501, timeout=60)
+    recipients = [m.rcpt_tos[0] for m in smtp_server.received]
+    assert len(recipients) == len(set(recipients)) == 501
+
+
+async def test_uidvalidity_change_imports_new_mail_only(
+    tmp_path: Path,
+    dovecot: Dovecot,  # noqa: F811
+    smtp_server: SmtpServer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    service_factory: Callable[[Settings], Any],
+) -> None:
+    settings, user = email_settings(tmp_path, dovecot, smtp_server, monkeypatch)
+    store = store_of(settings)
+    for i in range(3):
+        dovecot.save(user, mail(f"u{i}@customer.test", f"Question {i}", f"Text {i}")[0])
+    service: InboxService = await service_factory(settings)
+    await until(lambda: _async(store.count("SELECT count(*) FROM conversations") == 3))
+    await service.stop()
+
+    dovecot.set_uidvalidity(user, "INBOX", dovecot.uidvalidity(user) + 1000)
+    dovecot.save(user, mail("new@customer.test", "Question 4", "A new one")[0])
+    await service_factory(settings)
+    await until(lambda: _async(store.count("SELECT count(*) FROM conversations") == 4))
+    await smtp_server.wait_for(4, timeout=30)
+    # Give a re-import every chance to show: the queue has drained and nothing doubled.
+    queue_db = settings.queue.path
+    await until(
+        lambda: _async(
+            Store(queue_db).count("SELECT count(*) FROM items WHERE state != 'done'") == 0
+        )
+    )
+    assert store.count("SELECT count(*) FROM messages WHERE direction='in'") == 4
+    assert len(smtp_server.received) == 4
+
+
+async def test_auto_replies_and_bounces_are_stored_but_never_answered(
+    tmp_path: Path,
+    dovecot: Dovecot,  # noqa: F811
+    smtp_server: SmtpServer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    service_factory: Callable[[Settings], Any],
+) -> None:
+    settings, user = email_settings(tmp_path, dovecot, smtp_server, monkeypatch)
+    store = store_of(settings)
+    await service_factory(settings)
+    dovecot.save(user, mail("bob@customer.test", "Login broken", "I cannot log in.")[0])
+    (ack,) = await smtp_server.wait_for(1, timeout=30)
+
+    # Bob's out-of-office answers our acknowledgement; a bounce comes from his server.
+    ooo, _ = mail(
+        "bob@customer.test",
+        "Automatic reply: Login broken",
+        "I am away until Monday.",
+        in_reply_to=str(ack.message["Message-ID"]),
+        headers={"Auto-Submitted": "auto-replied"},
+    )
+    bounce, _ = mail(
+        "MAILER-DAEMON@customer.test",
+        "Undelivered Mail Returned to Sender",
+        "This is the mail system at host customer.test.",
+    )
+    dovecot.save(user, ooo)
+    dovecot.save(user, bounce)
+    await until(
+        lambda: _async(store.count("SELECT count(*) FROM messages WHERE direction='in'") == 3)
+    )
+    assert store.count("SELECT count(*) FROM outbox") == 1
+    kinds = [r[0] for r in store.rows("SELECT kind FROM events ORDER BY id")]
+    assert kinds.count("automated_message") == 2
+    # The out-of-office joined Bob's ticket without reopening or answering it.
+    assert store.count("SELECT count(*) FROM conversations") == 2
+
+    # An auto-responder without the headers still meets the per-address limit.
+    for i in range(7):
+        dovecot.save(user, mail("loop@customer.test", f"Re: ticket {i}", f"Auto answer {i}")[0])
+    await until(
+        lambda: _async(store.count("SELECT count(*) FROM messages WHERE direction='in'") == 10)
+    )
+    limit = settings.email[0].acknowledgements_per_hour
+    assert store.count("SELECT count(*) FROM outbox WHERE address='loop@customer.test'") == limit
+    suppressed = store.count("SELECT count(*) FROM events WHERE kind='acknowledgement_suppressed'")
+    assert suppressed == 7 - limit
+    await smtp_server.wait_for(1 + limit, timeout=30)
+
+
+async def test_smtp_failures_retry_with_one_message_id_and_rejections_show(
+    tmp_path: Path,
+    dovecot: Dovecot,  # noqa: F811
+    smtp_server: SmtpServer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    service_factory: Callable[[Settings], Any],
+) -> None:
+    settings, user = email_settings(tmp_path, dovecot, smtp_server, monkeypatch)
+    store = store_of(settings)
+    await service_factory(settings)
+    smtp_server.fail_next(2)  # 451 twice, then accepted
+    dovecot.save(user, mail("t1@customer.test", "Temporary", "First")[0])
+    (first,) = await smtp_server.wait_for(1, timeout=30)
+    assert store.count("SELECT attempts FROM outbox WHERE address='t1@customer.test'") == 3
+
+    smtp_server.drop_after_data_next(1)  # the server may have it: retried, same Message-ID
+    dovecot.save(user, mail("t2@customer.test", "Dropped", "Second")[0])
+    (dropped,) = await smtp_server.wait_for_dropped(1, timeout=30)
+    second = (await smtp_server.wait_for(2, timeout=30))[1]
+    assert dropped.message["Message-ID"] == second.message["Message-ID"]
+    assert first.message["Message-ID"] != second.message["Message-ID"]
+
+    smtp_server.reject_next(1)  # 550: failed for good, shown on the conversation
+    dovecot.save(user, mail("t3@customer.test", "Rejected", "Third")[0])
+    await until(
+        lambda: _async(store.count("SELECT count(*) FROM outbox WHERE state='failed'") == 1)
+    )
+    (error,) = store.rows("SELECT last_error FROM outbox WHERE address='t3@customer.test'")[0]
+    assert "550" in error
+    assert store.count("SELECT count(*) FROM events WHERE kind='delivery_failed'") == 1
+
+
+async def test_every_hostile_mail_becomes_a_ticket_or_quarantine_with_raw_bytes(
+    tmp_path: Path,
+    dovecot: Dovecot,  # noqa: F811
+    smtp_server: SmtpServer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    service_factory: Callable[[Settings], Any],
+) -> None:
+    files = sorted(
+        p for p in (SHARED_DATA / "hostile-mail").rglob("*") if p.suffix in (".eml", ".txt")
+    )
+    assert len(files) >= 70
+    settings, user = email_settings(tmp_path, dovecot, smtp_server, monkeypatch)
+    store = store_of(settings)
+    dovecot.save_many(user, [p.read_bytes() for p in files])
+    await service_factory(settings)
+
+    def normal(data: bytes) -> bytes:
+        # As IMAP serves it: CRLF line ends, and Dovecot turns NUL bytes (which IMAP
+        # cannot carry) into 0x80. What we keep is the mail as the server gave it to us.
+        return data.replace(b"\r\n", b"\n").replace(b"\x00", b"\x80").rstrip(b"\n")
+
+    def kept() -> set[bytes]:
+        return {
+            normal(r[0]) for r in store.rows("SELECT data FROM attachments WHERE kind='original'")
+        }
+
+    wanted = {normal(p.read_bytes()) for p in files}
+    try:
+        await until(lambda: _async(wanted <= kept()), timeout=120)
+    except AssertionError:
+        missing = [p.name for p in files if normal(p.read_bytes()) not in kept()]
+        raise AssertionError(f"not kept: {missing}") from None
+    tickets = store.count("SELECT count(*) FROM messages WHERE direction='in'")
+    quarantined = store.count("SELECT count(*) FROM quarantine")
+    assert tickets > 0 and tickets + quarantined >= len(wanted)
+    for (html,) in store.rows("SELECT html FROM messages WHERE html IS NOT NULL"):
+        lowered = html.lower()
+        assert "<script" not in lowered and "javascript:" not in lowered
+        assert " onerror=" not in lowered and " onload=" not in lowered
+    # The connector is still alive and well.
+    dovecot.save(user, mail("after@customer.test", "Still there?", "Hello again")[0])
+    await until(
+        lambda: _async(
+            store.count("SELECT count(*) FROM identities WHERE address='after@customer.test'") == 1
+        )
+    )
+
+
+KILLED_MAILS = 600
+
+
+@pytest.mark.timeout(600)
+async def test_sigkill_during_intake_and_processing_never_duplicates(
+    tmp_path: Path,
+    dovecot: Dovecot,  # noqa: F811
+    smtp_server: SmtpServer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Small fetch batches: many put+watermark steps, so the kill lands between two.
+    raw, user = email_config(tmp_path, dovecot, smtp_server, monkeypatch, fetch_batch=5)
+    raw["web"]["port"] = 0
+    config = tmp_path / "config.toml"
+    config.write_text(tomlwrite.dumps(raw))
+    store = Store(tmp_path / "inbox.db")
+    queue = Store(tmp_path / "queue.db")
+    dovecot.save_many(
+        user,
+        [
+            mail(f"k{i}@customer.test", f"Refund {i}", f"Please refund order {i}.")[0]
+            for i in range(KILLED_MAILS)
+        ],
+    )
+
+    def watermark() -> int:
+        if not (tmp_path / "queue.db").exists():
+            return 0
+        rows = queue.rows("SELECT value FROM cursors WHERE source LIKE 'imap:%'")
+        return int(rows[0][0].split(":")[1]) if rows else 0
+
+    def tickets() -> int:
+        if not (tmp_path / "inbox.db").exists():
+            return 0
+        return store.count("SELECT count(*) FROM conversations")
+
+    # Kill 1: while mail is being fetched and queued.
+    proc, _base = await start_service(config, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        await until(lambda: _async(watermark() > 0), timeout=60, interval=0.005)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+    at_first_kill = watermark()
+    assert 0 < at_first_kill < KILLED_MAILS, "the kill must land mid-intake to mean anything"
+
+    # Kill 2: while the worker is storing tickets and the sender is acknowledging them.
+    proc, _base = await start_service(config, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        await until(lambda: _async(tickets() > 0), timeout=120, interval=0.005)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+    assert tickets() < KILLED_MAILS, "the kill must land mid-processing to mean anything"
+
+    proc, _base = await start_service(config, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        await until(lambda: _async(tickets() >= KILLED_MAILS), timeout=300, interval=0.1)
+        await until(
+            lambda: _async(store.count("SELECT count(*) FROM outbox WHERE state != 'sent'") == 0),
+            timeout=120,
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 60)
+    assert watermark() == KILLED_MAILS
+    assert store.count("SELECT count(*) FROM messages WHERE direction='in'") == KILLED_MAILS
+    assert store.count("SELECT count(*) FROM conversations") == KILLED_MAILS
+    assert store.count("SELECT count(DISTINCT conversation_id) FROM outbox") == KILLED_MAILS
+    assert store.count("SELECT count(*) FROM outbox") == KILLED_MAILS
+    # Each acknowledgement reached the SMTP server under one Message-ID (a send repeated
+    # after a kill between sending and recording it reuses that Message-ID).
+    received = await smtp_server.wait_for(KILLED_MAILS, timeout=60)
+    by_id = {str(m.message["Message-ID"]): m.rcpt_tos[0] for m in received}
+    assert len(by_id) == KILLED_MAILS
+    assert len(set(by_id.values())) == KILLED_MAILS
+
+
+async def test_agents_get_sanitised_html_and_files_only_as_downloads(
+    tmp_path: Path,
+    dovecot: Dovecot,  # noqa: F811
+    smtp_server: SmtpServer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    service_factory: Callable[[Settings], Any],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    raw, user = email_config(tmp_path, dovecot, smtp_server, monkeypatch)
+    config = tmp_path / "config.toml"
+    config.write_text(tomlwrite.dumps(raw))
+    settings = parse_settings(raw, tmp_path)
+    store = store_of(settings)
+    service: InboxService = await service_factory(settings)
+
+    message = EmailMessage()
+    message["From"] = "Eve <eve@customer.test>"
+    message["To"] = SUPPORT
+    message["Subject"] = "<script>alert(1)</script> my invoice"
+    message["Message-ID"] = make_msgid(domain="customer.test")
+    message.set_content("Invoice attached, the amount is wrong.")
+    message.add_alternative(
+        '<p onclick="alert(2)">Invoice <b>attached</b></p><script>alert(3)</script>'
+        '<a href="javascript:alert(4)">x</a><img src=x onerror=alert(5)>',
+        subtype="html",
+    )
+    message.add_attachment(
+        b"<html><script>alert(6)</script></html>",
+        maintype="text",
+        subtype="html",
+        filename='../../"><script>alert(7)</script>.html',
+    )
+    dovecot.save(user, message.as_bytes())
+    no_sender = (
+        b"Subject: who sent this?\r\nMessage-ID: <nofrom@x>\r\n\r\nNo From header at all.\r\n"
+    )
+    dovecot.save(user, no_sender)
+    await until(lambda: _async(store.count("SELECT count(*) FROM quarantine") == 1))
+    reference = (await until(lambda: _async(store.rows("SELECT reference FROM conversations"))))[0][
+        0
+    ]
+
+    assert service.engine is not None
+    from inbox.store.accounts import Accounts
+
+    _agent, token = await Accounts(service.engine).add_agent("ann", ["billing", "triage"])
+    headers = {"Authorization": f"Bearer {token}"}
+    base = f"http://127.0.0.1:{service.port}/api/conversations/{reference}"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(base, headers=headers) as r:
+            view = await r.json()
+        (inbound,) = [m for m in view["messages"] if m["direction"] == "in"]
+        html = inbound["html"].lower()
+        assert "invoice <b>attached</b>" in html
+        for bad in ("<script", "onclick", "onerror", "javascript:"):
+            assert bad not in html
+        files = {f["kind"]: f for f in inbound["attachments"]}
+        assert "/" not in files["attachment"]["filename"]
+        async with http.get(
+            f"{base}/attachments/{files['attachment']['id']}", headers=headers
+        ) as r:
+            assert r.status == 200
+            assert r.headers["Content-Type"] == "application/octet-stream"
+            assert r.headers["Content-Disposition"].startswith("attachment;")
+            assert r.headers["X-Content-Type-Options"] == "nosniff"
+            assert await r.read() == b"<html><script>alert(6)</script></html>"
+        async with http.get(f"{base}/attachments/{files['original']['id']}", headers=headers) as r:
+            assert r.status == 200 and b"Invoice attached" in await r.read()
+        # Another team's agent cannot fetch it: the conversation does not exist for them.
+        _other, other = await Accounts(service.engine).add_agent("bo", ["orders"])
+        async with http.get(
+            f"{base}/attachments/{files['attachment']['id']}",
+            headers={"Authorization": f"Bearer {other}"},
+        ) as r:
+            assert r.status == 404
+
+    # The operator sees the quarantined mail and gets its original bytes back.
+    from inbox.cli import main
+
+    assert await asyncio.to_thread(main, ["--config", str(config), "quarantine"]) == 0
+    listing = capsys.readouterr().out
+    assert "who sent this?" in listing and "From" in listing
+    (entry_id,) = store.rows("SELECT id FROM quarantine")[0]
+    from inbox.store.files import Quarantine
+
+    original = await Quarantine(service.engine).original(entry_id)
+    assert original.replace(b"\r\n", b"\n") == no_sender.replace(b"\r\n", b"\n")
