@@ -139,7 +139,7 @@ class EmailSettings:
     poll_interval: float = 60.0
     after_import: str = "keep"  # keep | seen | move
     move_to: str = ""
-    fetch_batch: int = 100
+    fetch_batch: int = 50
     attachment_max_bytes: int = 10 * 1024 * 1024
     acknowledgements_per_hour: int = 5
     timeout: float = 30.0
@@ -357,7 +357,7 @@ def _email_settings(raw: Any) -> tuple[EmailSettings, ...]:
             poll_interval=r.number("poll_interval", 60.0, minimum=0.05),
             after_import=after,
             move_to=r.string("move_to", "", allow_empty=after != "move"),
-            fetch_batch=r.integer("fetch_batch", 100, minimum=1),
+            fetch_batch=min(r.integer("fetch_batch", 50, minimum=1), 200),
             attachment_max_bytes=int(r.number("attachment_max_mb", 10.0) * 1024 * 1024),
             acknowledgements_per_hour=r.integer("acknowledgements_per_hour", 5, minimum=1),
             timeout=r.number("timeout", 30.0, minimum=0.1),

@@ -39,7 +39,7 @@ from tests.conftest import ROOT, default_config
 from tests.mailservers import Dovecot, SmtpServer
 
 PASSWORD_ENV = "BENCH_IMAP_PASSWORD"
-FETCH_BATCH = 100
+FETCH_BATCH = 50
 
 
 def _mail(i: int, text: str, tag: str) -> bytes:

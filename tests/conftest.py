@@ -16,6 +16,9 @@ from classifiers.embedder import SentenceTransformerEmbedder
 from inbox.app import InboxService
 from inbox.config import Settings, parse_settings
 
+# The real mail servers' fixtures (``dovecot``, ``smtp_server``), for every test module.
+pytest_plugins = ["tests.mailservers"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 

@@ -23,7 +23,7 @@ from inbox.bench import start_service
 from inbox.config import Settings, parse_settings
 from inbox.models import Outbound
 from tests.conftest import SHARED_DATA, make_raw_config, until
-from tests.mailservers import Dovecot, SmtpServer, dovecot, smtp_server  # noqa: F401
+from tests.mailservers import Dovecot, SmtpServer
 
 SUPPORT = "support@inbox.test"
 PASSWORD_ENV = "TEST_IMAP_PASSWORD"
@@ -140,8 +140,8 @@ async def service_factory(
 
 async def test_round_trip_ack_reply_and_agent_answer_are_threaded(
     tmp_path: Path,
-    dovecot: Dovecot,  # noqa: F811
-    smtp_server: SmtpServer,  # noqa: F811
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
     monkeypatch: pytest.MonkeyPatch,
     service_factory: Callable[[Settings], Any],
 ) -> None:
@@ -246,8 +246,8 @@ def _box() -> Any:
 
 async def test_outage_of_500_mails_gives_exactly_500_tickets(
     tmp_path: Path,
-    dovecot: Dovecot,  # noqa: F811
-    smtp_server: SmtpServer,  # noqa: F811
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
     monkeypatch: pytest.MonkeyPatch,
     service_factory: Callable[[Settings], Any],
 ) -> None:
@@ -282,8 +282,8 @@ async def test_outage_of_500_mails_gives_exactly_500_tickets(
 
 async def test_uidvalidity_change_imports_new_mail_only(
     tmp_path: Path,
-    dovecot: Dovecot,  # noqa: F811
-    smtp_server: SmtpServer,  # noqa: F811
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
     monkeypatch: pytest.MonkeyPatch,
     service_factory: Callable[[Settings], Any],
 ) -> None:
@@ -313,8 +313,8 @@ async def test_uidvalidity_change_imports_new_mail_only(
 
 async def test_auto_replies_and_bounces_are_stored_but_never_answered(
     tmp_path: Path,
-    dovecot: Dovecot,  # noqa: F811
-    smtp_server: SmtpServer,  # noqa: F811
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
     monkeypatch: pytest.MonkeyPatch,
     service_factory: Callable[[Settings], Any],
 ) -> None:
@@ -363,8 +363,8 @@ async def test_auto_replies_and_bounces_are_stored_but_never_answered(
 
 async def test_smtp_failures_retry_with_one_message_id_and_rejections_show(
     tmp_path: Path,
-    dovecot: Dovecot,  # noqa: F811
-    smtp_server: SmtpServer,  # noqa: F811
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
     monkeypatch: pytest.MonkeyPatch,
     service_factory: Callable[[Settings], Any],
 ) -> None:
@@ -395,8 +395,8 @@ async def test_smtp_failures_retry_with_one_message_id_and_rejections_show(
 
 async def test_every_hostile_mail_becomes_a_ticket_or_quarantine_with_raw_bytes(
     tmp_path: Path,
-    dovecot: Dovecot,  # noqa: F811
-    smtp_server: SmtpServer,  # noqa: F811
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
     monkeypatch: pytest.MonkeyPatch,
     service_factory: Callable[[Settings], Any],
 ) -> None:
@@ -447,8 +447,8 @@ KILLED_MAILS = 600
 @pytest.mark.timeout(600)
 async def test_sigkill_during_intake_and_processing_never_duplicates(
     tmp_path: Path,
-    dovecot: Dovecot,  # noqa: F811
-    smtp_server: SmtpServer,  # noqa: F811
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Small fetch batches: many put+watermark steps, so the kill lands between two.
@@ -521,8 +521,8 @@ async def test_sigkill_during_intake_and_processing_never_duplicates(
 
 async def test_agents_get_sanitised_html_and_files_only_as_downloads(
     tmp_path: Path,
-    dovecot: Dovecot,  # noqa: F811
-    smtp_server: SmtpServer,  # noqa: F811
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
     monkeypatch: pytest.MonkeyPatch,
     service_factory: Callable[[Settings], Any],
     capsys: pytest.CaptureFixture[str],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 import time
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -535,3 +536,51 @@ def test_pathological_address_headers_parse_quickly() -> None:
     assert time.monotonic() - started < 5
     assert parsed.from_address == "ada@example.com" and parsed.to == ()
     assert any("parsed leniently" in defect for defect in parsed.defects)
+
+
+# --- header reads are memoised per mail ----------------------------------------------------
+
+
+def test_parts_with_identical_headers_are_each_read_in_full() -> None:
+    # Equal header values in several parts (and in a forwarded mail) share one parsed header;
+    # every part must still get its own payload, name and type.
+    msg = _mail("See the two files.")
+    for data in (b"first", b"second!"):
+        msg.add_attachment(data, maintype="application", subtype="pdf", filename="résumé.pdf")
+    inner = _mail("The original complaint.")
+    msg.add_attachment(inner, disposition="inline")
+    raw = msg.as_bytes()
+    parsed = parse_mail(raw)
+    assert [(a.filename, a.content_type, a.data) for a in parsed.attachments] == [
+        ("résumé.pdf", "application/pdf", b"first"),
+        ("résumé.pdf", "application/pdf", b"second!"),
+    ]
+    assert "The original complaint." in parsed.text
+    assert "From: Ada Lovelace <ada@example.com>" in parsed.text
+    assert parsed == parse_mail(raw)
+
+
+def test_each_header_value_is_parsed_once_per_mail(monkeypatch: pytest.MonkeyPatch) -> None:
+    from connectors.mail import parse as parse_module
+
+    built: list[tuple[str, str]] = []
+    header_class = parse_module._header_class
+
+    def counting(lowercase_name: str) -> Callable[[str, str], object]:
+        def build(name: str, value: str) -> object:
+            built.append((lowercase_name, value))
+            return header_class(lowercase_name)(name, value)
+
+        return build
+
+    monkeypatch.setattr(parse_module, "_header_class", counting)
+    msg = _mail("Hello", Cc="boss@shop.example")
+    msg.add_alternative("<p>Hello</p>", subtype="html")
+    msg.add_attachment(b"x" * 100, maintype="application", subtype="pdf", filename="a.pdf")
+    parsed = parse_mail(msg.as_bytes())
+    assert parsed.from_address == "ada@example.com" and len(parsed.attachments) == 1
+    assert built and len(built) == len(set(built))
+    # A second mail gets a memo of its own: nothing is carried over between mails.
+    first = len(built)
+    parse_mail(msg.as_bytes())
+    assert len(built) == 2 * first

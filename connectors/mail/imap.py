@@ -101,6 +101,9 @@ class ImapIngest:
         )
         self._on_state = on_state or (lambda _state: None)
         self.fetched = 0
+        # aioimaplib parses a response recursively, line by line; a response with very
+        # many small mails can overflow and stall it. A fetch that stalls halves this.
+        self.batch = box.fetch_batch
 
     async def run(self, sink: Sink) -> None:
         """Ingests until cancelled, reconnecting with back-off and jitter."""
@@ -161,11 +164,16 @@ class ImapIngest:
         search = _ok(await client.uid_search(f"UID {last + 1}:*", charset=None), "UID SEARCH")
         # "n:*" always includes the highest UID, even below n: keep only what is new.
         uids = sorted(uid for uid in parse_search(search.lines) if uid > last)
-        for start in range(0, len(uids), box.fetch_batch):
-            chunk = uids[start : start + box.fetch_batch]
-            fetched = _ok(
-                await client.uid("fetch", _uid_set(chunk), "(UID BODY.PEEK[])"), "UID FETCH"
-            )
+        while uids:
+            chunk, uids = uids[: self.batch], uids[self.batch :]
+            try:
+                response = await asyncio.wait_for(
+                    client.uid("fetch", _uid_set(chunk), "(UID BODY.PEEK[])"), box.timeout
+                )
+            except TimeoutError:
+                self.batch = max(1, self.batch // 2)
+                raise ImapError(f"UID FETCH stalled; fetching {self.batch} at a time") from None
+            fetched = _ok(response, "UID FETCH")
             raws = parse_fetch(fetched.lines)
             envelopes = [envelope_from_mail(raws[uid], box) for uid in chunk if uid in raws]
             # The mails and the watermark past them, in one durable step.
