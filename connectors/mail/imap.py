@@ -263,6 +263,10 @@ async def _close(client: aioimaplib.IMAP4) -> None:
     except (aioimaplib.AioImapException, OSError, TimeoutError):
         pass
     finally:
+        # A connection still being made when we stop would otherwise open afterwards.
+        connecting = getattr(client, "_client_task", None)
+        if connecting is not None and not connecting.done():
+            connecting.cancel()
         transport = getattr(client.protocol, "transport", None)
         if transport is not None:
             transport.close()
