@@ -36,7 +36,7 @@ from connectors.mail.imap import parse_fetch, parse_search
 from inbox import tomlwrite
 from inbox.bench import measure_encode, read_texts, start_service
 from tests.conftest import ROOT, default_config
-from tests.mailservers import Dovecot, SmtpServer
+from tests.mailservers import Dovecot, SmtpServer, mailbox_config
 
 PASSWORD_ENV = "BENCH_IMAP_PASSWORD"
 FETCH_BATCH = 50
@@ -136,19 +136,7 @@ async def run(n: int, singles: int, texts_path: Path) -> None:
         raw["queue"]["path"] = str(folder / "queue.db")
         raw["web"].update(host="127.0.0.1", port=0)
         raw["channels"]["email"] = [
-            {
-                "address": "support@inbox.test",
-                "imap_host": server.host,
-                "imap_port": server.port,
-                "imap_tls": "none",
-                "imap_user": user,
-                "imap_password_env": PASSWORD_ENV,
-                "smtp_host": smtp.host,
-                "smtp_port": smtp.port,
-                "smtp_tls": "none",
-                "fetch_batch": FETCH_BATCH,
-                "poll_interval": 60,
-            }
+            mailbox_config(server, smtp, user, PASSWORD_ENV, fetch_batch=FETCH_BATCH)
         ]
         config = folder / "config.toml"
         config.write_text(tomlwrite.dumps(raw), encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -93,12 +94,15 @@ class Running:
 
 
 async def until(
-    check: Callable[[], Awaitable[Any]], *, timeout: float = 30.0, interval: float = 0.05
+    check: Callable[[], Awaitable[Any] | Any], *, timeout: float = 30.0, interval: float = 0.05
 ) -> Any:
-    """Re-checks observable state until ``check`` returns something truthy."""
+    """Re-checks observable state until ``check`` returns something truthy (``check`` may
+    be a coroutine function or a plain one)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        value = await check()
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         if asyncio.get_running_loop().time() > deadline:

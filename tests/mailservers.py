@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -514,6 +514,29 @@ class SmtpServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+# -- configuration -----------------------------------------------------------------------
+
+
+def mailbox_config(
+    server: Dovecot, smtp: SmtpServer, user: str, password_env: str, **extra: Any
+) -> dict[str, Any]:
+    """A ``[[channels.email]]`` table for ``user``'s mailbox on these servers."""
+    return {
+        "address": "support@inbox.test",
+        "display_name": "Inbox Support",
+        "imap_host": server.host,
+        "imap_port": server.port,
+        "imap_tls": "none",
+        "imap_user": user,
+        "imap_password_env": password_env,
+        "smtp_host": smtp.host,
+        "smtp_port": smtp.port,
+        "smtp_tls": "none",
+        "poll_interval": 60,  # long: new mail must be noticed through IDLE
+        **extra,
+    }
 
 
 # -- pytest fixtures -------------------------------------------------------------------------

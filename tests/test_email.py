@@ -23,7 +23,7 @@ from inbox.bench import start_service
 from inbox.config import Settings, parse_settings
 from inbox.models import Outbound
 from tests.conftest import SHARED_DATA, make_raw_config, until
-from tests.mailservers import Dovecot, SmtpServer
+from tests.mailservers import Dovecot, SmtpServer, mailbox_config
 
 SUPPORT = "support@inbox.test"
 PASSWORD_ENV = "TEST_IMAP_PASSWORD"
@@ -80,21 +80,7 @@ def email_config(
     monkeypatch.setenv(PASSWORD_ENV, password)
     raw = make_raw_config(tmp_path)
     raw["channels"]["email"] = [
-        {
-            "address": SUPPORT,
-            "display_name": "Inbox Support",
-            "imap_host": server.host,
-            "imap_port": server.port,
-            "imap_tls": "none",
-            "imap_user": user,
-            "imap_password_env": PASSWORD_ENV,
-            "smtp_host": smtp.host,
-            "smtp_port": smtp.port,
-            "smtp_tls": "none",
-            "poll_interval": 60,  # long: new mail must be noticed through IDLE
-            "reconnect_backoff": 0.05,
-            **box,
-        }
+        mailbox_config(server, smtp, user, PASSWORD_ENV, reconnect_backoff=0.05, **box)
     ]
     return raw, user
 
@@ -174,9 +160,7 @@ async def test_round_trip_ack_reply_and_agent_answer_are_threaded(
         references=f"{first_id} {ack_id}",
     )
     dovecot.save(user, reply)
-    await until(
-        lambda: _async(store.count("SELECT count(*) FROM messages WHERE direction='in'") == 2)
-    )
+    await until(lambda: store.count("SELECT count(*) FROM messages WHERE direction='in'") == 2)
     assert store.count("SELECT count(*) FROM conversations") == 1
     assert store.count("SELECT count(*) FROM outbox") == 1  # no acknowledgement for a reply
 
@@ -197,10 +181,6 @@ async def test_round_trip_ack_reply_and_agent_answer_are_threaded(
     assert answer.message["Subject"] == f"Re: I was charged twice [#{reference}]"
     assert answer.message["Auto-Submitted"] is None
     assert "Refunded, sorry!" in answer.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-
-
-async def _async(value: Any) -> Any:
-    return value
 
 
 def test_hostile_header_values_never_add_headers() -> None:
@@ -262,15 +242,13 @@ async def test_outage_of_500_mails_gives_exactly_500_tickets(
         ],
     )
     service: InboxService = await service_factory(settings)
-    await until(
-        lambda: _async(store.count("SELECT count(*) FROM conversations") >= 500), timeout=120
-    )
+    await until(lambda: store.count("SELECT count(*) FROM conversations") >= 500, timeout=120)
     await smtp_server.wait_for(500, timeout=120)
     await service.stop()
     # A restart finds nothing new: the watermark covers all 500.
     dovecot.save(user, mail("late@customer.test", "One more", "And this one?")[0])
     await service_factory(settings)
-    await until(lambda: _async(store.count("SELECT count(*) FROM conversations") == 501))
+    await until(lambda: store.count("SELECT count(*) FROM conversations") == 501)
     assert (
         store.count("SELECT count(DISTINCT external_id) FROM messages WHERE direction='in'") == 501
     )
@@ -292,20 +270,18 @@ async def test_uidvalidity_change_imports_new_mail_only(
     for i in range(3):
         dovecot.save(user, mail(f"u{i}@customer.test", f"Question {i}", f"Text {i}")[0])
     service: InboxService = await service_factory(settings)
-    await until(lambda: _async(store.count("SELECT count(*) FROM conversations") == 3))
+    await until(lambda: store.count("SELECT count(*) FROM conversations") == 3)
     await service.stop()
 
     dovecot.set_uidvalidity(user, "INBOX", dovecot.uidvalidity(user) + 1000)
     dovecot.save(user, mail("new@customer.test", "Question 4", "A new one")[0])
     await service_factory(settings)
-    await until(lambda: _async(store.count("SELECT count(*) FROM conversations") == 4))
+    await until(lambda: store.count("SELECT count(*) FROM conversations") == 4)
     await smtp_server.wait_for(4, timeout=30)
     # Give a re-import every chance to show: the queue has drained and nothing doubled.
     queue_db = settings.queue.path
     await until(
-        lambda: _async(
-            Store(queue_db).count("SELECT count(*) FROM items WHERE state != 'done'") == 0
-        )
+        lambda: Store(queue_db).count("SELECT count(*) FROM items WHERE state != 'done'") == 0
     )
     assert store.count("SELECT count(*) FROM messages WHERE direction='in'") == 4
     assert len(smtp_server.received) == 4
@@ -339,9 +315,7 @@ async def test_auto_replies_and_bounces_are_stored_but_never_answered(
     )
     dovecot.save(user, ooo)
     dovecot.save(user, bounce)
-    await until(
-        lambda: _async(store.count("SELECT count(*) FROM messages WHERE direction='in'") == 3)
-    )
+    await until(lambda: store.count("SELECT count(*) FROM messages WHERE direction='in'") == 3)
     assert store.count("SELECT count(*) FROM outbox") == 1
     kinds = [r[0] for r in store.rows("SELECT kind FROM events ORDER BY id")]
     assert kinds.count("automated_message") == 2
@@ -351,9 +325,7 @@ async def test_auto_replies_and_bounces_are_stored_but_never_answered(
     # An auto-responder without the headers still meets the per-address limit.
     for i in range(7):
         dovecot.save(user, mail("loop@customer.test", f"Re: ticket {i}", f"Auto answer {i}")[0])
-    await until(
-        lambda: _async(store.count("SELECT count(*) FROM messages WHERE direction='in'") == 10)
-    )
+    await until(lambda: store.count("SELECT count(*) FROM messages WHERE direction='in'") == 10)
     limit = settings.email[0].acknowledgements_per_hour
     assert store.count("SELECT count(*) FROM outbox WHERE address='loop@customer.test'") == limit
     suppressed = store.count("SELECT count(*) FROM events WHERE kind='acknowledgement_suppressed'")
@@ -385,9 +357,7 @@ async def test_smtp_failures_retry_with_one_message_id_and_rejections_show(
 
     smtp_server.reject_next(1)  # 550: failed for good, shown on the conversation
     dovecot.save(user, mail("t3@customer.test", "Rejected", "Third")[0])
-    await until(
-        lambda: _async(store.count("SELECT count(*) FROM outbox WHERE state='failed'") == 1)
-    )
+    await until(lambda: store.count("SELECT count(*) FROM outbox WHERE state='failed'") == 1)
     (error,) = store.rows("SELECT last_error FROM outbox WHERE address='t3@customer.test'")[0]
     assert "550" in error
     assert store.count("SELECT count(*) FROM events WHERE kind='delivery_failed'") == 1
@@ -421,7 +391,7 @@ async def test_every_hostile_mail_becomes_a_ticket_or_quarantine_with_raw_bytes(
 
     wanted = {normal(p.read_bytes()) for p in files}
     try:
-        await until(lambda: _async(wanted <= kept()), timeout=120)
+        await until(lambda: wanted <= kept(), timeout=120)
     except AssertionError:
         missing = [p.name for p in files if normal(p.read_bytes()) not in kept()]
         raise AssertionError(f"not kept: {missing}") from None
@@ -435,7 +405,7 @@ async def test_every_hostile_mail_becomes_a_ticket_or_quarantine_with_raw_bytes(
     # The connector is still alive and well.
     dovecot.save(user, mail("after@customer.test", "Still there?", "Hello again")[0])
     await until(
-        lambda: _async(
+        lambda: (
             store.count("SELECT count(*) FROM identities WHERE address='after@customer.test'") == 1
         )
     )
@@ -480,7 +450,7 @@ async def test_sigkill_during_intake_and_processing_never_duplicates(
     # Kill 1: while mail is being fetched and queued.
     proc, _base = await start_service(config, stderr=asyncio.subprocess.DEVNULL)
     try:
-        await until(lambda: _async(watermark() > 0), timeout=60, interval=0.005)
+        await until(lambda: watermark() > 0, timeout=60, interval=0.005)
     finally:
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
@@ -490,7 +460,7 @@ async def test_sigkill_during_intake_and_processing_never_duplicates(
     # Kill 2: while the worker is storing tickets and the sender is acknowledging them.
     proc, _base = await start_service(config, stderr=asyncio.subprocess.DEVNULL)
     try:
-        await until(lambda: _async(tickets() > 0), timeout=120, interval=0.005)
+        await until(lambda: tickets() > 0, timeout=120, interval=0.005)
     finally:
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
@@ -498,9 +468,9 @@ async def test_sigkill_during_intake_and_processing_never_duplicates(
 
     proc, _base = await start_service(config, stderr=asyncio.subprocess.DEVNULL)
     try:
-        await until(lambda: _async(tickets() >= KILLED_MAILS), timeout=300, interval=0.1)
+        await until(lambda: tickets() >= KILLED_MAILS, timeout=300, interval=0.1)
         await until(
-            lambda: _async(store.count("SELECT count(*) FROM outbox WHERE state != 'sent'") == 0),
+            lambda: store.count("SELECT count(*) FROM outbox WHERE state != 'sent'") == 0,
             timeout=120,
         )
     finally:
@@ -556,10 +526,8 @@ async def test_agents_get_sanitised_html_and_files_only_as_downloads(
         b"Subject: who sent this?\r\nMessage-ID: <nofrom@x>\r\n\r\nNo From header at all.\r\n"
     )
     dovecot.save(user, no_sender)
-    await until(lambda: _async(store.count("SELECT count(*) FROM quarantine") == 1))
-    reference = (await until(lambda: _async(store.rows("SELECT reference FROM conversations"))))[0][
-        0
-    ]
+    await until(lambda: store.count("SELECT count(*) FROM quarantine") == 1)
+    reference = (await until(lambda: store.rows("SELECT reference FROM conversations")))[0][0]
 
     assert service.engine is not None
     from inbox.store.accounts import Accounts

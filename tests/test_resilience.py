@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -18,15 +17,9 @@ from inbox import tomlwrite
 from inbox.bench import start_service
 from inbox.models import Envelope
 from tests.conftest import Running, default_config, until
+from tests.mailservers import free_port
 
 MESSAGES = 240
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _write_config(tmp_path: Path, port: int) -> Path:
@@ -56,7 +49,7 @@ def _count(db: Path, sql: str) -> int:
 
 @pytest.mark.timeout(600)
 async def test_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     config = _write_config(tmp_path, port)
     base = f"http://127.0.0.1:{port}"
     store_db = tmp_path / "inbox.db"

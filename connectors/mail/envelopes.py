@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
+from connectors.mail.charsets import decode_words
 from connectors.mail.parse import UnparseableMail, parse_mail
 from inbox.config import EmailSettings
 from inbox.models import Attachment, Envelope
@@ -51,7 +51,7 @@ def _peek(raw: bytes) -> tuple[str, str]:
         found = []
         for name in ("From", "Subject"):
             value = headers.get(name, "")
-            found.append(single_line(str(make_header(decode_header(str(value)))))[:300])
+            found.append(single_line(decode_words(str(value), lambda _defect: None))[:300])
         return found[0], found[1]
     except Exception:  # a header too broken even for this: the list shows nothing
         return "", ""
@@ -94,16 +94,6 @@ def envelope_from_mail(raw: bytes, box: EmailSettings) -> Envelope:
         meta["references"] = " ".join(parsed.references[-MAX_REFERENCES:])
     if parsed.defects:
         meta["defects"] = "; ".join(parsed.defects)[:1000]
-    files = tuple(
-        Attachment(
-            filename=a.filename,
-            content_type=a.content_type,
-            size=a.size,
-            data=a.data,
-            omitted=a.omitted,
-        )
-        for a in parsed.attachments
-    )
     return Envelope(
         channel=box.name,
         external_id=external_id(raw),
@@ -118,5 +108,5 @@ def envelope_from_mail(raw: bytes, box: EmailSettings) -> Envelope:
         html=parsed.html,
         thread_ids=thread_ids,
         automated=automated,
-        attachments=(*files, _original(raw)),
+        attachments=(*parsed.attachments, _original(raw)),
     )

@@ -38,11 +38,11 @@ from connectors.mail.headers import (
 from connectors.mail.htmltext import html_to_text, sanitize_html
 from connectors.mail.quotes import strip_quotes_and_signature
 from inbox.errors import InvalidMessage
+from inbox.models import Attachment
 from inbox.text import clean_text, single_line
 
 # The public face of the mail parser; the helpers it re-exports live in sibling modules.
 __all__ = [
-    "MailAttachment",
     "ParsedMail",
     "UnparseableMail",
     "html_to_text",
@@ -74,17 +74,6 @@ class UnparseableMail(InvalidMessage):
 
 
 @dataclass(frozen=True)
-class MailAttachment:
-    """One attachment: a sanitised name, its type and size, and its bytes unless too big."""
-
-    filename: str
-    content_type: str
-    size: int
-    data: bytes
-    omitted: bool
-
-
-@dataclass(frozen=True)
 class ParsedMail:
     """Everything the email connector needs from one inbound mail."""
 
@@ -99,7 +88,7 @@ class ParsedMail:
     text: str
     classify_text: str
     html: str
-    attachments: tuple[MailAttachment, ...]
+    attachments: tuple[Attachment, ...]
     automated: str
     defects: tuple[str, ...]
 
@@ -286,7 +275,7 @@ class _Walk:
 
     reader: Reader
     max_bytes: int
-    attachments: list[MailAttachment] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
 
 
 def _payload_bytes(part: Message) -> bytes:
@@ -319,7 +308,7 @@ def _add_attachment(walk: _Walk, data: bytes, filename: str, content_type: str) 
     position = len(walk.attachments) + 1
     omitted = len(data) > walk.max_bytes
     walk.attachments.append(
-        MailAttachment(
+        Attachment(
             filename=_sanitise_filename(filename, position),
             content_type=content_type,
             size=len(data),
