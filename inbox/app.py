@@ -14,6 +14,7 @@ from classifiers.embedder import Embedder, ProcessEmbedder, SentenceTransformerE
 from classifiers.triage import Triage
 from connectors.base import Connector, WebChannel
 from connectors.mail.channel import EmailConnector
+from connectors.telegram.channel import TelegramConnector
 from connectors.webchat import WebChatConnector
 from connectors.webform import WebFormConnector
 from inbox.agent_api import AgentApi
@@ -70,6 +71,7 @@ class InboxService:
         self.stopping = asyncio.Event()
         self.port: int | None = None
         self._own_embedder: ProcessEmbedder | None = None
+        self.connectors: list[Connector] = []
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -122,6 +124,9 @@ class InboxService:
             channels.append(WebChatConnector(s.chat, s.secret, transcripts))
         connectors: list[Connector] = [*channels]
         connectors += [EmailConnector(box, s.secret) for box in s.email]
+        if s.telegram is not None:
+            connectors.append(TelegramConnector(s.telegram))
+        self.connectors = connectors
         for connector in connectors:
             self._spawn(connector.run(queue), f"connector-{connector.name}")
         sender = OutboxSender(

@@ -148,6 +148,30 @@ class EmailSettings:
 
 
 @dataclass(frozen=True)
+class TelegramSettings:
+    """The Telegram bot: long polling in, ``sendMessage`` out.
+
+    ``base_url`` and ``base_file_url`` point at the Bot API (the public one by default, a
+    local Bot API server or a test stand-in otherwise). ``link_via`` names the email
+    channel that sends ``/link`` codes ("" = the first mailbox).
+    """
+
+    token: str = field(repr=False)
+    name: str = "telegram"
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    poll_timeout: int = 25
+    poll_limit: int = 100
+    attachment_max_bytes: int = 20 * 1024 * 1024
+    timeout: float = 30.0
+    reconnect_backoff: float = 1.0
+    reconnect_backoff_max: float = 300.0
+    link_via: str = ""
+    link_code_minutes: float = 15.0
+    links_per_hour: int = 3
+
+
+@dataclass(frozen=True)
 class ModelSettings:
     """The sentence-transformers model; an empty path means the bundled all-MiniLM-L6-v2."""
 
@@ -172,6 +196,7 @@ class Settings:
     form: FormSettings = field(default_factory=FormSettings)
     chat: ChatSettings = field(default_factory=ChatSettings)
     email: tuple[EmailSettings, ...] = ()
+    telegram: TelegramSettings | None = None
     model: ModelSettings = field(default_factory=ModelSettings)
 
     def team(self, name: str) -> TeamSettings:
@@ -369,6 +394,42 @@ def _email_settings(raw: Any) -> tuple[EmailSettings, ...]:
     return tuple(boxes)
 
 
+def _telegram_settings(r: _Reader, email: tuple[EmailSettings, ...]) -> TelegramSettings | None:
+    """``[channels.telegram]``: off unless the table is there and ``enabled`` is not false."""
+    if not r.table or not r.boolean("enabled", True):
+        r.seen.update(r.table)
+        return None
+    env_name = r.string("token_env", "TELEGRAM_BOT_TOKEN")
+    token = os.environ.get(env_name, "").strip()
+    if not token:
+        raise ConfigError(
+            f"{r.key('token_env')}: the environment variable {env_name} holding the bot "
+            "token (from @BotFather) is not set"
+        )
+    base_url = r.string("base_url", "https://api.telegram.org/bot").rstrip("/")
+    default_files = base_url[: -len("/bot")] + "/file/bot" if base_url.endswith("/bot") else ""
+    base_file_url = r.string("base_file_url", default_files).rstrip("/")
+    link_via = r.string("link_via", email[0].name if email else "", allow_empty=True)
+    if link_via and all(box.name != link_via for box in email):
+        raise ConfigError(f"{r.key('link_via')}: no [[channels.email]] mailbox is named {link_via}")
+    settings = TelegramSettings(
+        token=token,
+        base_url=base_url,
+        base_file_url=base_file_url,
+        poll_timeout=min(r.integer("poll_timeout", 25, minimum=0), 50),
+        poll_limit=min(r.integer("poll_limit", 100, minimum=1), 100),
+        attachment_max_bytes=int(r.number("attachment_max_mb", 20.0) * 1024 * 1024),
+        timeout=r.number("timeout", 30.0, minimum=0.1),
+        reconnect_backoff=r.number("reconnect_backoff", 1.0, minimum=0.01),
+        reconnect_backoff_max=r.number("reconnect_backoff_max", 300.0, minimum=0.01),
+        link_via=link_via,
+        link_code_minutes=r.number("link_code_minutes", 15.0, minimum=1.0),
+        links_per_hour=r.integer("links_per_hour", 3, minimum=1),
+    )
+    r.finish()
+    return settings
+
+
 def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
     """Validates a parsed TOML document; ``base`` anchors relative paths."""
     top = _Reader(raw, "")
@@ -490,6 +551,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
     )
     c.finish()
     email = _email_settings(channels._get("email", []))
+    telegram = _telegram_settings(channels.table_of("telegram"), email)
     channels.finish()
 
     m = top.table_of("model")
@@ -514,6 +576,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         form=form,
         chat=chat,
         email=email,
+        telegram=telegram,
         model=model,
     )
 

@@ -16,7 +16,18 @@ class ConfigError(InboxError):
 
 
 class DeliveryError(InboxError):
-    """Sending or receiving on a channel failed."""
+    """Sending or receiving on a channel failed.
+
+    ``parts_sent`` counts the parts of a long answer delivered before the failure: the
+    next try starts after them, so no part reaches the customer twice.
+    """
+
+    parts_sent: int = 0
+
+    def after_parts(self, parts_sent: int) -> DeliveryError:
+        """This error, noting that ``parts_sent`` parts went out before it."""
+        self.parts_sent = parts_sent
+        return self
 
 
 class TransientError(DeliveryError):

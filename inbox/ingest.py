@@ -17,6 +17,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from inbox.commands import answer_command
 from inbox.config import Settings, TeamSettings
 from inbox.message_ids import reference_in_message_id, thread_key
 from inbox.models import Attachment, Envelope, RoutingDecision, Status, TriageDecision
@@ -37,7 +38,7 @@ from inbox.text import content_hash, find_references, format_reference
 # Channels where a customer's next message simply continues the open conversation.
 SESSION_CHANNELS = frozenset({"webchat", "telegram"})
 
-Outcome = Literal["new", "joined", "duplicate", "already_stored", "quarantined"]
+Outcome = Literal["new", "joined", "duplicate", "already_stored", "quarantined", "command"]
 ACK_WINDOW = 3600.0  # acknowledgements to one email address are limited per hour
 
 
@@ -396,14 +397,25 @@ async def ingest_batch(
     """Stores a batch of inbound messages; each new ticket gets its acknowledgement queued."""
     if not plans:
         return []
+    if any(p.envelope.is_command for p in plans):
+        # Messages first, so a command sees the conversation a message in the same batch
+        # opened; then the commands, in order.
+        others = await ingest_batch(
+            conn, [p for p in plans if not p.envelope.is_command], settings, tier_of
+        )
+        answered: dict[int, IngestResult] = {}
+        for p in plans:
+            if p.envelope.is_command:
+                first_time = await answer_command(conn, p.envelope, settings)
+                answered[id(p)] = IngestResult("command" if first_time else "already_stored", 0, 0)
+        return _merged(plans, answered, others)
     kept = [p for p in plans if p.envelope.quarantine]
     if kept:
         quarantined = await _quarantine(conn, kept)
-        rest = await ingest_batch(
+        others = await ingest_batch(
             conn, [p for p in plans if not p.envelope.quarantine], settings, tier_of
         )
-        merged = iter(rest)
-        return [quarantined[id(p)] if p.envelope.quarantine else next(merged) for p in plans]
+        return _merged(plans, quarantined, others)
     state = _BatchState()
     await _look_up(conn, plans, state, settings.secret)
     window = settings.dedup_window_minutes * 60
@@ -445,6 +457,14 @@ async def ingest_batch(
             assert d.target.conversation_id is not None
             results.append(IngestResult(d.outcome, d.target.reference, d.target.conversation_id))
     return results
+
+
+def _merged(
+    plans: list[IngestPlan], special: dict[int, IngestResult], others: list[IngestResult]
+) -> list[IngestResult]:
+    """Results in the plans' order: ``special`` ones by plan, the rest from ``others``."""
+    rest = iter(others)
+    return [special[id(p)] if id(p) in special else next(rest) for p in plans]
 
 
 async def _write(

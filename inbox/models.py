@@ -90,6 +90,11 @@ class Envelope:
     attachments: tuple[Attachment, ...] = ()
 
     @property
+    def is_command(self) -> bool:
+        """A bot command (/status, /link ...): answered by the bot, never a ticket."""
+        return bool(self.meta.get("command"))
+
+    @property
     def routing_text(self) -> str:
         """The text the classifier should read."""
         return self.classify_text or self.text
@@ -175,7 +180,7 @@ class Outbound:
     """One answer to send on a channel, keyed by its outbox id (sent at most once)."""
 
     outbox_id: int
-    message_id: int
+    message_id: int  # 0 for a service answer that is not a stored message
     channel: str
     address: str
     text: str
@@ -185,6 +190,8 @@ class Outbound:
     # The customer's message this answers, for channels that thread (email headers).
     in_reply_to: str = ""
     references: tuple[str, ...] = ()
+    # Parts of a long text the channel already delivered on an earlier try.
+    parts_sent: int = 0
 
 
 @dataclass(frozen=True)

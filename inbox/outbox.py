@@ -3,6 +3,8 @@
 Each outbox row is leased before it is sent and marked sent right after, so a row is
 sent once; a crash between the send and the mark can repeat it, which is why connectors
 key deliveries by the outbox id where the channel allows (an email Message-ID, say).
+Rows to one recipient go out in order: a row waits while an earlier one to the same
+address is unsent, and a long answer sent in parts resumes after its last delivered part.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Mapping
 
 from connectors.base import Connector
 from inbox.config import OutboxSettings
-from inbox.errors import PermanentError, RateLimited, TransientError
+from inbox.errors import DeliveryError, PermanentError, RateLimited, TransientError
 from inbox.models import Outbound
 from inbox.store.outbox_rows import OutboxRows
 
@@ -107,4 +109,10 @@ class OutboxSender:
             backoff = self.settings.retry_backoff * 2 ** (attempts - 1)
             delay = min(backoff, self.settings.retry_backoff_max)
         log.info("outbox %s: retry in %.1fs (%s)", outbound.outbox_id, delay, reason)
-        await self.rows.mark_retry(outbound.outbox_id, reason, delay)
+        progress = err.parts_sent if isinstance(err, DeliveryError) else 0
+        await self.rows.mark_retry(
+            outbound.outbox_id,
+            reason,
+            delay,
+            parts_sent=progress if progress > outbound.parts_sent else None,
+        )

@@ -35,6 +35,11 @@ async def index(request: web.Request) -> web.Response:
     return render("index.html", {})
 
 
+async def agent_desk(request: web.Request) -> web.Response:
+    """The agents' page: it signs in with an agent token and talks to the agent API."""
+    return render("agent.html", {})
+
+
 async def health(request: web.Request) -> web.Response:
     """Liveness for load balancers and scripts."""
     return web.json_response({"status": "ok"})
@@ -48,7 +53,9 @@ def build_web_app(
 ) -> web.Application:
     """Assembles the HTTP application."""
     app = web.Application(middlewares=[security_headers], client_max_size=max_request_bytes)
-    app.add_routes([web.get("/", index), web.get("/healthz", health)])
+    app.add_routes(
+        [web.get("/", index), web.get("/agent", agent_desk), web.get("/healthz", health)]
+    )
     app.add_routes(channel_routes)
     app.add_routes(agent_api.routes())
     app.router.add_static("/static", STATIC, follow_symlinks=False)

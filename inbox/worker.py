@@ -92,8 +92,9 @@ class Worker:
                 await self._give_back(item, f"invalid message: {err}")
         if not parsed:
             return []
-        # Quarantined messages are only kept; everything else is read by the model.
-        readable = [env for _, env in parsed if not env.quarantine]
+        # Quarantined messages are only kept and commands only answered; everything else
+        # is read by the model.
+        readable = [env for _, env in parsed if not (env.quarantine or env.is_command)]
         decisions: list[RoutingDecision] = []
         if readable:
             texts = [embedding_text(env.subject, env.routing_text) for env in readable]
@@ -103,7 +104,7 @@ class Worker:
             IngestPlan(
                 envelope=env,
                 reference=item.reference,
-                routing=None if env.quarantine else next(routed),
+                routing=None if env.quarantine or env.is_command else next(routed),
                 triage=self._assess(env),
             )
             for item, env in parsed

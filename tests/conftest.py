@@ -17,8 +17,9 @@ from classifiers.embedder import SentenceTransformerEmbedder
 from inbox.app import InboxService
 from inbox.config import Settings, parse_settings
 
-# The real mail servers' fixtures (``dovecot``, ``smtp_server``), for every test module.
-pytest_plugins = ["tests.mailservers"]
+# The real mail servers' fixtures (``dovecot``, ``smtp_server``), headless Chromium
+# (``browser``) and the Bot API stand-in (``bot_api``), for every test module.
+pytest_plugins = ["tests.mailservers", "tests.browser", "tests.telegram_api"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -120,3 +121,22 @@ async def running(
     async with aiohttp.ClientSession() as http:
         yield Running(service, http, f"http://127.0.0.1:{service.port}")
     await service.stop()
+
+
+@pytest.fixture
+async def service_factory(
+    embedder: SentenceTransformerEmbedder,
+) -> AsyncIterator[Callable[[Settings], Any]]:
+    """Starts the product on given settings (several, if a test needs them); stops them all."""
+    started: list[InboxService] = []
+
+    async def start(settings: Settings) -> InboxService:
+        service = InboxService(settings, embedder=embedder)
+        await service.start()
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        if service.engine is not None:
+            await service.stop()

@@ -117,3 +117,40 @@ def test_bad_mailbox_settings_name_the_key(
     raw["channels"]["email"] = [box]
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse_settings(raw, tmp_path)
+
+
+def test_telegram_reads_its_token_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_CFG_TG", "42:abc")
+    raw = default_config()
+    raw["inbox"]["data_dir"] = str(tmp_path)
+    assert parse_settings(raw, tmp_path).telegram is None  # off unless configured
+    raw["channels"]["telegram"] = {"token_env": "TEST_CFG_TG", "base_url": "http://h:1/bot/"}
+    telegram = parse_settings(raw, tmp_path).telegram
+    assert telegram is not None and telegram.token == "42:abc"
+    assert "42:abc" not in repr(telegram)
+    assert (telegram.base_url, telegram.base_file_url) == ("http://h:1/bot", "http://h:1/file/bot")
+    assert telegram.link_via == ""  # no mailbox: /link is not offered
+    raw["channels"]["telegram"]["enabled"] = False
+    assert parse_settings(raw, tmp_path).telegram is None
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"token_env": "TEST_CFG_UNSET"}, "TEST_CFG_UNSET holding the bot token"),
+        ({"token_env": "TEST_CFG_TG", "link_via": "email-x"}, "telegram.link_via"),
+        ({"token_env": "TEST_CFG_TG", "pol_timeout": 3}, "telegram.pol_timeout: unknown key"),
+    ],
+)
+def test_bad_telegram_settings_name_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: dict[str, object], message: str
+) -> None:
+    monkeypatch.setenv("TEST_CFG_TG", "42:abc")
+    monkeypatch.delenv("TEST_CFG_UNSET", raising=False)
+    raw = default_config()
+    raw["inbox"]["data_dir"] = str(tmp_path)
+    raw["channels"]["telegram"] = table
+    with pytest.raises(ConfigError, match=message):
+        parse_settings(raw, tmp_path)

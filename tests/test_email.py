@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -15,7 +15,6 @@ from typing import Any
 import aiohttp
 import pytest
 
-from classifiers.embedder import SentenceTransformerEmbedder
 from connectors.mail.smtp import build_message
 from inbox import tomlwrite
 from inbox.app import InboxService
@@ -104,24 +103,6 @@ class Store:
 
 def store_of(settings: Settings) -> Store:
     return Store(Path(settings.store.url.split("///", 1)[1]))
-
-
-@pytest.fixture
-async def service_factory(
-    embedder: SentenceTransformerEmbedder,
-) -> AsyncIterator[Callable[[Settings], Any]]:
-    started: list[InboxService] = []
-
-    async def start(settings: Settings) -> InboxService:
-        service = InboxService(settings, embedder=embedder)
-        await service.start()
-        started.append(service)
-        return service
-
-    yield start
-    for service in started:
-        if service.engine is not None:
-            await service.stop()
 
 
 async def test_round_trip_ack_reply_and_agent_answer_are_threaded(

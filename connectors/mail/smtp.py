@@ -48,7 +48,12 @@ def build_message(outbound: Outbound, box: EmailSettings, secret: bytes) -> Emai
     message = EmailMessage(policy=SMTP)
     message["From"] = formataddr((single_line(box.display_name), box.address))
     message["To"] = to
-    message["Subject"] = reply_subject(outbound.subject, outbound.reference)
+    # A service mail (a link code) belongs to no ticket: its subject is its own.
+    message["Subject"] = (
+        reply_subject(outbound.subject, outbound.reference)
+        if outbound.reference
+        else single_line(outbound.subject) or "A message from support"
+    )
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = outbound_message_id(
         secret, outbound.reference, outbound.outbox_id, domain

@@ -5,19 +5,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.orm import aliased
 
 from inbox.models import Outbound
 from inbox.store.engine import now
 from inbox.store.tables import conversations, messages, outbox
 from inbox.store.writes import record_event
 
+_earlier = aliased(outbox)
+
 
 def _due(stamp: float):  # type: ignore[no-untyped-def]
-    return or_(
-        and_(outbox.c.state == "pending", outbox.c.next_attempt_at <= stamp),
-        and_(outbox.c.state == "sending", outbox.c.lease_until < stamp),
+    """Rows to send now: due, and first in their recipient's line. An answer waits while
+    an earlier one to the same address is still unsent (backing off after a rate limit,
+    say), so a customer reads answers in the order they were written."""
+    first_in_line = ~exists().where(
+        _earlier.c.channel == outbox.c.channel,
+        _earlier.c.address == outbox.c.address,
+        _earlier.c.state.in_(("pending", "sending")),
+        _earlier.c.id < outbox.c.id,
+    )
+    return and_(
+        or_(
+            and_(outbox.c.state == "pending", outbox.c.next_attempt_at <= stamp),
+            and_(outbox.c.state == "sending", outbox.c.lease_until < stamp),
+        ),
+        first_in_line,
     )
 
 
@@ -30,6 +45,7 @@ async def _thread_parents(
     """For each outbound message, the customer's latest earlier email it answers:
     ``(In-Reply-To, References)`` as RFC 5322 wants them (the parent's References plus
     the parent's own Message-ID)."""
+    details = [r for r in details if r.conversation_id is not None and r.message_id is not None]
     conversation_ids = {int(r.conversation_id) for r in details}
     parents: dict[int, list[tuple[int, dict[str, Any]]]] = {}
     for row in await conn.execute(
@@ -91,13 +107,14 @@ class OutboxRows:
                         outbox.c.channel,
                         outbox.c.address,
                         outbox.c.conversation_id,
-                        messages.c.text,
-                        conversations.c.subject,
-                        messages.c.author,
-                        conversations.c.reference,
+                        outbox.c.parts_sent,
+                        func.coalesce(outbox.c.text, messages.c.text).label("text"),
+                        func.coalesce(outbox.c.subject, conversations.c.subject).label("subject"),
+                        func.coalesce(messages.c.author, "bot").label("author"),
+                        func.coalesce(conversations.c.reference, 0).label("reference"),
                     )
-                    .join(messages, messages.c.id == outbox.c.message_id)
-                    .join(conversations, conversations.c.id == outbox.c.conversation_id)
+                    .outerjoin(messages, messages.c.id == outbox.c.message_id)
+                    .outerjoin(conversations, conversations.c.id == outbox.c.conversation_id)
                     .where(outbox.c.id.in_(ids))
                     .order_by(outbox.c.id)
                 )
@@ -106,15 +123,16 @@ class OutboxRows:
         return [
             Outbound(
                 outbox_id=int(r.id),
-                message_id=int(r.message_id),
+                message_id=int(r.message_id or 0),
                 channel=r.channel,
                 address=r.address,
                 text=r.text,
                 reference=int(r.reference),
                 author=r.author,
                 subject=r.subject,
-                in_reply_to=threads.get(int(r.message_id), ("", ()))[0],
-                references=threads.get(int(r.message_id), ("", ()))[1],
+                in_reply_to=threads.get(int(r.message_id or 0), ("", ()))[0],
+                references=threads.get(int(r.message_id or 0), ("", ()))[1],
+                parts_sent=int(r.parts_sent),
             )
             for r in details
         ]
@@ -143,19 +161,21 @@ class OutboxRows:
                 [{"row_id": row_id, "external_id": ext} for row_id, ext in deliveries],
             )
 
-    async def mark_retry(self, outbox_id: int, error: str, delay: float) -> None:
-        """Puts the row back for another try after ``delay`` seconds."""
+    async def mark_retry(
+        self, outbox_id: int, error: str, delay: float, parts_sent: int | None = None
+    ) -> None:
+        """Puts the row back for another try after ``delay`` seconds; ``parts_sent``
+        records how far a long answer got, so the next try goes on from there."""
+        values: dict[str, Any] = {
+            "state": "pending",
+            "next_attempt_at": now() + delay,
+            "last_error": error,
+            "lease_until": None,
+        }
+        if parts_sent is not None:
+            values["parts_sent"] = parts_sent
         async with self.engine.begin() as conn:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == outbox_id)
-                .values(
-                    state="pending",
-                    next_attempt_at=now() + delay,
-                    last_error=error,
-                    lease_until=None,
-                )
-            )
+            await conn.execute(update(outbox).where(outbox.c.id == outbox_id).values(**values))
 
     async def mark_failed(self, outbox_id: int, error: str) -> None:
         """Gives up on the row and says why on its conversation."""

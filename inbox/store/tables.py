@@ -132,15 +132,18 @@ attachments = Table(
     Column("created_at", Float, nullable=False),
 )
 
+# What is to be sent, in order per recipient. Most rows send a stored message; a bot's
+# service answer (a command's reply, a link code) carries its own text and may belong to
+# no conversation. A long text goes out in parts; ``parts_sent`` remembers the progress.
 outbox = Table(
     "outbox",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("message_id", Integer, ForeignKey("messages.id"), nullable=False, unique=True),
-    Column("conversation_id", Integer, ForeignKey("conversations.id"), nullable=False),
+    Column("message_id", Integer, ForeignKey("messages.id"), nullable=True, unique=True),
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), nullable=True),
     Column("channel", String(40), nullable=False),
     Column("address", String(320), nullable=False),
-    Column("kind", String(20), nullable=False),  # acknowledgement | reply
+    Column("kind", String(20), nullable=False),  # acknowledgement | reply | service
     Column("state", String(10), nullable=False),  # pending | sending | sent | failed
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", Float, nullable=False),
@@ -149,7 +152,40 @@ outbox = Table(
     Column("sent_external_id", String(200), nullable=True),
     Column("created_at", Float, nullable=False),
     Column("sent_at", Float, nullable=True),
+    Column("text", Text, nullable=True),
+    Column("subject", String(300), nullable=True),
+    Column("parts_sent", Integer, nullable=False, default=0, server_default="0"),
     Index("ix_outbox_due", "state", "next_attempt_at"),
+    Index("ix_outbox_line", "channel", "address", "state"),
+)
+
+# Bot commands a customer sent (/start, /status, /link ...): answered once each.
+bot_commands = Table(
+    "bot_commands",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", String(40), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("command", String(40), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("channel", "external_id", name="uq_bot_command_external"),
+)
+
+# One-time codes that prove a chat identity owns an email address (/link, then /verify).
+link_codes = Table(
+    "link_codes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("identity_channel", String(40), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Index("ix_link_codes_identity", "identity_channel", "address"),
 )
 
 events = Table(

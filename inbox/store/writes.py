@@ -69,3 +69,32 @@ async def queue_outbound(
         )
     )
     return int(message_id)
+
+
+async def queue_service_answer(
+    conn: AsyncConnection,
+    *,
+    channel: str,
+    address: str,
+    text: str,
+    subject: str = "",
+    conversation_id: int | None = None,
+) -> None:
+    """Queues a bot's service answer (a command's reply, a link code): sent in order with
+    the recipient's other answers, but not a message of any conversation."""
+    stamp = now()
+    await conn.execute(
+        insert(outbox).values(
+            message_id=None,
+            conversation_id=conversation_id,
+            channel=channel,
+            address=address,
+            kind="service",
+            state="pending",
+            attempts=0,
+            next_attempt_at=stamp,
+            created_at=stamp,
+            text=text,
+            subject=subject,
+        )
+    )

@@ -1,0 +1,151 @@
+// The agent desk: the queue, one conversation, an answer box. Everything a customer wrote
+// is set with textContent; a mail's sanitised HTML is shown only inside an iframe with an
+// empty `sandbox` attribute (no script, no forms, no navigation of this page, its own
+// origin), under this page's CSP, which its srcdoc inherits. The token stays in this tab.
+(function () {
+  "use strict";
+  var KEY = "inbox-agent-token";
+  var $ = function (id) { return document.getElementById(id); };
+  var current = null;
+
+  function say(text) { $("status").textContent = text; }
+
+  function api(method, path, body) {
+    var init = { method: method, headers: { Authorization: "Bearer " + sessionStorage.getItem(KEY) } };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(path, init).then(function (r) {
+      if (r.status === 401) { signOut(); throw new Error("Your token was not accepted."); }
+      if (r.status === 204) { return null; }
+      if (!r.ok) {
+        return r.json().then(function (e) { throw new Error(e.error || r.statusText); });
+      }
+      return r.json();
+    });
+  }
+
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  function mailFrame(html) {
+    var frame = document.createElement("iframe");
+    frame.setAttribute("sandbox", "");
+    frame.setAttribute("referrerpolicy", "no-referrer");
+    frame.className = "mail-html";
+    frame.title = "The message as its sender formatted it";
+    frame.srcdoc = html;
+    return frame;
+  }
+
+  function download(ref, file) {
+    fetch("/api/conversations/" + ref + "/attachments/" + file.id, {
+      headers: { Authorization: "Bearer " + sessionStorage.getItem(KEY) }
+    }).then(function (r) {
+      if (!r.ok) { throw new Error("The file could not be downloaded (" + r.status + ")."); }
+      return r.blob();
+    }).then(function (blob) {
+      var link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = file.filename || "attachment";
+      link.click();
+      setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
+    }).catch(function (err) { say(err.message); });
+  }
+
+  function showMessage(ref, message) {
+    var item = element("li", message.direction === "in" ? "customer" : "agent");
+    var who = message.internal ? "Note by " + message.author : message.author;
+    var state = message.delivery ? " · " + message.delivery : "";
+    item.appendChild(element("span", "who", who + " · " + message.channel + state));
+    if (message.delivery_error) { item.appendChild(element("p", "errors", message.delivery_error)); }
+    if (message.html) { item.appendChild(mailFrame(message.html)); }
+    else { item.appendChild(element("p", "", message.text)); }
+    (message.attachments || []).forEach(function (file) {
+      var button = element("button", "file", (file.kind === "original" ? "Original message" : file.filename) +
+        " (" + file.size + " bytes" + (file.omitted ? ", too large: not kept" : "") + ")");
+      button.type = "button";
+      button.disabled = !!file.omitted;
+      button.addEventListener("click", function () { download(ref, file); });
+      item.appendChild(button);
+    });
+    return item;
+  }
+
+  function open(ref) {
+    return api("GET", "/api/conversations/" + ref).then(function (c) {
+      current = c.reference;
+      $("conversation").hidden = false;
+      $("conversation-title").textContent = c.ticket + " " + (c.subject || "");
+      $("conversation-meta").textContent = [c.status, c.team, c.priority, c.channel,
+        c.assignee ? "assigned to " + c.assignee : "unassigned"].join(" · ");
+      var list = $("messages");
+      list.replaceChildren();
+      c.messages.forEach(function (m) { list.appendChild(showMessage(c.reference, m)); });
+      say("");
+    }).catch(function (err) { say(err.message); });
+  }
+
+  function refresh() {
+    return api("GET", "/api/conversations?limit=200").then(function (body) {
+      var list = $("queue");
+      list.replaceChildren();
+      body.conversations.forEach(function (c) {
+        var link = element("a", "", c.ticket + " · " + c.status + " · " + c.team + " · " + (c.subject || ""));
+        link.href = "#" + c.reference;
+        var item = element("li");
+        item.appendChild(link);
+        list.appendChild(item);
+      });
+      if (!body.conversations.length) { list.appendChild(element("li", "", "Nothing in your teams' queue.")); }
+    });
+  }
+
+  function start() {
+    $("login").hidden = true;
+    $("desk").hidden = false;
+    api("GET", "/api/me").then(function (me) {
+      $("me").textContent = "Signed in as " + me.name + " (" + me.teams.join(", ") + ")";
+      return refresh();
+    }).then(route).catch(function (err) { say(err.message); });
+  }
+
+  function route() {
+    var ref = window.location.hash.replace("#", "");
+    if (/^\d+$/.test(ref)) { return open(ref); }
+    $("conversation").hidden = true;
+    current = null;
+  }
+
+  function signOut() {
+    sessionStorage.removeItem(KEY);
+    $("desk").hidden = true;
+    $("login").hidden = false;
+  }
+
+  $("login").addEventListener("submit", function (event) {
+    event.preventDefault();
+    sessionStorage.setItem(KEY, $("token").value.trim());
+    $("token").value = "";
+    start();
+  });
+  $("reply").addEventListener("submit", function (event) {
+    event.preventDefault();
+    api("POST", "/api/conversations/" + current + "/reply", { text: $("reply-text").value })
+      .then(function () { $("reply-text").value = ""; say("Answer queued for delivery."); return open(current); })
+      .catch(function (err) { say(err.message); });
+  });
+  $("resolve").addEventListener("click", function () {
+    api("POST", "/api/conversations/" + current + "/resolve")
+      .then(function () { return refresh(); }).then(function () { return open(current); })
+      .catch(function (err) { say(err.message); });
+  });
+  $("sign-out").addEventListener("click", signOut);
+  window.addEventListener("hashchange", route);
+  if (sessionStorage.getItem(KEY)) { start(); } else { signOut(); }
+}());

@@ -1,0 +1,170 @@
+"""The Telegram connector: ``getUpdates`` long polling in, ``sendMessage`` out.
+
+An update is confirmed to Telegram (by asking for the next offset) only after the queue
+holds it together with the cursor, so a crash redelivers instead of losing; the queue
+knows each update by its id, so a redelivered one is not processed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import warnings
+from datetime import timedelta
+
+from telegram import Bot
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
+
+from connectors.telegram.split import split_text
+from connectors.telegram.updates import envelope_of
+from inbox.config import TelegramSettings
+from inbox.errors import DeliveryError, PermanentError, RateLimited, TransientError
+from inbox.models import Outbound
+from inbox.queue import Sink
+
+log = logging.getLogger(__name__)
+UPDATE_KINDS = ("message",)
+
+
+def retry_after_seconds(err: RetryAfter) -> float:
+    """The wait Telegram asked for, whichever form python-telegram-bot gives it in."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = err.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class TelegramConnector:
+    """One bot. Its state (``polling``, ``conflict``, ``unauthorized``, ``disconnected``)
+    says what the poller is doing, and every change is logged."""
+
+    def __init__(self, box: TelegramSettings) -> None:
+        self.name = box.name
+        self.box = box
+        self.state = "starting"
+        self.bot = Bot(
+            box.token,
+            base_url=box.base_url,
+            base_file_url=box.base_file_url,
+            request=HTTPXRequest(
+                connect_timeout=box.timeout, read_timeout=box.timeout, write_timeout=box.timeout
+            ),
+            get_updates_request=HTTPXRequest(
+                connection_pool_size=1,
+                connect_timeout=box.timeout,
+                read_timeout=box.poll_timeout + box.timeout,
+            ),
+        )
+        self._ready = asyncio.Lock()
+        self._initialized_bot = False
+
+    def _set_state(self, state: str, why: str = "") -> None:
+        if state != self.state:
+            level = logging.INFO if state in ("polling", "starting") else logging.ERROR
+            log.log(level, "telegram %s: %s%s", self.name, state, f" ({why})" if why else "")
+        self.state = state
+
+    async def _initialized(self) -> Bot:
+        async with self._ready:
+            if not self._initialized_bot:  # getMe: checks the token, learns the bot's id
+                await self.bot.initialize()
+                self._initialized_bot = True
+        return self.bot
+
+    async def run(self, sink: Sink) -> None:
+        """Polls until cancelled, reconnecting with back-off and jitter."""
+        failures = 0
+        try:
+            while True:
+                try:
+                    await self._poll(sink)
+                except RetryAfter as err:
+                    await asyncio.sleep(retry_after_seconds(err))
+                    continue
+                except Conflict as err:
+                    self._set_state(
+                        "conflict",
+                        "another process polls this bot with the same token; only one "
+                        f"may (Telegram said: {err.message})",
+                    )
+                except (InvalidToken, Forbidden) as err:
+                    self._set_state("unauthorized", f"Telegram refused the bot token: {err}")
+                except (NetworkError, TelegramError, OSError) as err:
+                    self._set_state("disconnected", f"{type(err).__name__}: {err}")
+                failures += 1
+                base = self.box.reconnect_backoff * 2 ** min(failures - 1, 16)
+                delay = min(base, self.box.reconnect_backoff_max)
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+        finally:
+            try:
+                await self.bot.shutdown()
+            except Exception as err:  # closing a client must not mask why we stopped
+                log.debug("telegram %s: shutdown: %r", self.name, err)
+
+    async def _poll(self, sink: Sink) -> None:
+        bot = await self._initialized()
+        source = f"telegram:{self.name}:{bot.id}"
+        cursor = await sink.cursor(source)
+        offset = int(cursor) + 1 if cursor else None
+        while True:
+            updates = await bot.get_updates(
+                offset=offset,
+                limit=self.box.poll_limit,
+                timeout=self.box.poll_timeout,
+                allowed_updates=UPDATE_KINDS,
+            )
+            self._set_state("polling")
+            if not updates:
+                continue
+            envelopes = [
+                envelope
+                for update in updates
+                if (envelope := await envelope_of(update, bot, bot.id, self.box)) is not None
+            ]
+            last = max(update.update_id for update in updates)
+            await sink.put(envelopes, (source, str(last)))
+            offset = last + 1
+
+    async def send(self, outbound: Outbound) -> str:
+        """Sends one answer, in several messages when it is long; returns the chat and
+        the last message's id. A failure says how many parts went out before it."""
+        bot = await self._deliverer()
+        parts = split_text(outbound.text)
+        sent = ""
+        for index in range(outbound.parts_sent, len(parts)):
+            try:
+                message = await bot.send_message(chat_id=int(outbound.address), text=parts[index])
+            except TelegramError as err:
+                raise _delivery_error(err).after_parts(index) from err
+            sent = f"{outbound.address}:{message.message_id}"
+        return sent
+
+    async def _deliverer(self) -> Bot:
+        try:
+            return await self._initialized()
+        except TelegramError as err:
+            raise _delivery_error(err) from err
+
+
+def _delivery_error(err: TelegramError) -> DeliveryError:
+    """The project's error for a Bot API failure while sending."""
+    if isinstance(err, RetryAfter):
+        return RateLimited(f"Telegram rate limit: {err.message}", retry_after_seconds(err))
+    if isinstance(err, Forbidden):
+        return PermanentError(f"the customer blocked the bot or left the chat ({err.message})")
+    if isinstance(err, InvalidToken):
+        return TransientError(f"Telegram refused the bot token ({err})")
+    if isinstance(err, BadRequest):
+        return PermanentError(f"Telegram refused the message: {err.message}")
+    return TransientError(f"Telegram unreachable: {type(err).__name__}: {err.message}")

@@ -1,0 +1,57 @@
+"""Headless Chromium (Debian's package) driven by Playwright, for tests of real pages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+from playwright.async_api import Browser, Dialog, Page, Request, async_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """A fresh headless Chromium for one test."""
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@dataclass
+class ScriptWatch:
+    """What a page's script did that only script can do: dialogs it opened, requests to
+    ``/pwned`` it made. Hostile payloads in the tests do both when they run."""
+
+    dialogs: list[str] = field(default_factory=list)
+    beacons: list[str] = field(default_factory=list)
+
+    def attach(self, page: Page) -> None:
+        page.on("dialog", self._dialog)
+        page.on("request", self._request)
+
+    async def _dialog(self, dialog: Dialog) -> None:
+        self.dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    def _request(self, request: Request) -> None:
+        if "pwned" in request.url:
+            self.beacons.append(request.url)
+
+    @staticmethod
+    async def flag(page: Page) -> object:
+        """``window.__pwned`` on the top page, which a payload sets when it can reach it."""
+        return await page.evaluate("() => window.__pwned")

@@ -1,0 +1,359 @@
+"""A stand-in for the Telegram Bot API on loopback, faithful where the connector leans on it.
+
+Same paths (``/bot<token>/<method>``, ``/file/bot<token>/<path>``), same JSON bodies and
+error bodies, ``getUpdates`` with offset (which confirms and drops earlier updates), limit
+and long-poll timeout, 409 for the older of two concurrent pollers, ``sendMessage`` with
+400 over 4,096 UTF-16 units, 429 with ``parameters.retry_after``, 403 for a chat that
+blocked the bot, ``getFile`` and file download. Tests push customer messages into it and
+read what the bot sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+MAX_TEXT = 4096
+TOKEN = "123456:TEST-token_for-the-stand-in"
+
+
+@dataclass
+class Sent:
+    """One message the bot sent, as the stand-in accepted it."""
+
+    chat_id: int
+    message_id: int
+    text: str
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _error(status: int, description: str, **parameters: Any) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return web.json_response(body, status=status)
+
+
+@dataclass
+class BotApi:
+    """The stand-in's state and its test controls."""
+
+    token: str = TOKEN
+    bot_id: int = 7_000_001
+    username: str = "inbox_test_bot"
+    port: int = 0
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[Sent] = field(default_factory=list)
+    blocked: set[int] = field(default_factory=set)
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    calls: dict[str, int] = field(default_factory=dict)
+    # update ids each getUpdates answer carried, in order
+    served: list[list[int]] = field(default_factory=list)
+    on_get_file: Callable[[str], Awaitable[None]] | None = None
+    _rate_limited: int = 0
+    _retry_after: int = 1
+    _limited_calls: set[int] = field(default_factory=set)
+    _send_calls: int = 0
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(500_001))
+    _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    chats: set[int] = field(default_factory=set)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _poller: asyncio.Future[None] | None = None
+    _runner: web.AppRunner | None = None
+    _closing: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def _notify(self) -> None:
+        """Wakes everything waiting for a change (a new update, a sent message)."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def _changed_or(self, other: asyncio.Future[None] | None, timeout: float) -> None:
+        """Waits for the next change, ``other`` finishing, or ``timeout``."""
+        waiter = asyncio.ensure_future(self._changed.wait())
+        waiting: set[asyncio.Future[Any]] = {waiter} | ({other} if other is not None else set())
+        await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+
+    # -- test controls -------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/file/bot"
+
+    async def customer_says(
+        self,
+        chat_id: int,
+        text: str = "",
+        *,
+        name: str = "Ann",
+        caption: str = "",
+        photo: bytes | None = None,
+        document: tuple[str, str, bytes] | None = None,
+    ) -> int:
+        """A customer's private message reaches the bot; returns its update id."""
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "from": {"id": chat_id, "is_bot": False, "first_name": name, "language_code": "en"},
+            "chat": {"id": chat_id, "first_name": name, "type": "private"},
+            "date": int(time.time()),
+        }
+        if text:
+            message["text"] = text
+            if text.startswith("/"):
+                command = text.split()[0]
+                message["entities"] = [{"offset": 0, "length": len(command), "type": "bot_command"}]
+        if caption:
+            message["caption"] = caption
+        if photo is not None:
+            sizes = []
+            for scale, data in ((1, photo[: len(photo) // 4]), (4, photo)):
+                file_id = self._add_file(f"photos/file_{len(self.files)}.jpg", data)
+                sizes.append(
+                    {
+                        "file_id": file_id,
+                        "file_unique_id": "u" + file_id,
+                        "file_size": len(data),
+                        "width": 90 * scale,
+                        "height": 60 * scale,
+                    }
+                )
+            message["photo"] = sizes
+        if document is not None:
+            filename, mime_type, data = document
+            file_id = self._add_file(f"documents/file_{len(self.files)}", data)
+            message["document"] = {
+                "file_id": file_id,
+                "file_unique_id": "u" + file_id,
+                "file_name": filename,
+                "mime_type": mime_type,
+                "file_size": len(data),
+            }
+        update_id = next(self._ids)
+        self.chats.add(chat_id)
+        self.updates.append({"update_id": update_id, "message": message})
+        self._notify()
+        return update_id
+
+    def rate_limit_next(self, count: int, retry_after: int = 1) -> None:
+        """The next ``count`` sendMessage calls get 429 with ``retry_after``."""
+        self._rate_limited, self._retry_after = count, retry_after
+
+    def rate_limit_calls(self, *numbers: int, retry_after: int = 1) -> None:
+        """sendMessage calls number ``numbers`` (counting from 1) get 429 ``retry_after``."""
+        self._limited_calls, self._retry_after = set(numbers), retry_after
+
+    def texts_to(self, chat_id: int) -> list[str]:
+        return [s.text for s in self.sent if s.chat_id == chat_id]
+
+    async def wait_for_texts(self, chat_id: int, count: int, timeout: float = 30) -> list[str]:
+        """Waits until the bot has sent ``count`` messages to ``chat_id``; returns them all."""
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.texts_to(chat_id)) < count:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise AssertionError(
+                    f"{count} messages to {chat_id} expected, got {self.texts_to(chat_id)}"
+                )
+            await self._changed_or(None, left)
+        return self.texts_to(chat_id)
+
+    def _add_file(self, path: str, data: bytes) -> str:
+        file_id = f"F{len(self.files) + 1:04d}"
+        self.files[file_id] = (path, data)
+        return file_id
+
+    async def start(self) -> None:
+        """Serves on loopback: on a free port the first time, on the same one after."""
+        runner = web.AppRunner(self.app(), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", self.port)
+        await site.start()
+        server: Any = site._server
+        self.port = server.sockets[0].getsockname()[1]
+        self._runner = runner
+
+    async def stop(self) -> None:
+        """Goes away, as Telegram does for a client whose network is down: a waiting long
+        poll has its connection cut, new connections are refused."""
+        self._closing.set()
+        self._notify()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self._closing = asyncio.Event()
+
+    # -- the Bot API -----------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._method)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
+        return app
+
+    async def _method(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        method = request.match_info["method"]
+        self.calls[method] = self.calls.get(method, 0) + 1
+        params = await _params(request)
+        handler = {
+            "getMe": self._get_me,
+            "getUpdates": self._get_updates,
+            "sendMessage": self._send_message,
+            "getFile": self._get_file,
+        }.get(method)
+        if handler is None:
+            return _error(404, "Not Found")
+        response = await handler(params)
+        if self._closing.is_set() and request.transport is not None:
+            request.transport.abort()  # the connection drops before any answer
+        return response
+
+    async def _get_me(self, params: dict[str, Any]) -> web.Response:
+        return _ok(
+            {
+                "id": self.bot_id,
+                "is_bot": True,
+                "first_name": "Inbox",
+                "username": self.username,
+                "can_join_groups": True,
+                "can_read_all_group_messages": False,
+                "supports_inline_queries": False,
+            }
+        )
+
+    async def _get_updates(self, params: dict[str, Any]) -> web.Response:
+        offset = int(params.get("offset") or 0)
+        limit = max(1, min(100, int(params.get("limit") or 100)))
+        timeout = max(0, int(params.get("timeout") or 0))
+        # A newer poller terminates the one still waiting, as Telegram does.
+        if self._poller is not None and not self._poller.done():
+            self._poller.set_result(None)
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._poller = mine
+        if offset > 0:  # confirms every update below the offset: they are gone for good
+            self.updates = [u for u in self.updates if u["update_id"] >= offset]
+
+        def ready() -> list[dict[str, Any]]:
+            return [u for u in self.updates if u["update_id"] >= offset][:limit]
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not ready() and not mine.done() and not self._closing.is_set():
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            await self._changed_or(mine, left)
+        if mine.done():
+            return _error(
+                409,
+                "Conflict: terminated by other getUpdates request; make sure that only one "
+                "bot instance is running",
+            )
+        if self._poller is mine:
+            self._poller = None
+        found = ready()
+        self.served.append([u["update_id"] for u in found])
+        return _ok(found)
+
+    async def _send_message(self, params: dict[str, Any]) -> web.Response:
+        chat_id = int(params.get("chat_id", 0))
+        text = str(params.get("text", ""))
+        self._send_calls += 1
+        if chat_id in self.blocked:
+            return _error(403, "Forbidden: bot was blocked by the user")
+        if self._rate_limited > 0 or self._send_calls in self._limited_calls:
+            self._rate_limited = max(0, self._rate_limited - 1)
+            return _error(
+                429,
+                f"Too Many Requests: retry after {self._retry_after}",
+                retry_after=self._retry_after,
+            )
+        if not text.strip():
+            return _error(400, "Bad Request: message text is empty")
+        if _units(text) > MAX_TEXT:
+            return _error(400, "Bad Request: message is too long")
+        if chat_id not in self.chats:
+            return _error(400, "Bad Request: chat not found")
+        sent = Sent(chat_id, next(self._message_ids), text)
+        self.sent.append(sent)
+        self._notify()
+        return _ok(
+            {
+                "message_id": sent.message_id,
+                "from": {
+                    "id": self.bot_id,
+                    "is_bot": True,
+                    "first_name": "Inbox",
+                    "username": self.username,
+                },
+                "chat": {"id": chat_id, "type": "private", "first_name": "Customer"},
+                "date": int(time.time()),
+                "text": text,
+            }
+        )
+
+    async def _get_file(self, params: dict[str, Any]) -> web.Response:
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self.files:
+            return _error(400, "Bad Request: invalid file_id")
+        if self.on_get_file is not None:
+            await self.on_get_file(file_id)
+        path, data = self.files[file_id]
+        return _ok(
+            {
+                "file_id": file_id,
+                "file_unique_id": "u" + file_id,
+                "file_size": len(data),
+                "file_path": path,
+            }
+        )
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        for path, data in self.files.values():
+            if path == request.match_info["path"]:
+                return web.Response(body=data, content_type="application/octet-stream")
+        return _error(404, "Not Found")
+
+
+def _ok(result: Any) -> web.Response:
+    return web.json_response({"ok": True, "result": result})
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    """The method's parameters, as the Bot API takes them: query string, form fields or
+    JSON (python-telegram-bot posts form fields with JSON-encoded values)."""
+    params: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        body = await request.json()
+        if isinstance(body, dict):
+            params.update(body)
+    elif request.can_read_body:
+        form = await request.post()
+        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    return params
+
+
+@pytest.fixture
+async def bot_api() -> AsyncIterator[BotApi]:
+    """The stand-in, serving on a free loopback port."""
+    api = BotApi()
+    await api.start()
+    yield api
+    await api.stop()

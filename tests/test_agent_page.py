@@ -1,0 +1,137 @@
+"""The agent desk in a real browser: hostile mail is shown, never run; answers go out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page
+
+from inbox.app import InboxService
+from inbox.config import Settings
+from inbox.store.accounts import Accounts
+from tests.browser import ScriptWatch
+from tests.conftest import SHARED_DATA, until
+from tests.mailservers import Dovecot, SmtpServer
+from tests.test_email import SUPPORT, email_settings, store_of
+
+# Each payload, where script runs, opens a dialog, sets ``top.__pwned`` or calls ``/pwned``.
+RUN = "alert('{0}'); top.__pwned = '{0}'; fetch('/pwned/{0}')"
+PAYLOADS = [
+    "<script>" + RUN.format("script") + "</script>",
+    '<img src="x" onerror="' + RUN.format("img") + '">',
+    '<svg><script>alert("svg")</script></svg><svg onload="' + RUN.format("svg") + '"></svg>',
+    '<details open ontoggle="' + RUN.format("details") + '"><summary>s</summary></details>',
+    '<iframe srcdoc="&lt;script&gt;parent.alert(&quot;frame&quot;)&lt;/script&gt;"></iframe>',
+    '<input autofocus onfocus="' + RUN.format("focus") + '">',
+    '<meta http-equiv="refresh" content="0;url=/pwned/refresh">',
+    '<link rel="stylesheet" href="/pwned/css"><style>@import url("/pwned/import");</style>',
+    '<object data="/pwned/object"></object><embed src="/pwned/embed">',
+    '<form action="/pwned/form"><button formaction="javascript:alert(1)">go</button></form>',
+    '<a href="javascript:' + RUN.format("link") + '">harmless words</a>',
+    '<body onload="' + RUN.format("body") + '"><p>readable part</p></body>',
+]
+
+
+def payload_mail(index: int, payload: str) -> bytes:
+    message = EmailMessage()
+    message["From"] = f"Mallory {index} <mallory{index}@customer.test>"
+    message["To"] = SUPPORT
+    message["Subject"] = f"<img src=x onerror=\"alert('subject{index}')\"> question {index}"
+    message["Message-ID"] = make_msgid(domain="customer.test")
+    message.set_content(f"Plain part {index}: where is my parcel?")
+    message.add_alternative(
+        f"<html><body><p>Visible words {index}</p>{payload}</body></html>", subtype="html"
+    )
+    return message.as_bytes()
+
+
+async def sign_in(page: Page, base: str, token: str) -> None:
+    await page.goto(f"{base}/agent")
+    await page.fill("#token", token)
+    await page.click("#login button[type=submit]")
+    await page.wait_for_selector("#me:has-text('Signed in as')")
+
+
+async def open_conversation(page: Page, reference: int) -> None:
+    """Opens one conversation in the desk and waits until every frame in it has loaded."""
+    await page.evaluate("ref => { window.location.hash = '#' + ref; }", reference)
+    await page.wait_for_selector(f"#conversation-title:has-text('#{reference} ')")
+    for frame in page.frames:
+        await frame.wait_for_load_state("load")
+
+
+async def test_payloads_do_run_in_an_unprotected_page(browser: Browser) -> None:
+    """The control: the same payloads and watch catch script when nothing stops it."""
+    page = await browser.new_page()
+    watch = ScriptWatch()
+    watch.attach(page)
+    await page.set_content("".join(PAYLOADS))
+    await until(lambda: len(watch.dialogs) >= 4)
+    assert await watch.flag(page)
+
+
+@pytest.mark.timeout(600)
+async def test_hostile_mail_shown_in_the_agent_desk_never_runs_script(
+    tmp_path: Path,
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+    service_factory: Callable[[Settings], Any],
+    browser: Browser,
+) -> None:
+    corpus = sorted(
+        p for p in (SHARED_DATA / "hostile-mail").rglob("*") if p.suffix in (".eml", ".txt")
+    )
+    mails = [p.read_bytes() for p in corpus] + [
+        payload_mail(i, payload) for i, payload in enumerate(PAYLOADS)
+    ]
+    settings, user = email_settings(tmp_path, dovecot, smtp_server, monkeypatch)
+    store = store_of(settings)
+    dovecot.save_many(user, mails)
+    service: InboxService = await service_factory(settings)
+    assert service.engine is not None
+
+    def kept() -> int:
+        return store.count("SELECT count(*) FROM attachments WHERE kind='original'")
+
+    await until(lambda: kept() >= len(mails), timeout=120)
+    teams = [team.name for team in settings.all_teams]
+    _agent, token = await Accounts(service.engine).add_agent("ann", teams)
+    references = [r[0] for r in store.rows("SELECT reference FROM conversations ORDER BY id")]
+    with_html = {
+        r[0]
+        for r in store.rows(
+            "SELECT c.reference FROM conversations c JOIN messages m"
+            " ON m.conversation_id = c.id WHERE m.html IS NOT NULL"
+        )
+    }
+    assert len(with_html) >= len(PAYLOADS)
+
+    page = await browser.new_page()
+    watch = ScriptWatch()
+    watch.attach(page)
+    await sign_in(page, f"http://127.0.0.1:{service.port}", token)
+    shown, texts = 0, []
+    for reference in references:
+        await open_conversation(page, reference)
+        frames = page.locator("iframe.mail-html")
+        count = await frames.count()
+        for i in range(count):
+            assert await frames.nth(i).get_attribute("sandbox") == ""
+        if reference in with_html:
+            assert count >= 1, f"#{reference}: its HTML is not shown"
+            shown += 1
+        texts += [await frame.inner_text("body") for frame in page.main_frame.child_frames]
+    assert shown == len(with_html)
+    # The sanitised mail is really rendered: the frames hold the words of every payload mail.
+    for i in range(len(PAYLOADS)):
+        assert any(f"Visible words {i}" in text for text in texts), i
+    # ... and nothing in any of it ran.
+    assert watch.dialogs == [], watch.dialogs
+    assert watch.beacons == [], watch.beacons
+    assert await watch.flag(page) is None
