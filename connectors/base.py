@@ -1,7 +1,8 @@
 """The Connector seam.
 
 A connector brings a channel's messages in (``run`` puts envelopes into the sink and
-advances its source cursor only with them) and sends answers out (``send``). It never
+advances its source cursor only with them) and sends answers out (``send``); ``close``
+releases its outbound connections at the very end. It never
 touches the store or the classifier, and it translates its third-party errors into
 ``TransientError``, ``RateLimited`` or ``PermanentError`` at its edge.
 """
@@ -28,6 +29,11 @@ class Connector(Protocol):
 
     async def send(self, outbound: Outbound) -> str:
         """Delivers one answer; returns the channel's id for it."""
+        ...
+
+    async def close(self) -> None:
+        """Releases what ``send`` keeps open (an SMTP connection, an HTTP client). Called
+        once the outbox sender has stopped, so no send can open it again."""
         ...
 
 

@@ -74,6 +74,9 @@ class WebChatConnector:
             for ws in list(sockets):
                 await ws.close(code=1001, message=b"server shutting down")
 
+    async def close(self) -> None:
+        """Nothing more to release: the sockets closed with the web server."""
+
     async def send(self, outbound: Outbound) -> str:
         """Pushes the answer to the visitor's open sockets; it is in the history anyway."""
         frame = {

@@ -88,6 +88,9 @@ class WebFormConnector:
     async def close_connections(self) -> None:
         """Nothing long-lived to close: every form request ends with its response."""
 
+    async def close(self) -> None:
+        """Nothing to release: answers are only stored."""
+
     def routes(self) -> list[web.AbstractRouteDef]:
         """The form's HTTP routes."""
         return [

@@ -50,6 +50,9 @@ class ScriptedChannel:
         self.sent.append(outbound.outbox_id)
         return f"id-{outbound.outbox_id}"
 
+    async def close(self) -> None:
+        return None
+
 
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:

@@ -30,10 +30,11 @@ class EmailConnector:
 
     async def run(self, sink: Sink) -> None:
         """Fetches mail until cancelled."""
-        try:
-            await self.ingest.run(sink)
-        finally:
-            await self.sender.close()
+        await self.ingest.run(sink)
+
+    async def close(self) -> None:
+        """Says goodbye to the SMTP server."""
+        await self.sender.close()
 
     async def send(self, outbound: Outbound) -> str:
         """Sends one answer by SMTP; returns its Message-ID."""

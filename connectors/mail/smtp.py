@@ -10,6 +10,7 @@ nothing a customer typed can add a header.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from email.message import EmailMessage
@@ -135,8 +136,9 @@ class SmtpSender:
         """Says goodbye to the server, if connected."""
         async with self._lock:
             client, self._client = self._client, None
-            if client is not None and client.is_connected:
-                try:
+            if client is None:
+                return
+            if client.is_connected:
+                with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
                     await asyncio.wait_for(client.quit(), self.box.timeout)
-                except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                    client.close()
+            client.close()  # whatever state it is in: no transport is left open
