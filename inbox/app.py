@@ -181,6 +181,12 @@ class InboxService:
                 log.error("task %s did not stop within %ss: %s", name, STOP_TIMEOUT, stack)
                 task.cancel()
         self._tasks.clear()
+        for connector in self.connectors:  # the sender is done: nothing sends any more
+            try:
+                await asyncio.wait_for(connector.close(), STOP_TIMEOUT)
+            except Exception as err:
+                log.error("connector %s did not close cleanly: %r", connector.name, err)
+        self.connectors = []
         if self.queue is not None:
             try:
                 await asyncio.wait_for(self.queue.close(), STOP_TIMEOUT)

@@ -85,32 +85,32 @@ class TelegramConnector:
     async def run(self, sink: Sink) -> None:
         """Polls until cancelled, reconnecting with back-off and jitter."""
         failures = 0
-        try:
-            while True:
-                try:
-                    await self._poll(sink)
-                except RetryAfter as err:
-                    await asyncio.sleep(retry_after_seconds(err))
-                    continue
-                except Conflict as err:
-                    self._set_state(
-                        "conflict",
-                        "another process polls this bot with the same token; only one "
-                        f"may (Telegram said: {err.message})",
-                    )
-                except (InvalidToken, Forbidden) as err:
-                    self._set_state("unauthorized", f"Telegram refused the bot token: {err}")
-                except (NetworkError, TelegramError, OSError) as err:
-                    self._set_state("disconnected", f"{type(err).__name__}: {err}")
-                failures += 1
-                base = self.box.reconnect_backoff * 2 ** min(failures - 1, 16)
-                delay = min(base, self.box.reconnect_backoff_max)
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-        finally:
+        while True:
             try:
-                await self.bot.shutdown()
-            except Exception as err:  # closing a client must not mask why we stopped
-                log.debug("telegram %s: shutdown: %r", self.name, err)
+                await self._poll(sink)
+            except RetryAfter as err:
+                await asyncio.sleep(retry_after_seconds(err))
+                continue
+            except Conflict as err:
+                self._set_state(
+                    "conflict",
+                    "another process polls this bot with the same token; only one "
+                    f"may (Telegram said: {err.message})",
+                )
+            except (InvalidToken, Forbidden) as err:
+                self._set_state("unauthorized", f"Telegram refused the bot token: {err}")
+            except (NetworkError, TelegramError, OSError) as err:
+                self._set_state("disconnected", f"{type(err).__name__}: {err}")
+            failures += 1
+            base = self.box.reconnect_backoff * 2 ** min(failures - 1, 16)
+            delay = min(base, self.box.reconnect_backoff_max)
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+
+    async def close(self) -> None:
+        """Closes the Bot API clients."""
+        if self._initialized_bot:
+            await self.bot.shutdown()
+            self._initialized_bot = False
 
     async def _poll(self, sink: Sink) -> None:
         bot = await self._initialized()
