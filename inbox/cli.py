@@ -56,6 +56,28 @@ async def _serve(settings: Settings, web_enabled: bool) -> None:
         await stop.wait()
     finally:
         await service.stop()
+        await _cancel_stragglers()
+
+
+STRAGGLER_TIMEOUT = 10.0
+
+
+async def _cancel_stragglers() -> None:
+    """Cancels what is left once the service stopped (a library's background task, say).
+    One that ignores cancellation would hang the exit for ever: it is logged with its
+    stack, and the process exits anyway, everything durable being committed by now."""
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    if not others:
+        return
+    _done, stuck = await asyncio.wait(others, timeout=STRAGGLER_TIMEOUT)
+    if stuck:
+        for task in stuck:
+            log.error("task %r ignored cancellation at exit: %s", task, task.get_stack())
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
