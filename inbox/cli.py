@@ -46,7 +46,10 @@ async def _serve(settings: Settings, web_enabled: bool) -> None:
         raise ConfigError(f"web: cannot listen on {where}: {err.strerror or err}") from err
     if web_enabled:
         base = f"http://{settings.web.host}:{service.port}"
-        print(f"inbox is running: {base}/form (form), {base}/chat (chat), {base}/api (agents)")
+        print(
+            f"inbox is running: {base}/form (form), {base}/chat (chat), "
+            f"{base}/agent (agent desk), {base}/api (agent API)"
+        )
         program = sys.argv[0] if Path(sys.argv[0]).name == "inbox" else "inbox"
         print(f"create an agent with: {program} agent add NAME --team TEAM")
     else:

@@ -87,7 +87,6 @@
       var list = $("messages");
       list.replaceChildren();
       c.messages.forEach(function (m) { list.appendChild(showMessage(c.reference, m)); });
-      say("");
     }).catch(function (err) { say(err.message); });
   }
 
@@ -96,7 +95,8 @@
       var list = $("queue");
       list.replaceChildren();
       body.conversations.forEach(function (c) {
-        var link = element("a", "", c.ticket + " · " + c.status + " · " + c.team + " · " + (c.subject || ""));
+        var words = [c.ticket, c.status, c.team, c.channel, c.subject].filter(Boolean);
+        var link = element("a", "", words.join(" · "));
         link.href = "#" + c.reference;
         var item = element("li");
         item.appendChild(link);
@@ -116,6 +116,7 @@
   }
 
   function route() {
+    say("");
     var ref = window.location.hash.replace("#", "");
     if (/^\d+$/.test(ref)) { return open(ref); }
     $("conversation").hidden = true;
