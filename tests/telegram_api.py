@@ -67,6 +67,7 @@ class BotApi:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(500_001))
     _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     chats: set[int] = field(default_factory=set)
+    lost: set[str] = field(default_factory=set)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _poller: asyncio.Future[None] | None = None
     _runner: web.AppRunner | None = None
@@ -103,8 +104,10 @@ class BotApi:
         caption: str = "",
         photo: bytes | None = None,
         document: tuple[str, str, bytes] | None = None,
+        files_lost: bool = False,
     ) -> int:
-        """A customer's private message reaches the bot; returns its update id."""
+        """A customer's private message reaches the bot; returns its update id. With
+        ``files_lost``, ``getFile`` answers for its files but their download is a 404."""
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "from": {"id": chat_id, "is_bot": False, "first_name": name, "language_code": "en"},
@@ -142,6 +145,8 @@ class BotApi:
                 "mime_type": mime_type,
                 "file_size": len(data),
             }
+        if files_lost:
+            self.lost.update(path for path, _data in self.files.values())
         update_id = next(self._ids)
         self.chats.add(chat_id)
         self.updates.append({"update_id": update_id, "message": message})
@@ -327,7 +332,7 @@ class BotApi:
         if request.match_info["token"] != self.token:
             return _error(401, "Unauthorized")
         for path, data in self.files.values():
-            if path == request.match_info["path"]:
+            if path == request.match_info["path"] and path not in self.lost:
                 return web.Response(body=data, content_type="application/octet-stream")
         return _error(404, "Not Found")
 

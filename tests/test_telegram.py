@@ -157,6 +157,20 @@ async def test_message_ack_agent_reply_follow_up_and_files(desk: Desk) -> None:
     texts = [r[0] for r in store.rows("SELECT text FROM messages WHERE direction='in' ORDER BY id")]
     assert texts[1] == "The bank statement" and "invoice.pdf" in texts[2]
 
+    # A file the Bot API will not serve (a 404 after getFile) leaves the message kept
+    # without it, marked omitted; intake does not stall on it.
+    await bot_api.customer_says(
+        ANN,
+        caption="Receipt",
+        document=("receipt.pdf", "application/pdf", b"%PDF r"),
+        files_lost=True,
+    )
+    await until(lambda: store.count("SELECT count(*) FROM messages WHERE direction='in'") == 4)
+    assert store.rows("SELECT filename, omitted FROM attachments ORDER BY id")[-1] == (
+        "receipt.pdf",
+        1,
+    )
+
     await desk.reply(reference, "We refunded the second charge.")
     sent = await bot_api.wait_for_texts(ANN, 2)
     assert sent[1] == "We refunded the second charge."

@@ -27,7 +27,7 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from connectors.telegram.split import split_text
-from connectors.telegram.updates import envelope_of
+from connectors.telegram.updates import safe_envelope_of
 from inbox.config import TelegramSettings
 from inbox.errors import DeliveryError, PermanentError, RateLimited, TransientError
 from inbox.models import Outbound
@@ -130,7 +130,7 @@ class TelegramConnector:
             envelopes = [
                 envelope
                 for update in updates
-                if (envelope := await envelope_of(update, bot, bot.id, self.box)) is not None
+                if (envelope := await safe_envelope_of(update, bot, bot.id, self.box)) is not None
             ]
             last = max(update.update_id for update in updates)
             await sink.put(envelopes, (source, str(last)))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from telegram import Bot, Message, Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, EndPointNotFound, Forbidden, InvalidToken, TelegramError
 
 from inbox.config import TelegramSettings
 from inbox.models import Attachment, Envelope
@@ -88,8 +90,14 @@ async def download(bot: Bot, ref: FileRef, max_bytes: int) -> Attachment:
         return Attachment(ref.filename, ref.content_type, ref.size, omitted=True)
     try:
         handle = await bot.get_file(ref.file_id)
+    except BadRequest as err:  # "file is too big", "invalid file_id": retrying will not help
+        log.warning("telegram file %s not downloaded: %s", ref.filename, err.message)
+        return Attachment(ref.filename, ref.content_type, ref.size, omitted=True)
+    try:
         data = bytes(await handle.download_as_bytearray())
-    except BadRequest as err:  # "file is too big" and the like: retrying will not help
+    except (BadRequest, InvalidToken, EndPointNotFound, Forbidden) as err:
+        # The Bot API gave the file's path but will not serve it (404 reads as "invalid
+        # token" in python-telegram-bot): the message is kept without it, never stuck.
         log.warning("telegram file %s not downloaded: %s", ref.filename, err.message)
         return Attachment(ref.filename, ref.content_type, ref.size, omitted=True)
     if len(data) > max_bytes:
@@ -128,3 +136,37 @@ async def envelope_of(
         meta=meta,
         attachments=attachments,
     )
+
+
+async def safe_envelope_of(
+    update: Update, bot: Bot, bot_id: int, box: TelegramSettings
+) -> Envelope | None:
+    """``envelope_of``, except that an update it cannot read (a bug, a shape we never saw)
+    is kept in quarantine with its JSON, instead of stopping the connector or being lost.
+    Network errors still propagate: the update is then fetched again."""
+    try:
+        return await envelope_of(update, bot, bot_id, box)
+    except (TelegramError, OSError):
+        raise
+    except Exception as err:
+        log.exception("telegram %s: update %s cannot be read", box.name, update.update_id)
+        raw = json.dumps(update.to_dict(), ensure_ascii=False, indent=1).encode()
+        chat = update.effective_chat
+        return Envelope(
+            channel=box.name,
+            external_id=f"update:{bot_id}:{update.update_id}",
+            identity_channel=IDENTITY,
+            address=str(chat.id) if chat is not None else "unknown",
+            text="",
+            received_at=time.time(),
+            quarantine=f"cannot read this update: {type(err).__name__}: {err}"[:2000],
+            attachments=(
+                Attachment(
+                    f"update-{update.update_id}.json",
+                    "application/json",
+                    len(raw),
+                    data=raw,
+                    kind="original",
+                ),
+            ),
+        )
