@@ -11,7 +11,7 @@ import hmac
 import re
 import secrets
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox.config import Settings
@@ -146,14 +146,22 @@ def _code_hash(settings: Settings, env: Envelope, email: str, code: str) -> str:
     return hmac.new(settings.secret, message, hashlib.sha256).hexdigest()
 
 
+def _codes_of(env: Envelope) -> ColumnElement[bool]:
+    """The link codes this chat asked for."""
+    return and_(
+        link_codes.c.identity_channel == env.identity_channel,
+        link_codes.c.address == env.address,
+    )
+
+
 def _masked(email: str) -> str:
     local, _, domain = email.partition("@")
     return f"{local[:1]}***@{domain}"
 
 
 async def _link(conn: AsyncConnection, env: Envelope, args: str, settings: Settings) -> str:
-    box = settings.telegram.link_via if settings.telegram is not None else ""
-    if not box:
+    telegram = settings.telegram
+    if telegram is None or not telegram.link_via:
         return "Linking with an email address is not available here."
     email = args.strip().lower()
     if not EMAIL.match(email):
@@ -162,25 +170,16 @@ async def _link(conn: AsyncConnection, env: Envelope, args: str, settings: Setti
     recent = await conn.scalar(
         select(func.count())
         .select_from(link_codes)
-        .where(
-            link_codes.c.identity_channel == env.identity_channel,
-            link_codes.c.address == env.address,
-            link_codes.c.created_at > stamp - LINK_WINDOW,
-        )
+        .where(_codes_of(env), link_codes.c.created_at > stamp - LINK_WINDOW)
     )
-    assert settings.telegram is not None
-    if int(recent or 0) >= settings.telegram.links_per_hour:
+    if int(recent or 0) >= telegram.links_per_hour:
         return "You asked for several codes within the hour; please try again later."
     code = f"{secrets.randbelow(10**6):06d}"
-    minutes = settings.telegram.link_code_minutes
+    minutes = telegram.link_code_minutes
     # A new code replaces any earlier one still waiting.
     await conn.execute(
         update(link_codes)
-        .where(
-            link_codes.c.identity_channel == env.identity_channel,
-            link_codes.c.address == env.address,
-            link_codes.c.used_at.is_(None),
-        )
+        .where(_codes_of(env), link_codes.c.used_at.is_(None))
         .values(used_at=stamp)
     )
     await conn.execute(
@@ -196,7 +195,7 @@ async def _link(conn: AsyncConnection, env: Envelope, args: str, settings: Setti
     )
     await queue_service_answer(
         conn,
-        channel=box,
+        channel=telegram.link_via,
         address=email,
         subject="Your code to link your chat",
         text=(
@@ -215,8 +214,7 @@ async def _verify(conn: AsyncConnection, env: Envelope, args: str, settings: Set
         await conn.execute(
             select(link_codes)
             .where(
-                link_codes.c.identity_channel == env.identity_channel,
-                link_codes.c.address == env.address,
+                _codes_of(env),
                 link_codes.c.used_at.is_(None),
                 link_codes.c.expires_at > stamp,
                 link_codes.c.attempts < MAX_CODE_TRIES,

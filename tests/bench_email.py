@@ -18,7 +18,6 @@ this is a measurement, the tests assert behaviour.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import signal
@@ -30,12 +29,12 @@ from email.utils import make_msgid
 from pathlib import Path
 
 import aioimaplib
-import numpy as np
 
 from connectors.mail.imap import parse_fetch, parse_search
 from inbox import tomlwrite
 from inbox.bench import measure_encode, read_texts, start_service
-from tests.conftest import ROOT, default_config
+from tests.benching import arguments, latency
+from tests.conftest import default_config
 from tests.mailservers import Dovecot, SmtpServer, mailbox_config
 
 PASSWORD_ENV = "BENCH_IMAP_PASSWORD"
@@ -179,23 +178,12 @@ async def run(n: int, singles: int, texts_path: Path) -> None:
         ("ack committed", committed_ms),
         ("ack at SMTP server", received_ms),
     ):
-        arr = np.array(values)
-        print(
-            f"delivery -> {name}: p50 {np.percentile(arr, 50):.0f} ms, "
-            f"p95 {np.percentile(arr, 95):.0f} ms, max {arr.max():.0f} ms"
-        )
+        print(f"delivery -> {name}: {latency(values)}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mails", "-n", type=int, default=2000)
-    parser.add_argument("--singles", type=int, default=20)
-    parser.add_argument(
-        "--texts",
-        default=str(ROOT.parent / "shared" / "data" / "bitext-customer-service" / "test.csv"),
-    )
-    args = parser.parse_args()
-    asyncio.run(run(args.mails, args.singles, Path(args.texts)))
+    args = arguments(__doc__.split("\n\n")[0], "mails")
+    asyncio.run(run(args.count, args.singles, Path(args.texts)))
 
 
 if __name__ == "__main__":

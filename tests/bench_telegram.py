@@ -17,7 +17,6 @@ stand-in runs in this process: it serves the service and the bare client alike.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import signal
@@ -25,12 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 from telegram import Bot
 
 from inbox import tomlwrite
 from inbox.bench import measure_encode, read_texts, start_service
-from tests.conftest import ROOT, default_config
+from tests.benching import arguments, latency
+from tests.conftest import default_config
 from tests.telegram_api import BotApi
 
 TOKEN_ENV = "BENCH_TELEGRAM_TOKEN"
@@ -112,23 +111,12 @@ async def run(n: int, singles: int, texts_path: Path) -> None:
     print(f"pipeline:         {pipeline:7.1f} messages/s  update -> acknowledgement in the chat")
     print(f"ratio pipeline / raw plumbing: {pipeline / plumbing:.3f}")
     print(f"ratio pipeline / raw encode:   {pipeline / encode:.3f}")
-    arr = np.array(latency_ms)
-    print(
-        f"message -> acknowledgement in the chat: p50 {np.percentile(arr, 50):.0f} ms, "
-        f"p95 {np.percentile(arr, 95):.0f} ms, max {arr.max():.0f} ms"
-    )
+    print(f"message -> acknowledgement in the chat: {latency(latency_ms)}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", "-n", type=int, default=2000)
-    parser.add_argument("--singles", type=int, default=20)
-    parser.add_argument(
-        "--texts",
-        default=str(ROOT.parent / "shared" / "data" / "bitext-customer-service" / "test.csv"),
-    )
-    args = parser.parse_args()
-    asyncio.run(run(args.messages, args.singles, Path(args.texts)))
+    args = arguments(__doc__.split("\n\n")[0], "messages")
+    asyncio.run(run(args.count, args.singles, Path(args.texts)))
 
 
 if __name__ == "__main__":

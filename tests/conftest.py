@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sqlite3
 import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -17,9 +18,10 @@ from classifiers.embedder import SentenceTransformerEmbedder
 from inbox.app import InboxService
 from inbox.config import Settings, parse_settings
 
-# The real mail servers' fixtures (``dovecot``, ``smtp_server``), headless Chromium
+# The real mail servers' fixtures (``dovecot``, ``smtp_server``), a configured ``mailbox``
+# on them, headless Chromium
 # (``browser``) and the Bot API stand-in (``bot_api``), for every test module.
-pytest_plugins = ["tests.mailservers", "tests.browser", "tests.telegram_api"]
+pytest_plugins = ["tests.mailservers", "tests.mailbox", "tests.browser", "tests.telegram_api"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -140,3 +142,24 @@ async def service_factory(
     for service in started:
         if service.engine is not None:
             await service.stop()
+
+
+@dataclass
+class Store:
+    """Read-only SQL on the store file, for assertions."""
+
+    path: Path
+
+    def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        conn = sqlite3.connect(self.path, timeout=30)
+        try:
+            return list(conn.execute(sql, args).fetchall())
+        finally:
+            conn.close()
+
+    def count(self, sql: str, *args: Any) -> int:
+        return int(self.rows(sql, *args)[0][0])
+
+
+def store_of(settings: Settings) -> Store:
+    return Store(Path(settings.store.url.split("///", 1)[1]))

@@ -74,7 +74,32 @@ def _read_greeting(port: int) -> bytes:
         return b""
 
 
-class Dovecot:
+class _Server:
+    """A server the tests run: ``with`` starts it and always stops it (a failed start too)."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class Dovecot(_Server):
     """A private Dovecot IMAP server on 127.0.0.1, run as root with mail owned by ``vmail``.
 
     Everything (config, base_dir, state, log, passwd-file, maildirs) lives under ``root``,
@@ -222,21 +247,6 @@ service imap-login {{
                 process.wait()
         if self._owns_root:
             shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- users and mail ----------------------------------------------------------------------
 
@@ -408,7 +418,7 @@ class _Controller(Controller):
         super()._trigger_server()  # type: ignore[no-untyped-call]
 
 
-class SmtpServer:
+class SmtpServer(_Server):
     """A real SMTP server on 127.0.0.1 (aiosmtpd in its own thread) that records what it gets.
 
     Faults are scripted for the next messages, in order, and answered at the end of DATA.
@@ -503,17 +513,6 @@ class SmtpServer:
         controller, self._controller = self._controller, None
         if controller is not None:
             controller.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 # -- configuration -----------------------------------------------------------------------

@@ -60,7 +60,6 @@ class BotApi:
     # update ids each getUpdates answer carried, in order
     served: list[list[int]] = field(default_factory=list)
     on_get_file: Callable[[str], Awaitable[None]] | None = None
-    _rate_limited: int = 0
     _retry_after: int = 1
     _limited_calls: set[int] = field(default_factory=set)
     _send_calls: int = 0
@@ -155,7 +154,8 @@ class BotApi:
 
     def rate_limit_next(self, count: int, retry_after: int = 1) -> None:
         """The next ``count`` sendMessage calls get 429 with ``retry_after``."""
-        self._rate_limited, self._retry_after = count, retry_after
+        after = self._send_calls + 1
+        self.rate_limit_calls(*range(after, after + count), retry_after=retry_after)
 
     def rate_limit_calls(self, *numbers: int, retry_after: int = 1) -> None:
         """sendMessage calls number ``numbers`` (counting from 1) get 429 ``retry_after``."""
@@ -281,8 +281,7 @@ class BotApi:
         self._send_calls += 1
         if chat_id in self.blocked:
             return _error(403, "Forbidden: bot was blocked by the user")
-        if self._rate_limited > 0 or self._send_calls in self._limited_calls:
-            self._rate_limited = max(0, self._rate_limited - 1)
+        if self._send_calls in self._limited_calls:
             return _error(
                 429,
                 f"Too Many Requests: retry after {self._retry_after}",

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import make_msgid
-from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page
 
-from inbox.app import InboxService
-from inbox.config import Settings
 from inbox.store.accounts import Accounts
 from tests.browser import ScriptWatch
 from tests.conftest import SHARED_DATA, until
-from tests.mailservers import Dovecot, SmtpServer
-from tests.test_email import SUPPORT, email_settings, store_of
+from tests.mailbox import SUPPORT, Mailbox
+from tests.mailservers import Dovecot
 
 # Each payload, where script runs, opens a dialog, sets ``top.__pwned`` or calls ``/pwned``.
 RUN = "alert('{0}'); top.__pwned = '{0}'; fetch('/pwned/{0}')"
@@ -77,11 +72,8 @@ async def test_payloads_do_run_in_an_unprotected_page(browser: Browser) -> None:
 
 @pytest.mark.timeout(600)
 async def test_hostile_mail_shown_in_the_agent_desk_never_runs_script(
-    tmp_path: Path,
+    mailbox: Mailbox,
     dovecot: Dovecot,
-    smtp_server: SmtpServer,
-    monkeypatch: pytest.MonkeyPatch,
-    service_factory: Callable[[Settings], Any],
     browser: Browser,
 ) -> None:
     corpus = sorted(
@@ -90,10 +82,9 @@ async def test_hostile_mail_shown_in_the_agent_desk_never_runs_script(
     mails = [p.read_bytes() for p in corpus] + [
         payload_mail(i, payload) for i, payload in enumerate(PAYLOADS)
     ]
-    settings, user = email_settings(tmp_path, dovecot, smtp_server, monkeypatch)
-    store = store_of(settings)
+    settings, user, store = mailbox.settings, mailbox.user, mailbox.store
     dovecot.save_many(user, mails)
-    service: InboxService = await service_factory(settings)
+    service = await mailbox.start()
     assert service.engine is not None
 
     def kept() -> int:

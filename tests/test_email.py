@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -21,100 +19,18 @@ from inbox.app import InboxService
 from inbox.bench import start_service
 from inbox.config import Settings, parse_settings
 from inbox.models import Outbound
-from tests.conftest import SHARED_DATA, make_raw_config, until
-from tests.mailservers import Dovecot, SmtpServer, mailbox_config
-
-SUPPORT = "support@inbox.test"
-PASSWORD_ENV = "TEST_IMAP_PASSWORD"
-
-
-def mail(
-    sender: str,
-    subject: str,
-    body: str,
-    *,
-    in_reply_to: str = "",
-    references: str = "",
-    headers: dict[str, str] | None = None,
-) -> tuple[bytes, str]:
-    """A customer's mail as raw bytes, and its Message-ID."""
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = SUPPORT
-    message["Subject"] = subject
-    message_id = make_msgid(domain="customer.test")
-    message["Message-ID"] = message_id
-    message["Date"] = "Sun, 22 Nov 2026 10:00:00 +0000"
-    if in_reply_to:
-        message["In-Reply-To"] = in_reply_to
-    if references:
-        message["References"] = references
-    for name, value in (headers or {}).items():
-        message[name] = value
-    message.set_content(body)
-    return message.as_bytes(), message_id
-
-
-def email_settings(
-    tmp_path: Path,
-    server: Dovecot,
-    smtp: SmtpServer,
-    monkeypatch: pytest.MonkeyPatch,
-    **box: Any,
-) -> tuple[Settings, str]:
-    """Settings with one mailbox on a fresh Dovecot user; returns them and the user."""
-    raw, user = email_config(tmp_path, server, smtp, monkeypatch, **box)
-    return parse_settings(raw, tmp_path), user
-
-
-def email_config(
-    tmp_path: Path,
-    server: Dovecot,
-    smtp: SmtpServer,
-    monkeypatch: pytest.MonkeyPatch,
-    **box: Any,
-) -> tuple[dict[str, Any], str]:
-    """``email_settings`` as a TOML-shaped dict, for a config file."""
-    user, password = server.new_user()
-    monkeypatch.setenv(PASSWORD_ENV, password)
-    raw = make_raw_config(tmp_path)
-    raw["channels"]["email"] = [
-        mailbox_config(server, smtp, user, PASSWORD_ENV, reconnect_backoff=0.05, **box)
-    ]
-    return raw, user
-
-
-@dataclass
-class Store:
-    """Read-only SQL on the store file, for assertions."""
-
-    path: Path
-
-    def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        conn = sqlite3.connect(self.path, timeout=30)
-        try:
-            return list(conn.execute(sql, args).fetchall())
-        finally:
-            conn.close()
-
-    def count(self, sql: str, *args: Any) -> int:
-        return int(self.rows(sql, *args)[0][0])
-
-
-def store_of(settings: Settings) -> Store:
-    return Store(Path(settings.store.url.split("///", 1)[1]))
+from tests.conftest import SHARED_DATA, Store, store_of, until
+from tests.mailbox import SUPPORT, Mailbox, email_config, mail
+from tests.mailservers import Dovecot, SmtpServer
 
 
 async def test_round_trip_ack_reply_and_agent_answer_are_threaded(
-    tmp_path: Path,
+    mailbox: Mailbox,
     dovecot: Dovecot,
     smtp_server: SmtpServer,
-    monkeypatch: pytest.MonkeyPatch,
-    service_factory: Callable[[Settings], Any],
 ) -> None:
-    settings, user = email_settings(tmp_path, dovecot, smtp_server, monkeypatch)
-    store = store_of(settings)
-    service: InboxService = await service_factory(settings)
+    user, store = mailbox.user, mailbox.store
+    service: InboxService = await mailbox.start()
 
     first, first_id = mail(
         "Ann Customer <ann@customer.test>",
@@ -206,14 +122,11 @@ def _box() -> Any:
 
 
 async def test_outage_of_500_mails_gives_exactly_500_tickets(
-    tmp_path: Path,
+    mailbox: Mailbox,
     dovecot: Dovecot,
     smtp_server: SmtpServer,
-    monkeypatch: pytest.MonkeyPatch,
-    service_factory: Callable[[Settings], Any],
 ) -> None:
-    settings, user = email_settings(tmp_path, dovecot, smtp_server, monkeypatch)
-    store = store_of(settings)
+    user, store = mailbox.user, mailbox.store
     # The connector has never run: 500 mails wait in the mailbox.
     dovecot.save_many(
         user,
@@ -222,13 +135,13 @@ async def test_outage_of_500_mails_gives_exactly_500_tickets(
             for i in range(500)
         ],
     )
-    service: InboxService = await service_factory(settings)
+    service: InboxService = await mailbox.start()
     await until(lambda: store.count("SELECT count(*) FROM conversations") >= 500, timeout=120)
     await smtp_server.wait_for(500, timeout=120)
     await service.stop()
     # A restart finds nothing new: the watermark covers all 500.
     dovecot.save(user, mail("late@customer.test", "One more", "And this one?")[0])
-    await service_factory(settings)
+    await mailbox.start()
     await until(lambda: store.count("SELECT count(*) FROM conversations") == 501)
     assert (
         store.count("SELECT count(DISTINCT external_id) FROM messages WHERE direction='in'") == 501
@@ -240,23 +153,20 @@ async def test_outage_of_500_mails_gives_exactly_500_tickets(
 
 
 async def test_uidvalidity_change_imports_new_mail_only(
-    tmp_path: Path,
+    mailbox: Mailbox,
     dovecot: Dovecot,
     smtp_server: SmtpServer,
-    monkeypatch: pytest.MonkeyPatch,
-    service_factory: Callable[[Settings], Any],
 ) -> None:
-    settings, user = email_settings(tmp_path, dovecot, smtp_server, monkeypatch)
-    store = store_of(settings)
+    settings, user, store = mailbox.settings, mailbox.user, mailbox.store
     for i in range(3):
         dovecot.save(user, mail(f"u{i}@customer.test", f"Question {i}", f"Text {i}")[0])
-    service: InboxService = await service_factory(settings)
+    service: InboxService = await mailbox.start()
     await until(lambda: store.count("SELECT count(*) FROM conversations") == 3)
     await service.stop()
 
     dovecot.set_uidvalidity(user, "INBOX", dovecot.uidvalidity(user) + 1000)
     dovecot.save(user, mail("new@customer.test", "Question 4", "A new one")[0])
-    await service_factory(settings)
+    await mailbox.start()
     await until(lambda: store.count("SELECT count(*) FROM conversations") == 4)
     await smtp_server.wait_for(4, timeout=30)
     # Give a re-import every chance to show: the queue has drained and nothing doubled.
@@ -269,15 +179,12 @@ async def test_uidvalidity_change_imports_new_mail_only(
 
 
 async def test_auto_replies_and_bounces_are_stored_but_never_answered(
-    tmp_path: Path,
+    mailbox: Mailbox,
     dovecot: Dovecot,
     smtp_server: SmtpServer,
-    monkeypatch: pytest.MonkeyPatch,
-    service_factory: Callable[[Settings], Any],
 ) -> None:
-    settings, user = email_settings(tmp_path, dovecot, smtp_server, monkeypatch)
-    store = store_of(settings)
-    await service_factory(settings)
+    settings, user, store = mailbox.settings, mailbox.user, mailbox.store
+    await mailbox.start()
     dovecot.save(user, mail("bob@customer.test", "Login broken", "I cannot log in.")[0])
     (ack,) = await smtp_server.wait_for(1, timeout=30)
 
@@ -315,15 +222,12 @@ async def test_auto_replies_and_bounces_are_stored_but_never_answered(
 
 
 async def test_smtp_failures_retry_with_one_message_id_and_rejections_show(
-    tmp_path: Path,
+    mailbox: Mailbox,
     dovecot: Dovecot,
     smtp_server: SmtpServer,
-    monkeypatch: pytest.MonkeyPatch,
-    service_factory: Callable[[Settings], Any],
 ) -> None:
-    settings, user = email_settings(tmp_path, dovecot, smtp_server, monkeypatch)
-    store = store_of(settings)
-    await service_factory(settings)
+    user, store = mailbox.user, mailbox.store
+    await mailbox.start()
     smtp_server.fail_next(2)  # 451 twice, then accepted
     dovecot.save(user, mail("t1@customer.test", "Temporary", "First")[0])
     (first,) = await smtp_server.wait_for(1, timeout=30)
@@ -345,20 +249,17 @@ async def test_smtp_failures_retry_with_one_message_id_and_rejections_show(
 
 
 async def test_every_hostile_mail_becomes_a_ticket_or_quarantine_with_raw_bytes(
-    tmp_path: Path,
+    mailbox: Mailbox,
     dovecot: Dovecot,
     smtp_server: SmtpServer,
-    monkeypatch: pytest.MonkeyPatch,
-    service_factory: Callable[[Settings], Any],
 ) -> None:
     files = sorted(
         p for p in (SHARED_DATA / "hostile-mail").rglob("*") if p.suffix in (".eml", ".txt")
     )
     assert len(files) >= 70
-    settings, user = email_settings(tmp_path, dovecot, smtp_server, monkeypatch)
-    store = store_of(settings)
+    user, store = mailbox.user, mailbox.store
     dovecot.save_many(user, [p.read_bytes() for p in files])
-    await service_factory(settings)
+    await mailbox.start()
 
     def normal(data: bytes) -> bytes:
         # As IMAP serves it: CRLF line ends, and Dovecot turns NUL bytes (which IMAP

@@ -22,10 +22,10 @@ from inbox.app import InboxService
 from inbox.bench import start_service
 from inbox.config import Settings, parse_settings
 from inbox.store.accounts import Accounts
-from tests.conftest import make_raw_config, until
+from tests.conftest import Store, make_raw_config, store_of, until
+from tests.mailbox import PASSWORD_ENV, mail
 from tests.mailservers import Dovecot, SmtpServer, mailbox_config
 from tests.telegram_api import BotApi
-from tests.test_email import PASSWORD_ENV, Store, mail, store_of
 
 TOKEN_ENV = "TEST_TELEGRAM_TOKEN"
 ANN = 424242
