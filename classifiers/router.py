@@ -38,6 +38,26 @@ class SoftmaxHead:
     teams: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Fitted:
+    """Everything the router knows, swapped in whole when it learns."""
+
+    examples: tuple[LabelledExample, ...]
+    vectors: Matrix
+    labels: Matrix  # each example's team, as an index into head.teams
+    head: SoftmaxHead
+
+    @classmethod
+    def fit(cls, examples: Sequence[LabelledExample], vectors: Vectors) -> Fitted:
+        """Fits the regression head on the examples."""
+        teams = tuple(sorted({e.team for e in examples}))
+        index = {team: i for i, team in enumerate(teams)}
+        labels = np.array([index[e.team] for e in examples], dtype=np.int64)
+        x = np.asarray(vectors, dtype=np.float32)
+        weights, bias = fit_softmax(x, labels, len(teams))
+        return cls(tuple(examples), x, labels, SoftmaxHead(weights, bias, teams))
+
+
 def fit_softmax(
     vectors: Vectors,
     labels: np.ndarray,
@@ -82,6 +102,8 @@ class Router:
         min_similarity: float = 0.0,
         evidence_examples: int = 3,
         temperature: float = 0.7,
+        neighbours: int = 5,
+        neighbour_weight: float = 0.3,
     ) -> None:
         if len(examples) != len(vectors) or not examples:
             raise ValueError("the router needs one vector per example, and at least one")
@@ -91,22 +113,14 @@ class Router:
         self.min_similarity = min_similarity
         self.evidence_examples = evidence_examples
         self.temperature = temperature
-        self._examples: list[LabelledExample] = list(examples)
-        self._vectors = np.asarray(vectors, dtype=np.float32)
-        self._head = self._fit(self._examples, self._vectors)
+        self.neighbours = neighbours
+        self.neighbour_weight = neighbour_weight
+        self._fitted = Fitted.fit(examples, vectors)
 
     @property
     def teams(self) -> list[str]:
         """The teams the router can predict."""
-        return list(self._head.teams)
-
-    @staticmethod
-    def _fit(examples: list[LabelledExample], vectors: Vectors) -> SoftmaxHead:
-        teams = tuple(sorted({e.team for e in examples}))
-        index = {team: i for i, team in enumerate(teams)}
-        labels = np.array([index[e.team] for e in examples], dtype=np.int64)
-        weights, bias = fit_softmax(vectors, labels, len(teams))
-        return SoftmaxHead(weights, bias, teams)
+        return list(self._fitted.head.teams)
 
     def add_example(self, example: LabelledExample, vector: Vectors) -> None:
         """Learns one more labelled example (an agent's correction) and refits.
@@ -114,35 +128,64 @@ class Router:
         The new state is built aside and swapped in whole, so a concurrent ``route``
         sees either the old router or the new one, never a mix.
         """
+        old = self._fitted
         row = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        examples = [*self._examples, example]
-        stacked = np.vstack([self._vectors, row])
-        head = self._fit(examples, stacked)
-        self._examples, self._vectors, self._head = examples, stacked, head
+        self._fitted = Fitted.fit([*old.examples, example], np.vstack([old.vectors, row]))
 
     def probabilities(self, vectors: Vectors) -> Matrix:
-        """Softmax probabilities per team, one row per input vector."""
-        head = self._head
-        logits = (
-            np.asarray(vectors, dtype=np.float32) @ head.weights + head.bias
-        ) / self.temperature
+        """Probabilities per team, one row per input vector.
+
+        The regression's softmax, blended (geometrically) with a vote of the nearest
+        examples: the regression draws smooth borders, the neighbours keep the detail
+        of small groups of phrasings that a linear border averages away.
+        """
+        return self._probabilities(self._fitted, np.asarray(vectors, dtype=np.float32))
+
+    def _probabilities(self, fitted: Fitted, x: Matrix, sims: Matrix | None = None) -> Matrix:
+        probs = self._softmax(fitted.head, x)
+        if self.neighbour_weight > 0:
+            votes = self._neighbour_votes(fitted, x @ fitted.vectors.T if sims is None else sims)
+            blended = (1 - self.neighbour_weight) * np.log(probs + 1e-12)
+            blended += self.neighbour_weight * np.log(votes)
+            blended -= blended.max(axis=1, keepdims=True)
+            probs = np.exp(blended)
+            probs /= probs.sum(axis=1, keepdims=True)
+        return probs
+
+    def _softmax(self, head: SoftmaxHead, x: Matrix) -> Matrix:
+        logits = (x @ head.weights + head.bias) / self.temperature
         logits -= logits.max(axis=1, keepdims=True)
         probs: Matrix = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)
         return probs
 
+    def _neighbour_votes(
+        self, fitted: Fitted, similarities: Matrix, sharpness: float = 0.05
+    ) -> Matrix:
+        """Each of the k nearest examples votes for its team, closer ones louder."""
+        k = min(self.neighbours, similarities.shape[1])
+        nearest = np.argpartition(-similarities, k - 1, axis=1)[:, :k]
+        rows = np.arange(similarities.shape[0])[:, None]
+        weights = np.exp((similarities[rows, nearest] - 1.0) / sharpness)
+        votes = np.full((similarities.shape[0], len(fitted.head.teams)), 1e-6)
+        np.add.at(votes, (np.broadcast_to(rows, nearest.shape), fitted.labels[nearest]), weights)
+        votes /= votes.sum(axis=1, keepdims=True)
+        return votes
+
     def predict(self, vectors: Vectors) -> list[str]:
         """The most likely team for each vector, never abstaining (for evaluation)."""
-        teams = self._head.teams
+        teams = self._fitted.head.teams
         return [teams[i] for i in self.probabilities(vectors).argmax(axis=1)]
 
     def route(self, vectors: Vectors) -> list[RoutingDecision]:
         """Decides a team for each vector, with confidence and the nearest examples."""
         if len(vectors) == 0:
             return []
-        examples, example_vectors, head = self._examples, self._vectors, self._head
-        probs = self.probabilities(vectors)
-        sims = np.asarray(vectors, dtype=np.float32) @ example_vectors.T
+        fitted = self._fitted  # one snapshot for the whole batch
+        examples, head = fitted.examples, fitted.head
+        x = np.asarray(vectors, dtype=np.float32)
+        sims = x @ fitted.vectors.T
+        probs = self._probabilities(fitted, x, sims)
         decisions: list[RoutingDecision] = []
         for row, sim_row in zip(probs, sims, strict=True):
             order = np.argsort(row)[::-1]

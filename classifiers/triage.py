@@ -1,10 +1,12 @@
-"""Triage: a priority from urgency phrases and the customer's tier, with the reasons."""
+"""Triage: a priority from urgency (phrases and meaning), anger and the customer's tier;
+the language; and whether a message is spam. Every decision carries its reasons."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 
+from classifiers.meaning import Match
 from inbox.models import Priority, TriageDecision
 
 
@@ -34,11 +36,29 @@ class Triage:
         address = address.lower()
         return address in self._vip_addresses or address.endswith(self._vip_domains)
 
-    def assess(self, subject: str, text: str, address: str) -> TriageDecision:
-        """The priority of one message and why."""
+    def assess(
+        self,
+        subject: str,
+        text: str,
+        address: str,
+        meaning: dict[str, Match] | None = None,
+        language: str = "",
+    ) -> TriageDecision:
+        """The priority of one message and why; ``meaning`` holds what it is close to
+        (urgent, negative, spam), ``language`` what it is written in."""
+        meaning = meaning or {}
         content = f"{subject}\n{text}"
         reasons: list[str] = []
+        if "spam" in meaning:
+            spam = meaning["spam"].reason()
+            return TriageDecision(Priority.LOW, (spam,), language=language, spam=spam)
         priority = Priority.NORMAL
+        if "urgent" in meaning:
+            priority = Priority.URGENT
+            reasons.append(meaning["urgent"].reason())
+        if "negative" in meaning:
+            priority = max(priority, Priority.HIGH)
+            reasons.append(meaning["negative"].reason())
         if self._urgent is not None and (match := self._urgent.search(content)):
             priority = Priority.URGENT
             reasons.append(f"urgent phrase: {match.group(0).lower()!r}")
@@ -48,4 +68,4 @@ class Triage:
         if self.is_vip(address):
             priority = max(priority, Priority.HIGH)
             reasons.append("VIP customer")
-        return TriageDecision(priority=priority, reasons=tuple(reasons))
+        return TriageDecision(priority=priority, reasons=tuple(reasons), language=language)

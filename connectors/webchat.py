@@ -21,6 +21,7 @@ from aiohttp import WSMsgType, web
 from connectors.base import CustomerTranscripts, TranscriptEntry
 from connectors.pages import EMBEDDABLE_CSP, client_ip, render
 from connectors.ratelimit import RateLimiter
+from inbox.commands import parse_command
 from inbox.config import ChatSettings
 from inbox.models import Envelope, Outbound
 from inbox.queue import Sink
@@ -160,6 +161,10 @@ class WebChatConnector:
             return {"type": "error", "client_id": client_id, "error": "slow down a little"}
         if self._sink is None:
             return {"type": "error", "client_id": client_id, "error": "the inbox is restarting"}
+        meta: dict[str, Any] = {"ip": client_ip(request)}
+        command = parse_command(text)
+        if command is not None:  # /link you@example.com, /status ...: answered by the bot
+            meta["command"], meta["args"] = command
         envelope = Envelope(
             channel=CHANNEL,
             external_id=f"{session}:{client_id}",
@@ -167,7 +172,7 @@ class WebChatConnector:
             address=session,
             text=text,
             received_at=time.time(),
-            meta={"ip": client_ip(request)},
+            meta=meta,
         )
         await self._sink.put([envelope])
         return {"type": "accepted", "client_id": client_id}

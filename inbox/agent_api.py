@@ -16,6 +16,7 @@ from inbox.errors import Conflict, NotFound
 from inbox.models import Status
 from inbox.store.accounts import Accounts, Agent
 from inbox.store.desk import Desk
+from inbox.store.incident_rows import visible_incidents
 from inbox.text import clean_text
 
 AGENT = web.AppKey("agent", Agent)
@@ -58,6 +59,8 @@ class AgentApi:
             web.post("/api/conversations/{ref:\\d+}/notes", guard(self.note)),
             web.post("/api/conversations/{ref:\\d+}/reassign", guard(self.reassign)),
             web.post("/api/conversations/{ref:\\d+}/resolve", guard(self.resolve)),
+            web.post("/api/conversations/{ref:\\d+}/merge", guard(self.merge)),
+            web.get("/api/incidents", guard(self.incidents)),
         ]
 
     def _authenticated(
@@ -96,6 +99,8 @@ class AgentApi:
                     "POST /api/conversations/{ref}/notes": '{"text": ...} internal note',
                     "POST /api/conversations/{ref}/reassign": '{"team": ...}',
                     "POST /api/conversations/{ref}/resolve": "resolve",
+                    "POST /api/conversations/{ref}/merge": '{"into": ref} same issue: merge',
+                    "GET /api/incidents": "open incidents touching my teams",
                     "POST /api/messages": "a customer message (the web form's JSON twin)",
                 },
             }
@@ -169,6 +174,23 @@ class AgentApi:
         """Resolves the conversation."""
         await self.desk.resolve(agent, int(request.match_info["ref"]))
         return web.json_response({"status": Status.RESOLVED.value})
+
+    async def merge(self, request: web.Request, agent: Agent) -> web.Response:
+        """Confirms a possible duplicate: this conversation joins ``into``."""
+        try:
+            raw: Any = json.loads(await request.text())
+        except (UnicodeDecodeError, ValueError) as err:
+            raise _BadRequest("the body must be a UTF-8 JSON object") from err
+        into = raw.get("into") if isinstance(raw, dict) else None
+        if isinstance(into, bool) or not isinstance(into, int):
+            raise _BadRequest("'into' must be a ticket number")
+        reference = await self.desk.merge(agent, int(request.match_info["ref"]), into)
+        return web.json_response({"merged_into": reference})
+
+    async def incidents(self, request: web.Request, agent: Agent) -> web.Response:
+        """Open incidents with members in my teams (only those members are listed)."""
+        found = await visible_incidents(self.desk.engine, agent)
+        return web.json_response({"incidents": found})
 
 
 class _BadRequest(Exception):

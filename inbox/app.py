@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from classifiers.dedup import Deduper
 from classifiers.embedder import Embedder, ProcessEmbedder, SentenceTransformerEmbedder
-from classifiers.triage import Triage
+from classifiers.tuning import training_report
 from connectors.base import Connector, WebChannel
 from connectors.mail.channel import EmailConnector
 from connectors.telegram.channel import TelegramConnector
@@ -19,6 +21,7 @@ from connectors.webchat import WebChatConnector
 from connectors.webform import WebFormConnector
 from inbox.agent_api import AgentApi
 from inbox.config import Settings
+from inbox.incidents import IncidentWatcher
 from inbox.ingest import IngestResult
 from inbox.outbox import OutboxSender
 from inbox.queue.sqlite import SqliteQueue
@@ -28,6 +31,7 @@ from inbox.store.desk import Desk
 from inbox.store.engine import create_engine, highest_reference, migrate
 from inbox.store.outbox_rows import OutboxRows
 from inbox.store.transcripts import StoreTranscripts
+from inbox.triaging import TriageService
 from inbox.web import build_web_app
 from inbox.worker import Worker, consumer_name
 
@@ -36,20 +40,27 @@ WORKER_LOOPS = 2  # one encodes while the other persists
 STOP_TIMEOUT = 30.0
 
 
-def build_triage(settings: Settings) -> Triage:
-    """Triage from the settings."""
-    t = settings.triage
-    return Triage(t.urgent_phrases, t.high_phrases, t.vip_contacts)
+def trained_model_folder(settings: Settings) -> Path:
+    """Where ``inbox train`` puts the model it makes."""
+    return settings.data_dir / "model"
+
+
+def model_path(settings: Settings) -> str:
+    """The configured model; else the one ``inbox train`` made; else the bundled one."""
+    if settings.model.path:
+        return settings.model.path
+    trained = trained_model_folder(settings)
+    return str(trained) if training_report(trained) is not None else ""
 
 
 def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    """The configured model, loaded offline in this process (for commands)."""
-    return SentenceTransformerEmbedder(settings.model.path, settings.model.batch_size)
+    """The model, loaded offline in this process (for commands)."""
+    return SentenceTransformerEmbedder(model_path(settings), settings.model.batch_size)
 
 
 def start_process_embedder(settings: Settings) -> ProcessEmbedder:
-    """The configured model in a process of its own (for the service)."""
-    embedder = ProcessEmbedder(settings.model.path, settings.model.batch_size)
+    """The model in a process of its own (for the service)."""
+    embedder = ProcessEmbedder(model_path(settings), settings.model.batch_size)
     embedder.start()
     return embedder
 
@@ -72,6 +83,7 @@ class InboxService:
         self.port: int | None = None
         self._own_embedder: ProcessEmbedder | None = None
         self.connectors: list[Connector] = []
+        self.incidents: IncidentWatcher | None = None
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -97,10 +109,17 @@ class InboxService:
             self._own_embedder = await asyncio.to_thread(start_process_embedder, s)
             embedder = self._own_embedder
         routing = await RoutingService.build(s, embedder, engine)
-        triage = build_triage(s)
+        triage = await TriageService.build(s, embedder)
+        deduper = Deduper(s.dedup.auto_merge, s.dedup.suggest)
+        watcher: IncidentWatcher | None = None
+        if s.incidents.enabled:
+            watcher = self.incidents = IncidentWatcher(engine, s.incidents, embedder.model_id)
+            self._spawn(watcher.run(self.stopping), "incident-watcher")
 
         def committed(_results: list[IngestResult]) -> None:
             self.outbox_wake.set()
+            if watcher is not None:
+                watcher.wake.set()
 
         for i in range(WORKER_LOOPS):
             worker = Worker(
@@ -109,6 +128,7 @@ class InboxService:
                 routing,
                 triage,
                 s,
+                deduper=deduper,
                 name=consumer_name(f":{i}"),
                 on_committed=committed,
             )

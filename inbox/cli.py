@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from classifiers.tuning import TrainingSettings
 from inbox.config import Settings, load_settings
 from inbox.errors import ConfigError, Conflict
 
@@ -152,8 +153,11 @@ def cmd_agent_add(args: argparse.Namespace) -> int:
 
 def cmd_route(args: argparse.Namespace) -> int:
     """Routes one text with the configured examples and prints the evidence."""
-    from inbox.app import build_triage, load_embedder
+    from inbox.app import load_embedder
+    from inbox.models import Envelope
     from inbox.routing import RoutingService
+    from inbox.text import embedding_text
+    from inbox.triaging import TriageService
 
     settings = _settings(args)
 
@@ -167,16 +171,29 @@ def cmd_route(args: argparse.Namespace) -> int:
             routing = await RoutingService.build(settings, load_embedder(settings), engine)
         finally:
             await engine.dispose()
-        (decision,) = await routing.route_texts([args.text])
-        triage = build_triage(settings).assess("", args.text, "")
-        result = {**decision.evidence(), "priority": triage.priority.name.lower()}
+        triaging = await TriageService.build(settings, routing.embedder)
+        vectors = await routing.embedder.encode_async([embedding_text("", args.text)])
+        (decision,) = routing.route_vectors(vectors)
+        env = Envelope("cli", "route", "cli", "", args.text, time.time())
+        (triage,) = triaging.assess([env], vectors)
+        decision = triaging.route_by_language(decision, triage)
+        result = {
+            **decision.evidence(),
+            "priority": triage.priority.name.lower(),
+            "triage_reasons": list(triage.reasons),
+            "language": triage.language,
+            "spam": triage.spam,
+        }
         if args.json:
             print(json.dumps(result, indent=2))
             return
         verdict = f" (abstained: {decision.abstain_reason})" if decision.abstained else ""
         print(f"team: {decision.team}{verdict}")
         print(f"confidence: {decision.confidence:.3f} (threshold {decision.threshold})")
-        print(f"priority: {result['priority']}")
+        print(f"priority: {result['priority']}" + "".join(f"; {r}" for r in triage.reasons))
+        print(f"language: {triage.language or 'not detected'}")
+        if triage.spam:
+            print("spam: it would be quarantined, not answered")
         print("nearest examples:")
         for n in decision.nearest:
             print(f"  {n.score:.3f}  {n.team:<12} {n.text}")
@@ -226,7 +243,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
                 print(f"      subject: {e.subject!r}")
                 print(f"      reason:  {e.reason}")
             if entries:
-                print("the original of entry N: inbox quarantine --raw N > entry.eml")
+                print("the original of entry N (an email, or the text): inbox quarantine --raw N")
             return 0
         finally:
             await engine.dispose()
@@ -236,9 +253,16 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Few-shot evaluation of the router on a labelled CSV."""
-    from inbox.evaluate import run_eval
+    from inbox.eval_command import run_eval
 
     return run_eval(args)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Fine-tunes the encoder on the teams' examples and agents' corrections."""
+    from inbox.train_command import run_train
+
+    return run_train(args, _settings(args))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -302,7 +326,35 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--shots", type=int, default=10, help="examples per label (0 = all)")
     ev.add_argument("--seed", type=int, action="append", help="sampling seed (repeatable)")
     ev.add_argument("--json-out", help="write the results as JSON here")
+    ev.add_argument(
+        "--fine-tune",
+        action="store_true",
+        help="fine-tune the encoder on the examples first, as `inbox train` does",
+    )
+    ev.add_argument("--epochs", type=float, default=TrainingSettings.epochs)
+    ev.add_argument(
+        "--oos-holdout",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also test out-of-scope detection with N labels left out of training",
+    )
+    ev.add_argument("--pairs", action="store_true", help="also test duplicate detection")
+    ev.add_argument(
+        "--merge-precision",
+        type=float,
+        default=0.99,
+        help="precision the auto-merge threshold is chosen for (with --pairs)",
+    )
+    ev.add_argument(
+        "--skip-intents", action="store_true", help="only the out-of-scope / pair tests"
+    )
     ev.set_defaults(func=cmd_eval)
+
+    train = sub.add_parser("train", help="fine-tune the encoder on the teams' examples")
+    train.add_argument("--epochs", type=float, default=TrainingSettings.epochs)
+    train.add_argument("--seed", type=int, default=0)
+    train.set_defaults(func=cmd_train)
 
     bench = sub.add_parser("bench", help="end-to-end throughput and latency")
     bench.add_argument("--messages", "-n", type=int, default=2000)

@@ -23,6 +23,8 @@ from inbox.store.writes import queue_service_answer, record_event
 from inbox.text import format_reference, single_line
 
 EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+COMMANDS = frozenset({"start", "help", "status", "human", "link", "verify"})
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?:\s+(.*))?$", re.DOTALL)
 MAX_CODE_TRIES = 5
 LINK_WINDOW = 3600.0
 
@@ -33,6 +35,16 @@ HELP = (
     "/human - ask for a person\n"
     "/link you@example.com - join this chat with your email history"
 )
+
+
+def parse_command(text: str) -> tuple[str, str] | None:
+    """``("link", "ann@example.com")`` for ``/link@our_bot ann@example.com``; None for
+    anything that is not a command. An unknown command comes back as ``help``."""
+    match = _COMMAND.match(text.strip())
+    if match is None:
+        return None
+    name = match.group(1).lower()
+    return (name if name in COMMANDS else "help", (match.group(2) or "").strip()[:320])
 
 
 def _greeting(name: str) -> str:
@@ -160,8 +172,8 @@ def _masked(email: str) -> str:
 
 
 async def _link(conn: AsyncConnection, env: Envelope, args: str, settings: Settings) -> str:
-    telegram = settings.telegram
-    if telegram is None or not telegram.link_via:
+    linking = settings.linking
+    if not linking.link_via:
         return "Linking with an email address is not available here."
     email = args.strip().lower()
     if not EMAIL.match(email):
@@ -172,10 +184,10 @@ async def _link(conn: AsyncConnection, env: Envelope, args: str, settings: Setti
         .select_from(link_codes)
         .where(_codes_of(env), link_codes.c.created_at > stamp - LINK_WINDOW)
     )
-    if int(recent or 0) >= telegram.links_per_hour:
+    if int(recent or 0) >= linking.per_hour:
         return "You asked for several codes within the hour; please try again later."
     code = f"{secrets.randbelow(10**6):06d}"
-    minutes = telegram.link_code_minutes
+    minutes = linking.code_minutes
     # A new code replaces any earlier one still waiting.
     await conn.execute(
         update(link_codes)
@@ -195,12 +207,12 @@ async def _link(conn: AsyncConnection, env: Envelope, args: str, settings: Setti
     )
     await queue_service_answer(
         conn,
-        channel=telegram.link_via,
+        channel=linking.link_via,
         address=email,
         subject="Your code to link your chat",
         text=(
             f"Your code is {code}.\n\n"
-            f"Send /verify {code} to our bot within {minutes:g} minutes to join your chat "
+            f"Send /verify {code} in the chat within {minutes:g} minutes to join your chat "
             "with the tickets of this email address.\n\n"
             "If you did not ask for this, ignore this mail: nothing is linked without the code."
         ),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from classifiers.meaning import known_language_codes
 from inbox.errors import ConfigError
 
 TEAM_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -26,6 +27,7 @@ class TeamSettings:
     display_name: str
     first_response_hours: float
     examples: tuple[str, ...]
+    languages: tuple[str, ...] = ()  # messages in these languages come here, whatever the topic
 
 
 @dataclass(frozen=True)
@@ -42,12 +44,46 @@ class RoutingSettings:
 
 
 @dataclass(frozen=True)
+class LinkSettings:
+    """How a chat customer links their chat to their email (/link, /verify)."""
+
+    link_via: str = ""  # the mailbox that sends the codes; empty: linking is off
+    code_minutes: float = 15.0
+    per_hour: int = 3
+
+
+@dataclass(frozen=True)
+class DedupSettings:
+    """When a customer's new message is the same issue as an open one."""
+
+    auto_merge: float = 0.7
+    suggest: float = 0.5
+
+
+@dataclass(frozen=True)
+class IncidentSettings:
+    """When similar messages from many customers at once are one incident."""
+
+    enabled: bool = True
+    customers: int = 5
+    window_minutes: float = 10.0
+    similarity: float = 0.5
+
+
+@dataclass(frozen=True)
 class TriageSettings:
     """What makes a message urgent or a customer important."""
 
     urgent_phrases: tuple[str, ...] = ()
     high_phrases: tuple[str, ...] = ()
     vip_contacts: tuple[str, ...] = ()
+    urgent_examples: tuple[str, ...] = ()
+    negative_examples: tuple[str, ...] = ()
+    spam_examples: tuple[str, ...] = ()
+    urgent_similarity: float = 0.5
+    negative_similarity: float = 0.45
+    spam_similarity: float = 0.5
+    languages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -198,6 +234,9 @@ class Settings:
     email: tuple[EmailSettings, ...] = ()
     telegram: TelegramSettings | None = None
     model: ModelSettings = field(default_factory=ModelSettings)
+    dedup: DedupSettings = field(default_factory=DedupSettings)
+    linking: LinkSettings = field(default_factory=LinkSettings)
+    incidents: IncidentSettings = field(default_factory=IncidentSettings)
 
     def team(self, name: str) -> TeamSettings:
         """The team called ``name``, the fallback team included."""
@@ -475,6 +514,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
                 display_name=t.string("display_name", name.title()),
                 first_response_hours=t.number("first_response_hours", 8.0),
                 examples=t.strings("examples", non_empty=True),
+                languages=tuple(c.lower() for c in t.strings("languages", non_empty=False)),
             )
         )
         t.finish()
@@ -486,8 +526,26 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         ),
         high_phrases=tuple(p.lower() for p in triage_t.strings("high_phrases", non_empty=False)),
         vip_contacts=tuple(p.lower() for p in triage_t.strings("vip_contacts", non_empty=False)),
+        urgent_examples=triage_t.strings("urgent_examples", non_empty=False),
+        negative_examples=triage_t.strings("negative_examples", non_empty=False),
+        spam_examples=triage_t.strings("spam_examples", non_empty=False),
+        urgent_similarity=triage_t.number("urgent_similarity", 0.5, minimum=-1.0),
+        negative_similarity=triage_t.number("negative_similarity", 0.45, minimum=-1.0),
+        spam_similarity=triage_t.number("spam_similarity", 0.5, minimum=-1.0),
+        languages=tuple(c.lower() for c in triage_t.strings("languages", non_empty=False)),
     )
     triage_t.finish()
+    known = known_language_codes()
+    for i, team in enumerate(teams):
+        for code in team.languages:
+            if code not in triage.languages:
+                raise ConfigError(
+                    f"teams[{i}].languages: '{code}' is not among triage.languages "
+                    f"({', '.join(triage.languages) or 'none'}), so it is never detected"
+                )
+    for code in triage.languages:
+        if code not in known:
+            raise ConfigError(f"triage.languages: '{code}' is not an ISO 639-1 code lingua knows")
 
     q = top.table_of("queue")
     queue = QueueSettings(
@@ -560,6 +618,23 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         batch_size=m.integer("batch_size", 32, minimum=1),
     )
     m.finish()
+
+    d = top.table_of("dedup")
+    dedup = DedupSettings(
+        auto_merge=d.number("auto_merge", 0.7, minimum=-1.0),
+        suggest=d.number("suggest", 0.5, minimum=-1.0),
+    )
+    d.finish()
+    if not dedup.suggest <= dedup.auto_merge <= 1.0:
+        raise ConfigError("dedup: need suggest <= auto_merge <= 1")
+    b = top.table_of("incidents")
+    incident_settings = IncidentSettings(
+        enabled=b.boolean("enabled", True),
+        customers=b.integer("customers", 5, minimum=2),
+        window_minutes=b.number("window_minutes", 10.0),
+        similarity=b.number("similarity", 0.5, minimum=-1.0),
+    )
+    b.finish()
     top.finish()
 
     return Settings(
@@ -578,6 +653,12 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         email=email,
         telegram=telegram,
         model=model,
+        dedup=dedup,
+        incidents=incident_settings,
+        # Telegram's settings say how linking works; the web chat links the same way.
+        linking=LinkSettings(telegram.link_via, telegram.link_code_minutes, telegram.links_per_hour)
+        if telegram is not None
+        else LinkSettings(email[0].name if email else ""),
     )
 
 

@@ -1,25 +1,21 @@
-"""``inbox eval``: few-shot accuracy of the production router on a labelled CSV.
+"""Labelled data and the router's intent metrics, for ``inbox eval``.
 
-The router used here is the one the worker uses, built from K examples per label taken
+The router scored here is the one the worker uses, built from K examples per label taken
 from the train file (seeded), so the figures describe the product, not a side model.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import itertools
-import json
 import random
-import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from classifiers.embedder import Embedder, SentenceTransformerEmbedder
+from classifiers.embedder import Embedder
 from classifiers.router import LabelledExample, Router
 from inbox.errors import ConfigError
 from inbox.text import embedding_text
@@ -103,86 +99,30 @@ def expected_calibration_error(
     return float(total)
 
 
-def evaluate(
-    train: list[Labelled], test: list[Labelled], shots: int, seeds: list[int], embedder: Embedder
-) -> list[SeedResult]:
-    """Builds the router per seed and scores it on the test rows."""
-    samples = {seed: sample_shots(train, shots, seed) for seed in seeds}
-    unique = sorted({row.text for rows in samples.values() for row in rows})
-    index = {text: i for i, text in enumerate(unique)}
+def score_router(
+    rows: list[Labelled], test: list[Labelled], embedder: Embedder, seed: int
+) -> SeedResult:
+    """Fits the router on ``rows`` with ``embedder`` and scores it on the test rows."""
     # The texts go through the same preparation as live messages.
-    train_vectors = embedder.encode([embedding_text("", text) for text in unique])
-    test_vectors = embedder.encode([embedding_text("", row.text) for row in test])
+    train_vectors = embedder.encode([embedding_text("", r.text) for r in rows])
+    test_vectors = embedder.encode([embedding_text("", r.text) for r in test])
+    router = Router(
+        [LabelledExample(r.label, r.text) for r in rows],
+        train_vectors,
+        threshold=0.0,
+        margin=0.0,
+        fallback_team="__none__",
+    )
     gold = [row.label for row in test]
-    results = []
-    for seed, rows in samples.items():
-        router = Router(
-            [LabelledExample(r.label, r.text) for r in rows],
-            train_vectors[[index[r.text] for r in rows]],
-            threshold=0.0,
-            margin=0.0,
-            fallback_team="__none__",
-        )
-        probs = router.probabilities(test_vectors)
-        teams = router.teams
-        predicted = [teams[i] for i in probs.argmax(axis=1)]
-        correct = np.array([g == p for g, p in zip(gold, predicted, strict=True)], dtype=float)
-        confusions = Counter((g, p) for g, p in zip(gold, predicted, strict=True) if g != p)
-        results.append(
-            SeedResult(
-                seed=seed,
-                accuracy=float(correct.mean()),
-                macro_f1=macro_f1(gold, predicted),
-                calibration_error=expected_calibration_error(probs.max(axis=1), correct),
-                confusions=[(g, p, n) for (g, p), n in confusions.most_common(5)],
-            )
-        )
-    return results
-
-
-def run_eval(args: argparse.Namespace) -> int:
-    """The ``inbox eval`` command."""
-    test_path = Path(args.csv)
-    train_path = Path(args.train) if args.train else test_path.with_name("train.csv")
-    test = read_labelled(test_path, args.text_col, args.label_col)
-    train = read_labelled(train_path, args.text_col, args.label_col)
-    seeds = args.seed or [0]
-    started = time.perf_counter()
-    results = evaluate(train, test, args.shots, seeds, SentenceTransformerEmbedder())
-    elapsed = time.perf_counter() - started
-
-    shots = "all" if args.shots <= 0 else str(args.shots)
-    labels = len({r.label for r in train})
-    print(f"{test_path}: {len(test)} test rows, {labels} labels, {shots} examples per label")
-    print(f"{'seed':>6} {'accuracy':>9} {'macro-F1':>9} {'ECE':>7}")
-    for r in results:
-        print(f"{r.seed:>6} {r.accuracy:>9.4f} {r.macro_f1:>9.4f} {r.calibration_error:>7.4f}")
-    mean_acc = float(np.mean([r.accuracy for r in results]))
-    mean_f1 = float(np.mean([r.macro_f1 for r in results]))
-    mean_ece = float(np.mean([r.calibration_error for r in results]))
-    print(f"{'mean':>6} {mean_acc:>9.4f} {mean_f1:>9.4f} {mean_ece:>7.4f}")
-    print("most confused (gold -> predicted, count), first seed:")
-    for gold, predicted, count in results[0].confusions:
-        print(f"  {gold} -> {predicted}: {count}")
-    print(f"({elapsed:.1f} s)")
-    if args.json_out:
-        report: dict[str, Any] = {
-            "test": str(test_path),
-            "train": str(train_path),
-            "shots": args.shots,
-            "mean_accuracy": mean_acc,
-            "mean_macro_f1": mean_f1,
-            "mean_calibration_error": mean_ece,
-            "seeds": [
-                {
-                    "seed": r.seed,
-                    "accuracy": r.accuracy,
-                    "macro_f1": r.macro_f1,
-                    "calibration_error": r.calibration_error,
-                    "confusions": [list(c) for c in r.confusions],
-                }
-                for r in results
-            ],
-        }
-        Path(args.json_out).write_text(json.dumps(report, indent=2))
-    return 0
+    probs = router.probabilities(test_vectors)
+    teams = router.teams
+    predicted = [teams[i] for i in probs.argmax(axis=1)]
+    correct = np.array([g == p for g, p in zip(gold, predicted, strict=True)], dtype=float)
+    confusions = Counter((g, p) for g, p in zip(gold, predicted, strict=True) if g != p)
+    return SeedResult(
+        seed=seed,
+        accuracy=float(correct.mean()),
+        macro_f1=macro_f1(gold, predicted),
+        calibration_error=expected_calibration_error(probs.max(axis=1), correct),
+        confusions=[(g, p, n) for (g, p), n in confusions.most_common(5)],
+    )

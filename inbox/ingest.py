@@ -14,9 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 from sqlalchemy import ColumnElement, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from classifiers.dedup import Candidate, Deduper, DuplicateDecision, vector_bytes, vector_of
+from classifiers.embedder import Vectors
 from inbox.commands import answer_command
 from inbox.config import Settings, TeamSettings
 from inbox.message_ids import reference_in_message_id, thread_key
@@ -29,6 +32,8 @@ from inbox.store.tables import (
     conversations,
     events,
     identities,
+    merge_suggestions,
+    message_vectors,
     messages,
     outbox,
     quarantine,
@@ -50,6 +55,7 @@ class IngestPlan:
     reference: int
     routing: RoutingDecision | None
     triage: TriageDecision
+    vector: Vectors | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,8 @@ class _Inbound:
     duplicate_of_batch: _Inbound | None = None
     message_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    similar: DuplicateDecision | None = None
+    similar_to: _Conversation | None = None  # a possible duplicate, for an agent to confirm
 
 
 def _pairs_in(
@@ -160,6 +168,9 @@ class _BatchState:
         self.mail_copies: dict[str, int] = {}  # Message-ID key -> first stored message id
         self.in_batch_copies: dict[tuple[int, str], _Inbound] = {}
         self.thread_refs: dict[int, list[int]] = {}  # envelope index -> our Message-IDs' refs
+        # Per contact: earlier messages in open conversations, and their embeddings.
+        self.similar: dict[int, list[tuple[Candidate, Vectors]]] = {}
+        self.similar_in_batch: dict[int, list[tuple[_Inbound, Vectors]]] = {}
 
 
 async def _look_up(
@@ -286,6 +297,67 @@ async def _look_up_duplicates(
         )
 
 
+async def _look_up_similar(
+    conn: AsyncConnection, contact_ids: set[int], since: float, model: str, state: _BatchState
+) -> None:
+    if not contact_ids:
+        return
+    row: Any
+    for row in await conn.execute(
+        select(
+            message_vectors.c.contact_id,
+            message_vectors.c.message_id,
+            message_vectors.c.vector,
+            message_vectors.c.created_at,
+            conversations.c.id,
+            conversations.c.reference,
+            conversations.c.status,
+        )
+        .join(conversations, conversations.c.id == message_vectors.c.conversation_id)
+        .where(
+            message_vectors.c.contact_id.in_(contact_ids),
+            message_vectors.c.created_at >= since,
+            message_vectors.c.model == model,
+            conversations.c.status != Status.RESOLVED.value,
+        )
+        .order_by(message_vectors.c.message_id)
+    ):
+        contact, conversation = int(row[0]), int(row[4])
+        candidate = Candidate(int(row[1]), conversation, int(row[5]), float(row[3]))
+        state.similar.setdefault(contact, []).append((candidate, vector_of(row[2])))
+        state.known.setdefault(
+            conversation, _Conversation(conversation, int(row[5]), contact, row[6])
+        )
+
+
+def _similar_earlier(
+    plan: IngestPlan, contact_id: int, state: _BatchState, deduper: Deduper
+) -> tuple[DuplicateDecision, _Conversation | None, _Inbound | None] | None:
+    """The customer's closest earlier message in an open conversation, if any.
+
+    Returns the decision, the conversation it points at, and — when the earlier message
+    is in this same batch — that message.
+    """
+    if plan.vector is None:
+        return None
+    stored = state.similar.get(contact_id, [])
+    in_batch = state.similar_in_batch.get(contact_id, [])
+    if not stored and not in_batch:
+        return None
+    candidates = [c for c, _ in stored] + [
+        Candidate(0, 0, m.target.reference, m.plan.envelope.received_at) for m, _ in in_batch
+    ]
+    vectors = np.vstack([v for _, v in stored] + [v for _, v in in_batch])
+    decision = deduper.decide(plan.vector, candidates, vectors)
+    if decision.candidate is None:
+        return decision, None, None
+    position = candidates.index(decision.candidate)
+    if position < len(stored):
+        return decision, state.known[decision.candidate.conversation_id], None
+    original = in_batch[position - len(stored)][0]
+    return decision, original.target, original
+
+
 async def _create_contacts(
     conn: AsyncConnection,
     plans: list[IngestPlan],
@@ -332,7 +404,11 @@ async def _create_contacts(
 
 
 def _decide(
-    plan: IngestPlan, state: _BatchState, window: float, thread_refs: list[int]
+    plan: IngestPlan,
+    state: _BatchState,
+    window: float,
+    thread_refs: list[int],
+    deduper: Deduper | None,
 ) -> _Inbound | IngestResult:
     env = plan.envelope
     contact_id = state.contacts[(env.identity_channel, env.address)]
@@ -382,10 +458,28 @@ def _decide(
         if session is not None:
             return _Inbound(plan, digest, session, "joined")
 
+    # The same issue again, in other words or on another channel: one ticket.
+    similar = _similar_earlier(plan, contact_id, state, deduper) if deduper else None
+    if similar is not None and similar[0].verdict == "merge":
+        decision, conversation, original = similar
+        assert decision.candidate is not None and conversation is not None
+        return _Inbound(
+            plan,
+            digest,
+            conversation,
+            "duplicate",
+            duplicate_of=None if original else decision.candidate.message_id,
+            duplicate_of_batch=original,
+            similar=decision,
+        )
+
     target = _Conversation(None, plan.reference, contact_id, new=True, plan=plan)
     if env.channel in SESSION_CHANNELS:
         state.open_sessions[(env.channel, env.address)] = target
-    return _Inbound(plan, digest, target, "new")
+    inbound = _Inbound(plan, digest, target, "new")
+    if similar is not None and similar[0].verdict == "suggest":
+        inbound.similar, inbound.similar_to = similar[0], similar[1]
+    return inbound
 
 
 async def ingest_batch(
@@ -393,15 +487,26 @@ async def ingest_batch(
     plans: list[IngestPlan],
     settings: Settings,
     tier_of: Callable[[Envelope], str],
+    deduper: Deduper | None = None,
+    model: str = "",
 ) -> list[IngestResult]:
-    """Stores a batch of inbound messages; each new ticket gets its acknowledgement queued."""
+    """Stores a batch of inbound messages; each new ticket gets its acknowledgement queued.
+
+    With a ``deduper``, messages carrying an embedding are compared with the customer's
+    open conversations (embeddings of the same ``model`` only) and merged or suggested.
+    """
     if not plans:
         return []
     if any(p.envelope.is_command for p in plans):
         # Messages first, so a command sees the conversation a message in the same batch
         # opened; then the commands, in order.
         others = await ingest_batch(
-            conn, [p for p in plans if not p.envelope.is_command], settings, tier_of
+            conn,
+            [p for p in plans if not p.envelope.is_command],
+            settings,
+            tier_of,
+            deduper,
+            model,
         )
         answered: dict[int, IngestResult] = {}
         for p in plans:
@@ -413,7 +518,12 @@ async def ingest_batch(
     if kept:
         quarantined = await _quarantine(conn, kept)
         others = await ingest_batch(
-            conn, [p for p in plans if not p.envelope.quarantine], settings, tier_of
+            conn,
+            [p for p in plans if not p.envelope.quarantine],
+            settings,
+            tier_of,
+            deduper,
+            model,
         )
         return _merged(plans, quarantined, others)
     state = _BatchState()
@@ -424,6 +534,12 @@ async def ingest_batch(
     since = min((p.envelope.received_at for p in fresh), default=0.0) - window
     await _look_up_duplicates(conn, digests, since, state)
     await _create_contacts(conn, plans, state, tier_of)
+    if deduper is not None:
+        with_vectors = [p for p in fresh if p.vector is not None]
+        contact_ids = {
+            state.contacts[(p.envelope.identity_channel, p.envelope.address)] for p in with_vectors
+        }
+        await _look_up_similar(conn, contact_ids, since, model, state)
 
     decided: list[_Inbound | IngestResult] = []
     seen_keys: dict[tuple[str, str], _Inbound] = {}
@@ -437,18 +553,20 @@ async def ingest_batch(
         if key in seen_keys:  # the same message twice in one batch
             decided.append(seen_keys[key])
             continue
-        outcome = _decide(plan, state, window, state.thread_refs.get(index, []))
+        outcome = _decide(plan, state, window, state.thread_refs.get(index, []), deduper)
         decided.append(outcome)
         if isinstance(outcome, _Inbound):
             seen_keys[key] = outcome
             contact = outcome.target.contact_id
+            if plan.vector is not None and outcome.outcome != "duplicate":
+                state.similar_in_batch.setdefault(contact, []).append((outcome, plan.vector))
             state.in_batch_hash.setdefault((contact, outcome.digest), outcome)
             if env.meta.get("message_id"):
                 copy_key = (contact, thread_key(env.meta["message_id"]))
                 state.in_batch_copies.setdefault(copy_key, outcome)
 
     inbound = list(dict.fromkeys(d for d in decided if isinstance(d, _Inbound)))
-    await _write(conn, inbound, state, settings)
+    await _write(conn, inbound, state, settings, model)
     results: list[IngestResult] = []
     for d in decided:
         if isinstance(d, IngestResult):
@@ -468,7 +586,11 @@ def _merged(
 
 
 async def _write(
-    conn: AsyncConnection, inbound: list[_Inbound], state: _BatchState, settings: Settings
+    conn: AsyncConnection,
+    inbound: list[_Inbound],
+    state: _BatchState,
+    settings: Settings,
+    model: str,
 ) -> None:
     stamp = now()
     new = [m.target for m in inbound if m.outcome == "new"]
@@ -566,6 +688,37 @@ async def _write(
     ]
     if files:
         await conn.execute(insert(attachments), files)
+    vector_rows = [
+        {
+            "message_id": m.message_id,
+            "conversation_id": m.target.conversation_id,
+            "contact_id": m.target.contact_id,
+            "opened": m.outcome == "new",
+            "model": model,
+            "vector": vector_bytes(m.plan.vector),
+            "created_at": m.plan.envelope.received_at,
+        }
+        for m in inbound
+        if m.plan.vector is not None and model
+    ]
+    if vector_rows:
+        await conn.execute(insert(message_vectors), vector_rows)
+    suggestions = [m for m in inbound if m.similar_to is not None and m.similar is not None]
+    if suggestions:
+        await conn.execute(
+            insert(merge_suggestions),
+            [
+                {
+                    "conversation_id": m.target.conversation_id,
+                    "candidate_id": m.similar_to.conversation_id,
+                    "similarity": m.similar.similarity,
+                    "state": "open",
+                    "created_at": stamp,
+                }
+                for m in suggestions
+                if m.similar_to is not None and m.similar is not None
+            ],
+        )
 
     event_rows: list[dict[str, Any]] = []
 
@@ -597,18 +750,27 @@ async def _write(
                 m.target,
                 "triaged",
                 "triage",
-                {"priority": triage.priority.name.lower(), "reasons": list(triage.reasons)},
+                {
+                    "priority": triage.priority.name.lower(),
+                    "reasons": list(triage.reasons),
+                    "language": triage.language,
+                },
             )
             if env.automated:
                 event(m.target, "automated_message", "worker", _automated(env))
+            if m.similar is not None and m.similar_to is not None:
+                evidence = {**m.similar.evidence(), "conversation_id": m.similar_to.conversation_id}
+                event(m.target, "possible_duplicate", "deduper", evidence)
         elif m.outcome == "duplicate":
             original = m.duplicate_of_batch.message_id if m.duplicate_of_batch else m.duplicate_of
-            event(
-                m.target,
-                "duplicate_merged",
-                "worker",
-                {"external_id": env.external_id, "duplicate_of_message": original},
-            )
+            merged: dict[str, Any] = {
+                "channel": env.channel,
+                "external_id": env.external_id,
+                "duplicate_of_message": original,
+            }
+            if m.similar is not None:
+                merged["similar"] = {**m.similar.evidence(), "message_id": original}
+            event(m.target, "duplicate_merged", "deduper" if m.similar else "worker", merged)
         elif env.automated:  # an auto-reply or a bounce: noted, never reopens anything
             event(m.target, "automated_message", "worker", _automated(env))
         else:
@@ -804,6 +966,7 @@ async def _quarantine(conn: AsyncConnection, plans: list[IngestPlan]) -> dict[in
                     "subject": e.subject[:300],
                     "received_at": e.received_at,
                     "created_at": stamp,
+                    "text": e.text,
                 }
                 for e in fresh.values()
             ],

@@ -214,6 +214,7 @@ class RoutingDecision:
     abstained: bool
     nearest: tuple[NearestExample, ...]
     abstain_reason: str = ""
+    language_team: str = ""  # set when the message's language chose the team
 
     def evidence(self) -> dict[str, Any]:
         """The decision as JSON-ready evidence for the audit trail and the agent API."""
@@ -224,6 +225,7 @@ class RoutingDecision:
             "threshold": self.threshold,
             "abstained": self.abstained,
             "abstain_reason": self.abstain_reason,
+            "language_team": self.language_team,
             "nearest": [
                 {"team": n.team, "text": n.text, "score": round(n.score, 4)} for n in self.nearest
             ],
@@ -236,3 +238,5 @@ class TriageDecision:
 
     priority: Priority
     reasons: tuple[str, ...]
+    language: str = ""  # ISO 639-1, "" when not detected
+    spam: str = ""  # why it is spam: it goes to quarantine, never answered

@@ -28,22 +28,7 @@ class RoutingService:
         cls, settings: Settings, embedder: Embedder, engine: AsyncEngine | None = None
     ) -> RoutingService:
         """Encodes the configured examples and every stored correction."""
-        examples = [
-            LabelledExample(t.name, embedding_text("", text))
-            for t in settings.teams
-            for text in t.examples
-        ]
-        if engine is not None:
-            known = {t.name for t in settings.all_teams}
-            async with engine.connect() as conn:
-                rows = (
-                    await conn.execute(
-                        select(routing_examples.c.team, routing_examples.c.text).order_by(
-                            routing_examples.c.id
-                        )
-                    )
-                ).all()
-            examples += [LabelledExample(r.team, r.text) for r in rows if r.team in known]
+        examples = await labelled_examples(settings, engine)
         vectors = await embedder.encode_async([e.text for e in examples])
         r = settings.routing
         router = Router(
@@ -73,3 +58,26 @@ class RoutingService:
         vector = await self.embedder.encode_async([text])
         async with self._lock:  # one refit at a time, off the event loop
             await asyncio.to_thread(self.router.add_example, LabelledExample(team, text), vector[0])
+
+
+async def labelled_examples(
+    settings: Settings, engine: AsyncEngine | None = None
+) -> list[LabelledExample]:
+    """The configured example phrases, then every correction agents made (in order)."""
+    examples = [
+        LabelledExample(t.name, embedding_text("", text))
+        for t in settings.teams
+        for text in t.examples
+    ]
+    if engine is not None:
+        known = {t.name for t in settings.all_teams}
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(routing_examples.c.team, routing_examples.c.text).order_by(
+                        routing_examples.c.id
+                    )
+                )
+            ).all()
+        examples += [LabelledExample(r.team, r.text) for r in rows if r.team in known]
+    return examples

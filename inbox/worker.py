@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+import numpy as np
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from classifiers.triage import Triage
+from classifiers.dedup import Deduper
+from classifiers.embedder import Vectors
 from inbox.config import Settings
 from inbox.errors import InvalidMessage
 from inbox.ingest import IngestPlan, IngestResult, ingest_batch
@@ -25,6 +28,7 @@ from inbox.models import Envelope, Priority, QueueItem, RoutingDecision, TriageD
 from inbox.queue import Queue
 from inbox.routing import RoutingService
 from inbox.text import embedding_text
+from inbox.triaging import TriageService
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,9 +47,10 @@ class Worker:
         queue: Queue,
         engine: AsyncEngine,
         routing: RoutingService,
-        triage: Triage,
+        triage: TriageService,
         settings: Settings,
         *,
+        deduper: Deduper | None = None,
         name: str | None = None,
         on_committed: Callable[[list[IngestResult]], None] | None = None,
     ) -> None:
@@ -54,6 +59,7 @@ class Worker:
         self.routing = routing
         self.triage = triage
         self.settings = settings
+        self.deduper = deduper
         self.name = name or consumer_name()
         self.on_committed = on_committed
 
@@ -96,19 +102,28 @@ class Worker:
         # is read by the model.
         readable = [env for _, env in parsed if not (env.quarantine or env.is_command)]
         decisions: list[RoutingDecision] = []
+        assessed: list[TriageDecision] = []
+        vectors: Vectors = np.zeros((0, 0), dtype=np.float32)
         if readable:
             texts = [embedding_text(env.subject, env.routing_text) for env in readable]
-            decisions = self.routing.route_vectors(await self.routing.embedder.encode_async(texts))
-        routed = iter(decisions)
-        plans = [
-            IngestPlan(
-                envelope=env,
-                reference=item.reference,
-                routing=None if env.quarantine or env.is_command else next(routed),
-                triage=self._assess(env),
-            )
-            for item, env in parsed
-        ]
+            vectors = await self.routing.embedder.encode_async(texts)
+            decisions = self.routing.route_vectors(vectors)
+            assessed = self.triage.assess(readable, vectors)
+        routed = iter(zip(decisions, assessed, vectors, strict=True))
+        plans = []
+        for item, env in parsed:
+            if env.quarantine or env.is_command:
+                why = f"quarantined: {env.quarantine}" if env.quarantine else "bot command"
+                kept = TriageDecision(Priority.LOW, (why,))
+                plans.append(IngestPlan(env, item.reference, None, kept))
+                continue
+            decision, triage, vector = next(routed)
+            if triage.spam:  # kept for an operator to look at, never answered
+                spam = dataclasses.replace(env, quarantine=f"spam: {triage.spam}")
+                plans.append(IngestPlan(spam, item.reference, None, triage))
+                continue
+            decision = self.triage.route_by_language(decision, triage)
+            plans.append(IngestPlan(env, item.reference, decision, triage, vector))
         try:
             results = await self._persist(plans)
             done = [item for item, _ in parsed]
@@ -129,12 +144,14 @@ class Worker:
 
     async def _persist(self, plans: list[IngestPlan]) -> list[IngestResult]:
         async with self.engine.begin() as conn:
-            return await ingest_batch(conn, plans, self.settings, self._tier)
-
-    def _assess(self, env: Envelope) -> TriageDecision:
-        if env.automated or env.quarantine:
-            return TriageDecision(Priority.LOW, (f"automated: {env.automated}",))
-        return self.triage.assess(env.subject, env.routing_text, env.address)
+            return await ingest_batch(
+                conn,
+                plans,
+                self.settings,
+                self._tier,
+                self.deduper,
+                self.routing.embedder.model_id,
+            )
 
     def _tier(self, env: Envelope) -> str:
         return "vip" if self.triage.is_vip(env.address) else "standard"

@@ -125,7 +125,7 @@ async def run(n: int, singles: int, texts_path: Path) -> None:
         server.save_many(fetch_user, [_mail(i, texts[i % len(texts)], "f") for i in range(n)])
         fetched, fetch_before = await raw_fetch_rate(server, fetch_user, fetch_password)
         idle_ms = await raw_idle_latency(server, singles)
-        encode = measure_encode([texts[i % len(texts)] for i in range(n)], 32)
+        encode, _ = measure_encode([texts[i % len(texts)] for i in range(n)], 32)
 
         user, password = server.new_user("bench")
         os.environ[PASSWORD_ENV] = password

@@ -65,7 +65,7 @@ async def run(n: int, singles: int, texts_path: Path) -> None:
     try:
         raw_before = await raw_plumbing_rate(api, sample)
         api.sent.clear()
-        encode = measure_encode(sample, 32)
+        encode, _ = measure_encode(sample, 32)
 
         os.environ[TOKEN_ENV] = api.token
         raw = default_config()

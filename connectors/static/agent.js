@@ -84,10 +84,42 @@
       $("conversation-title").textContent = c.ticket + " " + (c.subject || "");
       $("conversation-meta").textContent = [c.status, c.team, c.priority, c.channel,
         c.assignee ? "assigned to " + c.assignee : "unassigned"].join(" · ");
+      $("evidence").textContent = evidence(c);
+      showDuplicate(c);
       var list = $("messages");
       list.replaceChildren();
       c.messages.forEach(function (m) { list.appendChild(showMessage(c.reference, m)); });
     }).catch(function (err) { say(err.message); });
+  }
+
+  function evidence(c) {
+    var r = c.routing;
+    if (!r) { return ""; }
+    var why = r.abstained ? "sent to " + r.team + ": " + r.abstain_reason
+      : "routed to " + r.team + " with confidence " + r.confidence.toFixed(2);
+    var near = (r.nearest || []).slice(0, 2).map(function (n) {
+      return "\u201c" + n.text + "\u201d (" + n.team + ", " + n.score.toFixed(2) + ")";
+    });
+    return "Why: " + why + (near.length ? "; closest examples: " + near.join(", ") : "");
+  }
+
+  function showDuplicate(c) {
+    var kinds = c.events.map(function (e) { return e.kind; });
+    var offers = c.events.filter(function (e) { return e.kind === "possible_duplicate"; });
+    var offer = offers[offers.length - 1];
+    var offered = offer && kinds.indexOf("merged_into") < 0 && c.status !== "resolved";
+    $("duplicate").hidden = !offered;
+    if (!offered) { return; }
+    var into = offer.data.reference;
+    $("duplicate-text").textContent = "Possibly the same issue as #" + into +
+      " (similarity " + offer.data.similarity.toFixed(2) + ").";
+    $("merge").textContent = "Merge into #" + into;
+    $("merge").onclick = function () {
+      api("POST", "/api/conversations/" + c.reference + "/merge", { into: into })
+        .then(function () { return refresh(); })
+        .then(function () { location.hash = "#" + into; })
+        .catch(function (err) { say(err.message); });
+    };
   }
 
   function refresh() {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 from telegram import Bot, Message, Update
 from telegram.error import BadRequest, EndPointNotFound, Forbidden, InvalidToken, TelegramError
 
+from inbox.commands import parse_command
 from inbox.config import TelegramSettings
 from inbox.models import Attachment, Envelope
 from inbox.text import clean_text
@@ -19,8 +19,6 @@ from inbox.text import clean_text
 log = logging.getLogger(__name__)
 
 IDENTITY = "telegram"
-COMMANDS = frozenset({"start", "help", "status", "human", "link", "verify"})
-_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?:\s+(.*))?$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -31,16 +29,6 @@ class FileRef:
     filename: str
     content_type: str
     size: int
-
-
-def parse_command(text: str) -> tuple[str, str] | None:
-    """``("link", "ann@example.com")`` for ``/link@our_bot ann@example.com``; None for
-    anything that is not a command. An unknown command comes back as ``help``."""
-    match = _COMMAND.match(text.strip())
-    if match is None:
-        return None
-    name = match.group(1).lower()
-    return (name if name in COMMANDS else "help", (match.group(2) or "").strip()[:320])
 
 
 def files_of(message: Message) -> list[FileRef]:

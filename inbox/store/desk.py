@@ -1,4 +1,5 @@
-"""What agents do with conversations: list, read, claim, reply, note, reassign, resolve.
+"""What agents do with conversations: list, read, claim, reply, note, reassign, resolve,
+merge.
 
 Every read and write checks the agent's teams: another team's conversation does not
 exist as far as the agent can tell (NotFound, a 404 at the API).
@@ -23,6 +24,8 @@ from inbox.store.tables import (
     conversation_refs,
     conversations,
     events,
+    merge_suggestions,
+    message_vectors,
     messages,
     outbox,
     routing_examples,
@@ -412,3 +415,62 @@ class Desk:
                 .values(status=Status.RESOLVED.value, updated_at=now())
             )
             await record_event(conn, row.id, "resolved", agent.name, {})
+
+    async def merge(self, agent: Agent, reference: int, into: int) -> int:
+        """Confirms that conversation ``reference`` is the same issue as ``into``.
+
+        Its messages move to ``into``, its references lead there from now on, and the
+        SLA clock of ``into`` runs from the earlier of the two. Only one customer's
+        conversations merge: never another customer's into theirs. Returns the
+        reference of the merged conversation.
+        """
+        async with self.engine.begin() as conn:
+            source = await self._visible(conn, agent, reference)
+            target = await self._visible(conn, agent, into)
+            if source.id == target.id:
+                raise Conflict(f"#{reference} and #{into} are the same conversation")
+            owners = dict(
+                (
+                    await conn.execute(
+                        select(conversations.c.id, conversations.c.contact_id).where(
+                            conversations.c.id.in_([source.id, target.id])
+                        )
+                    )
+                ).all()
+            )
+            if owners[source.id] != owners[target.id]:
+                raise Conflict("only one customer's conversations can be merged")
+            for table in (messages, message_vectors, conversation_refs):
+                await conn.execute(
+                    update(table)
+                    .where(table.c.conversation_id == source.id)
+                    .values(conversation_id=target.id)
+                )
+            dues = [d for d in (source.first_response_due, target.first_response_due) if d]
+            stamp = now()
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.id == target.id)
+                .values(
+                    created_at=min(source.created_at, target.created_at),
+                    first_response_due=min(dues) if dues else None,
+                    updated_at=stamp,
+                )
+            )
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.id == source.id)
+                .values(status=Status.RESOLVED.value, updated_at=stamp)
+            )
+            await conn.execute(
+                update(merge_suggestions)
+                .where(
+                    merge_suggestions.c.conversation_id == source.id,
+                    merge_suggestions.c.candidate_id == target.id,
+                )
+                .values(state="merged")
+            )
+            data = {"from": int(source.reference), "into": int(target.reference)}
+            await record_event(conn, target.id, "merged", agent.name, data)
+            await record_event(conn, source.id, "merged_into", agent.name, data)
+        return int(target.reference)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.errors import NotFound
@@ -100,6 +100,7 @@ class Quarantine:
                 quarantine.c.reason,
                 quarantine.c.received_at,
                 attachments.c.size,
+                func.length(quarantine.c.text).label("text_size"),
             )
             .outerjoin(
                 attachments,
@@ -118,19 +119,23 @@ class Quarantine:
                     r.subject,
                     r.reason,
                     float(r.received_at),
-                    int(r.size or 0),
+                    int(r.size or r.text_size or 0),
                 )
                 for r in await conn.execute(query)
             ]
 
     async def original(self, entry_id: int) -> bytes:
-        """The entry's message exactly as it was received."""
+        """The entry's message exactly as it was received: an email's original bytes,
+        else (a web or chat message held as spam, say) its text in UTF-8."""
         async with self.engine.connect() as conn:
             data = await conn.scalar(
                 select(attachments.c.data).where(
                     attachments.c.quarantine_id == entry_id, attachments.c.kind == "original"
                 )
             )
-        if data is None:
+            text = await conn.scalar(select(quarantine.c.text).where(quarantine.c.id == entry_id))
+        if data is not None:
+            return bytes(data)
+        if text is None:
             raise NotFound(f"no quarantine entry {entry_id}")
-        return bytes(data)
+        return str(text).encode("utf-8")

@@ -112,6 +112,8 @@ quarantine = Table(
     Column("subject", String(300), nullable=False, default=""),
     Column("received_at", Float, nullable=False),
     Column("created_at", Float, nullable=False),
+    # The message's text, for messages with no original file (web, chat): spam, say.
+    Column("text", Text, nullable=True),
     UniqueConstraint("channel", "external_id", name="uq_quarantine_external"),
 )
 
@@ -226,4 +228,58 @@ routing_examples = Table(
     Column("source", String(30), nullable=False),
     Column("conversation_id", Integer, ForeignKey("conversations.id"), nullable=True),
     Column("created_at", Float, nullable=False),
+)
+
+# The embedding of each inbound customer message, for near-duplicate merging and
+# burst detection. ``model`` names the encoder: vectors of another model are not compared.
+message_vectors = Table(
+    "message_vectors",
+    metadata,
+    Column("message_id", Integer, ForeignKey("messages.id"), primary_key=True),
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), nullable=False),
+    Column("contact_id", Integer, ForeignKey("contacts.id"), nullable=False),
+    Column("opened", Boolean, nullable=False),  # the message opened its conversation
+    Column("model", String(200), nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_message_vectors_contact", "contact_id", "created_at"),
+    Index("ix_message_vectors_opened", "opened", "created_at"),
+)
+
+# "This may be the same issue as that conversation": offered to an agent to confirm.
+merge_suggestions = Table(
+    "merge_suggestions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), nullable=False),
+    Column("candidate_id", Integer, ForeignKey("conversations.id"), nullable=False),
+    Column("similarity", Float, nullable=False),
+    Column("state", String(20), nullable=False),  # open | merged | dismissed
+    Column("created_at", Float, nullable=False),
+    Index("ix_merge_suggestions_conversation", "conversation_id"),
+)
+
+# Many customers reporting one thing at once: raised to supervisors, members linked.
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("status", String(20), nullable=False),  # open | closed
+    Column("title", String(300), nullable=False),
+    Column("team", String(60), nullable=False),
+    Column("customers", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+incident_members = Table(
+    "incident_members",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False, index=True),
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), nullable=False),
+    Column("contact_id", Integer, ForeignKey("contacts.id"), nullable=False),
+    Column("similarity", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("conversation_id", name="uq_incident_member"),
 )

@@ -1,0 +1,181 @@
+"""Contrastive fine-tuning of the encoder on labelled examples (SetFit-style).
+
+The frozen model places sentences by general meaning; a few minutes of supervised
+contrastive training pull each team's (or intent's) phrasings together and push the
+others apart, which is what the router, the deduper and the out-of-scope guard all rely
+on. Training is an explicit step (``inbox train``), never something the service does on
+its own: it takes minutes of CPU and produces a new model folder the service then loads.
+
+Each step takes ``labels_per_batch`` labels with ``per_label`` examples each and applies
+the supervised contrastive loss (Khosla et al., 2020) to their embeddings: every pair of
+the same label is a positive, every other example in the batch a negative.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from classifiers.embedder import bundled_model_path
+
+TRAINING_FILE = "inbox-training.json"
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How long and how hard to train."""
+
+    epochs: float = 2.0
+    labels_per_batch: int = 16
+    per_label: int = 4
+    learning_rate: float = 3e-5
+    temperature: float = 0.05
+    seed: int = 0
+    max_tokens: int = 64
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    """What a training run did, written beside the model it produced."""
+
+    base_model: str
+    examples: int
+    labels: int
+    steps: int
+    seconds: float
+    final_loss: float
+    settings: dict[str, Any]
+    trained_at: float
+
+
+def _batches(labels: Sequence[str], settings: TrainingSettings, steps: int) -> list[list[int]]:
+    """Index batches of P labels × K examples, labels drawn in proportion to their size."""
+    rng = random.Random(settings.seed)
+    by_label: dict[str, list[int]] = defaultdict(list)
+    for i, label in enumerate(labels):
+        by_label[label].append(i)
+    names = sorted(by_label)
+    pools = {name: [] for name in names}  # type: dict[str, list[int]]
+
+    def take(name: str) -> int:
+        if not pools[name]:  # each label's examples in a fresh order, then again
+            pools[name] = list(by_label[name])
+            rng.shuffle(pools[name])
+        return pools[name].pop()
+
+    weights = [len(by_label[n]) for n in names]
+    per_batch = min(settings.labels_per_batch, len(names))
+    batches = []
+    for _ in range(steps):
+        chosen: set[str] = set()
+        while len(chosen) < per_batch:
+            chosen.add(rng.choices(names, weights)[0])
+        batch = []
+        for name in sorted(chosen):
+            k = min(settings.per_label, max(2, len(by_label[name])))
+            batch += [take(name) for _ in range(k)]
+        batches.append(batch)
+    return batches
+
+
+def fine_tune(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    output: Path,
+    *,
+    base_model: str = "",
+    settings: TrainingSettings | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> TrainingReport:
+    """Trains a copy of ``base_model`` on the examples and saves it in ``output``.
+
+    ``progress(step, steps, loss)`` is called after every step.
+    """
+    if len(texts) != len(labels) or len(set(labels)) < 2:
+        raise ValueError("training needs one label per text and at least two labels")
+    settings = settings or TrainingSettings()
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.manual_seed(settings.seed)
+    base = base_model or bundled_model_path()
+    model: Any = SentenceTransformer(base, device="cpu", local_files_only=True)
+    model.max_seq_length = settings.max_tokens
+    model.train()
+    per_batch = min(settings.labels_per_batch, len(set(labels))) * settings.per_label
+    steps = max(1, math.ceil(len(texts) * settings.epochs / per_batch))
+    batches = _batches(labels, settings, steps)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate)
+    warmup = max(1, steps // 10)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / max(1, steps - warmup)),
+    )
+    started = time.perf_counter()
+    loss_value = math.nan
+    for step, batch in enumerate(batches, start=1):
+        features = model.tokenize([texts[i] for i in batch])
+        embeddings = model(features)["sentence_embedding"]
+        embeddings = torch.nn.functional.normalize(embeddings, dim=1)
+        names = [labels[i] for i in batch]
+        ids = {name: n for n, name in enumerate(sorted(set(names)))}
+        target = torch.tensor([ids[name] for name in names])
+        loss = supervised_contrastive_loss(embeddings, target, settings.temperature)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        loss_value = float(loss.detach())
+        if progress is not None:
+            progress(step, steps, loss_value)
+    model.eval()
+    output.mkdir(parents=True, exist_ok=True)
+    model.save(str(output))
+    report = TrainingReport(
+        base_model=base,
+        examples=len(texts),
+        labels=len(set(labels)),
+        steps=steps,
+        seconds=time.perf_counter() - started,
+        final_loss=loss_value,
+        settings=asdict(settings),
+        trained_at=time.time(),
+    )
+    (output / TRAINING_FILE).write_text(json.dumps(asdict(report), indent=2), encoding="utf-8")
+    return report
+
+
+def supervised_contrastive_loss(embeddings: Any, target: Any, temperature: float) -> Any:
+    """SupCon on L2-normalised rows: pull same-label rows together, push the rest apart."""
+    import torch
+
+    similarity = embeddings @ embeddings.T / temperature
+    n = similarity.shape[0]
+    self_mask = torch.eye(n, dtype=torch.bool)
+    similarity = similarity.masked_fill(self_mask, float("-inf"))
+    log_prob = similarity - torch.logsumexp(similarity, dim=1, keepdim=True)
+    positives = (target[:, None] == target[None, :]) & ~self_mask
+    counts = positives.sum(dim=1)
+    has = counts > 0
+    per_anchor = -(log_prob.masked_fill(~positives, 0.0).sum(dim=1)[has] / counts[has])
+    return per_anchor.mean()
+
+
+def training_report(folder: Path) -> TrainingReport | None:
+    """The report of the run that produced the model in ``folder``, if it was one."""
+    path = folder / TRAINING_FILE
+    if not path.is_file():
+        return None
+    return TrainingReport(**json.loads(path.read_text(encoding="utf-8")))
