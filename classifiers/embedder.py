@@ -46,7 +46,7 @@ def model_id(path: str) -> str:
     folder = Path(path or bundled_model_path())
     stamp = folder / "inbox-training.json"
     version = f"@{int(stamp.stat().st_mtime)}" if stamp.is_file() else ""
-    return f"{folder.name}{version}"[-200:]
+    return f"{folder.parent.name}/{folder.name}{version}"[-200:]
 
 
 class SentenceTransformerEmbedder:

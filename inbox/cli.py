@@ -192,11 +192,11 @@ def cmd_route(args: argparse.Namespace) -> int:
         print(f"confidence: {decision.confidence:.3f} (threshold {decision.threshold})")
         print(f"priority: {result['priority']}" + "".join(f"; {r}" for r in triage.reasons))
         print(f"language: {triage.language or 'not detected'}")
-        if triage.spam:
-            print("spam: it would be quarantined, not answered")
         print("nearest examples:")
         for n in decision.nearest:
             print(f"  {n.score:.3f}  {n.team:<12} {n.text}")
+        if triage.spam:
+            print("spam: it would be quarantined, not answered")
 
     asyncio.run(run())
     return 0
@@ -340,6 +340,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also test out-of-scope detection with N labels left out of training",
     )
     ev.add_argument("--pairs", action="store_true", help="also test duplicate detection")
+    ev.add_argument(
+        "--triage",
+        action="store_true",
+        help="also show what triage by meaning flags in these (ordinary) messages",
+    )
     ev.add_argument(
         "--merge-precision",
         type=float,

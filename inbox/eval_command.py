@@ -13,6 +13,7 @@ import json
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -103,13 +104,62 @@ def run_pairs(
     embedder = encoder(fitted, seed)
     taken = {r.text for r in fitted} if args.fine_tune else set()
     held = [r for r in train if r.text not in taken]
-    if not held:
-        raise SystemExit("--pairs with --fine-tune needs --shots K: the rest validates")
+    validation = pair_scores(held, _encode(embedder, held), seed)
+    if not len(validation.positives):
+        raise SystemExit(
+            "--pairs needs two rows of a label that the encoder was not trained on, to choose "
+            "the threshold: with --fine-tune, use --shots K below the rows per label"
+        )
     return evaluate_pairs(
-        pair_scores(held, _encode(embedder, held), seed),
+        validation,
         pair_scores(test, _encode(embedder, test), seed),
         args.merge_precision,
     )
+
+
+def run_triage(test: list[Labelled], args: argparse.Namespace) -> dict[str, Any]:
+    """How much of this (ordinary) traffic each triage-by-meaning kind flags at the
+    configured thresholds: on real customer messages, urgent is rare, spam should be nil."""
+    import asyncio
+
+    from inbox.config import load_settings
+    from inbox.models import Envelope
+    from inbox.triaging import TriageService
+
+    settings = load_settings(Path(args.config))
+    embedder = SentenceTransformerEmbedder(settings.model.path)
+    triaging = asyncio.run(TriageService.build(settings, embedder))
+    vectors = _encode(embedder, test)
+    envelopes = [Envelope("eval", str(i), "eval", "", r.text, 0.0) for i, r in enumerate(test)]
+    decisions = triaging.assess(envelopes, vectors)
+    matches = triaging.meaning.matches(vectors) if triaging.meaning else [{} for _ in test]
+    report: dict[str, Any] = {"messages": len(test), "kinds": {}}
+    t = settings.triage
+    thresholds = {
+        "urgent": t.urgent_similarity,
+        "negative": t.negative_similarity,
+        "spam": t.spam_similarity,
+    }
+    print(f"triage by meaning on {len(test)} messages (thresholds from {args.config}):")
+    for kind, threshold in thresholds.items():
+        flagged = [
+            (m[kind].similarity, r.text) for m, r in zip(matches, test, strict=True) if kind in m
+        ]
+        flagged.sort(reverse=True)
+        share = len(flagged) / len(test)
+        print(f"  {kind:<9} >= {threshold:.2f}: {len(flagged):>5} ({share:.2%})")
+        for similarity, text in flagged[:3]:
+            print(f"      {similarity:.2f}  {text[:90]}")
+        report["kinds"][kind] = {
+            "threshold": threshold,
+            "flagged": len(flagged),
+            "share": share,
+            "closest": [[round(sim, 4), text] for sim, text in flagged[:10]],
+        }
+    languages = Counter(d.language or "undetected" for d in decisions)
+    print(f"  languages: {dict(languages.most_common())}")
+    report["languages"] = dict(languages)
+    return report
 
 
 def _print_intents(results: list[SeedResult]) -> dict[str, float]:
@@ -176,6 +226,8 @@ def run_eval(args: argparse.Namespace) -> int:
                 f"{oos.oos_recall:.4f}, precision {oos.oos_precision:.4f}"
             )
             report["out_of_scope"] = asdict(oos)
+        if args.triage:
+            report["triage"] = run_triage(test, args)
         if args.pairs:
             pairs = run_pairs(train, test, args, encoder)
             print(

@@ -31,7 +31,7 @@ class PairScores:
         tp = int((self.positives >= threshold).sum())
         fp = int((self.negatives >= threshold).sum())
         precision = tp / (tp + fp) if tp + fp else 1.0
-        return precision, tp / len(self.positives)
+        return precision, tp / len(self.positives) if len(self.positives) else 0.0
 
 
 @dataclass(frozen=True)

@@ -55,3 +55,18 @@ class ScriptWatch:
     async def flag(page: Page) -> object:
         """``window.__pwned`` on the top page, which a payload sets when it can reach it."""
         return await page.evaluate("() => window.__pwned")
+
+
+async def sign_in(page: Page, base: str, token: str) -> None:
+    await page.goto(f"{base}/agent")
+    await page.fill("#token", token)
+    await page.click("#login button[type=submit]")
+    await page.wait_for_selector("#me:has-text('Signed in as')")
+
+
+async def open_conversation(page: Page, reference: int) -> None:
+    """Opens one conversation in the desk and waits until every frame in it has loaded."""
+    await page.evaluate("ref => { window.location.hash = '#' + ref; }", reference)
+    await page.wait_for_selector(f"#conversation-title:has-text('#{reference} ')")
+    for frame in page.frames:
+        await frame.wait_for_load_state("load")

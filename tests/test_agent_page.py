@@ -6,10 +6,10 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 import pytest
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser
 
 from inbox.store.accounts import Accounts
-from tests.browser import ScriptWatch
+from tests.browser import ScriptWatch, open_conversation, sign_in
 from tests.conftest import SHARED_DATA, until
 from tests.mailbox import SUPPORT, Mailbox
 from tests.mailservers import Dovecot
@@ -43,21 +43,6 @@ def payload_mail(index: int, payload: str) -> bytes:
         f"<html><body><p>Visible words {index}</p>{payload}</body></html>", subtype="html"
     )
     return message.as_bytes()
-
-
-async def sign_in(page: Page, base: str, token: str) -> None:
-    await page.goto(f"{base}/agent")
-    await page.fill("#token", token)
-    await page.click("#login button[type=submit]")
-    await page.wait_for_selector("#me:has-text('Signed in as')")
-
-
-async def open_conversation(page: Page, reference: int) -> None:
-    """Opens one conversation in the desk and waits until every frame in it has loaded."""
-    await page.evaluate("ref => { window.location.hash = '#' + ref; }", reference)
-    await page.wait_for_selector(f"#conversation-title:has-text('#{reference} ')")
-    for frame in page.frames:
-        await frame.wait_for_load_state("load")
 
 
 async def test_payloads_do_run_in_an_unprotected_page(browser: Browser) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -58,7 +59,85 @@ def test_route_shows_team_confidence_and_evidence(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == "team: billing"
     assert lines[1].startswith("confidence: ")
-    assert lines[3] == "nearest examples:" and "billing" in lines[4]
+    assert lines[2] == "priority: normal" and lines[3] == "language: en"
+    assert lines[4] == "nearest examples:" and "billing" in lines[5]
+
+
+def test_route_shows_urgency_by_meaning_and_spam(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    urgent = _inbox("route", "The charger exploded and burned my hand", config=config)
+    assert urgent.returncode == 0, urgent.stderr
+    assert "priority: urgent; urgent in meaning: like " in urgent.stdout
+    spam = _inbox("route", "Get more Instagram followers cheaply", config=config)
+    assert "spam: it would be quarantined, not answered" in spam.stdout
+
+
+def test_train_makes_a_model_the_router_then_uses(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    result = _inbox("train", "--epochs", "1", config=config)
+    assert result.returncode == 0, result.stderr
+    assert "training on 50 examples for 5 teams (0 of them agents' corrections)" in result.stdout
+    assert "fine-tuning [" in result.stderr  # the progress bar
+    report = json.loads((tmp_path / "var" / "model" / "inbox-training.json").read_text())
+    assert report["examples"] == 50 and report["labels"] == 5 and report["steps"] >= 1
+    routed = _inbox("route", "--json", "I was charged twice for one order", config=config)
+    assert json.loads(routed.stdout)["team"] == "billing"
+
+
+PHRASES = {
+    "parcel": [
+        "my parcel is late",
+        "the delivery never came",
+        "where is my package",
+        "my order has not arrived",
+        "the courier lost my box",
+        "still waiting for my shipment",
+    ],
+    "refund": [
+        "I want my money back",
+        "please refund my payment",
+        "how long does a refund take",
+        "return the amount you charged",
+        "I was promised a refund",
+        "give me a refund for the order",
+    ],
+    "login": [
+        "I cannot sign in",
+        "my password does not work",
+        "the login page rejects me",
+        "I am locked out of my account",
+        "reset my password please",
+        "two-factor code never arrives",
+    ],
+}
+
+
+def test_eval_reports_intents_out_of_scope_pairs_and_triage_as_json(tmp_path: Path) -> None:
+    for name, rows in (("train", slice(0, 4)), ("test", slice(4, 6))):
+        lines = ["text,label"] + [
+            f"{text},{label}" for label, texts in PHRASES.items() for text in texts[rows]
+        ]
+        (tmp_path / f"{name}.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "eval.json"
+    result = _inbox(
+        "eval",
+        str(tmp_path / "test.csv"),
+        "--shots", "2", "--seed", "0", "--seed", "1",
+        "--fine-tune", "--epochs", "1",
+        "--oos-holdout", "1", "--pairs", "--triage",
+        "--json-out", str(out),
+        config=_config(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "encoder: all-MiniLM-L6-v2 fine-tuned (1 epochs)" in result.stdout
+    report = json.loads(out.read_text())
+    seeds = report["intents"]["seeds"]
+    assert [s["seed"] for s in seeds] == [0, 1]
+    assert all(0.0 <= s["accuracy"] <= 1.0 for s in seeds)
+    assert len(report["out_of_scope"]["unseen"]) == 1
+    assert 0.0 <= report["out_of_scope"]["oos_recall"] <= 1.0
+    assert report["duplicates"]["pairs"] == 12  # one positive and one negative per test row
+    assert report["triage"]["messages"] == 6 and report["triage"]["kinds"]["spam"]["flagged"] == 0
 
 
 def test_queue_command_reports_depth_and_dead_letters(tmp_path: Path) -> None:
@@ -76,5 +155,6 @@ def test_bench_runs_end_to_end_and_reports_its_figures(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr + result.stdout
     out = result.stdout
     assert "raw encode:" in out and "pipeline:" in out and "latency accepted" in out
+    assert "router + deduper + triage: " in out and "on top of the raw encode" in out
     ratio = float(out.split("ratio pipeline / raw encode: ")[1].split()[0])
     assert ratio > 0

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from playwright.async_api import Browser
 
 from inbox.app import InboxService
 from inbox.config import Settings
+from tests.browser import open_conversation, sign_in
 from tests.conftest import Running, make_settings, store_of, until
 from tests.mailbox import Mailbox
 from tests.mailservers import SmtpServer
@@ -229,3 +231,29 @@ async def test_a_burst_in_progress_survives_a_restart(
             assert r.status == 202
         await until(lambda: store.count("SELECT count(*) FROM incident_members") == 3)
     assert store.count("SELECT count(*) FROM incidents") == 1
+
+
+async def test_the_desk_offers_a_possible_duplicate_and_merges_it_with_one_click(
+    running: Running, browser: Browser
+) -> None:
+    token = await running.agent_token("desk", *ALL_TEAMS)
+    first = await running.submit(email="cy@example.com", message="My card payment failed")
+    await until(lambda: _view(running, token, first["reference"]))
+    second = await running.submit(
+        email="cy@example.com", message="The checkout rejected my credit card, can you help?"
+    )
+    await until(lambda: _events(running, token, second["reference"], "possible_duplicate"))
+
+    page = await browser.new_page()
+    await sign_in(page, running.base, token)
+    await open_conversation(page, second["reference"])
+    notice = await page.wait_for_selector("#duplicate:not([hidden])")
+    assert notice is not None
+    assert f"Possibly the same issue as #{first['reference']}" in await notice.inner_text()
+    await page.click("#merge")
+    await page.wait_for_selector(f"#conversation-title:has-text('#{first['reference']} ')")
+    await page.wait_for_selector("#duplicate", state="hidden")
+    view = await _view(running, token, first["reference"])
+    assert view is not None
+    assert len([m for m in view["messages"] if m["direction"] == "in"]) == 2
+    await page.close()
