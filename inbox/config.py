@@ -58,6 +58,8 @@ class DedupSettings:
 
     auto_merge: float = 0.7
     suggest: float = 0.5
+    stitch: float = 0.6  # a new email this close to an open conversation continues it
+    stitch_days: float = 14.0
 
 
 @dataclass(frozen=True)
@@ -623,6 +625,8 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
     dedup = DedupSettings(
         auto_merge=d.number("auto_merge", 0.7, minimum=-1.0),
         suggest=d.number("suggest", 0.5, minimum=-1.0),
+        stitch=d.number("stitch", 0.6, minimum=-1.0),
+        stitch_days=d.number("stitch_days", 14.0),
     )
     d.finish()
     if not dedup.suggest <= dedup.auto_merge <= 1.0:

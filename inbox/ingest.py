@@ -331,16 +331,16 @@ async def _look_up_similar(
 
 
 def _similar_earlier(
-    plan: IngestPlan, contact_id: int, state: _BatchState, deduper: Deduper
+    plan: IngestPlan, contact_id: int, state: _BatchState, deduper: Deduper, earliest: float
 ) -> tuple[DuplicateDecision, _Conversation | None, _Inbound | None] | None:
-    """The customer's closest earlier message in an open conversation, if any.
+    """The customer's closest earlier message in an open conversation since ``earliest``.
 
     Returns the decision, the conversation it points at, and — when the earlier message
     is in this same batch — that message.
     """
     if plan.vector is None:
         return None
-    stored = state.similar.get(contact_id, [])
+    stored = [(c, v) for c, v in state.similar.get(contact_id, []) if c.created_at >= earliest]
     in_batch = state.similar_in_batch.get(contact_id, [])
     if not stored and not in_batch:
         return None
@@ -406,13 +406,14 @@ async def _create_contacts(
 def _decide(
     plan: IngestPlan,
     state: _BatchState,
-    window: float,
+    settings: Settings,
     thread_refs: list[int],
     deduper: Deduper | None,
 ) -> _Inbound | IngestResult:
     env = plan.envelope
     contact_id = state.contacts[(env.identity_channel, env.address)]
     digest = content_hash(env.subject, env.text)
+    window = settings.dedup_window_minutes * 60
 
     # Another copy of a mail already stored (same Message-ID, same sender: a redelivery,
     # the same mail in two folders or with other headers): kept, never answered again.
@@ -459,7 +460,8 @@ def _decide(
             return _Inbound(plan, digest, session, "joined")
 
     # The same issue again, in other words or on another channel: one ticket.
-    similar = _similar_earlier(plan, contact_id, state, deduper) if deduper else None
+    earliest = env.received_at - window
+    similar = _similar_earlier(plan, contact_id, state, deduper, earliest) if deduper else None
     if similar is not None and similar[0].verdict == "merge":
         decision, conversation, original = similar
         assert decision.candidate is not None and conversation is not None
@@ -472,6 +474,22 @@ def _decide(
             duplicate_of_batch=original,
             similar=decision,
         )
+
+    # A new email with no thread headers or ticket token that clearly continues one of
+    # the customer's open conversations (a "new" mail instead of a reply) joins it.
+    if deduper is not None and env.channel in {box.name for box in settings.email}:
+        earliest = env.received_at - settings.dedup.stitch_days * 86400
+        continued = _similar_earlier(plan, contact_id, state, deduper, earliest)
+        if continued is not None and continued[1] is not None:
+            decision = continued[0]
+            if decision.similarity >= settings.dedup.stitch:
+                stitched = _Inbound(plan, digest, continued[1], "joined", similar=decision)
+                stitched.extra["stitched"] = {
+                    **decision.evidence(),
+                    "verdict": "stitched",
+                    "stitch_threshold": settings.dedup.stitch,
+                }
+                return stitched
 
     target = _Conversation(None, plan.reference, contact_id, new=True, plan=plan)
     if env.channel in SESSION_CHANNELS:
@@ -539,7 +557,8 @@ async def ingest_batch(
         contact_ids = {
             state.contacts[(p.envelope.identity_channel, p.envelope.address)] for p in with_vectors
         }
-        await _look_up_similar(conn, contact_ids, since, model, state)
+        stitch_since = since + window - settings.dedup.stitch_days * 86400
+        await _look_up_similar(conn, contact_ids, min(since, stitch_since), model, state)
 
     decided: list[_Inbound | IngestResult] = []
     seen_keys: dict[tuple[str, str], _Inbound] = {}
@@ -553,7 +572,7 @@ async def ingest_batch(
         if key in seen_keys:  # the same message twice in one batch
             decided.append(seen_keys[key])
             continue
-        outcome = _decide(plan, state, window, state.thread_refs.get(index, []), deduper)
+        outcome = _decide(plan, state, settings, state.thread_refs.get(index, []), deduper)
         decided.append(outcome)
         if isinstance(outcome, _Inbound):
             seen_keys[key] = outcome
@@ -783,6 +802,8 @@ async def _write(
                     data["reopened"] = True
                 m.target.reopen = True
             event(m.target, "customer_replied", "customer", data)
+            if m.extra.get("stitched"):
+                event(m.target, "stitched", "deduper", m.extra["stitched"])
         if not m.target.new and m.target.conversation_id is not None:
             touched[m.target.conversation_id] = m.target
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
+import json
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,8 +18,8 @@ from inbox.app import InboxService
 from inbox.config import Settings
 from tests.browser import open_conversation, sign_in
 from tests.conftest import Running, make_settings, store_of, until
-from tests.mailbox import Mailbox
-from tests.mailservers import SmtpServer
+from tests.mailbox import Mailbox, mail
+from tests.mailservers import Dovecot, SmtpServer
 
 ALL_TEAMS = ("billing", "orders", "accounts", "technical", "general", "triage")
 
@@ -257,3 +259,37 @@ async def test_the_desk_offers_a_possible_duplicate_and_merges_it_with_one_click
     assert view is not None
     assert len([m for m in view["messages"] if m["direction"] == "in"]) == 2
     await page.close()
+
+
+async def test_a_new_email_that_continues_an_open_conversation_is_stitched_to_it(
+    mailbox: Mailbox, dovecot: Dovecot, smtp_server: SmtpServer
+) -> None:
+    store = mailbox.store
+    # No duplicate window: what follows is told apart from a repeat only by stitching.
+    mailbox.settings = dataclasses.replace(mailbox.settings, dedup_window_minutes=0.0)
+    await mailbox.start()
+    first, _ = mail(
+        "dan@customer.test", "Broken screen", "My order 5512 arrived with a broken screen."
+    )
+    dovecot.save(mailbox.user, first)
+    (ack,) = await smtp_server.wait_for(1, timeout=30)
+    # A fresh mail, not a reply: no threading headers, no ticket number.
+    later, _ = mail(
+        "dan@customer.test",
+        "Replacement?",
+        "Following up on the cracked screen of order 5512: can you send me a replacement?",
+    )
+    other, _ = mail("dan@customer.test", "Password", "How do I change my password?")
+    dovecot.save(mailbox.user, later)
+    dovecot.save(mailbox.user, other)
+    await until(lambda: store.count("SELECT count(*) FROM messages WHERE direction='in'") == 3)
+    assert store.count("SELECT count(*) FROM conversations") == 2
+    ((data,),) = store.rows("SELECT data FROM events WHERE kind = 'stitched'")
+    evidence = json.loads(data)
+    assert evidence["verdict"] == "stitched"
+    assert evidence["similarity"] >= evidence["stitch_threshold"] == 0.6
+    assert str(evidence["reference"]) in str(ack.message["Subject"])
+    # The continuation is quietly part of the thread; the other question got its own ack.
+    await smtp_server.wait_for(2, timeout=30)
+    acks = "SELECT count(*) FROM outbox WHERE kind = 'acknowledgement'"
+    assert store.count(acks) == 2
