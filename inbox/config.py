@@ -60,6 +60,7 @@ class DedupSettings:
     suggest: float = 0.5
     stitch: float = 0.6  # a new email this close to an open conversation continues it
     stitch_days: float = 14.0
+    split_below: float = 0.3  # a long reply this unlike its thread, for another team: split
 
 
 @dataclass(frozen=True)
@@ -627,6 +628,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         suggest=d.number("suggest", 0.5, minimum=-1.0),
         stitch=d.number("stitch", 0.6, minimum=-1.0),
         stitch_days=d.number("stitch_days", 14.0),
+        split_below=d.number("split_below", 0.3, minimum=-1.0),
     )
     d.finish()
     if not dedup.suggest <= dedup.auto_merge <= 1.0:

@@ -45,6 +45,7 @@ SESSION_CHANNELS = frozenset({"webchat", "telegram"})
 
 Outcome = Literal["new", "joined", "duplicate", "already_stored", "quarantined", "command"]
 ACK_WINDOW = 3600.0  # acknowledgements to one email address are limited per hour
+SPLIT_MIN_WORDS = 12  # a reply shorter than this is never judged off-topic
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,7 @@ class _BatchState:
         # Per contact: earlier messages in open conversations, and their embeddings.
         self.similar: dict[int, list[tuple[Candidate, Vectors]]] = {}
         self.similar_in_batch: dict[int, list[tuple[_Inbound, Vectors]]] = {}
+        self.teams: dict[int, str] = {}  # conversation id -> team, of those compared with
 
 
 async def _look_up(
@@ -312,6 +314,7 @@ async def _look_up_similar(
             conversations.c.id,
             conversations.c.reference,
             conversations.c.status,
+            conversations.c.team,
         )
         .join(conversations, conversations.c.id == message_vectors.c.conversation_id)
         .where(
@@ -325,6 +328,7 @@ async def _look_up_similar(
         contact, conversation = int(row[0]), int(row[4])
         candidate = Candidate(int(row[1]), conversation, int(row[5]), float(row[3]))
         state.similar.setdefault(contact, []).append((candidate, vector_of(row[2])))
+        state.teams[conversation] = row[7]
         state.known.setdefault(
             conversation, _Conversation(conversation, int(row[5]), contact, row[6])
         )
@@ -453,7 +457,14 @@ def _decide(
     threads += [state.by_reference.get(r) for r in find_references(env.subject, env.text)]
     for found in threads:
         if found is not None and found[1] == contact_id:
-            return _Inbound(plan, digest, state.known[found[0]], "joined")
+            split = _changed_topic(plan, contact_id, found[0], state, settings)
+            if split is None:
+                return _Inbound(plan, digest, state.known[found[0]], "joined")
+            # A substantial reply about something else entirely: its own ticket, linked.
+            target = _Conversation(None, plan.reference, contact_id, new=True, plan=plan)
+            inbound = _Inbound(plan, digest, target, "new")
+            inbound.extra["split_from"] = {**split, "conversation_id": found[0]}
+            return inbound
     if env.channel in SESSION_CHANNELS:
         session = state.open_sessions.get((env.channel, env.address))
         if session is not None:
@@ -498,6 +509,44 @@ def _decide(
     if similar is not None and similar[0].verdict == "suggest":
         inbound.similar, inbound.similar_to = similar[0], similar[1]
     return inbound
+
+
+def _changed_topic(
+    plan: IngestPlan, contact_id: int, conversation_id: int, state: _BatchState, settings: Settings
+) -> dict[str, Any] | None:
+    """Evidence that a threaded email reply is about something else entirely, or None.
+
+    Only a reply of some length is judged (a short "thanks" says nothing of its topic),
+    only against the conversation's own recent messages, and only when the router is
+    sure it belongs to another team: unlike words alone are weak evidence (one in twenty
+    paraphrase pairs of BANKING77 are less than 0.3 similar).
+    """
+    split_below = settings.dedup.split_below
+    routing = plan.routing
+    if (
+        plan.vector is None
+        or routing is None
+        or routing.abstained
+        or routing.team == state.teams.get(conversation_id, routing.team)
+        or split_below <= -1.0
+        or plan.envelope.channel not in {box.name for box in settings.email}
+        or len(plan.envelope.routing_text.split()) < SPLIT_MIN_WORDS
+    ):
+        return None
+    earlier = [
+        v for c, v in state.similar.get(contact_id, []) if c.conversation_id == conversation_id
+    ]
+    if not earlier:
+        return None
+    similarity = float((np.vstack(earlier) @ plan.vector).max())
+    if similarity >= split_below:
+        return None
+    return {
+        "similarity": round(similarity, 4),
+        "split_below": split_below,
+        "team": routing.team,
+        "thread_team": state.teams[conversation_id],
+    }
 
 
 async def ingest_batch(
@@ -780,6 +829,11 @@ async def _write(
             if m.similar is not None and m.similar_to is not None:
                 evidence = {**m.similar.evidence(), "conversation_id": m.similar_to.conversation_id}
                 event(m.target, "possible_duplicate", "deduper", evidence)
+            split = m.extra.get("split_from")
+            if split is not None:
+                origin = state.known[split["conversation_id"]]
+                event(m.target, "split_from", "deduper", {**split, "reference": origin.reference})
+                event(origin, "split_to", "deduper", {**split, "reference": m.target.reference})
         elif m.outcome == "duplicate":
             original = m.duplicate_of_batch.message_id if m.duplicate_of_batch else m.duplicate_of
             merged: dict[str, Any] = {

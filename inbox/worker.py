@@ -105,7 +105,11 @@ class Worker:
         assessed: list[TriageDecision] = []
         vectors: Vectors = np.zeros((0, 0), dtype=np.float32)
         if readable:
-            texts = [embedding_text(env.subject, env.routing_text) for env in readable]
+            # A reply's subject is its thread's ("Re: ..."): it says nothing of the reply.
+            texts = [
+                embedding_text("" if env.thread_ids else env.subject, env.routing_text)
+                for env in readable
+            ]
             vectors = await self.routing.embedder.encode_async(texts)
             decisions = self.routing.route_vectors(vectors)
             assessed = self.triage.assess(readable, vectors)

@@ -293,3 +293,47 @@ async def test_a_new_email_that_continues_an_open_conversation_is_stitched_to_it
     await smtp_server.wait_for(2, timeout=30)
     acks = "SELECT count(*) FROM outbox WHERE kind = 'acknowledgement'"
     assert store.count(acks) == 2
+
+
+async def test_a_reply_that_changes_topic_becomes_a_linked_ticket_of_its_own(
+    mailbox: Mailbox, dovecot: Dovecot, smtp_server: SmtpServer
+) -> None:
+    store = mailbox.store
+    await mailbox.start()
+    first, _ = mail(
+        "eva@customer.test", "Broken screen", "My order 5512 arrived with a broken screen."
+    )
+    dovecot.save(mailbox.user, first)
+    (ack,) = await smtp_server.wait_for(1, timeout=30)
+    answer_to = str(ack.message["Message-ID"])
+    on_topic, _ = mail(
+        "eva@customer.test",
+        f"Re: {ack.message['Subject']}",
+        "Thanks. The glass of the screen is cracked across the middle, I can send a photo.",
+        in_reply_to=answer_to,
+    )
+    off_topic, _ = mail(
+        "eva@customer.test",
+        f"Re: {ack.message['Subject']}",
+        "Another thing entirely: please change the email address of my profile to "
+        "eva@new.example and update my phone number as well.",
+        in_reply_to=answer_to,
+    )
+    dovecot.save(mailbox.user, on_topic)
+    dovecot.save(mailbox.user, off_topic)
+    await until(lambda: store.count("SELECT count(*) FROM messages WHERE direction='in'") == 3)
+    assert store.count("SELECT count(*) FROM conversations") == 2
+    ((origin, first_id), (new_ref, new_id)) = store.rows(
+        "SELECT reference, id FROM conversations ORDER BY id"
+    )
+    assert store.count(f"SELECT count(*) FROM messages WHERE conversation_id = {first_id}") >= 2
+    ((split_to,),) = store.rows("SELECT data FROM events WHERE kind = 'split_to'")
+    ((split_from,),) = store.rows("SELECT data FROM events WHERE kind = 'split_from'")
+    assert json.loads(split_to)["reference"] == new_ref
+    evidence = json.loads(split_from)
+    assert evidence["reference"] == origin
+    assert evidence["similarity"] < evidence["split_below"] == 0.3
+    # The new topic is a new ticket, and the customer is told its number.
+    (_, second_ack) = await smtp_server.wait_for(2, timeout=30)
+    assert f"#{new_ref}" in str(second_ack.message["Subject"])
+    assert store.count(f"SELECT count(*) FROM messages WHERE conversation_id = {new_id}") == 2
