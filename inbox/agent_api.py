@@ -60,6 +60,7 @@ class AgentApi:
             web.post("/api/conversations/{ref:\\d+}/reassign", guard(self.reassign)),
             web.post("/api/conversations/{ref:\\d+}/resolve", guard(self.resolve)),
             web.post("/api/conversations/{ref:\\d+}/merge", guard(self.merge)),
+            web.post("/api/conversations/{ref:\\d+}/confirm", guard(self.confirm)),
             web.get("/api/incidents", guard(self.incidents)),
         ]
 
@@ -100,6 +101,7 @@ class AgentApi:
                     "POST /api/conversations/{ref}/reassign": '{"team": ...}',
                     "POST /api/conversations/{ref}/resolve": "resolve",
                     "POST /api/conversations/{ref}/merge": '{"into": ref} same issue: merge',
+                    "POST /api/conversations/{ref}/confirm": "the team is right: learn from it",
                     "GET /api/incidents": "open incidents touching my teams",
                     "POST /api/messages": "a customer message (the web form's JSON twin)",
                 },
@@ -167,6 +169,12 @@ class AgentApi:
         """Moves the conversation to another team; the router learns from it at once."""
         team = await _text_field(request, "team")
         example = await self.desk.reassign(agent, int(request.match_info["ref"]), team)
+        await self.on_correction(team, example)
+        return web.json_response({"team": team, "learned": True})
+
+    async def confirm(self, request: web.Request, agent: Agent) -> web.Response:
+        """Confirms the routing; the router learns the first message for this team."""
+        team, example = await self.desk.confirm(agent, int(request.match_info["ref"]))
         await self.on_correction(team, example)
         return web.json_response({"team": team, "learned": True})
 

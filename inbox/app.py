@@ -156,7 +156,7 @@ class InboxService:
 
         api = AgentApi(
             Accounts(engine),
-            Desk(engine, {t.name for t in s.all_teams}),
+            Desk(engine, {t.name for t in s.all_teams}, s.routing.fallback_team),
             on_reply=self.outbox_wake.set,
             on_correction=routing.learn,
         )

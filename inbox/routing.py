@@ -70,7 +70,7 @@ async def labelled_examples(
         for text in t.examples
     ]
     if engine is not None:
-        known = {t.name for t in settings.all_teams}
+        known = {t.name for t in settings.teams}  # never the fallback: it is no topic
         async with engine.connect() as conn:
             rows = (
                 await conn.execute(

@@ -155,3 +155,37 @@ async def test_reassignment_teaches_the_router_at_once(running: Running) -> None
         if e["kind"] == "reassigned"
     ]
     assert reassigned[0]["data"] == {"from": view["team"], "to": target, "correction": True}
+
+
+async def test_a_confirmed_routing_teaches_the_router_once(running: Running) -> None:
+    token = await running.agent_token(
+        "confirm", "billing", "orders", "accounts", "technical", "general", "triage"
+    )
+    text = "My invoice total is higher than the price on your website"
+    first = await running.submit(email="j@example.com", message=text)
+    view = await _stored(running, token, first["reference"])
+    assert view["team"] == "billing"
+    ref = first["reference"]
+    status, body = await running.api("POST", f"/api/conversations/{ref}/confirm", token)
+    assert (status, body) == (200, {"team": "billing", "learned": True})
+    status, _ = await running.api("POST", f"/api/conversations/{ref}/confirm", token)
+    assert status == 409  # once is enough
+    second = await running.submit(
+        email="k@example.com", message="The invoice total is more than the website price"
+    )
+    view2 = await _stored(running, token, second["reference"])
+    assert view2["team"] == "billing"
+    assert view2["routing"]["nearest"][0]["text"] == text
+    # A conversation with the fallback team has no team to confirm: reassign it instead.
+    vague = await running.submit(email="l@example.com", message="The weather in Lisbon is lovely")
+    assert (await _stored(running, token, vague["reference"]))["team"] == "triage"
+    status, body = await running.api(
+        "POST", f"/api/conversations/{vague['reference']}/confirm", token
+    )
+    assert status == 409 and "no team to confirm" in body["error"]
+    confirmed = [
+        e
+        for e in (await _stored(running, token, ref))["events"]
+        if e["kind"] == "routing_confirmed"
+    ]
+    assert confirmed[0]["data"] == {"team": view["team"]}

@@ -156,9 +156,10 @@ def _summary(row: Row[Any]) -> ConversationSummary:
 class Desk:
     """The agents' operations on conversations."""
 
-    def __init__(self, engine: AsyncEngine, team_names: set[str]) -> None:
+    def __init__(self, engine: AsyncEngine, team_names: set[str], fallback_team: str = "") -> None:
         self.engine = engine
         self.team_names = team_names
+        self.fallback_team = fallback_team
 
     async def _visible(self, conn: AsyncConnection, agent: Agent, reference: int) -> Row[Any]:
         target = select(conversation_refs.c.conversation_id).where(
@@ -371,37 +372,29 @@ class Desk:
             row = await self._visible(conn, agent, reference)
             if row.team == team:
                 raise Conflict(f"#{reference} is already with {team}")
-            first = (
-                await conn.execute(
-                    select(messages.c.subject, messages.c.text)
-                    .where(messages.c.conversation_id == row.id, messages.c.direction == "in")
-                    .order_by(messages.c.id)
-                    .limit(1)
-                )
-            ).one()
-            text = embedding_text(first.subject, first.text)
             await conn.execute(
                 update(conversations)
                 .where(conversations.c.id == row.id)
                 .values(team=team, assignee_id=None, updated_at=now())
             )
-            await conn.execute(
-                insert(routing_examples).values(
-                    team=team,
-                    text=text,
-                    source="reassignment",
-                    conversation_id=row.id,
-                    created_at=now(),
-                )
+            data = {"from": row.team, "to": team, "correction": True}
+            await record_event(conn, row.id, "reassigned", agent.name, data)
+            return await _teach(conn, row.id, team, "reassignment")
+
+    async def confirm(self, agent: Agent, reference: int) -> tuple[str, str]:
+        """Confirms the conversation is with the right team: its first message becomes a
+        routing example for that team. Returns the team and the text."""
+        async with self.engine.begin() as conn:
+            row = await self._visible(conn, agent, reference)
+            if row.team == self.fallback_team:
+                raise Conflict(f"#{reference} is with {row.team}, which is no team to confirm")
+            taught = await conn.scalar(
+                select(routing_examples.c.id).where(routing_examples.c.conversation_id == row.id)
             )
-            await record_event(
-                conn,
-                row.id,
-                "reassigned",
-                agent.name,
-                {"from": row.team, "to": team, "correction": True},
-            )
-        return text
+            if taught is not None:
+                raise Conflict(f"#{reference} has already taught the router")
+            await record_event(conn, row.id, "routing_confirmed", agent.name, {"team": row.team})
+            return row.team, await _teach(conn, row.id, row.team, "confirmation")
 
     async def resolve(self, agent: Agent, reference: int) -> None:
         """Marks the conversation resolved; a new customer message reopens it."""
@@ -474,3 +467,26 @@ class Desk:
             await record_event(conn, target.id, "merged", agent.name, data)
             await record_event(conn, source.id, "merged_into", agent.name, data)
         return int(target.reference)
+
+
+async def _teach(conn: AsyncConnection, conversation_id: int, team: str, source: str) -> str:
+    """Stores the conversation's first message as a routing example for ``team``."""
+    first = (
+        await conn.execute(
+            select(messages.c.subject, messages.c.text)
+            .where(messages.c.conversation_id == conversation_id, messages.c.direction == "in")
+            .order_by(messages.c.id)
+            .limit(1)
+        )
+    ).one()
+    text = embedding_text(first.subject, first.text)
+    await conn.execute(
+        insert(routing_examples).values(
+            team=team,
+            text=text,
+            source=source,
+            conversation_id=conversation_id,
+            created_at=now(),
+        )
+    )
+    return text
