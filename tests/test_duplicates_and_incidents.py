@@ -258,6 +258,12 @@ async def test_the_desk_offers_a_possible_duplicate_and_merges_it_with_one_click
     view = await _view(running, token, first["reference"])
     assert view is not None
     assert len([m for m in view["messages"] if m["direction"] == "in"]) == 2
+    # One more click tells the router the team was right.
+    await page.click("#confirm")
+    await page.wait_for_selector(f"#status:has-text('this is for {view['team']}')")
+    assert "routing_confirmed" in [
+        e["kind"] for e in (await _view(running, token, first["reference"]) or {})["events"]
+    ]
     await page.close()
 
 

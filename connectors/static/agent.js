@@ -173,6 +173,11 @@
       .then(function () { $("reply-text").value = ""; say("Answer queued for delivery."); return open(current); })
       .catch(function (err) { say(err.message); });
   });
+  $("confirm").addEventListener("click", function () {
+    api("POST", "/api/conversations/" + current + "/confirm")
+      .then(function (r) { say("Thank you: the router learnt that this is for " + r.team + "."); })
+      .catch(function (err) { say(err.message); });
+  });
   $("resolve").addEventListener("click", function () {
     api("POST", "/api/conversations/" + current + "/resolve")
       .then(function () { return refresh(); }).then(function () { return open(current); })
