@@ -35,16 +35,12 @@ class Cluster:
     similarities: list[float] = field(default_factory=list)
     total: Vectors | None = None
     incident_id: int | None = None
+    latest: float = 0.0  # when the newest member arrived
 
     @property
     def customers(self) -> int:
         """Distinct customers in the cluster."""
         return len({m.contact_id for m in self.members})
-
-    @property
-    def latest(self) -> float:
-        """When the newest member arrived."""
-        return max(m.created_at for m in self.members)
 
     def centroid(self) -> Vectors:
         """The unit-length mean of the members."""
@@ -56,6 +52,7 @@ class Cluster:
         """Takes one more member."""
         self.members.append(member)
         self.similarities.append(similarity)
+        self.latest = max(self.latest, member.created_at)
         vector = np.asarray(member.vector, dtype=np.float32)
         self.total = vector.copy() if self.total is None else self.total + vector
 
