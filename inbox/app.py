@@ -108,6 +108,7 @@ class InboxService:
         else:
             self._own_embedder = await asyncio.to_thread(start_process_embedder, s)
             embedder = self._own_embedder
+        log.info("model: %s", embedder.model_id)
         routing = await RoutingService.build(s, embedder, engine)
         triage = await TriageService.build(s, embedder)
         deduper = Deduper(s.dedup.auto_merge, s.dedup.suggest)
