@@ -6,9 +6,12 @@ others apart, which is what the router, the deduper and the out-of-scope guard a
 on. Training is an explicit step (``inbox train``), never something the service does on
 its own: it takes minutes of CPU and produces a new model folder the service then loads.
 
-Each step takes ``labels_per_batch`` labels with ``per_label`` examples each and applies
-the supervised contrastive loss (Khosla et al., 2020) to their embeddings: every pair of
-the same label is a positive, every other example in the batch a negative.
+Each step takes a shuffled batch and applies two losses to its embeddings: the supervised
+contrastive loss (Khosla et al., 2020: every pair of the same label is a positive, every
+other example in the batch a negative) and cross-entropy through a linear classifier
+that exists only during training. Measured on BANKING77 with 10 examples per intent,
+contrastive loss alone gained about one point over the frozen encoder, the two together
+about three (docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import math
 import os
 import random
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,10 +35,10 @@ TRAINING_FILE = "inbox-training.json"
 class TrainingSettings:
     """How long and how hard to train."""
 
-    epochs: float = 2.0
-    labels_per_batch: int = 16
-    per_label: int = 4
-    learning_rate: float = 3e-5
+    epochs: float = 4.0
+    batch_size: int = 64
+    learning_rate: float = 4e-5  # the encoder's
+    head_learning_rate: float = 2e-3  # the training-only classifier's
     temperature: float = 0.05
     seed: int = 0
     max_tokens: int = 64
@@ -56,33 +58,18 @@ class TrainingReport:
     trained_at: float
 
 
-def _batches(labels: Sequence[str], settings: TrainingSettings, steps: int) -> list[list[int]]:
-    """Index batches of P labels × K examples, labels drawn in proportion to their size."""
+def _batches(count: int, settings: TrainingSettings) -> list[list[int]]:
+    """Shuffled index batches covering the examples ``epochs`` times (seeded)."""
     rng = random.Random(settings.seed)
-    by_label: dict[str, list[int]] = defaultdict(list)
-    for i, label in enumerate(labels):
-        by_label[label].append(i)
-    names = sorted(by_label)
-    pools = {name: [] for name in names}  # type: dict[str, list[int]]
-
-    def take(name: str) -> int:
-        if not pools[name]:  # each label's examples in a fresh order, then again
-            pools[name] = list(by_label[name])
-            rng.shuffle(pools[name])
-        return pools[name].pop()
-
-    weights = [len(by_label[n]) for n in names]
-    per_batch = min(settings.labels_per_batch, len(names))
-    batches = []
-    for _ in range(steps):
-        chosen: set[str] = set()
-        while len(chosen) < per_batch:
-            chosen.add(rng.choices(names, weights)[0])
-        batch = []
-        for name in sorted(chosen):
-            k = min(settings.per_label, max(2, len(by_label[name])))
-            batch += [take(name) for _ in range(k)]
-        batches.append(batch)
+    steps = max(1, math.ceil(count * settings.epochs / settings.batch_size))
+    batches: list[list[int]] = []
+    order: list[int] = []
+    while len(batches) < steps:
+        order = list(range(count))
+        rng.shuffle(order)
+        for start in range(0, count, settings.batch_size):
+            if len(batches) < steps:
+                batches.append(order[start : start + settings.batch_size])
     return batches
 
 
@@ -114,14 +101,23 @@ def fine_tune(
     model: Any = SentenceTransformer(base, device="cpu", local_files_only=True)
     model.max_seq_length = settings.max_tokens
     model.train()
-    per_batch = min(settings.labels_per_batch, len(set(labels))) * settings.per_label
-    steps = max(1, math.ceil(len(texts) * settings.epochs / per_batch))
-    batches = _batches(labels, settings, steps)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate)
-    warmup = max(1, steps // 10)
+    names = sorted(set(labels))
+    label_ids = torch.tensor([names.index(label) for label in labels])
+    dimension: Any = getattr(model, "get_embedding_dimension", None)
+    if dimension is None:  # sentence-transformers before the rename
+        dimension = model.get_sentence_embedding_dimension
+    head = torch.nn.Linear(int(dimension()), len(names))
+    batches = _batches(len(texts), settings)
+    steps = len(batches)
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": model.parameters(), "lr": settings.learning_rate},
+            {"params": head.parameters(), "lr": settings.head_learning_rate},
+        ]
+    )
+    warmup = steps // 10 + 1
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / max(1, steps - warmup)),
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / steps)
     )
     started = time.perf_counter()
     loss_value = math.nan
@@ -130,10 +126,10 @@ def fine_tune(
         features = prepare([texts[i] for i in batch])
         embeddings = model(features)["sentence_embedding"]
         embeddings = torch.nn.functional.normalize(embeddings, dim=1)
-        names = [labels[i] for i in batch]
-        ids = {name: n for n, name in enumerate(sorted(set(names)))}
-        target = torch.tensor([ids[name] for name in names])
-        loss = supervised_contrastive_loss(embeddings, target, settings.temperature)
+        target = label_ids[batch]
+        loss = torch.nn.functional.cross_entropy(
+            head(embeddings) / settings.temperature, target
+        ) + supervised_contrastive_loss(embeddings, target, settings.temperature)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
