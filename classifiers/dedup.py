@@ -85,7 +85,7 @@ class Deduper:
         return DuplicateDecision(
             verdict,
             similarity,
-            candidates[best] if verdict != "distinct" or similarity > 0 else None,
+            candidates[best],
             self.auto_merge,
             self.suggest,
         )

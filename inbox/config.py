@@ -249,6 +249,11 @@ class Settings:
         raise KeyError(name)
 
     @property
+    def email_channels(self) -> frozenset[str]:
+        """The channel names of the configured mailboxes."""
+        return frozenset(box.name for box in self.email)
+
+    @property
     def all_teams(self) -> tuple[TeamSettings, ...]:
         """The configured teams plus the fallback (triage) team."""
         fallback = TeamSettings(

@@ -488,7 +488,7 @@ def _decide(
 
     # A new email with no thread headers or ticket token that clearly continues one of
     # the customer's open conversations (a "new" mail instead of a reply) joins it.
-    if deduper is not None and env.channel in {box.name for box in settings.email}:
+    if deduper is not None and env.channel in settings.email_channels:
         earliest = env.received_at - settings.dedup.stitch_days * 86400
         continued = _similar_earlier(plan, contact_id, state, deduper, earliest)
         if continued is not None and continued[1] is not None:
@@ -529,7 +529,7 @@ def _changed_topic(
         or routing.abstained
         or routing.team == state.teams.get(conversation_id, routing.team)
         or split_below <= -1.0
-        or plan.envelope.channel not in {box.name for box in settings.email}
+        or plan.envelope.channel not in settings.email_channels
         or len(plan.envelope.routing_text.split()) < SPLIT_MIN_WORDS
     ):
         return None
@@ -881,7 +881,7 @@ async def _write(
     # follow-ups are the conversation itself; duplicates get none.
     # Machine-made mail is never answered: that is how loops with auto-responders start.
     # A follow-up by email is already in the thread: no acknowledgement for it either.
-    quiet_follow_ups = SESSION_CHANNELS | {box.name for box in settings.email}
+    quiet_follow_ups = SESSION_CHANNELS | settings.email_channels
     acks = [
         m
         for m in inbound
