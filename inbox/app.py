@@ -26,10 +26,12 @@ from inbox.ingest import IngestResult
 from inbox.outbox import OutboxSender
 from inbox.queue.sqlite import SqliteQueue
 from inbox.routing import RoutingService
+from inbox.sla_watch import SlaWatcher
 from inbox.store.accounts import Accounts
 from inbox.store.desk import Desk
 from inbox.store.engine import create_engine, highest_reference, migrate
 from inbox.store.outbox_rows import OutboxRows
+from inbox.store.sla_clocks import clocks_for
 from inbox.store.transcripts import StoreTranscripts
 from inbox.triaging import TriageService
 from inbox.web import build_web_app
@@ -84,6 +86,7 @@ class InboxService:
         self._own_embedder: ProcessEmbedder | None = None
         self.connectors: list[Connector] = []
         self.incidents: IncidentWatcher | None = None
+        self.sla: SlaWatcher | None = None
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -117,8 +120,13 @@ class InboxService:
             watcher = self.incidents = IncidentWatcher(engine, s.incidents, embedder.model_id)
             self._spawn(watcher.run(self.stopping), "incident-watcher")
 
+        clocks = clocks_for(s)
+        self.sla = sla = SlaWatcher(engine, s.sla, clocks.teams)
+        self._spawn(sla.run(self.stopping), "sla-watcher")
+
         def committed(_results: list[IngestResult]) -> None:
             self.outbox_wake.set()
+            sla.wake.set()
             if watcher is not None:
                 watcher.wake.set()
 
@@ -157,7 +165,7 @@ class InboxService:
 
         api = AgentApi(
             Accounts(engine),
-            Desk(engine, {t.name for t in s.all_teams}, s.routing.fallback_team),
+            Desk(engine, {t.name for t in s.all_teams}, s.routing.fallback_team, clocks=clocks),
             on_reply=self.outbox_wake.set,
             on_correction=routing.learn,
         )

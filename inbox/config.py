@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from classifiers.meaning import known_language_codes
+from inbox.config_reader import TableReader
 from inbox.errors import ConfigError
+from inbox.sla_policy import (
+    SlaSettings,
+    TeamSla,
+    capped,
+    parse_calendars,
+    parse_sla,
+    parse_team_sla,
+)
 
 TEAM_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
 
@@ -28,6 +37,7 @@ class TeamSettings:
     first_response_hours: float
     examples: tuple[str, ...]
     languages: tuple[str, ...] = ()  # messages in these languages come here, whatever the topic
+    sla: TeamSla = field(default_factory=TeamSla)
 
 
 @dataclass(frozen=True)
@@ -240,6 +250,7 @@ class Settings:
     dedup: DedupSettings = field(default_factory=DedupSettings)
     linking: LinkSettings = field(default_factory=LinkSettings)
     incidents: IncidentSettings = field(default_factory=IncidentSettings)
+    sla: SlaSettings = field(default_factory=SlaSettings)
 
     def team(self, name: str) -> TeamSettings:
         """The team called ``name``, the fallback team included."""
@@ -261,77 +272,11 @@ class Settings:
             display_name=self.routing.fallback_display_name,
             first_response_hours=self.routing.fallback_first_response_hours,
             examples=(),
+            sla=TeamSla(
+                targets=capped(self.sla.targets, self.routing.fallback_first_response_hours)
+            ),
         )
         return (*self.teams, fallback)
-
-
-class _Reader:
-    """Reads typed values from one TOML table, naming the key path in every error."""
-
-    def __init__(self, table: Any, path: str) -> None:
-        if not isinstance(table, dict):
-            raise ConfigError(f"{path or 'config'}: must be a table")
-        self.table: dict[str, Any] = table
-        self.path = path
-        self.seen: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def _get(self, name: str, default: Any) -> Any:
-        self.seen.add(name)
-        return self.table.get(name, default)
-
-    def string(self, name: str, default: str | None = None, *, allow_empty: bool = False) -> str:
-        value = self._get(name, default)
-        if not isinstance(value, str) or (not allow_empty and not value.strip()):
-            raise ConfigError(f"{self.key(name)}: must be a non-empty string")
-        return value
-
-    def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
-        value = self._get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{self.key(name)}: must be a number")
-        if value < minimum:
-            raise ConfigError(f"{self.key(name)}: must be at least {minimum}")
-        return float(value)
-
-    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
-        value = self._get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{self.key(name)}: must be an integer")
-        if value < minimum:
-            raise ConfigError(f"{self.key(name)}: must be at least {minimum}")
-        return value
-
-    def boolean(self, name: str, default: bool) -> bool:
-        value = self._get(name, default)
-        if not isinstance(value, bool):
-            raise ConfigError(f"{self.key(name)}: must be true or false")
-        return value
-
-    def strings(
-        self, name: str, default: list[str] | None = None, *, non_empty: bool
-    ) -> tuple[str, ...]:
-        value = self._get(name, default if default is not None else [])
-        if not isinstance(value, list) or (non_empty and not value):
-            raise ConfigError(
-                f"{self.key(name)}: must be a non-empty list"
-                if non_empty
-                else f"{self.key(name)}: must be a list"
-            )
-        for i, item in enumerate(value):
-            if not isinstance(item, str) or not item.strip():
-                raise ConfigError(f"{self.key(name)}[{i}]: must be a non-empty string")
-        return tuple(value)
-
-    def table_of(self, name: str) -> _Reader:
-        return _Reader(self._get(name, {}), self.key(name))
-
-    def finish(self) -> None:
-        unknown = sorted(set(self.table) - self.seen)
-        if unknown:
-            raise ConfigError(f"{self.key(unknown[0])}: unknown key")
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -363,7 +308,7 @@ def _sqlite_url(url: str, base: Path) -> str:
     return url
 
 
-def _password(r: _Reader, name: str, user: str) -> str:
+def _password(r: TableReader, name: str, user: str) -> str:
     """The password named by ``<name>`` (an environment variable), or "" without a user."""
     env_name = r.string(name, "", allow_empty=True)
     if not user:
@@ -376,7 +321,7 @@ def _password(r: _Reader, name: str, user: str) -> str:
     return value
 
 
-def _choice(r: _Reader, name: str, default: str, allowed: tuple[str, ...]) -> str:
+def _choice(r: TableReader, name: str, default: str, allowed: tuple[str, ...]) -> str:
     value = r.string(name, default)
     if value not in allowed:
         raise ConfigError(f"{r.key(name)}: must be one of {', '.join(allowed)}")
@@ -391,7 +336,7 @@ def _email_settings(raw: Any) -> tuple[EmailSettings, ...]:
         raise ConfigError("channels.email: must be a list of [[channels.email]] tables")
     boxes: list[EmailSettings] = []
     for i, entry in enumerate(raw):
-        r = _Reader(entry, f"channels.email[{i}]")
+        r = TableReader(entry, f"channels.email[{i}]")
         if not r.boolean("enabled", True):
             r.seen.update(r.table)
             continue
@@ -441,7 +386,7 @@ def _email_settings(raw: Any) -> tuple[EmailSettings, ...]:
     return tuple(boxes)
 
 
-def _telegram_settings(r: _Reader, email: tuple[EmailSettings, ...]) -> TelegramSettings | None:
+def _telegram_settings(r: TableReader, email: tuple[EmailSettings, ...]) -> TelegramSettings | None:
     """``[channels.telegram]``: off unless the table is there and ``enabled`` is not false."""
     if not r.table or not r.boolean("enabled", True):
         r.seen.update(r.table)
@@ -479,7 +424,7 @@ def _telegram_settings(r: _Reader, email: tuple[EmailSettings, ...]) -> Telegram
 
 def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
     """Validates a parsed TOML document; ``base`` anchors relative paths."""
-    top = _Reader(raw, "")
+    top = TableReader(raw, "")
     inbox = top.table_of("inbox")
     data_dir = _resolve(base, inbox.string("data_dir", "var"))
     secret_env = inbox.string("secret_env", "INBOX_SECRET")
@@ -500,12 +445,13 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
     if routing.threshold > 1:
         raise ConfigError("routing.threshold: must be between 0 and 1")
 
-    teams_raw = top._get("teams", None)
+    sla = parse_sla(top.table_of("sla"), parse_calendars(top.table_of("calendars")))
+    teams_raw = top.get("teams", None)
     if not isinstance(teams_raw, list) or not teams_raw:
         raise ConfigError("teams: must be a non-empty list of [[teams]] tables")
     teams: list[TeamSettings] = []
     for i, entry in enumerate(teams_raw):
-        t = _Reader(entry, f"teams[{i}]")
+        t = TableReader(entry, f"teams[{i}]")
         name = t.string("name")
         if not set(name) <= TEAM_NAME_CHARS:
             raise ConfigError(f"teams[{i}].name: use lower-case letters, digits, '-' and '_'")
@@ -523,9 +469,20 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
                 first_response_hours=t.number("first_response_hours", 8.0),
                 examples=t.strings("examples", non_empty=True),
                 languages=tuple(c.lower() for c in t.strings("languages", non_empty=False)),
+                sla=parse_team_sla(
+                    t,
+                    sla,
+                    t.number("first_response_hours", 8.0)
+                    if "first_response_hours" in t.table
+                    else None,
+                ),
             )
         )
         t.finish()
+    names = {team.name for team in teams} | {routing.fallback_team}
+    for i, team in enumerate(teams):
+        if team.sla.escalate_to and team.sla.escalate_to not in names:
+            raise ConfigError(f"teams[{i}].escalate_to: no team '{team.sla.escalate_to}'")
 
     triage_t = top.table_of("triage")
     triage = TriageSettings(
@@ -616,7 +573,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         rate_limit_per_minute=c.integer("rate_limit_per_minute", 60, minimum=1),
     )
     c.finish()
-    email = _email_settings(channels._get("email", []))
+    email = _email_settings(channels.get("email", []))
     telegram = _telegram_settings(channels.table_of("telegram"), email)
     channels.finish()
 
@@ -666,6 +623,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         model=model,
         dedup=dedup,
         incidents=incident_settings,
+        sla=sla,
         # Telegram's settings say how linking works; the web chat links the same way.
         linking=LinkSettings(telegram.link_via, telegram.link_code_minutes, telegram.links_per_hour)
         if telegram is not None

@@ -10,7 +10,6 @@ deployment (in ``inbox serve``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
@@ -25,6 +24,7 @@ from inbox.config import IncidentSettings
 from inbox.store.tables import conversations, events, incident_members, incidents, messages
 from inbox.store.tables import message_vectors as vectors
 from inbox.text import single_line
+from inbox.waiting import nap
 
 log = logging.getLogger(__name__)
 TITLE_CHARS = 120
@@ -199,14 +199,7 @@ class IncidentWatcher:
             except Exception:
                 log.exception("incident check failed; trying again shortly")
                 loaded = False
-            waiting = asyncio.ensure_future(self.wake.wait())
-            stop = asyncio.ensure_future(stopping.wait())
-            await asyncio.wait({waiting, stop}, timeout=IDLE_CHECK, return_when="FIRST_COMPLETED")
-            for task in (waiting, stop):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            self.wake.clear()
+            await nap(self.wake, stopping, IDLE_CHECK)
 
 
 async def _title(conn: AsyncConnection, conversation_id: int) -> str:

@@ -24,7 +24,9 @@ from inbox.commands import answer_command
 from inbox.config import Settings, TeamSettings
 from inbox.message_ids import reference_in_message_id, thread_key
 from inbox.models import Attachment, Envelope, RoutingDecision, Status, TriageDecision
+from inbox.sla_policy import Target
 from inbox.store.engine import now
+from inbox.store.sla_clocks import clocks_for
 from inbox.store.tables import (
     attachments,
     contacts,
@@ -69,19 +71,28 @@ class IngestResult:
     quarantine_id: int | None = None
 
 
-def acknowledgement_text(reference: int, team: TeamSettings, is_fallback: bool) -> str:
-    """The instant answer a customer gets for a new ticket."""
-    hours = team.first_response_hours
-    if hours < 1:
-        within = f"{round(hours * 60)} minutes"
-    elif hours == 1:
-        within = "1 hour"
-    else:
-        within = f"{hours:g} hours"
+def acknowledgement_text(
+    reference: int, team: TeamSettings, is_fallback: bool, within: float | None, business: bool
+) -> str:
+    """The instant answer a customer gets for a new ticket; ``within`` is the first-response
+    target in seconds (of business time when ``business``)."""
     who = "Our support team" if is_fallback else f"The {team.display_name} team"
+    promise = "will answer you as soon as possible."
+    if within is not None:
+        hours = within / 3600
+        span = (
+            f"{round(hours * 60)} minutes"
+            if hours < 1
+            else "1 hour"
+            if hours == 1
+            else f"{hours:g} hours"
+        )
+        if business:
+            span = span.replace("minutes", "business minutes").replace("hour", "business hour")
+        promise = f"usually answers within {span}."
     return (
         f"Thank you, we have your message. Your ticket is {format_reference(reference)}. "
-        f"{who} usually answers within {within}."
+        f"{who} {promise}"
     )
 
 
@@ -661,6 +672,8 @@ async def _write(
     model: str,
 ) -> None:
     stamp = now()
+    clocks = clocks_for(settings)
+    customer_wrote: dict[int, float] = {}  # conversation id -> its customer's first message
     new = [m.target for m in inbound if m.outcome == "new"]
     if new:
         highest: int | None = None
@@ -691,12 +704,30 @@ async def _write(
                     "priority": int(conv.plan.triage.priority),
                     "created_at": env.received_at,
                     "updated_at": stamp,
-                    "first_response_due": env.received_at + team.first_response_hours * 3600,
+                    "first_response_due": clocks.due(
+                        team.name, conv.plan.triage.priority, Target.FIRST_RESPONSE, env.received_at
+                    ),
                 }
             )
         ids = await _insert_keyed(conn, conversations, rows, ("reference",))
         for conv, conversation_id in zip(new, ids, strict=True):
             conv.conversation_id = int(conversation_id)
+        starts = []
+        for conv in new:
+            assert conv.plan is not None and conv.conversation_id is not None
+            routing = conv.plan.routing
+            team_name = routing.team if routing else settings.routing.fallback_team
+            for target in (Target.FIRST_RESPONSE, Target.RESOLUTION):
+                starts.append(
+                    (
+                        conv.conversation_id,
+                        team_name,
+                        conv.plan.triage.priority,
+                        target,
+                        conv.plan.envelope.received_at,
+                    )
+                )
+        await clocks.start(conn, starts)
 
     refs = [{"reference": c.reference, "conversation_id": c.conversation_id} for c in new]
     for m in inbound:
@@ -856,6 +887,9 @@ async def _write(
                     data["reopened"] = True
                 m.target.reopen = True
             event(m.target, "customer_replied", "customer", data)
+            if not m.target.new and m.target.conversation_id is not None:
+                cid = m.target.conversation_id
+                customer_wrote[cid] = min(customer_wrote.get(cid, env.received_at), env.received_at)
             if m.extra.get("stitched"):
                 event(m.target, "stitched", "deduper", m.extra["stitched"])
         if not m.target.new and m.target.conversation_id is not None:
@@ -875,6 +909,10 @@ async def _write(
                 .where(conversations.c.id.in_(reopened))
                 .values(status=Status.OPEN.value)
             )
+    if customer_wrote:
+        await clocks.customer_wrote(conn, customer_wrote)
+    started = [c.conversation_id for c in new if c.conversation_id is not None]
+    await clocks.refresh(conn, [*started, *customer_wrote])
 
     # A new ticket is acknowledged; so is a follow-up that joined a ticket by its
     # reference on the web form, which tells the customer which ticket it joined. Chat
@@ -906,7 +944,14 @@ async def _write(
             if m.outcome == "new":
                 team = settings.team(routing.team if routing else settings.routing.fallback_team)
                 is_fallback = team.name == settings.routing.fallback_team
-                text = acknowledgement_text(m.target.reference, team, is_fallback)
+                priority = m.plan.triage.priority
+                text = acknowledgement_text(
+                    m.target.reference,
+                    team,
+                    is_fallback,
+                    clocks.allowed(team.name, priority, Target.FIRST_RESPONSE),
+                    clocks.business_hours_only(team.name),
+                )
             else:
                 text = follow_up_text(m.target.reference)
             ack_rows.append(

@@ -18,6 +18,7 @@ from inbox.config import OutboxSettings
 from inbox.errors import DeliveryError, PermanentError, RateLimited, TransientError
 from inbox.models import Outbound
 from inbox.store.outbox_rows import OutboxRows
+from inbox.waiting import nap
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +49,7 @@ class OutboxSender:
                 log.exception("outbox pass failed; trying again shortly")
                 sent = 0
             if sent == 0:
-                woken = asyncio.ensure_future(self.wake.wait())
-                stop = asyncio.ensure_future(stopping.wait())
-                await asyncio.wait(
-                    {woken, stop},
-                    timeout=self.settings.poll_interval,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                woken.cancel()
-                stop.cancel()
+                await nap(self.wake, stopping, self.settings.poll_interval)
 
     async def send_due(self, limit: int = 200) -> int:
         """One pass over due rows; returns how many were handled."""

@@ -83,7 +83,8 @@
       $("conversation").hidden = false;
       $("conversation-title").textContent = c.ticket + " " + (c.subject || "");
       $("conversation-meta").textContent = [c.status, c.team, c.priority, c.channel,
-        c.assignee ? "assigned to " + c.assignee : "unassigned"].join(" · ");
+        c.assignee ? "assigned to " + c.assignee : "unassigned", slaWords(c)]
+        .filter(Boolean).join(" · ");
       $("evidence").textContent = evidence(c);
       showDuplicate(c);
       var list = $("messages");
@@ -122,13 +123,26 @@
     };
   }
 
+  function when(stamp) {
+    return new Date(stamp * 1000).toLocaleString([], {
+      weekday: "short", hour: "2-digit", minute: "2-digit"
+    });
+  }
+
+  // The SLA at a glance: "SLA ok, due Mon 09:55", "SLA breached, due ...", "SLA paused".
+  function slaWords(c) {
+    if (!c.sla_state) { return ""; }
+    if (!c.sla_due) { return "SLA " + c.sla_state; }
+    return "SLA " + c.sla_state + ", due " + when(c.sla_due);
+  }
+
   function refresh() {
     return api("GET", "/api/conversations?limit=200").then(function (body) {
       var list = $("queue");
       list.replaceChildren();
       body.conversations.forEach(function (c) {
-        var words = [c.ticket, c.status, c.team, c.channel, c.subject].filter(Boolean);
-        var link = element("a", "", words.join(" · "));
+        var words = [c.ticket, c.status, c.team, c.priority, c.channel, slaWords(c), c.subject];
+        var link = element("a", "sla-" + (c.sla_state || "none"), words.filter(Boolean).join(" · "));
         link.href = "#" + c.reference;
         var item = element("li");
         item.appendChild(link);

@@ -8,7 +8,8 @@ exist as far as the agent can tell (NotFound, a 404 at the API).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Row, insert, select, update
@@ -16,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.errors import Conflict, NotFound
 from inbox.models import Priority, Status
+from inbox.sla_policy import RESPONSES, SlaSettings, Target
 from inbox.store.accounts import Agent
 from inbox.store.engine import now
 from inbox.store.files import StoredFile, attachments_of, message_file
+from inbox.store.sla_clocks import SlaClocks, clock_views
 from inbox.store.tables import (
     agents,
     conversation_refs,
@@ -50,10 +53,14 @@ class ConversationSummary:
     created_at: float
     updated_at: float
     first_response_due: float | None
+    sla_due: float | None = None
+    sla_state: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON for the agent API."""
         return {
+            "sla_due": self.sla_due,
+            "sla_state": self.sla_state,
             "reference": self.reference,
             "ticket": f"#{self.reference}",
             "subject": self.subject,
@@ -111,11 +118,13 @@ class ConversationView:
     messages: list[MessageView]
     routing: dict[str, Any] | None
     events: list[dict[str, Any]]
+    sla: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """JSON for the agent API."""
         return {
             **self.summary.to_json(),
+            "sla": self.sla,
             "messages": [m.to_json() for m in self.messages],
             "routing": self.routing,
             "events": self.events,
@@ -135,6 +144,8 @@ def _summary_query() -> Any:
         conversations.c.created_at,
         conversations.c.updated_at,
         conversations.c.first_response_due,
+        conversations.c.sla_due,
+        conversations.c.sla_state,
     ).outerjoin(agents, agents.c.id == conversations.c.assignee_id)
 
 
@@ -150,16 +161,28 @@ def _summary(row: Row[Any]) -> ConversationSummary:
         created_at=float(row.created_at),
         updated_at=float(row.updated_at),
         first_response_due=row.first_response_due,
+        sla_due=row.sla_due,
+        sla_state=row.sla_state,
     )
 
 
 class Desk:
     """The agents' operations on conversations."""
 
-    def __init__(self, engine: AsyncEngine, team_names: set[str], fallback_team: str = "") -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        team_names: set[str],
+        fallback_team: str = "",
+        *,
+        clocks: SlaClocks | None = None,
+        clock: Callable[[], float] = now,
+    ) -> None:
         self.engine = engine
         self.team_names = team_names
         self.fallback_team = fallback_team
+        self.clocks = clocks or SlaClocks(SlaSettings(), {})
+        self.clock = clock
 
     async def _visible(self, conn: AsyncConnection, agent: Agent, reference: int) -> Row[Any]:
         target = select(conversation_refs.c.conversation_id).where(
@@ -235,6 +258,7 @@ class Desk:
                 )
             ).all()
             files = await attachments_of(conn, [int(m.id) for m in message_rows])
+            clocks = await clock_views(conn, row.id)
         trail = [
             {"kind": e.kind, "actor": e.actor, "data": e.data, "at": e.created_at}
             for e in event_rows
@@ -260,6 +284,7 @@ class Desk:
                 for m in message_rows
             ],
             routing=routed[-1] if routed else None,
+            sla=clocks,
             events=trail,
         )
 
@@ -290,7 +315,11 @@ class Desk:
                 taken = await conn.execute(
                     update(conversations)
                     .where(conversations.c.id == candidate, conversations.c.assignee_id.is_(None))
-                    .values(assignee_id=agent.agent_id, status=Status.OPEN.value, updated_at=now())
+                    .values(
+                        assignee_id=agent.agent_id,
+                        status=Status.OPEN.value,
+                        updated_at=self.clock(),
+                    )
                 )
                 if taken.rowcount != 1:
                     continue
@@ -319,12 +348,16 @@ class Desk:
                 agent_id=agent.agent_id,
                 subject=row.subject,
             )
-            stamp = now()
+            stamp = self.clock()
             await conn.execute(
                 update(conversations)
                 .where(conversations.c.id == row.id)
                 .values(status=Status.PENDING.value, updated_at=stamp)
             )
+            # Answered: the response clocks stop; the rest wait while the customer does.
+            await self.clocks.stop(conn, row.id, RESPONSES, stamp)
+            await self.clocks.pause(conn, row.id, stamp)
+            await self.clocks.refresh(conn, [row.id])
             await conn.execute(
                 update(conversations)
                 .where(conversations.c.id == row.id, conversations.c.first_response_at.is_(None))
@@ -355,7 +388,7 @@ class Desk:
                         internal=True,
                         subject="",
                         text=text,
-                        created_at=now(),
+                        created_at=self.clock(),
                     )
                     .returning(messages.c.id)
                 )
@@ -375,7 +408,7 @@ class Desk:
             await conn.execute(
                 update(conversations)
                 .where(conversations.c.id == row.id)
-                .values(team=team, assignee_id=None, updated_at=now())
+                .values(team=team, assignee_id=None, updated_at=self.clock())
             )
             data = {"from": row.team, "to": team, "correction": True}
             await record_event(conn, row.id, "reassigned", agent.name, data)
@@ -402,11 +435,14 @@ class Desk:
             row = await self._visible(conn, agent, reference)
             if row.status == Status.RESOLVED.value:
                 raise Conflict(f"#{reference} is already resolved")
+            stamp = self.clock()
             await conn.execute(
                 update(conversations)
                 .where(conversations.c.id == row.id)
-                .values(status=Status.RESOLVED.value, updated_at=now())
+                .values(status=Status.RESOLVED.value, updated_at=stamp)
             )
+            await self.clocks.stop(conn, row.id, list(Target), stamp)
+            await self.clocks.refresh(conn, [row.id])
             await record_event(conn, row.id, "resolved", agent.name, {})
 
     async def merge(self, agent: Agent, reference: int, into: int) -> int:
@@ -440,7 +476,7 @@ class Desk:
                     .values(conversation_id=target.id)
                 )
             dues = [d for d in (source.first_response_due, target.first_response_due) if d]
-            stamp = now()
+            stamp = self.clock()
             await conn.execute(
                 update(conversations)
                 .where(conversations.c.id == target.id)
@@ -455,6 +491,7 @@ class Desk:
                 .where(conversations.c.id == source.id)
                 .values(status=Status.RESOLVED.value, updated_at=stamp)
             )
+            await self.clocks.merge(conn, source.id, target.id, stamp)
             await conn.execute(
                 update(merge_suggestions)
                 .where(

@@ -58,6 +58,10 @@ conversations = Table(
     Column("updated_at", Float, nullable=False),
     Column("first_response_due", Float, nullable=True),
     Column("first_response_at", Float, nullable=True),
+    # The SLA at a glance, kept in step with sla_timers: the earliest running due time
+    # and ok | warning | breached | paused (NULL: no clock).
+    Column("sla_due", Float, nullable=True),
+    Column("sla_state", String(20), nullable=True),
     Index("ix_conversations_queue", "team", "status", "priority", "created_at"),
     Index("ix_conversations_session", "channel", "address"),
 )
@@ -188,6 +192,29 @@ link_codes = Table(
     Column("used_at", Float, nullable=True),
     Column("created_at", Float, nullable=False),
     Index("ix_link_codes_identity", "identity_channel", "address"),
+)
+
+# One row per run of an SLA clock (first_response, next_response, resolution). A running
+# clock has due_at and warn_at; a paused one keeps the business seconds it had left.
+sla_timers = Table(
+    "sla_timers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), nullable=False),
+    Column("target", String(20), nullable=False),
+    Column("state", String(20), nullable=False),  # running | paused | stopped
+    Column("calendar", String(60), nullable=False),
+    Column("allowed", Float, nullable=False),  # business seconds
+    Column("started_at", Float, nullable=False),
+    Column("due_at", Float, nullable=True),
+    Column("warn_at", Float, nullable=True),
+    Column("remaining", Float, nullable=True),  # business seconds left, while paused
+    Column("stopped_at", Float, nullable=True),
+    Column("warned_at", Float, nullable=True),
+    Column("breached_at", Float, nullable=True),
+    Column("escalated_at", Float, nullable=True),
+    Index("ix_sla_timers_conversation", "conversation_id", "target"),
+    Index("ix_sla_timers_running", "state", "due_at"),
 )
 
 events = Table(
