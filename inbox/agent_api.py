@@ -18,6 +18,7 @@ from inbox.store.accounts import Accounts, Agent
 from inbox.store.desk import Desk
 from inbox.store.incident_rows import visible_incidents
 from inbox.text import clean_text
+from inbox.web_auth import SAFE_METHODS, WebAuth
 
 AGENT = web.AppKey("agent", Agent)
 MAX_REPLY_CHARS = 50_000
@@ -39,7 +40,9 @@ class AgentApi:
         *,
         on_reply: Callable[[], None],
         on_correction: Callable[[str, str], Awaitable[None]],
+        web_auth: WebAuth | None = None,
     ) -> None:
+        self.web_auth = web_auth
         self.accounts = accounts
         self.desk = desk
         self.on_reply = on_reply
@@ -68,13 +71,10 @@ class AgentApi:
         self, handler: Callable[[web.Request, Agent], Awaitable[web.Response]]
     ) -> Handler:
         async def wrapped(request: web.Request) -> web.StreamResponse:
-            header = request.headers.get("Authorization", "")
-            scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not token:
-                return api_error(401, "send your agent token as 'Authorization: Bearer TOKEN'")
-            agent = await self.accounts.by_token(token.strip())
-            if agent is None:
-                return api_error(401, "unknown agent token")
+            agent_or_error = await self._caller(request)
+            if isinstance(agent_or_error, web.Response):
+                return agent_or_error
+            agent = agent_or_error
             try:
                 return await handler(request, agent)
             except NotFound as err:
@@ -86,11 +86,32 @@ class AgentApi:
 
         return wrapped
 
+    async def _caller(self, request: web.Request) -> Agent | web.Response:
+        """The bearer token's owner, or the signed-in browser's (whose writes must carry
+        the session's CSRF token); otherwise the error to answer with."""
+        header = request.headers.get("Authorization", "")
+        if not header and self.web_auth is not None:
+            session = await self.web_auth.session(request)
+            if session is not None:
+                if request.method in SAFE_METHODS or self.web_auth.csrf_ok(request, session):
+                    return session.agent
+                return api_error(403, "send the page's CSRF token as X-CSRF-Token")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return api_error(
+                401, "sign in, or send your API token as 'Authorization: Bearer TOKEN'"
+            )
+        agent = await self.accounts.by_token(token.strip())
+        if agent is None:
+            return api_error(401, "unknown agent token")
+        return agent
+
     async def index(self, request: web.Request) -> web.Response:
         """What the API offers, for a person exploring it."""
         return web.json_response(
             {
-                "authentication": "Authorization: Bearer <token from `inbox agent add`>",
+                "authentication": "Authorization: Bearer <token from `inbox user add`>, or a "
+                "signed-in browser session with an X-CSRF-Token header on writes",
                 "endpoints": {
                     "GET /api/me": "who the token belongs to",
                     "GET /api/conversations?team=&status=": "conversations in my teams",
@@ -110,7 +131,9 @@ class AgentApi:
 
     async def me(self, request: web.Request, agent: Agent) -> web.Response:
         """Who the token belongs to."""
-        return web.json_response({"name": agent.name, "teams": list(agent.teams)})
+        return web.json_response(
+            {"name": agent.name, "teams": list(agent.teams), "role": agent.role}
+        )
 
     async def list(self, request: web.Request, agent: Agent) -> web.Response:
         """``?team=&status=&limit=``: conversations in my teams."""

@@ -35,6 +35,7 @@ from inbox.store.sla_clocks import clocks_for
 from inbox.store.transcripts import StoreTranscripts
 from inbox.triaging import TriageService
 from inbox.web import build_web_app
+from inbox.web_auth import WebAuth
 from inbox.worker import Worker, consumer_name
 
 log = logging.getLogger(__name__)
@@ -163,15 +164,19 @@ class InboxService:
         )
         self._spawn(sender.run(self.stopping), "outbox-sender")
 
+        accounts = Accounts(engine)
+        web_auth = WebAuth(accounts, secure_cookies=s.web.public_url.startswith("https://"))
         api = AgentApi(
-            Accounts(engine),
+            accounts,
             Desk(engine, {t.name for t in s.all_teams}, s.routing.fallback_team, clocks=clocks),
             on_reply=self.outbox_wake.set,
             on_correction=routing.learn,
+            web_auth=web_auth,
         )
         app = build_web_app(
             [r for c in channels for r in c.routes()],
             api,
+            web_auth,
             max_request_bytes=s.web.max_request_bytes,
         )
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from classifiers.tuning import TrainingSettings
 from inbox.config import Settings, load_settings
-from inbox.errors import ConfigError, Conflict
+from inbox.errors import ConfigError, InboxError
+from inbox.user_command import add_parsers as add_user_parsers
 
 log = logging.getLogger("inbox")
 
@@ -52,7 +53,7 @@ async def _serve(settings: Settings, web_enabled: bool) -> None:
             f"{base}/agent (agent desk), {base}/api (agent API)"
         )
         program = sys.argv[0] if Path(sys.argv[0]).name == "inbox" else "inbox"
-        print(f"create an agent with: {program} agent add NAME --team TEAM")
+        print(f"create an account with: {program} user add NAME --team TEAM [--role supervisor]")
     else:
         print("inbox worker is running")
     sys.stdout.flush()
@@ -124,31 +125,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_agent_add(args: argparse.Namespace) -> int:
-    """Creates an agent and prints their API token (shown once)."""
-    from inbox.store.accounts import Accounts
-    from inbox.store.engine import create_engine, migrate
-
-    settings = _settings(args)
-    known = {t.name for t in settings.all_teams}
-    unknown = [t for t in args.team if t not in known]
-    if unknown:
-        raise ConfigError(f"unknown team {unknown[0]!r}; teams are: {', '.join(sorted(known))}")
-
-    async def run() -> str:
-        engine = create_engine(settings.store.url)
-        try:
-            await migrate(engine)
-            _agent, token = await Accounts(engine).add_agent(args.name, args.team)
-            return token
-        finally:
-            await engine.dispose()
-
-    token = asyncio.run(run())
-    print(f"agent {args.name} added to {', '.join(args.team)}")
-    print(f"token: {token}")
-    print("use it as: Authorization: Bearer <token> (it is not shown again)")
-    return 0
+def cmd_with_settings(args: argparse.Namespace) -> int:
+    """Commands that take the settings and their arguments (``inbox user ...``)."""
+    result: int = args.func_settings(_settings(args), args)
+    return result
 
 
 def cmd_route(args: argparse.Namespace) -> int:
@@ -294,13 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run only the worker").set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="upgrade the store schema").set_defaults(func=cmd_migrate)
 
-    agent = sub.add_parser("agent", help="manage agents").add_subparsers(
-        dest="agent_cmd", required=True
-    )
-    add = agent.add_parser("add", help="create an agent and print their token")
-    add.add_argument("name")
-    add.add_argument("--team", action="append", required=True, help="a team (repeatable)")
-    add.set_defaults(func=cmd_agent_add)
+    add_user_parsers(sub)
 
     route = sub.add_parser("route", help="route a text and show why")
     route.add_argument("text")
@@ -380,11 +354,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
-        code: int = args.func(args)
+        func = cmd_with_settings if hasattr(args, "func_settings") else args.func
+        code: int = func(args)
     except ConfigError as err:
         print(f"configuration error: {err}", file=sys.stderr)
         return 2
-    except Conflict as err:
+    except InboxError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

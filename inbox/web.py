@@ -9,6 +9,8 @@ from aiohttp import web
 
 from connectors.pages import PAGE_CSP, render
 from inbox.agent_api import AgentApi
+from inbox.store.accounts import Session
+from inbox.web_auth import WebAuth
 
 STATIC = Path(__file__).resolve().parent.parent / "connectors" / "static"
 
@@ -35,9 +37,11 @@ async def index(request: web.Request) -> web.Response:
     return render("index.html", {})
 
 
-async def agent_desk(request: web.Request) -> web.Response:
-    """The agents' page: it signs in with an agent token and talks to the agent API."""
-    return render("agent.html", {})
+async def agent_desk(request: web.Request, session: Session) -> web.Response:
+    """The agents' page (signed in): it talks to the agent API with the session."""
+    response = render("agent.html", {"csrf": session.csrf, "me": session.agent})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 async def health(request: web.Request) -> web.Response:
@@ -48,14 +52,20 @@ async def health(request: web.Request) -> web.Response:
 def build_web_app(
     channel_routes: Sequence[web.AbstractRouteDef],
     agent_api: AgentApi,
+    web_auth: WebAuth,
     *,
     max_request_bytes: int,
 ) -> web.Application:
     """Assembles the HTTP application."""
     app = web.Application(middlewares=[security_headers], client_max_size=max_request_bytes)
     app.add_routes(
-        [web.get("/", index), web.get("/agent", agent_desk), web.get("/healthz", health)]
+        [
+            web.get("/", index),
+            web.get("/agent", web_auth.page(agent_desk)),
+            web.get("/healthz", health),
+        ]
     )
+    app.add_routes(web_auth.routes())
     app.add_routes(channel_routes)
     app.add_routes(agent_api.routes())
     app.router.add_static("/static", STATIC, follow_symlinks=False)

@@ -57,11 +57,17 @@ class ScriptWatch:
         return await page.evaluate("() => window.__pwned")
 
 
-async def sign_in(page: Page, base: str, token: str) -> None:
+TEST_PASSWORD = "correct horse battery staple"
+
+
+async def sign_in(page: Page, base: str, name: str, password: str = TEST_PASSWORD) -> None:
+    """Signs in through the login page, as a person would, and waits for the desk."""
     await page.goto(f"{base}/agent")
-    await page.fill("#token", token)
+    assert "/login?next=" in page.url  # signed out, the desk sends you to sign in
+    await page.fill("#name", name)
+    await page.fill("#password", password)
     await page.click("#login button[type=submit]")
-    await page.wait_for_selector("#me:has-text('Signed in as')")
+    await page.wait_for_selector(f"#me:has-text('Signed in as {name}')")
 
 
 async def open_conversation(page: Page, reference: int) -> None:

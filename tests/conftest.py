@@ -73,12 +73,16 @@ class Running:
     http: aiohttp.ClientSession
     base: str
 
-    async def agent_token(self, name: str, *teams: str) -> str:
-        """Creates an agent through the store's account API (as ``inbox agent add`` does)."""
+    async def agent_token(self, name: str, *teams: str, role: str = "agent") -> str:
+        """Creates a person through the store's account API (as ``inbox user add`` does),
+        with the tests' password; returns their API token."""
         from inbox.store.accounts import Accounts
+        from tests.browser import TEST_PASSWORD
 
         assert self.service.engine is not None
-        _agent, token = await Accounts(self.service.engine).add_agent(name, list(teams))
+        _agent, token = await Accounts(self.service.engine).add_agent(
+            name, list(teams), role=role, password=TEST_PASSWORD
+        )
         return token
 
     async def api(self, method: str, path: str, token: str, json: Any = None) -> tuple[int, Any]:

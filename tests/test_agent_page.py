@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import Browser
 
 from inbox.store.accounts import Accounts
-from tests.browser import ScriptWatch, open_conversation, sign_in
+from tests.browser import TEST_PASSWORD, ScriptWatch, open_conversation, sign_in
 from tests.conftest import SHARED_DATA, until
 from tests.mailbox import SUPPORT, Mailbox
 from tests.mailservers import Dovecot
@@ -77,7 +77,7 @@ async def test_hostile_mail_shown_in_the_agent_desk_never_runs_script(
 
     await until(lambda: kept() >= len(mails), timeout=120)
     teams = [team.name for team in settings.all_teams]
-    _agent, token = await Accounts(service.engine).add_agent("ann", teams)
+    await Accounts(service.engine).add_agent("ann", teams, password=TEST_PASSWORD)
     references = [r[0] for r in store.rows("SELECT reference FROM conversations ORDER BY id")]
     with_html = {
         r[0]
@@ -91,7 +91,7 @@ async def test_hostile_mail_shown_in_the_agent_desk_never_runs_script(
     page = await browser.new_page()
     watch = ScriptWatch()
     watch.attach(page)
-    await sign_in(page, f"http://127.0.0.1:{service.port}", token)
+    await sign_in(page, f"http://127.0.0.1:{service.port}", "ann")
     shown, texts = 0, []
     for reference in references:
         await open_conversation(page, reference)

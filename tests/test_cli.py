@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +54,33 @@ def test_agent_add_prints_a_token_once_and_refuses_unknown_teams(tmp_path: Path)
     assert again.returncode == 1 and "already exists" in again.stderr
     unknown = _inbox("agent", "add", "bo", "--team", "nowhere", config=config)
     assert unknown.returncode == 2 and "unknown team 'nowhere'" in unknown.stderr
+
+
+def test_user_add_sets_role_and_password_and_password_resets(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    generated = _inbox(
+        "user", "add", "sue", "--team", "billing", "--role", "supervisor", config=config
+    )
+    assert generated.returncode == 0, generated.stderr
+    assert "supervisor sue added to billing" in generated.stdout
+    password = re.search(r"^password: (\S+)$", generated.stdout, re.M)
+    assert password is not None and len(password.group(1)) >= 12
+    os.environ["INBOX_TEST_PASSWORD"] = "short"
+    try:
+        short = _inbox(
+            "user", "password", "sue", "--password-env", "INBOX_TEST_PASSWORD", config=config
+        )
+        assert short.returncode == 1 and "at least 10 characters" in short.stderr
+        os.environ["INBOX_TEST_PASSWORD"] = "long enough passphrase"
+        reset = _inbox(
+            "user", "password", "sue", "--password-env", "INBOX_TEST_PASSWORD", config=config
+        )
+        assert reset.returncode == 0 and "new password for sue set" in reset.stdout
+    finally:
+        del os.environ["INBOX_TEST_PASSWORD"]
+    rows = sqlite3.connect(tmp_path / "inbox.db").execute("SELECT role, password_hash FROM agents")
+    [(role, hashed)] = list(rows)
+    assert role == "supervisor" and str(hashed).startswith("$argon2id$")
 
 
 def test_route_shows_team_confidence_and_evidence(tmp_path: Path) -> None:

@@ -247,7 +247,7 @@ async def test_the_desk_offers_a_possible_duplicate_and_merges_it_with_one_click
     await until(lambda: _events(running, token, second["reference"], "possible_duplicate"))
 
     page = await browser.new_page()
-    await sign_in(page, running.base, token)
+    await sign_in(page, running.base, "desk")
     await open_conversation(page, second["reference"])
     notice = await page.wait_for_selector("#duplicate:not([hidden])")
     assert notice is not None

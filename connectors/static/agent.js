@@ -1,23 +1,27 @@
 // The agent desk: the queue, one conversation, an answer box. Everything a customer wrote
 // is set with textContent; a mail's sanitised HTML is shown only inside an iframe with an
 // empty `sandbox` attribute (no script, no forms, no navigation of this page, its own
-// origin), under this page's CSP, which its srcdoc inherits. The token stays in this tab.
+// origin), under this page's CSP, which its srcdoc inherits. The session cookie is
+// HttpOnly; writes carry the session's CSRF token from the page.
 (function () {
   "use strict";
-  var KEY = "inbox-agent-token";
   var $ = function (id) { return document.getElementById(id); };
+  var CSRF = $("desk").getAttribute("data-csrf");
   var current = null;
 
   function say(text) { $("status").textContent = text; }
 
   function api(method, path, body) {
-    var init = { method: method, headers: { Authorization: "Bearer " + sessionStorage.getItem(KEY) } };
+    var init = { method: method, credentials: "same-origin", headers: { "X-CSRF-Token": CSRF } };
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
     return fetch(path, init).then(function (r) {
-      if (r.status === 401) { signOut(); throw new Error("Your token was not accepted."); }
+      if (r.status === 401) {
+        window.location.assign("/login?next=" + encodeURIComponent("/agent" + window.location.hash));
+        throw new Error("Please sign in again.");
+      }
       if (r.status === 204) { return null; }
       if (!r.ok) {
         return r.json().then(function (e) { throw new Error(e.error || r.statusText); });
@@ -45,7 +49,7 @@
 
   function download(ref, file) {
     fetch("/api/conversations/" + ref + "/attachments/" + file.id, {
-      headers: { Authorization: "Bearer " + sessionStorage.getItem(KEY) }
+      credentials: "same-origin"
     }).then(function (r) {
       if (!r.ok) { throw new Error("The file could not be downloaded (" + r.status + ")."); }
       return r.blob();
@@ -153,12 +157,7 @@
   }
 
   function start() {
-    $("login").hidden = true;
-    $("desk").hidden = false;
-    api("GET", "/api/me").then(function (me) {
-      $("me").textContent = "Signed in as " + me.name + " (" + me.teams.join(", ") + ")";
-      return refresh();
-    }).then(route).catch(function (err) { say(err.message); });
+    refresh().then(route).catch(function (err) { say(err.message); });
   }
 
   function route() {
@@ -169,18 +168,6 @@
     current = null;
   }
 
-  function signOut() {
-    sessionStorage.removeItem(KEY);
-    $("desk").hidden = true;
-    $("login").hidden = false;
-  }
-
-  $("login").addEventListener("submit", function (event) {
-    event.preventDefault();
-    sessionStorage.setItem(KEY, $("token").value.trim());
-    $("token").value = "";
-    start();
-  });
   $("reply").addEventListener("submit", function (event) {
     event.preventDefault();
     api("POST", "/api/conversations/" + current + "/reply", { text: $("reply-text").value })
@@ -197,7 +184,6 @@
       .then(function () { return refresh(); }).then(function () { return open(current); })
       .catch(function (err) { say(err.message); });
   });
-  $("sign-out").addEventListener("click", signOut);
   window.addEventListener("hashchange", route);
-  if (sessionStorage.getItem(KEY)) { start(); } else { signOut(); }
+  start();
 }());

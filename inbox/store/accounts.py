@@ -1,75 +1,245 @@
-"""Agents and their bearer tokens (only a hash of each token is kept)."""
+"""People who work the inbox: agents, supervisors and admins, with their teams.
+
+A person signs in to the web app with a password (kept as an argon2id hash) and gets a
+session; scripts use a bearer token (kept as a SHA-256 hash). Repeated wrong passwords
+lock the account for a while, whoever tries them.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from inbox.errors import Conflict
+from inbox.errors import Conflict, InboxError, NotFound
 from inbox.store.engine import now
-from inbox.store.tables import agent_teams, agents
+from inbox.store.tables import agent_teams, agents, sessions
+
+ROLES = ("agent", "supervisor", "admin")
+MAX_FAILED_LOGINS = 5
+LOCK_SECONDS = 15 * 60
+SESSION_SECONDS = 12 * 3600  # one working day; signing in again starts a new one
+MIN_PASSWORD_CHARS = 10
+_hasher = PasswordHasher()
+# Verified against when the name is unknown, so a wrong name costs what a wrong password does.
+_DECOY = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class LoginRefused(InboxError):
+    """Wrong name or password, or the account is locked (the message does not say which)."""
 
 
 @dataclass(frozen=True)
 class Agent:
-    """A person who answers customers, and the teams whose queues they work."""
+    """A person who answers customers, the teams whose queues they work, and their role."""
 
     agent_id: int
     name: str
     teams: tuple[str, ...]
+    role: str = "agent"
+
+    @property
+    def supervises(self) -> bool:
+        """True for supervisors and admins: they see the dashboard and the alerts."""
+        return self.role in ("supervisor", "admin")
+
+
+@dataclass(frozen=True)
+class Session:
+    """A signed-in browser: who, and the token its forms must carry."""
+
+    agent: Agent
+    csrf: str
+    expires_at: float
 
 
 def token_hash(token: str) -> str:
-    """What the store keeps of a token."""
+    """What the store keeps of a token or session id."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def check_password_rules(password: str) -> None:
+    """Refuses passwords too short to be worth hashing."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise InboxError(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
+
+
 class Accounts:
-    """Creates agents and finds them by token."""
+    """Creates people, checks passwords and tokens, opens and closes sessions."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def add_agent(self, name: str, teams: list[str]) -> tuple[Agent, str]:
-        """Creates an agent; returns it and its token (shown once, never stored)."""
+    async def add_agent(
+        self,
+        name: str,
+        teams: list[str],
+        *,
+        role: str = "agent",
+        password: str | None = None,
+    ) -> tuple[Agent, str]:
+        """Creates a person; returns them and their API token (shown once, never stored)."""
+        if role not in ROLES:
+            raise InboxError(f"role must be one of {', '.join(ROLES)}")
+        password_hash = None
+        if password is not None:
+            check_password_rules(password)
+            password_hash = await asyncio.to_thread(_hasher.hash, password)
         token = "ibx_" + secrets.token_urlsafe(32)
         try:
             async with self.engine.begin() as conn:
                 agent_id = (
                     await conn.execute(
                         insert(agents)
-                        .values(name=name, token_hash=token_hash(token), created_at=now())
+                        .values(
+                            name=name,
+                            token_hash=token_hash(token),
+                            created_at=now(),
+                            role=role,
+                            password_hash=password_hash,
+                        )
                         .returning(agents.c.id)
                     )
                 ).scalar_one()
                 for team in dict.fromkeys(teams):
                     await conn.execute(insert(agent_teams).values(agent_id=agent_id, team=team))
         except IntegrityError as err:
-            raise Conflict(f"an agent called {name!r} already exists") from err
-        return Agent(int(agent_id), name, tuple(dict.fromkeys(teams))), token
+            raise Conflict(f"someone called {name!r} already exists") from err
+        return Agent(int(agent_id), name, tuple(dict.fromkeys(teams)), role), token
+
+    async def set_password(self, name: str, password: str) -> None:
+        """Sets a new password, unlocks the account and ends its sessions."""
+        check_password_rules(password)
+        hashed = await asyncio.to_thread(_hasher.hash, password)
+        async with self.engine.begin() as conn:
+            agent_id = await conn.scalar(select(agents.c.id).where(agents.c.name == name))
+            if agent_id is None:
+                raise NotFound(f"nobody called {name!r}")
+            await conn.execute(
+                update(agents)
+                .where(agents.c.id == agent_id)
+                .values(password_hash=hashed, failed_logins=0, locked_until=None)
+            )
+            await conn.execute(delete(sessions).where(sessions.c.agent_id == agent_id))
 
     async def by_token(self, token: str) -> Agent | None:
-        """The agent holding ``token``, if any."""
+        """The person holding API ``token``, if any."""
+        async with self.engine.connect() as conn:
+            agent_id = await conn.scalar(
+                select(agents.c.id).where(agents.c.token_hash == token_hash(token))
+            )
+            return None if agent_id is None else await _agent(conn, int(agent_id))
+
+    async def login(self, name: str, password: str) -> Agent:
+        """Checks a password; MAX_FAILED_LOGINS wrong ones in a row lock the account."""
+        stamp = now()
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    select(agents.c.id, agents.c.name).where(
-                        agents.c.token_hash == token_hash(token)
+                    select(agents.c.id, agents.c.password_hash, agents.c.locked_until).where(
+                        agents.c.name == name
+                    )
+                )
+            ).first()
+        stored = row.password_hash if row is not None and row.password_hash else _DECOY
+        right = await asyncio.to_thread(_verify, stored, password)
+        if row is None or not row.password_hash:
+            raise LoginRefused("wrong name or password")
+        if row.locked_until is not None and row.locked_until > stamp:
+            raise LoginRefused("wrong name or password")
+        if not right:
+            async with self.engine.begin() as conn:  # committed, then refused
+                failed = int(
+                    (
+                        await conn.execute(
+                            update(agents)
+                            .where(agents.c.id == row.id)
+                            .values(failed_logins=agents.c.failed_logins + 1)
+                            .returning(agents.c.failed_logins)
+                        )
+                    ).scalar_one()
+                )
+                if failed >= MAX_FAILED_LOGINS:
+                    await conn.execute(
+                        update(agents)
+                        .where(agents.c.id == row.id)
+                        .values(failed_logins=0, locked_until=stamp + LOCK_SECONDS)
+                    )
+            raise LoginRefused("wrong name or password")
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(agents)
+                .where(agents.c.id == row.id)
+                .values(failed_logins=0, locked_until=None)
+            )
+            if _hasher.check_needs_rehash(row.password_hash):
+                hashed = await asyncio.to_thread(_hasher.hash, password)
+                await conn.execute(
+                    update(agents).where(agents.c.id == row.id).values(password_hash=hashed)
+                )
+            return await _agent(conn, int(row.id))
+
+    async def open_session(self, agent: Agent) -> tuple[str, Session]:
+        """A new session for ``agent``: the cookie value (never stored) and the session."""
+        value = secrets.token_urlsafe(32)
+        stamp = now()
+        session = Session(agent, secrets.token_urlsafe(32), stamp + SESSION_SECONDS)
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(sessions).where(sessions.c.expires_at < stamp))
+            await conn.execute(
+                insert(sessions).values(
+                    id_hash=token_hash(value),
+                    agent_id=agent.agent_id,
+                    csrf=session.csrf,
+                    created_at=stamp,
+                    expires_at=session.expires_at,
+                )
+            )
+        return value, session
+
+    async def session(self, value: str) -> Session | None:
+        """The live session a cookie value names, if any."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(sessions.c.agent_id, sessions.c.csrf, sessions.c.expires_at).where(
+                        sessions.c.id_hash == token_hash(value), sessions.c.expires_at > now()
                     )
                 )
             ).first()
             if row is None:
                 return None
-            teams = (
-                await conn.execute(
-                    select(agent_teams.c.team)
-                    .where(agent_teams.c.agent_id == row.id)
-                    .order_by(agent_teams.c.team)
-                )
-            ).scalars()
-            return Agent(int(row.id), row.name, tuple(teams))
+            return Session(await _agent(conn, int(row.agent_id)), row.csrf, row.expires_at)
+
+    async def close_session(self, value: str) -> None:
+        """Signs a browser out."""
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(sessions).where(sessions.c.id_hash == token_hash(value)))
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return bool(_hasher.verify(stored, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def _agent(conn: AsyncConnection, agent_id: int) -> Agent:
+    row = (
+        await conn.execute(select(agents.c.name, agents.c.role).where(agents.c.id == agent_id))
+    ).one()
+    teams = (
+        await conn.execute(
+            select(agent_teams.c.team)
+            .where(agent_teams.c.agent_id == agent_id)
+            .order_by(agent_teams.c.team)
+        )
+    ).scalars()
+    return Agent(agent_id, row.name, tuple(teams), row.role)

@@ -236,6 +236,21 @@ agents = Table(
     Column("name", String(100), nullable=False, unique=True),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
+    Column("role", String(20), nullable=False, server_default="agent"),
+    Column("password_hash", String(200), nullable=True),  # argon2id; NULL: API token only
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("locked_until", Float, nullable=True),
+)
+
+# Signed-in browser sessions: only a hash of the cookie's value is kept.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("agent_id", Integer, ForeignKey("agents.id"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
 )
 
 agent_teams = Table(

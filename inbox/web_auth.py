@@ -1,0 +1,189 @@
+"""Signing in to the web app: the login page, session cookies, CSRF tokens, roles.
+
+- The session cookie is HttpOnly, SameSite=Strict, Secure when the public URL is https;
+  the store keeps only a hash of it.
+- Every state-changing request made with the cookie carries the session's CSRF token: a
+  form field ``csrf`` or an ``X-CSRF-Token`` header. The login form itself is protected
+  by a double-submit cookie, so nobody can sign a victim in to an account of theirs.
+- Wrong passwords lock the account after a few tries (``Accounts.login``) and each client
+  address gets a limited number of login attempts a minute.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote, urlsplit
+
+from aiohttp import web
+
+from connectors.pages import client_ip, render
+from connectors.ratelimit import RateLimiter
+from inbox.store.accounts import (
+    MAX_FAILED_LOGINS,
+    SESSION_SECONDS,
+    Accounts,
+    LoginRefused,
+    Session,
+)
+
+log = logging.getLogger(__name__)
+SESSION_COOKIE = "inbox_session"
+LOGIN_COOKIE = "inbox_login"
+SESSION_KEY = web.RequestKey("session", object)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+Page = Callable[[web.Request, Session], Awaitable[web.StreamResponse]]
+
+
+def safe_next(target: str) -> str:
+    """A same-site path to go to after signing in; anything else goes to the desk."""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/agent"
+    return target if "\\" not in target else "/agent"
+
+
+class WebAuth:
+    """The login and logout routes, and the checks every staff page and call goes through."""
+
+    def __init__(self, accounts: Accounts, *, secure_cookies: bool) -> None:
+        self.accounts = accounts
+        self.secure = secure_cookies
+        self.limiter = RateLimiter(per_minute=10, burst=10)
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        """``/login`` (GET, POST) and ``/logout`` (POST)."""
+        return [
+            web.get("/login", self.login_page),
+            web.post("/login", self.login),
+            web.post("/logout", self.logout),
+        ]
+
+    async def session(self, request: web.Request) -> Session | None:
+        """The request's live session, looked up once per request."""
+        if SESSION_KEY in request:
+            found = request[SESSION_KEY]
+            return found if isinstance(found, Session) else None
+        value = request.cookies.get(SESSION_COOKIE, "")
+        found = await self.accounts.session(value) if value else None
+        request[SESSION_KEY] = found
+        return found
+
+    @staticmethod
+    def csrf_ok(request: web.Request, session: Session, form_value: str = "") -> bool:
+        """True when the request carries the session's CSRF token (header or form field)."""
+        given = request.headers.get("X-CSRF-Token", "") or form_value
+        return bool(given) and hmac.compare_digest(given, session.csrf)
+
+    def page(
+        self, handler: Page, *, supervisors_only: bool = False
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """Wraps a staff page: signed out → the login page; an agent on a supervisor page →
+        403; a POST without the CSRF token → 403."""
+
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            session = await self.session(request)
+            if session is None:
+                if request.method in SAFE_METHODS:
+                    raise web.HTTPSeeOther("/login?next=" + quote(request.path_qs, safe="/"))
+                return _refused(401, "Please sign in again.")
+            if supervisors_only and not session.agent.supervises:
+                return _refused(403, "This page is for supervisors.")
+            if request.method not in SAFE_METHODS:
+                form = await request.post()
+                if not self.csrf_ok(request, session, str(form.get("csrf", ""))):
+                    return _refused(403, "The form had expired. Reload the page and try again.")
+            return await handler(request, session)
+
+        return wrapped
+
+    async def login_page(self, request: web.Request) -> web.Response:
+        """The sign-in form, with a fresh double-submit token."""
+        return self._form(request, "", status=200)
+
+    def _form(self, request: web.Request, error: str, *, status: int) -> web.Response:
+        token = secrets.token_urlsafe(24)
+        response = render(
+            "login.html",
+            {
+                "csrf": token,
+                "next": safe_next(request.query.get("next", "/agent")),
+                "error": error,
+                "tries": MAX_FAILED_LOGINS,
+            },
+            status=status,
+        )
+        response.set_cookie(
+            LOGIN_COOKIE,
+            token,
+            httponly=True,
+            samesite="Strict",
+            secure=self.secure,
+            path="/login",
+            max_age=3600,
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        """Checks the form; on success a new session cookie and a redirect."""
+        form = await request.post()
+        expected = request.cookies.get(LOGIN_COOKIE, "")
+        given = str(form.get("csrf", ""))
+        if not expected or not hmac.compare_digest(expected, given):
+            return self._form(request, "The form had expired. Please try again.", status=403)
+        if self.limiter.check(client_ip(request)) > 0:
+            return self._form(request, "Too many attempts. Wait a minute.", status=429)
+        name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
+        try:
+            agent = await self.accounts.login(name, password)
+        except LoginRefused:
+            log.warning("failed sign-in for %r from %s", name[:100], client_ip(request))
+            return self._form(
+                request,
+                f"Wrong name or password. After {MAX_FAILED_LOGINS} wrong passwords in a row "
+                "an account is locked for 15 minutes.",
+                status=401,
+            )
+        value, _session = await self.accounts.open_session(agent)
+        response = web.HTTPSeeOther(safe_next(str(form.get("next", "/agent"))))
+        response.set_cookie(
+            SESSION_COOKIE,
+            value,
+            httponly=True,
+            samesite="Strict",
+            secure=self.secure,
+            path="/",
+            max_age=SESSION_SECONDS,
+        )
+        response.del_cookie(LOGIN_COOKIE, path="/login")
+        log.info("%s signed in", agent.name)
+        raise response
+
+    async def logout(self, request: web.Request) -> web.StreamResponse:
+        """Ends the session (with its CSRF token: nobody else can sign you out)."""
+        session = await self.session(request)
+        form = await request.post()
+        if session is not None:
+            if not self.csrf_ok(request, session, str(form.get("csrf", ""))):
+                return _refused(403, "The form had expired. Reload the page and try again.")
+            await self.accounts.close_session(request.cookies.get(SESSION_COOKIE, ""))
+        response = web.HTTPSeeOther("/login")
+        response.del_cookie(SESSION_COOKIE, path="/")
+        raise response
+
+
+def _refused(status: int, message: str) -> web.Response:
+    titles = {401: "Signed out", 403: "Not allowed"}
+    return render(
+        "error.html",
+        {
+            "title": titles.get(status, "Refused"),
+            "message": message,
+            "back": "/agent",
+            "back_text": "Back to the desk",
+        },
+        status=status,
+    )
