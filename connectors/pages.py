@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import jinja2
@@ -12,6 +13,23 @@ _env = jinja2.Environment(
     autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
     undefined=jinja2.StrictUndefined,
 )
+
+
+def relative_time(stamp: float | None) -> str:
+    """``"in 1 h 5 min"`` or ``"12 min ago"`` from now; "" for no time."""
+    if stamp is None:
+        return ""
+    seconds = stamp - time.time()
+    minutes = round(abs(seconds) / 60)
+    if minutes < 1:
+        return "now"
+    span = f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+    if minutes >= 48 * 60:
+        span = f"{minutes // 1440} days"
+    return f"in {span}" if seconds > 0 else f"{span} ago"
+
+
+_env.filters["relative"] = relative_time
 
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

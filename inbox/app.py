@@ -23,16 +23,18 @@ from inbox.agent_api import AgentApi
 from inbox.config import Settings
 from inbox.incidents import IncidentWatcher
 from inbox.ingest import IngestResult
+from inbox.live import LiveEvent, LiveHub, LiveRoutes
 from inbox.outbox import OutboxSender
 from inbox.queue.sqlite import SqliteQueue
 from inbox.routing import RoutingService
-from inbox.sla_watch import SlaWatcher
+from inbox.sla_watch import SlaAlert, SlaWatcher
 from inbox.store.accounts import Accounts
 from inbox.store.desk import Desk
 from inbox.store.engine import create_engine, highest_reference, migrate
 from inbox.store.outbox_rows import OutboxRows
 from inbox.store.sla_clocks import clocks_for
 from inbox.store.transcripts import StoreTranscripts
+from inbox.supervisor_pages import SupervisorPages
 from inbox.triaging import TriageService
 from inbox.web import build_web_app
 from inbox.web_auth import WebAuth
@@ -122,7 +124,12 @@ class InboxService:
             self._spawn(watcher.run(self.stopping), "incident-watcher")
 
         clocks = clocks_for(s)
-        self.sla = sla = SlaWatcher(engine, s.sla, clocks.teams)
+        self.live = live = LiveHub()
+
+        def alerted(alerts: list[SlaAlert]) -> None:
+            live.publish(*(LiveEvent("sla", a.team, a.to_json()) for a in alerts))
+
+        self.sla = sla = SlaWatcher(engine, s.sla, clocks.teams, on_alert=alerted)
         self._spawn(sla.run(self.stopping), "sla-watcher")
 
         def committed(_results: list[IngestResult]) -> None:
@@ -173,8 +180,12 @@ class InboxService:
             on_correction=routing.learn,
             web_auth=web_auth,
         )
+        staff_routes = [
+            *LiveRoutes(live, web_auth).routes(),
+            *SupervisorPages(engine, web_auth).routes(),
+        ]
         app = build_web_app(
-            [r for c in channels for r in c.routes()],
+            [*(r for c in channels for r in c.routes()), *staff_routes],
             api,
             web_auth,
             max_request_bytes=s.web.max_request_bytes,
@@ -183,6 +194,7 @@ class InboxService:
         async def close_connections(_app: web.Application) -> None:
             # Runs once the server stopped accepting, before it waits for open requests:
             # a chat socket would otherwise hold the shutdown until aiohttp gives up.
+            live.close()
             for channel in channels:
                 await channel.close_connections()
 

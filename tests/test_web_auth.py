@@ -8,42 +8,17 @@ import aiohttp
 
 from tests.browser import TEST_PASSWORD
 from tests.conftest import Running, store_of, until
-
-
-async def _login_form(http: aiohttp.ClientSession, base: str, path: str = "/login") -> str:
-    async with http.get(base + path) as r:
-        assert r.status == 200
-        assert r.headers["Cache-Control"] == "no-store"
-        found = re.search(r'name="csrf" value="([^"]+)"', await r.text())
-        assert found is not None
-        return found.group(1)
-
-
-async def _sign_in(
-    http: aiohttp.ClientSession, base: str, name: str, password: str, **extra: str
-) -> aiohttp.ClientResponse:
-    csrf = await _login_form(http, base)
-    async with http.post(
-        base + "/login",
-        data={"csrf": csrf, "name": name, "password": password, **extra},
-        allow_redirects=False,
-    ) as r:
-        await r.read()
-        return r
-
-
-def _jar() -> aiohttp.CookieJar:
-    return aiohttp.CookieJar(unsafe=True)  # keep cookies for 127.0.0.1
+from tests.signing_in import cookie_jar, login_form, sign_in_http
 
 
 async def test_sign_in_gives_a_strict_http_only_session(running: Running) -> None:
     await running.agent_token("ana", "billing")
     stored = store_of(running.service.settings).rows("SELECT password_hash FROM agents")
     assert str(stored[0][0]).startswith("$argon2id$")
-    async with aiohttp.ClientSession(cookie_jar=_jar()) as http:
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as http:
         async with http.get(running.base + "/agent", allow_redirects=False) as r:
             assert r.status == 303 and r.headers["Location"] == "/login?next=/agent"
-        response = await _sign_in(http, running.base, "ana", TEST_PASSWORD)
+        response = await sign_in_http(http, running.base, "ana", TEST_PASSWORD)
         assert response.status == 303 and response.headers["Location"] == "/agent"
         session_cookie = next(
             c for c in response.headers.getall("Set-Cookie") if c.startswith("inbox_session=")
@@ -62,20 +37,20 @@ async def test_wrong_passwords_lock_the_account_and_a_new_password_unlocks_it(
     running: Running,
 ) -> None:
     await running.agent_token("bea", "orders")
-    async with aiohttp.ClientSession(cookie_jar=_jar()) as http:
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as http:
         for _ in range(5):
-            wrong = await _sign_in(http, running.base, "bea", "not the password")
+            wrong = await sign_in_http(http, running.base, "bea", "not the password")
             assert wrong.status == 401
-        locked = await _sign_in(http, running.base, "bea", TEST_PASSWORD)
+        locked = await sign_in_http(http, running.base, "bea", TEST_PASSWORD)
         assert locked.status == 401  # the right password, but the account is locked
-        unknown = await _sign_in(http, running.base, "nobody", TEST_PASSWORD)
+        unknown = await sign_in_http(http, running.base, "nobody", TEST_PASSWORD)
         assert unknown.status == 401
     from inbox.store.accounts import Accounts
 
     assert running.service.engine is not None
     await Accounts(running.service.engine).set_password("bea", "a brand new password")
-    async with aiohttp.ClientSession(cookie_jar=_jar()) as http:
-        ok = await _sign_in(http, running.base, "bea", "a brand new password")
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as http:
+        ok = await sign_in_http(http, running.base, "bea", "a brand new password")
         assert ok.status == 303
 
 
@@ -83,15 +58,15 @@ async def test_forms_and_writes_need_the_csrf_token(running: Running) -> None:
     token = await running.agent_token("cy", "billing")
     ticket = await running.submit(email="x@example.com", message="My invoice is wrong")
     reference = ticket["reference"]
-    async with aiohttp.ClientSession(cookie_jar=_jar()) as http:
-        await _login_form(http, running.base)
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as http:
+        await login_form(http, running.base)
         async with http.post(
             running.base + "/login",
             data={"csrf": "forged", "name": "cy", "password": TEST_PASSWORD},
             allow_redirects=False,
         ) as r:
             assert r.status == 403
-        assert (await _sign_in(http, running.base, "cy", TEST_PASSWORD)).status == 303
+        assert (await sign_in_http(http, running.base, "cy", TEST_PASSWORD)).status == 303
         async with http.get(running.base + "/agent") as r:
             found = re.search(r'data-csrf="([^"]+)"', await r.text())
             assert found is not None
@@ -125,9 +100,9 @@ async def test_forms_and_writes_need_the_csrf_token(running: Running) -> None:
 
 async def test_sign_in_never_redirects_off_site(running: Running) -> None:
     await running.agent_token("dee", "billing")
-    async with aiohttp.ClientSession(cookie_jar=_jar()) as http:
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as http:
         for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
-            response = await _sign_in(http, running.base, "dee", TEST_PASSWORD, next=target)
+            response = await sign_in_http(http, running.base, "dee", TEST_PASSWORD, next=target)
             assert response.headers["Location"] == "/agent", target
-        good = await _sign_in(http, running.base, "dee", TEST_PASSWORD, next="/agent#12")
+        good = await sign_in_http(http, running.base, "dee", TEST_PASSWORD, next="/agent#12")
         assert good.headers["Location"] == "/agent#12"

@@ -1,0 +1,41 @@
+// The supervisor dashboard, live: the page listens to /live (Server-Sent Events) and,
+// on an SLA alert, fetches the panel again (rendered and escaped by the server) and
+// lists the alert with textContent. Nothing a customer wrote is ever parsed as script.
+(function () {
+  "use strict";
+  var $ = function (id) { return document.getElementById(id); };
+  var pending = null;
+
+  function reloadPanel() {
+    if (pending) { return pending; }
+    pending = fetch("/supervisor/panel", { credentials: "same-origin" }).then(function (r) {
+      if (r.status === 401 || r.redirected) { window.location.assign("/login?next=/supervisor"); }
+      if (!r.ok) { throw new Error("The dashboard could not be refreshed (" + r.status + ")."); }
+      return r.text();
+    }).then(function (html) {
+      var parsed = new DOMParser().parseFromString(html, "text/html");
+      $("panel").replaceChildren.apply($("panel"), Array.prototype.slice.call(parsed.body.childNodes));
+    }).catch(function (err) { $("live-state").textContent = err.message; })
+      .then(function () { pending = null; });
+    return pending;
+  }
+
+  function alertLine(data) {
+    var words = { sla_warning: "warning", sla_breached: "breached", sla_escalated: "escalated" };
+    var item = document.createElement("li");
+    item.className = data.kind === "sla_warning" ? "sla-warning" : "sla-breached";
+    item.textContent = (words[data.kind] || data.kind) + ": " + data.ticket + " (" + data.team +
+      "), " + String(data.target || "").replace("_", " ");
+    $("live-alerts").insertBefore(item, $("live-alerts").firstChild);
+  }
+
+  var source = new EventSource("/live");
+  source.addEventListener("open", function () { $("live-state").textContent = "live"; });
+  source.addEventListener("error", function () { $("live-state").textContent = "reconnecting…"; });
+  source.addEventListener("sla", function (event) {
+    alertLine(JSON.parse(event.data));
+    reloadPanel();
+  });
+  source.addEventListener("queue", function () { reloadPanel(); });
+  source.addEventListener("reload", function () { window.location.reload(); });
+}());

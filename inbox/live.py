@@ -1,0 +1,132 @@
+"""Live updates for the web app: an in-process hub and its Server-Sent Events stream.
+
+Publishers (the SLA watcher, the worker, the desk) hand the hub small events tagged with
+a team; each browser's stream gets only the events of its person's teams, and events
+meant for supervisors only reach supervisors. A slow browser never slows a publisher:
+its buffer is bounded and, when full, the browser is told to reload instead.
+
+The hub lives in the process that serves the web app; alerts raised in other processes
+reach it through the store (the SLA watcher runs beside the web server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from inbox.store.accounts import Session
+from inbox.web_auth import WebAuth
+
+log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 15.0
+BUFFER = 256
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    """One update: ``kind`` names it (sla, queue, conversation), ``team`` scopes it."""
+
+    kind: str
+    team: str
+    data: dict[str, Any] = field(default_factory=dict)
+    supervisors_only: bool = False
+
+
+@dataclass(eq=False)
+class _Listener:
+    session: Session
+    queue: asyncio.Queue[LiveEvent | None] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=BUFFER)
+    )
+    overflowed: bool = False
+
+    def wants(self, event: LiveEvent) -> bool:
+        agent = self.session.agent
+        return event.team in agent.teams and (agent.supervises or not event.supervisors_only)
+
+
+class LiveHub:
+    """Fans events out to the open streams that may see them."""
+
+    def __init__(self) -> None:
+        self._listeners: set[_Listener] = set()
+
+    @property
+    def listeners(self) -> int:
+        """Open streams right now."""
+        return len(self._listeners)
+
+    def publish(self, *events: LiveEvent) -> None:
+        """Queues the events for every stream allowed to see them; never blocks."""
+        for listener in list(self._listeners):
+            for event in events:
+                if not listener.wants(event) or listener.overflowed:
+                    continue
+                try:
+                    listener.queue.put_nowait(event)
+                except asyncio.QueueFull:
+                    listener.overflowed = True
+                    listener.queue.get_nowait()
+                    listener.queue.put_nowait(LiveEvent("reload", event.team))
+
+    @contextlib.asynccontextmanager
+    async def listen(self, session: Session) -> AsyncIterator[_Listener]:
+        """Registers a stream for as long as the block runs."""
+        listener = _Listener(session)
+        self._listeners.add(listener)
+        try:
+            yield listener
+        finally:
+            self._listeners.discard(listener)
+
+    def close(self) -> None:
+        """Ends every stream (the server is stopping)."""
+        for listener in list(self._listeners):
+            with contextlib.suppress(asyncio.QueueFull):
+                listener.queue.put_nowait(None)
+
+
+class LiveRoutes:
+    """``GET /live``: the signed-in person's event stream (text/event-stream)."""
+
+    def __init__(self, hub: LiveHub, auth: WebAuth) -> None:
+        self.hub = hub
+        self.auth = auth
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        """The stream's route."""
+        return [web.get("/live", self.stream)]
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        """Streams events until the browser goes away or the server stops."""
+        session = await self.auth.session(request)
+        if session is None:
+            return web.json_response({"error": "sign in first"}, status=401)
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-store",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        await response.prepare(request)
+        await response.write(b"retry: 2000\n: connected\n\n")
+        async with self.hub.listen(session) as listener:
+            while True:
+                try:
+                    event = await asyncio.wait_for(listener.queue.get(), HEARTBEAT_SECONDS)
+                except TimeoutError:
+                    await response.write(b": heartbeat\n\n")
+                    continue
+                if event is None:
+                    break
+                payload = json.dumps({"team": event.team, **event.data})
+                await response.write(f"event: {event.kind}\ndata: {payload}\n\n".encode())
+        return response

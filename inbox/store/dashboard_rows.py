@@ -1,0 +1,148 @@
+"""What a supervisor's dashboard shows, for the teams they supervise: queue depth, the
+oldest waiting, conversations at risk and breached, agent load and recent SLA alerts.
+
+A handful of grouped queries over indexed columns, whatever the number of conversations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from inbox.models import Priority, Status
+from inbox.store.accounts import Agent
+from inbox.store.tables import agent_teams, agents, conversations, events
+
+WAITING = (Status.NEW.value, Status.OPEN.value)  # waiting on an agent
+OPEN = (*WAITING, Status.PENDING.value)
+AT_RISK_ROWS = 50
+ALERT_ROWS = 30
+
+
+@dataclass(frozen=True)
+class TeamLine:
+    """One team's queue."""
+
+    team: str
+    waiting: int
+    pending: int
+    unassigned: int
+    at_risk: int
+    breached: int
+    oldest_waiting: float | None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Everything on the page."""
+
+    teams: list[TeamLine]
+    risky: list[dict[str, Any]]
+    load: list[tuple[str, int]]
+    alerts: list[dict[str, Any]]
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+async def dashboard(engine: AsyncEngine, supervisor: Agent) -> Dashboard:
+    """The dashboard of ``supervisor``'s teams."""
+    teams = list(supervisor.teams)
+    c = conversations
+    in_teams = c.c.team.in_(teams)
+    counts = (
+        select(
+            c.c.team,
+            func.sum(case((c.c.status.in_(WAITING), 1), else_=0)).label("waiting"),
+            func.sum(case((c.c.status == Status.PENDING.value, 1), else_=0)).label("pending"),
+            func.sum(
+                case((and_(c.c.status.in_(WAITING), c.c.assignee_id.is_(None)), 1), else_=0)
+            ).label("unassigned"),
+            func.sum(case((c.c.sla_state == "warning", 1), else_=0)).label("at_risk"),
+            func.sum(case((c.c.sla_state == "breached", 1), else_=0)).label("breached"),
+            func.min(case((c.c.status.in_(WAITING), c.c.created_at), else_=None)).label("oldest"),
+        )
+        .where(in_teams, c.c.status.in_(OPEN))
+        .group_by(c.c.team)
+    )
+    risky = (
+        select(
+            c.c.reference,
+            c.c.subject,
+            c.c.team,
+            c.c.priority,
+            c.c.sla_state,
+            c.c.sla_due,
+            agents.c.name.label("assignee"),
+        )
+        .outerjoin(agents, agents.c.id == c.c.assignee_id)
+        .where(in_teams, c.c.sla_state.in_(("warning", "breached")))
+        .order_by(c.c.sla_due, c.c.id)
+        .limit(AT_RISK_ROWS)
+    )
+    load = (
+        select(agents.c.name, func.count(c.c.id))
+        .join(agent_teams, agent_teams.c.agent_id == agents.c.id)
+        .outerjoin(c, and_(c.c.assignee_id == agents.c.id, c.c.status.in_(OPEN)))
+        .where(agent_teams.c.team.in_(teams))
+        .group_by(agents.c.id, agents.c.name)
+        .order_by(func.count(c.c.id).desc(), agents.c.name)
+    )
+    alerts = (
+        select(events.c.kind, events.c.data, events.c.created_at, c.c.reference, c.c.team)
+        .join(c, c.c.id == events.c.conversation_id)
+        .where(in_teams, events.c.kind.in_(("sla_warning", "sla_breached", "sla_escalated")))
+        .order_by(events.c.id.desc())
+        .limit(ALERT_ROWS)
+    )
+    async with engine.connect() as conn:
+        by_team = {r.team: r for r in await conn.execute(counts)}
+        risky_rows = (await conn.execute(risky)).all()
+        load_rows = (await conn.execute(load)).all()
+        alert_rows = (await conn.execute(alerts)).all()
+    lines = []
+    for team in teams:
+        r = by_team.get(team)
+        lines.append(
+            TeamLine(
+                team,
+                int(r.waiting) if r else 0,
+                int(r.pending) if r else 0,
+                int(r.unassigned) if r else 0,
+                int(r.at_risk) if r else 0,
+                int(r.breached) if r else 0,
+                float(r.oldest) if r and r.oldest is not None else None,
+            )
+        )
+    totals = {
+        key: sum(getattr(line, key) for line in lines)
+        for key in ("waiting", "pending", "unassigned", "at_risk", "breached")
+    }
+    return Dashboard(
+        teams=lines,
+        risky=[
+            {
+                "reference": int(r.reference),
+                "subject": r.subject,
+                "team": r.team,
+                "priority": Priority(r.priority).name.lower(),
+                "state": r.sla_state,
+                "due": r.sla_due,
+                "assignee": r.assignee,
+            }
+            for r in risky_rows
+        ],
+        load=[(str(r[0]), int(r[1])) for r in load_rows],
+        alerts=[
+            {
+                "kind": r.kind.removeprefix("sla_"),
+                "reference": int(r.reference),
+                "team": r.team,
+                "target": str(r.data.get("target", "")).replace("_", " "),
+                "at": float(r.created_at),
+            }
+            for r in alert_rows
+        ],
+        totals=totals,
+    )
