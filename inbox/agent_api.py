@@ -6,16 +6,17 @@ Another team's conversation answers 404 exactly like a missing one, so ids revea
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
+from inbox.config import CannedReply
 from inbox.errors import Conflict, NotFound
 from inbox.models import Status
 from inbox.store.accounts import Accounts, Agent
-from inbox.store.desk import Desk
+from inbox.store.desk import Desk, Held
 from inbox.store.incident_rows import visible_incidents
 from inbox.text import clean_text
 from inbox.web_auth import SAFE_METHODS, WebAuth
@@ -41,8 +42,14 @@ class AgentApi:
         on_reply: Callable[[], None],
         on_correction: Callable[[str, str], Awaitable[None]],
         web_auth: WebAuth | None = None,
+        teams: Sequence[tuple[str, str]] = (),
+        canned: Sequence[CannedReply] = (),
+        on_change: Callable[[int], None] | None = None,
     ) -> None:
         self.web_auth = web_auth
+        self.teams = list(teams)
+        self.canned = list(canned)
+        self.on_change = on_change
         self.accounts = accounts
         self.desk = desk
         self.on_reply = on_reply
@@ -65,6 +72,8 @@ class AgentApi:
             web.post("/api/conversations/{ref:\\d+}/merge", guard(self.merge)),
             web.post("/api/conversations/{ref:\\d+}/confirm", guard(self.confirm)),
             web.get("/api/incidents", guard(self.incidents)),
+            web.get("/api/teams", guard(self.team_list)),
+            web.get("/api/conversations/{ref:\\d+}/canned", guard(self.canned_replies)),
         ]
 
     def _authenticated(
@@ -76,13 +85,19 @@ class AgentApi:
                 return agent_or_error
             agent = agent_or_error
             try:
-                return await handler(request, agent)
+                response = await handler(request, agent)
+            except Held as err:
+                return web.json_response({"error": str(err), "held": True}, status=409)
             except NotFound as err:
                 return api_error(404, str(err))
             except Conflict as err:
                 return api_error(409, str(err))
             except _BadRequest as err:
                 return api_error(422, str(err))
+            reference = request.match_info.get("ref")
+            if request.method == "POST" and reference and self.on_change is not None:
+                self.on_change(int(reference))  # live pages learn of it
+            return response
 
         return wrapped
 
@@ -117,13 +132,16 @@ class AgentApi:
                     "GET /api/conversations?team=&status=": "conversations in my teams",
                     "GET /api/conversations/{ref}": "messages, routing evidence, audit trail",
                     "POST /api/conversations/next": "claim the next conversation",
-                    "POST /api/conversations/{ref}/reply": '{"text": ...}',
+                    "POST /api/conversations/{ref}/reply": '{"text": ..., "seen": id} (held '
+                    "with 409 when messages arrived after message `seen`)",
                     "POST /api/conversations/{ref}/notes": '{"text": ...} internal note',
                     "POST /api/conversations/{ref}/reassign": '{"team": ...}',
                     "POST /api/conversations/{ref}/resolve": "resolve",
                     "POST /api/conversations/{ref}/merge": '{"into": ref} same issue: merge',
                     "POST /api/conversations/{ref}/confirm": "the team is right: learn from it",
                     "GET /api/incidents": "open incidents touching my teams",
+                    "GET /api/teams": "every team (for reassigning)",
+                    "GET /api/conversations/{ref}/canned": "canned replies, filled in",
                     "POST /api/messages": "a customer message (the web form's JSON twin)",
                 },
             }
@@ -178,7 +196,10 @@ class AgentApi:
     async def reply(self, request: web.Request, agent: Agent) -> web.Response:
         """Answers the customer on their channel."""
         text = await _text_field(request, "text")
-        message_id = await self.desk.reply(agent, int(request.match_info["ref"]), text)
+        seen = (await _json_object(request)).get("seen")
+        if seen is not None and (isinstance(seen, bool) or not isinstance(seen, int)):
+            raise _BadRequest("'seen' must be a message id")
+        message_id = await self.desk.reply(agent, int(request.match_info["ref"]), text, seen=seen)
         self.on_reply()
         return web.json_response({"message_id": message_id, "delivery": "pending"}, status=202)
 
@@ -208,15 +229,29 @@ class AgentApi:
 
     async def merge(self, request: web.Request, agent: Agent) -> web.Response:
         """Confirms a possible duplicate: this conversation joins ``into``."""
-        try:
-            raw: Any = json.loads(await request.text())
-        except (UnicodeDecodeError, ValueError) as err:
-            raise _BadRequest("the body must be a UTF-8 JSON object") from err
-        into = raw.get("into") if isinstance(raw, dict) else None
+        into = (await _json_object(request)).get("into")
         if isinstance(into, bool) or not isinstance(into, int):
             raise _BadRequest("'into' must be a ticket number")
         reference = await self.desk.merge(agent, int(request.match_info["ref"]), into)
         return web.json_response({"merged_into": reference})
+
+    async def team_list(self, request: web.Request, agent: Agent) -> web.Response:
+        """Every team, for reassigning (names and display names are not secret)."""
+        return web.json_response({"teams": [{"name": n, "display_name": d} for n, d in self.teams]})
+
+    async def canned_replies(self, request: web.Request, agent: Agent) -> web.Response:
+        """The canned replies, filled in for this conversation and this agent."""
+        found = await self.desk.view(agent, int(request.match_info["ref"]))
+        display = dict(self.teams).get(found.summary.team, found.summary.team)
+        values = {
+            "customer": found.customer.get("name") or "there",
+            "ticket": f"#{found.summary.reference}",
+            "agent": agent.name,
+            "team": display,
+        }
+        return web.json_response(
+            {"canned": [{"name": c.name, "text": c.expand(**values)} for c in self.canned]}
+        )
 
     async def incidents(self, request: web.Request, agent: Agent) -> web.Response:
         """Open incidents with members in my teams (only those members are listed)."""
@@ -228,12 +263,18 @@ class _BadRequest(Exception):
     """The request body or query is not what the endpoint takes."""
 
 
-async def _text_field(request: web.Request, field: str) -> str:
+async def _json_object(request: web.Request) -> dict[str, Any]:
     try:
         raw: Any = json.loads(await request.text())
     except (UnicodeDecodeError, ValueError) as err:
         raise _BadRequest("the body must be a UTF-8 JSON object") from err
-    value = raw.get(field) if isinstance(raw, dict) else None
+    if not isinstance(raw, dict):
+        raise _BadRequest("the body must be a UTF-8 JSON object")
+    return raw
+
+
+async def _text_field(request: web.Request, field: str) -> str:
+    value = (await _json_object(request)).get(field)
     if not isinstance(value, str) or not clean_text(value):
         raise _BadRequest(f"'{field}' must be a non-empty string")
     value = clean_text(value)

@@ -23,7 +23,7 @@ from inbox.agent_api import AgentApi
 from inbox.config import Settings
 from inbox.incidents import IncidentWatcher
 from inbox.ingest import IngestResult
-from inbox.live import LiveEvent, LiveHub, LiveRoutes
+from inbox.live import ChangeFeed, LiveEvent, LiveHub, LiveRoutes
 from inbox.outbox import OutboxSender
 from inbox.queue.sqlite import SqliteQueue
 from inbox.routing import RoutingService
@@ -125,6 +125,7 @@ class InboxService:
 
         clocks = clocks_for(s)
         self.live = live = LiveHub()
+        changes = ChangeFeed(engine, live)
 
         def alerted(alerts: list[SlaAlert]) -> None:
             live.publish(*(LiveEvent("sla", a.team, a.to_json()) for a in alerts))
@@ -132,7 +133,8 @@ class InboxService:
         self.sla = sla = SlaWatcher(engine, s.sla, clocks.teams, on_alert=alerted)
         self._spawn(sla.run(self.stopping), "sla-watcher")
 
-        def committed(_results: list[IngestResult]) -> None:
+        def committed(results: list[IngestResult]) -> None:
+            changes.changed(ids=[r.conversation_id for r in results if r.conversation_id])
             self.outbox_wake.set()
             sla.wake.set()
             if watcher is not None:
@@ -179,6 +181,9 @@ class InboxService:
             on_reply=self.outbox_wake.set,
             on_correction=routing.learn,
             web_auth=web_auth,
+            teams=[(t.name, t.display_name) for t in s.all_teams],
+            canned=s.canned,
+            on_change=lambda reference: changes.changed(references=[reference]),
         )
         staff_routes = [
             *LiveRoutes(live, web_auth).routes(),

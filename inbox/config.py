@@ -8,6 +8,7 @@ ending in ``_env`` names the environment variable that holds the secret.
 from __future__ import annotations
 
 import os
+import string
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,21 @@ class TeamSettings:
     examples: tuple[str, ...]
     languages: tuple[str, ...] = ()  # messages in these languages come here, whatever the topic
     sla: TeamSla = field(default_factory=TeamSla)
+
+
+CANNED_FIELDS = ("customer", "ticket", "agent", "team")
+
+
+@dataclass(frozen=True)
+class CannedReply:
+    """A prepared answer; ``{customer}``, ``{ticket}``, ``{agent}``, ``{team}`` are filled in."""
+
+    name: str
+    text: str
+
+    def expand(self, **values: str) -> str:
+        """The text with its placeholders filled."""
+        return self.text.format_map({k: values.get(k, "") for k in CANNED_FIELDS})
 
 
 @dataclass(frozen=True)
@@ -251,6 +267,7 @@ class Settings:
     linking: LinkSettings = field(default_factory=LinkSettings)
     incidents: IncidentSettings = field(default_factory=IncidentSettings)
     sla: SlaSettings = field(default_factory=SlaSettings)
+    canned: tuple[CannedReply, ...] = ()
 
     def team(self, name: str) -> TeamSettings:
         """The team called ``name``, the fallback team included."""
@@ -420,6 +437,28 @@ def _telegram_settings(r: TableReader, email: tuple[EmailSettings, ...]) -> Tele
     )
     r.finish()
     return settings
+
+
+def _canned(raw: Any) -> tuple[CannedReply, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError("canned: must be a list of [[canned]] tables")
+    replies: list[CannedReply] = []
+    for i, entry in enumerate(raw):
+        r = TableReader(entry, f"canned[{i}]")
+        reply = CannedReply(r.string("name"), r.string("text"))
+        r.finish()
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(reply.text) if f is not None}
+        except ValueError as err:
+            raise ConfigError(f"canned[{i}].text: {err} (write {{{{ for a brace)") from err
+        unknown = sorted(fields - set(CANNED_FIELDS))
+        if unknown:
+            raise ConfigError(
+                f"canned[{i}].text: unknown placeholder {{{unknown[0]}}}; "
+                f"use {', '.join('{' + f + '}' for f in CANNED_FIELDS)}"
+            )
+        replies.append(reply)
+    return tuple(replies)
 
 
 def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
@@ -595,6 +634,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
     d.finish()
     if not dedup.suggest <= dedup.auto_merge <= 1.0:
         raise ConfigError("dedup: need suggest <= auto_merge <= 1")
+    canned = _canned(top.get("canned", []))
     b = top.table_of("incidents")
     incident_settings = IncidentSettings(
         enabled=b.boolean("enabled", True),
@@ -624,6 +664,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         dedup=dedup,
         incidents=incident_settings,
         sla=sla,
+        canned=canned,
         # Telegram's settings say how linking works; the web chat links the same way.
         linking=LinkSettings(telegram.link_via, telegram.link_code_minutes, telegram.links_per_hour)
         if telegram is not None

@@ -15,13 +15,16 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inbox.store.accounts import Session
+from inbox.store.tables import conversation_refs, conversations
 from inbox.web_auth import WebAuth
 
 log = logging.getLogger(__name__)
@@ -91,6 +94,55 @@ class LiveHub:
         for listener in list(self._listeners):
             with contextlib.suppress(asyncio.QueueFull):
                 listener.queue.put_nowait(None)
+
+
+class ChangeFeed:
+    """Tells live pages which conversations changed (a message arrived, an agent acted):
+    looks up their teams and publishes one ``conversation`` event each."""
+
+    def __init__(self, engine: AsyncEngine, hub: LiveHub) -> None:
+        self.engine = engine
+        self.hub = hub
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def changed(self, *, ids: Iterable[int] = (), references: Iterable[int] = ()) -> None:
+        """Publishes soon, off the caller's path; nothing is published without listeners."""
+        wanted_ids, wanted_refs = list(ids), list(references)
+        if not self.hub.listeners or not (wanted_ids or wanted_refs):
+            return
+        task = asyncio.create_task(self._publish(wanted_ids, wanted_refs))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _publish(self, ids: list[int], references: list[int]) -> None:
+        c = conversations
+        try:
+            async with self.engine.connect() as conn:
+                rows = (
+                    await conn.execute(
+                        select(c.c.reference, c.c.team, c.c.status).where(
+                            or_(
+                                c.c.id.in_(ids),
+                                c.c.id.in_(
+                                    select(conversation_refs.c.conversation_id).where(
+                                        conversation_refs.c.reference.in_(references)
+                                    )
+                                ),
+                            )
+                        )
+                    )
+                ).all()
+        except Exception:
+            log.exception("could not look up changed conversations")
+            return
+        self.hub.publish(
+            *(
+                LiveEvent(
+                    "conversation", r.team, {"reference": int(r.reference), "status": r.status}
+                )
+                for r in rows
+            )
+        )
 
 
 class LiveRoutes:

@@ -8,6 +8,9 @@
   var $ = function (id) { return document.getElementById(id); };
   var CSRF = $("desk").getAttribute("data-csrf");
   var current = null;
+  var seen = 0;  // the newest message id on screen: answers are held if newer ones arrive
+  var canned = [];
+  var mine = {};  // ids of the answers sent from this page
 
   function say(text) { $("status").textContent = text; }
 
@@ -94,6 +97,42 @@
       var list = $("messages");
       list.replaceChildren();
       c.messages.forEach(function (m) { list.appendChild(showMessage(c.reference, m)); });
+      seen = c.messages.reduce(function (top, m) { return Math.max(top, m.id); }, 0);
+      $("changed").hidden = true;
+      showCustomer(c);
+      loadCanned(c.reference);
+    }).catch(function (err) { say(err.message); });
+  }
+
+  function showCustomer(c) {
+    var who = c.customer || {};
+    var ids = (who.identities || []).map(function (i) { return i.channel + ": " + i.address; });
+    var more = who.other_teams_conversations ? " · " + who.other_teams_conversations +
+      " more with other teams" : "";
+    $("customer").textContent = "Customer: " + (who.name || "(no name)") + " · " + who.tier +
+      (ids.length ? " · " + ids.join(", ") : "") + more;
+    var list = $("history");
+    list.replaceChildren();
+    (c.history || []).forEach(function (h) {
+      var link = element("a", "", [h.ticket, h.status, h.channel, h.subject].filter(Boolean).join(" · "));
+      link.href = "#" + h.reference;
+      var item = element("li");
+      item.appendChild(link);
+      list.appendChild(item);
+    });
+  }
+
+  function loadCanned(ref) {
+    api("GET", "/api/conversations/" + ref + "/canned").then(function (body) {
+      canned = body.canned;
+      var select = $("canned");
+      select.replaceChildren(element("option", "", "Choose one to fill in\u2026"));
+      select.firstChild.value = "";
+      canned.forEach(function (c, i) {
+        var option = element("option", "", c.name);
+        option.value = String(i);
+        select.appendChild(option);
+      });
     }).catch(function (err) { say(err.message); });
   }
 
@@ -157,7 +196,37 @@
   }
 
   function start() {
+    api("GET", "/api/teams").then(function (body) {
+      body.teams.forEach(function (t) {
+        var option = element("option", "", t.display_name);
+        option.value = t.name;
+        $("reassign-team").appendChild(option);
+      });
+    }).catch(function (err) { say(err.message); });
     refresh().then(route).catch(function (err) { say(err.message); });
+    listen();
+  }
+
+  // Live: the queue follows changes in my teams; an open conversation that changed says so.
+  function listen() {
+    var source = new EventSource("/live");
+    source.addEventListener("conversation", function (event) {
+      var data = JSON.parse(event.data);
+      refresh().catch(function (err) { say(err.message); });
+      if (current !== null && data.reference === current) {
+        api("GET", "/api/conversations/" + current).then(function (c) {
+          var arrived = c.messages.filter(function (m) {
+            return m.id > seen && !m.internal && m.author !== "bot" && !mine[m.id];
+          });
+          if (arrived.length) {
+            $("changed").textContent = arrived.length + " new message(s) since you opened this " +
+              "conversation: reload it before you answer.";
+            $("changed").hidden = false;
+          }
+        }).catch(function (err) { say(err.message); });
+      }
+    });
+    source.addEventListener("reload", function () { window.location.reload(); });
   }
 
   function route() {
@@ -170,9 +239,48 @@
 
   $("reply").addEventListener("submit", function (event) {
     event.preventDefault();
-    api("POST", "/api/conversations/" + current + "/reply", { text: $("reply-text").value })
-      .then(function () { $("reply-text").value = ""; say("Answer queued for delivery."); return open(current); })
+    api("POST", "/api/conversations/" + current + "/reply", { text: $("reply-text").value, seen: seen })
+      .then(function (sent) {
+        mine[sent.message_id] = true;
+        $("reply-text").value = "";
+        say("Answer queued for delivery.");
+        return open(current);
+      })
+      .catch(function (err) {
+        say(err.message);
+        if (/^not sent/.test(err.message)) {  // held: show what arrived, keep the draft
+          var draft = $("reply-text").value;
+          open(current).then(function () {
+            $("reply-text").value = draft;
+            $("changed").textContent = err.message;
+            $("changed").hidden = false;
+          });
+        }
+      });
+  });
+  $("canned").addEventListener("change", function () {
+    var chosen = canned[Number($("canned").value)];
+    if (chosen) { $("reply-text").value = chosen.text; $("reply-text").focus(); }
+  });
+  $("note").addEventListener("submit", function (event) {
+    event.preventDefault();
+    api("POST", "/api/conversations/" + current + "/notes", { text: $("note-text").value })
+      .then(function () { $("note-text").value = ""; say("Note added."); return open(current); })
       .catch(function (err) { say(err.message); });
+  });
+  $("reassign").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var team = $("reassign-team").value;
+    api("POST", "/api/conversations/" + current + "/reassign", { team: team })
+      .then(function () { say("Moved to " + team + "; the router learnt from it."); return refresh(); })
+      .then(route)
+      .catch(function (err) { say(err.message); });
+  });
+  $("take-next").addEventListener("click", function () {
+    api("POST", "/api/conversations/next").then(function (c) {
+      if (!c) { say("Nothing is waiting in your teams' queues."); return null; }
+      return refresh().then(function () { window.location.hash = "#" + c.reference; });
+    }).catch(function (err) { say(err.message); });
   });
   $("confirm").addEventListener("click", function () {
     api("POST", "/api/conversations/" + current + "/confirm")

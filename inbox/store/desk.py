@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.errors import Conflict, NotFound
@@ -24,9 +24,11 @@ from inbox.store.files import StoredFile, attachments_of, message_file
 from inbox.store.sla_clocks import SlaClocks, clock_views
 from inbox.store.tables import (
     agents,
+    contacts,
     conversation_refs,
     conversations,
     events,
+    identities,
     merge_suggestions,
     message_vectors,
     messages,
@@ -37,6 +39,13 @@ from inbox.store.writes import queue_outbound, record_event
 from inbox.text import embedding_text
 
 OPEN_STATES = (Status.NEW.value, Status.OPEN.value)
+
+
+JsonRows = list[dict[str, Any]]
+
+
+class Held(Conflict):
+    """An answer not sent because the conversation changed since the agent looked."""
 
 
 @dataclass(frozen=True)
@@ -119,12 +128,16 @@ class ConversationView:
     routing: dict[str, Any] | None
     events: list[dict[str, Any]]
     sla: list[dict[str, Any]] = field(default_factory=list)
+    customer: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """JSON for the agent API."""
         return {
             **self.summary.to_json(),
             "sla": self.sla,
+            "customer": self.customer,
+            "history": self.history,
             "messages": [m.to_json() for m in self.messages],
             "routing": self.routing,
             "events": self.events,
@@ -226,6 +239,46 @@ class Desk:
             ]
             return await message_file(conn, attachment_id, ids)
 
+    async def _customer(
+        self, conn: AsyncConnection, agent: Agent, conversation_id: int
+    ) -> tuple[dict[str, Any], JsonRows]:
+        """Who wrote (every identity linked to them) and their other conversations that
+        the agent's teams hold, newest first; the rest are only counted."""
+        contact_id = await conn.scalar(
+            select(conversations.c.contact_id).where(conversations.c.id == conversation_id)
+        )
+        person = (
+            await conn.execute(
+                select(contacts.c.name, contacts.c.tier).where(contacts.c.id == contact_id)
+            )
+        ).one()
+        known = (
+            await conn.execute(
+                select(identities.c.channel, identities.c.address, identities.c.verified)
+                .where(identities.c.contact_id == contact_id)
+                .order_by(identities.c.id)
+            )
+        ).all()
+        others = (
+            await conn.execute(
+                _summary_query()
+                .where(conversations.c.contact_id == contact_id)
+                .where(conversations.c.id != conversation_id)
+                .order_by(conversations.c.created_at.desc(), conversations.c.id.desc())
+            )
+        ).all()
+        visible = [r for r in others if r.team in agent.teams]
+        customer = {
+            "name": person.name,
+            "tier": person.tier,
+            "identities": [
+                {"channel": i.channel, "address": i.address, "verified": bool(i.verified)}
+                for i in known
+            ],
+            "other_teams_conversations": len(others) - len(visible),
+        }
+        return customer, [_summary(r).to_json() for r in visible]
+
     async def view(self, agent: Agent, reference: int) -> ConversationView:
         """One conversation with its messages (notes included) and its evidence."""
         async with self.engine.connect() as conn:
@@ -259,6 +312,7 @@ class Desk:
             ).all()
             files = await attachments_of(conn, [int(m.id) for m in message_rows])
             clocks = await clock_views(conn, row.id)
+            customer, history = await self._customer(conn, agent, row.id)
         trail = [
             {"kind": e.kind, "actor": e.actor, "data": e.data, "at": e.created_at}
             for e in event_rows
@@ -285,6 +339,8 @@ class Desk:
             ],
             routing=routed[-1] if routed else None,
             sla=clocks,
+            customer=customer,
+            history=history,
             events=trail,
         )
 
@@ -330,10 +386,36 @@ class Desk:
                 return _summary(row)
         raise Conflict("the queue is too busy right now; try again")
 
-    async def reply(self, agent: Agent, reference: int, text: str) -> int:
-        """Answers the customer on their channel; returns the message id."""
+    async def reply(
+        self, agent: Agent, reference: int, text: str, *, seen: int | None = None
+    ) -> int:
+        """Answers the customer on their channel; returns the message id.
+
+        With ``seen`` (the newest message id the agent's page showed), the answer is held
+        (Conflict) when a customer message or another agent's answer arrived since.
+        """
         async with self.engine.begin() as conn:
             row = await self._visible(conn, agent, reference)
+            if seen is not None:
+                newer = await conn.scalar(
+                    select(func.count(messages.c.id)).where(
+                        messages.c.conversation_id == row.id,
+                        messages.c.id > seen,
+                        messages.c.internal.is_(False),
+                        or_(
+                            messages.c.direction == "in",
+                            and_(
+                                messages.c.author == "agent",
+                                messages.c.agent_id != agent.agent_id,
+                            ),
+                        ),
+                    )
+                )
+                if newer:
+                    raise Held(
+                        f"not sent: {newer} new message(s) arrived in #{reference} since you "
+                        "opened it. Read them, then send again."
+                    )
             address = await conn.scalar(
                 select(conversations.c.address).where(conversations.c.id == row.id)
             )

@@ -1,0 +1,103 @@
+"""An agent's day in a real browser: sign in, take the next conversation, answer it with a
+canned reply, and the customer sees the answer in their chat. A reply written while the
+customer wrote again is held; notes stay internal; the customer's history is there."""
+
+from __future__ import annotations
+
+from playwright.async_api import Browser
+
+from tests.browser import sign_in
+from tests.conftest import Running, until
+
+
+async def test_take_the_next_conversation_and_answer_it_in_the_customers_chat(
+    running: Running, browser: Browser
+) -> None:
+    await running.agent_token("ada", "billing", "triage")
+    customer = await browser.new_page()
+    await customer.goto(f"{running.base}/chat")
+    await customer.wait_for_selector("#chat-status:has-text('Connected')")
+    await customer.fill("#chat-input", "I was charged twice for my subscription this month")
+    await customer.click("#chat-form button[type=submit]")
+    await customer.wait_for_selector("#chat-log li:has-text('Your ticket is')")
+
+    agent = await browser.new_page()
+    await sign_in(agent, running.base, "ada")
+    await agent.wait_for_selector("#queue li a:has-text('webchat')")
+    await agent.click("#take-next")
+    await agent.wait_for_selector("#conversation-meta:has-text('assigned to ada')")
+    assert "charged twice" in await agent.inner_text("#messages")
+    await agent.select_option("#canned", label="Looking into it")
+    draft = await agent.input_value("#reply-text")
+    assert draft.startswith("Hello there,") and "ada, " in draft and "#" in draft
+    await agent.fill("#reply-text", draft + "\nThe second charge is a pre-authorisation.")
+    await agent.click("#reply button[type=submit]")
+    await agent.wait_for_selector("#status:has-text('Answer queued')")
+
+    await customer.wait_for_selector("#chat-log li:has-text('pre-authorisation')")
+    answer = await customer.inner_text("#chat-log")
+    assert "I am looking into ticket" in answer
+
+    await agent.fill("#note-text", "Check the card processor logs")
+    await agent.click("#note button[type=submit]")
+    await agent.wait_for_selector("#messages li:has-text('Note by agent')")
+    assert "card processor" not in await customer.inner_text("#chat-log")
+
+
+async def test_an_answer_is_held_when_the_customer_wrote_again(
+    running: Running, browser: Browser
+) -> None:
+    token = await running.agent_token("bex", "billing", "triage")
+    first = await running.submit(email="kim@example.com", message="My invoice total is wrong")
+    reference = first["reference"]
+
+    async def shown() -> bool:
+        status, _ = await running.api("GET", f"/api/conversations/{reference}", token)
+        return status == 200
+
+    await until(shown)
+    agent = await browser.new_page()
+    await sign_in(agent, running.base, "bex")
+    await agent.evaluate("ref => { window.location.hash = '#' + ref; }", reference)
+    await agent.wait_for_selector(f"#conversation-title:has-text('#{reference}')")
+    await agent.fill("#reply-text", "Which invoice number is it?")
+
+    # The customer writes again (by the ticket number) before the agent sends.
+    await running.submit(
+        email="kim@example.com", message=f"About #{reference}: it is invoice 2211, due today"
+    )
+
+    async def two_messages() -> bool:
+        _, view = await running.api("GET", f"/api/conversations/{reference}", token)
+        return len([m for m in view["messages"] if m["direction"] == "in"]) == 2
+
+    await until(two_messages)
+    await agent.click("#reply button[type=submit]")
+    await agent.wait_for_selector("#changed:has-text('not sent')")
+    assert await agent.input_value("#reply-text") == "Which invoice number is it?"
+    assert "invoice 2211" in await agent.inner_text("#messages")
+    _, view = await running.api("GET", f"/api/conversations/{reference}", token)
+    assert not [m for m in view["messages"] if m["author"] == "agent"]  # nothing went out
+
+    await agent.click("#reply button[type=submit]")  # now the agent has seen it
+    await agent.wait_for_selector("#status:has-text('Answer queued')")
+
+
+async def test_the_conversation_shows_the_customers_other_tickets(running: Running) -> None:
+    token = await running.agent_token("cal", "billing", "orders", "triage")
+    older = await running.submit(email="lou@example.com", message="Where is my parcel?")
+    newer = await running.submit(
+        email="lou@example.com", message="Separate question: can I get a VAT invoice?"
+    )
+
+    async def history() -> list[int] | None:
+        status, view = await running.api("GET", f"/api/conversations/{newer['reference']}", token)
+        if status != 200:
+            return None
+        return [h["reference"] for h in view["history"]] or None
+
+    assert await until(history) == [older["reference"]]
+    _, view = await running.api("GET", f"/api/conversations/{newer['reference']}", token)
+    assert view["customer"]["identities"] == [
+        {"channel": "email", "address": "lou@example.com", "verified": False}
+    ]
