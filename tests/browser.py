@@ -68,6 +68,7 @@ async def sign_in(page: Page, base: str, name: str, password: str = TEST_PASSWOR
     await page.fill("#password", password)
     await page.click("#login button[type=submit]")
     await page.wait_for_selector(f"#me:has-text('Signed in as {name}')")
+    await page.wait_for_selector("#queue li")  # the queue has loaded (or says it is empty)
 
 
 async def open_conversation(page: Page, reference: int) -> None:

@@ -34,13 +34,21 @@ PAYLOADS = [
 
 def payload_mail(index: int, payload: str) -> bytes:
     message = EmailMessage()
-    message["From"] = f"Mallory {index} <mallory{index}@customer.test>"
+    message["From"] = (
+        f"\"<img src=x onerror=alert('from{index}')> Mallory {index}\" <mallory{index}@customer.test>"
+    )
     message["To"] = SUPPORT
     message["Subject"] = f"<img src=x onerror=\"alert('subject{index}')\"> question {index}"
     message["Message-ID"] = make_msgid(domain="customer.test")
     message.set_content(f"Plain part {index}: where is my parcel?")
     message.add_alternative(
         f"<html><body><p>Visible words {index}</p>{payload}</body></html>", subtype="html"
+    )
+    message.add_attachment(
+        b"not really a picture",
+        maintype="application",
+        subtype="octet-stream",
+        filename=f"<img src=x onerror=alert('file{index}')>.png",
     )
     return message.as_bytes()
 
@@ -107,6 +115,13 @@ async def test_hostile_mail_shown_in_the_agent_desk_never_runs_script(
     # The sanitised mail is really rendered: the frames hold the words of every payload mail.
     for i in range(len(PAYLOADS)):
         assert any(f"Visible words {i}" in text for text in texts), i
+    # The hostile sender names and file names are on the page, as text.
+    await open_conversation(page, max(with_html))
+    body = await page.inner_text("body")
+    assert "onerror=alert('file" in body and "Mallory" in body
+    await page.goto(f"http://127.0.0.1:{service.port}/agent")
+    await page.wait_for_selector("#queue li")
+    assert "onerror" in await page.inner_text("#queue")  # the subjects, listed as text
     # ... and nothing in any of it ran.
     assert watch.dialogs == [], watch.dialogs
     assert watch.beacons == [], watch.beacons

@@ -33,7 +33,12 @@ async def test_a_supervisor_sees_the_warning_then_the_breach_live(
     raw["routing"]["fallback_first_response_hours"] = 4 / 3600
     service = await service_factory(parse_settings(raw, tmp_path))
     base = f"http://127.0.0.1:{service.port}"
-    running = Running(service, aiohttp.ClientSession(), base)
+    async with aiohttp.ClientSession() as http:
+        await _watch_live(Running(service, http, base), browser)
+
+
+async def _watch_live(running: Running, browser: Browser) -> None:
+    service, base = running.service, running.base
     teams = [t.name for t in service.settings.all_teams]
     await running.agent_token("vera", *teams, role="supervisor")
 
@@ -61,7 +66,6 @@ async def test_a_supervisor_sees_the_warning_then_the_breach_live(
     assert "refund" in await row.first.inner_text()  # the subject, as text
     assert navigations == []  # no reload: the page changed by itself
     assert watch.dialogs == [] and not await watch.flag(page)
-    await running.http.close()
 
 
 async def test_who_may_see_the_dashboard(running: Running) -> None:

@@ -1,0 +1,100 @@
+"""Hostile text from the chat, the form and Telegram (message, sender name, file name) is
+shown in the desk's list and conversation views and on the supervisor dashboard as text;
+no script runs. (Email, with its HTML, is covered in test_agent_page.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from playwright.async_api import Browser
+
+from inbox.config import parse_settings
+from tests.browser import TEST_PASSWORD, ScriptWatch, open_conversation, sign_in
+from tests.conftest import Running, store_of, until
+from tests.telegram_api import BotApi
+from tests.test_telegram import telegram_config
+
+RUN = "alert('{0}'); top.__pwned = '{0}'; fetch('/pwned/{0}')"
+
+
+def hostile(where: str) -> str:
+    return f'<img src=x onerror="{RUN.format(where)}"><script>{RUN.format(where)}</script> {where}'
+
+
+async def test_hostile_chat_form_and_telegram_text_never_runs(
+    tmp_path: Path,
+    bot_api: BotApi,
+    monkeypatch: pytest.MonkeyPatch,
+    service_factory: Any,
+    browser: Browser,
+) -> None:
+    raw = telegram_config(tmp_path, bot_api, monkeypatch)
+    # Every ticket is at once "at risk", so the dashboard lists the subjects too.
+    raw["sla"] = {"warn_at": 0.01, "normal": {"first_response_minutes": 2}}
+    settings = parse_settings(raw, tmp_path)
+    service = await service_factory(settings)
+    base = f"http://127.0.0.1:{service.port}"
+    async with aiohttp.ClientSession() as http:
+        await _work_through(Running(service, http, base), settings, bot_api, browser)
+
+
+async def _work_through(running: Running, settings: Any, bot_api: BotApi, browser: Browser) -> None:
+    base = running.base
+    teams = [t.name for t in settings.all_teams]
+    await running.agent_token("sue", *teams, role="supervisor")
+
+    await bot_api.customer_says(
+        777,
+        hostile("telegram-text"),
+        name=hostile("telegram-name"),
+        document=(hostile("telegram-file") + ".pdf", "application/pdf", b"%PDF-1.4 hello"),
+    )
+    await running.submit(
+        name=hostile("form-name"),
+        email="mal@example.com",
+        subject=hostile("form-subject"),
+        message=hostile("form-message"),
+    )
+    customer = await browser.new_page()
+    await customer.goto(f"{base}/chat")
+    await customer.wait_for_selector("#chat-status:has-text('Connected')")
+    await customer.fill("#chat-input", hostile("chat-message"))
+    await customer.click("#chat-form button[type=submit]")
+
+    store = store_of(settings)
+    await until(lambda: store.count("SELECT count(*) FROM conversations") == 3, timeout=60)
+    await until(
+        lambda: (
+            store.count(
+                "SELECT count(*) FROM conversations WHERE sla_state IN ('warning', 'breached')"
+            )
+            == 3
+        ),
+        timeout=60,
+    )
+    references = [r[0] for r in store.rows("SELECT reference FROM conversations ORDER BY id")]
+
+    page = await browser.new_page()
+    watch = ScriptWatch()
+    watch.attach(page)
+    await sign_in(page, base, "sue", TEST_PASSWORD)
+    queue = await page.inner_text("#queue")
+    assert "form-subject" in queue and "<img" in queue, queue  # shown, as text
+    seen = ""
+    for reference in references:
+        await open_conversation(page, reference)
+        seen += await page.inner_text("#conversation")
+    for where in ("telegram-text", "telegram-name", "telegram-file", "form-name", "form-message"):
+        assert where in seen, where
+    assert "chat-message" in seen
+    await page.goto(f"{base}/supervisor")
+    risky = await page.inner_text("#risky")
+    assert "form-subject" in risky
+    await page.wait_for_selector("#live-state:has-text('live')")
+
+    assert watch.dialogs == [], watch.dialogs
+    assert watch.beacons == [], watch.beacons
+    assert await watch.flag(page) is None
