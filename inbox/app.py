@@ -27,7 +27,7 @@ from inbox.live import ChangeFeed, LiveEvent, LiveHub, LiveRoutes
 from inbox.outbox import OutboxSender
 from inbox.queue.sqlite import SqliteQueue
 from inbox.routing import RoutingService
-from inbox.sla_watch import SlaAlert, SlaWatcher
+from inbox.sla_watch import AlertRecipients, SlaAlert, SlaWatcher
 from inbox.store.accounts import Accounts
 from inbox.store.desk import Desk
 from inbox.store.engine import create_engine, highest_reference, migrate
@@ -129,8 +129,15 @@ class InboxService:
 
         def alerted(alerts: list[SlaAlert]) -> None:
             live.publish(*(LiveEvent("sla", a.team, a.to_json()) for a in alerts))
+            self.outbox_wake.set()  # alerts to email and Telegram recipients
 
-        self.sla = sla = SlaWatcher(engine, s.sla, clocks.teams, on_alert=alerted)
+        to = [(s.email[0].name, a) for a in s.alerts.email] if s.email else []
+        if s.telegram is not None:
+            to += [(s.telegram.name, chat) for chat in s.alerts.telegram]
+        recipients = AlertRecipients(tuple(to), s.alerts.kinds, s.web.public_url)
+        self.sla = sla = SlaWatcher(
+            engine, s.sla, clocks.teams, on_alert=alerted, recipients=recipients
+        )
         self._spawn(sla.run(self.stopping), "sla-watcher")
 
         def committed(results: list[IngestResult]) -> None:

@@ -8,6 +8,7 @@ ending in ``_env`` names the environment variable that holds the secret.
 from __future__ import annotations
 
 import os
+import re
 import string
 import tomllib
 from dataclasses import dataclass, field
@@ -39,6 +40,18 @@ class TeamSettings:
     examples: tuple[str, ...]
     languages: tuple[str, ...] = ()  # messages in these languages come here, whatever the topic
     sla: TeamSla = field(default_factory=TeamSla)
+
+
+ALERT_KINDS = ("sla_warning", "sla_breached", "sla_escalated")
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Who hears of SLA alerts besides the live dashboard, and of which kinds."""
+
+    email: tuple[str, ...] = ()  # addresses, sent through the first mailbox
+    telegram: tuple[str, ...] = ()  # chat ids of people who started the bot
+    kinds: tuple[str, ...] = ("sla_breached", "sla_escalated")
 
 
 CANNED_FIELDS = ("customer", "ticket", "agent", "team")
@@ -268,6 +281,7 @@ class Settings:
     incidents: IncidentSettings = field(default_factory=IncidentSettings)
     sla: SlaSettings = field(default_factory=SlaSettings)
     canned: tuple[CannedReply, ...] = ()
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     def team(self, name: str) -> TeamSettings:
         """The team called ``name``, the fallback team included."""
@@ -437,6 +451,31 @@ def _telegram_settings(r: TableReader, email: tuple[EmailSettings, ...]) -> Tele
     )
     r.finish()
     return settings
+
+
+def _alerts(
+    r: TableReader, email: tuple[EmailSettings, ...], telegram: TelegramSettings | None
+) -> AlertSettings:
+    alerts = AlertSettings(
+        email=r.strings("email", non_empty=False),
+        telegram=tuple(str(v) for v in r.get("telegram", [])),
+        kinds=r.strings("kinds", list(AlertSettings().kinds), non_empty=False),
+    )
+    r.finish()
+    for i, address in enumerate(alerts.email):
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address):
+            raise ConfigError(f"alerts.email[{i}]: {address!r} is not an email address")
+    for i, chat in enumerate(alerts.telegram):
+        if not re.fullmatch(r"-?\d+", chat):
+            raise ConfigError(f"alerts.telegram[{i}]: must be a chat id (a number)")
+    for i, kind in enumerate(alerts.kinds):
+        if kind not in ALERT_KINDS:
+            raise ConfigError(f"alerts.kinds[{i}]: must be one of {', '.join(ALERT_KINDS)}")
+    if alerts.email and not email:
+        raise ConfigError("alerts.email: needs a [[channels.email]] mailbox to send from")
+    if alerts.telegram and telegram is None:
+        raise ConfigError("alerts.telegram: needs [channels.telegram] to send with")
+    return alerts
 
 
 def _canned(raw: Any) -> tuple[CannedReply, ...]:
@@ -635,6 +674,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
     if not dedup.suggest <= dedup.auto_merge <= 1.0:
         raise ConfigError("dedup: need suggest <= auto_merge <= 1")
     canned = _canned(top.get("canned", []))
+    alerts = _alerts(top.table_of("alerts"), email, telegram)
     b = top.table_of("incidents")
     incident_settings = IncidentSettings(
         enabled=b.boolean("enabled", True),
@@ -665,6 +705,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         incidents=incident_settings,
         sla=sla,
         canned=canned,
+        alerts=alerts,
         # Telegram's settings say how linking works; the web chat links the same way.
         linking=LinkSettings(telegram.link_via, telegram.link_code_minutes, telegram.links_per_hour)
         if telegram is not None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,10 +23,28 @@ from inbox.sla_policy import SlaSettings, TeamSla
 from inbox.store.engine import now
 from inbox.store.sla_clocks import RUNNING, SlaClocks
 from inbox.store.tables import conversations, sla_timers
-from inbox.store.writes import record_event
+from inbox.store.writes import queue_outbound, record_event
+from inbox.text import single_line
 from inbox.waiting import nap
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AlertRecipients:
+    """Where alerts go besides the live dashboard: (channel, address) pairs, which kinds,
+    and the web app's address for the link in the message."""
+
+    to: tuple[tuple[str, str], ...] = ()
+    kinds: tuple[str, ...] = ()
+    public_url: str = ""
+
+
+WORDS = {
+    "sla_warning": "SLA warning",
+    "sla_breached": "SLA breached",
+    "sla_escalated": "SLA escalated",
+}
 
 
 @dataclass(frozen=True)
@@ -64,7 +83,9 @@ class SlaWatcher:
         *,
         clock: Callable[[], float] = now,
         on_alert: Callable[[list[SlaAlert]], None] | None = None,
+        recipients: AlertRecipients | None = None,
     ) -> None:
+        self.recipients = recipients or AlertRecipients()
         self.engine = engine
         self.settings = settings
         self.teams = teams
@@ -114,9 +135,9 @@ class SlaWatcher:
     async def _alert(self, conn: AsyncConnection, kind: str, row: Any, at: float) -> SlaAlert:
         conv = (
             await conn.execute(
-                select(conversations.c.reference, conversations.c.team).where(
-                    conversations.c.id == row.conversation_id
-                )
+                select(
+                    conversations.c.reference, conversations.c.team, conversations.c.subject
+                ).where(conversations.c.id == row.conversation_id)
             )
         ).one()
         team = conv.team
@@ -135,9 +156,36 @@ class SlaWatcher:
                 data["moved_to"] = to
                 team = to
         await record_event(conn, row.conversation_id, kind, "sla", data)
+        if kind in self.recipients.kinds:
+            await self._send(conn, kind, row, int(conv.reference), team, str(conv.subject))
         return SlaAlert(
             kind, row.conversation_id, int(conv.reference), team, row.target, row.due_at, at
         )
+
+    async def _send(
+        self, conn: AsyncConnection, kind: str, row: Any, reference: int, team: str, subject: str
+    ) -> None:
+        """Queues the alert to every recipient through the outbox (retried, sent once),
+        as internal messages of the conversation: its trail shows who was told."""
+        due = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(row.due_at))
+        target = str(row.target).replace("_", " ")
+        text = (
+            f"{WORDS[kind]}: ticket #{reference} ({team}), {target} due {due}.\n"
+            f"Subject: {single_line(subject)[:200]}\n"
+            f"Open it: {self.recipients.public_url}/agent#{reference}"
+        )
+        for channel, address in self.recipients.to:
+            await queue_outbound(
+                conn,
+                conversation_id=row.conversation_id,
+                channel=channel,
+                address=address,
+                text=text,
+                author="alert",
+                kind="alert",
+                subject=f"{WORDS[kind]}: #{reference} {single_line(subject)[:120]}",
+                internal=True,
+            )
 
     async def next_mark(self) -> float | None:
         """The earliest moment a running clock passes a mark not yet raised."""

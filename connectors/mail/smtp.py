@@ -49,21 +49,25 @@ def build_message(outbound: Outbound, box: EmailSettings, secret: bytes) -> Emai
     message = EmailMessage(policy=SMTP)
     message["From"] = formataddr((single_line(box.display_name), box.address))
     message["To"] = to
-    # A service mail (a link code) belongs to no ticket: its subject is its own.
+    # A service mail (a link code) belongs to no ticket, and an alert to staff is not part
+    # of the customer's thread: their subjects are their own.
+    staff = outbound.author == "alert"
     message["Subject"] = (
         reply_subject(outbound.subject, outbound.reference)
-        if outbound.reference
+        if outbound.reference and not staff
         else single_line(outbound.subject) or "A message from support"
     )
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = outbound_message_id(
         secret, outbound.reference, outbound.outbox_id, domain
     )
-    if MESSAGE_ID.match(outbound.in_reply_to):
+    if MESSAGE_ID.match(outbound.in_reply_to) and not staff:
         message["In-Reply-To"] = outbound.in_reply_to
     references = [r for r in outbound.references if MESSAGE_ID.match(r)]
-    if references:
+    if references and not staff:
         message["References"] = " ".join(references)
+    if staff:
+        message["Auto-Submitted"] = "auto-generated"
     if outbound.author == "bot":
         # RFC 3834: an automatic answer; well-behaved responders will not answer it.
         message["Auto-Submitted"] = "auto-replied"

@@ -34,8 +34,11 @@ async def queue_outbound(
     kind: str,
     agent_id: int | None = None,
     subject: str = "",
+    internal: bool = False,
 ) -> int:
-    """Stores an outbound message and its outbox row together; returns the message id."""
+    """Stores an outbound message and its outbox row together; returns the message id.
+    An ``internal`` one (an alert to staff) shows in the conversation as a note and is
+    never part of what the customer can read."""
     stamp = now()
     message_id = (
         await conn.execute(
@@ -47,7 +50,7 @@ async def queue_outbound(
                 external_id=f"out:{uuid.uuid4().hex}",
                 author=author,
                 agent_id=agent_id,
-                internal=False,
+                internal=internal,
                 subject=subject,
                 text=text,
                 created_at=stamp,
@@ -66,6 +69,8 @@ async def queue_outbound(
             attempts=0,
             next_attempt_at=stamp,
             created_at=stamp,
+            # Staff messages carry their own subject, not the customer's thread's.
+            subject=subject if internal else None,
         )
     )
     return int(message_id)
