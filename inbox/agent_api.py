@@ -225,6 +225,7 @@ class AgentApi:
     async def resolve(self, request: web.Request, agent: Agent) -> web.Response:
         """Resolves the conversation."""
         await self.desk.resolve(agent, int(request.match_info["ref"]))
+        self.on_reply()  # the rating request is in the outbox
         return web.json_response({"status": Status.RESOLVED.value})
 
     async def merge(self, request: web.Request, agent: Agent) -> web.Response:

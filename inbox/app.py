@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from connectors.webchat import WebChatConnector
 from connectors.webform import WebFormConnector
 from inbox.agent_api import AgentApi
 from inbox.config import Settings
+from inbox.csat import CsatLinks, CsatRoutes
 from inbox.incidents import IncidentWatcher
 from inbox.ingest import IngestResult
 from inbox.live import ChangeFeed, LiveEvent, LiveHub, LiveRoutes
@@ -181,10 +183,17 @@ class InboxService:
         self._spawn(sender.run(self.stopping), "outbox-sender")
 
         accounts = Accounts(engine)
+        rating = CsatLinks(s.secret, s.web.public_url)
         web_auth = WebAuth(accounts, secure_cookies=s.web.public_url.startswith("https://"))
         api = AgentApi(
             accounts,
-            Desk(engine, {t.name for t in s.all_teams}, s.routing.fallback_team, clocks=clocks),
+            Desk(
+                engine,
+                {t.name for t in s.all_teams},
+                s.routing.fallback_team,
+                clocks=clocks,
+                rating_request=rating.request_text if s.csat else None,
+            ),
             on_reply=self.outbox_wake.set,
             on_correction=routing.learn,
             web_auth=web_auth,
@@ -192,12 +201,13 @@ class InboxService:
             canned=s.canned,
             on_change=lambda reference: changes.changed(references=[reference]),
         )
-        staff_routes = [
+        more_routes = [
+            *CsatRoutes(engine, rating).routes(),
             *LiveRoutes(live, web_auth).routes(),
             *SupervisorPages(engine, web_auth).routes(),
         ]
         app = build_web_app(
-            [*(r for c in channels for r in c.routes()), *staff_routes],
+            [*(r for c in channels for r in c.routes()), *more_routes],
             api,
             web_auth,
             max_request_bytes=s.web.max_request_bytes,
@@ -218,6 +228,11 @@ class InboxService:
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else s.web.port
+        if self.port != s.web.port and s.web.public_url.endswith(f":{s.web.port}"):
+            # Port 0 (any free port): links in messages point at the port really bound.
+            public = s.web.public_url.rsplit(":", 1)[0] + f":{self.port}"
+            rating.public_url = public
+            sla.recipients = replace(sla.recipients, public_url=public)
 
     async def stop(self) -> None:
         """Stops the web server first (no new intake), then everything else."""

@@ -282,6 +282,7 @@ class Settings:
     sla: SlaSettings = field(default_factory=SlaSettings)
     canned: tuple[CannedReply, ...] = ()
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    csat: bool = True  # ask for a rating after the first resolution
 
     def team(self, name: str) -> TeamSettings:
         """The team called ``name``, the fallback team included."""
@@ -675,6 +676,9 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         raise ConfigError("dedup: need suggest <= auto_merge <= 1")
     canned = _canned(top.get("canned", []))
     alerts = _alerts(top.table_of("alerts"), email, telegram)
+    csat_t = top.table_of("csat")
+    csat = csat_t.boolean("enabled", True)
+    csat_t.finish()
     b = top.table_of("incidents")
     incident_settings = IncidentSettings(
         enabled=b.boolean("enabled", True),
@@ -706,6 +710,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         sla=sla,
         canned=canned,
         alerts=alerts,
+        csat=csat,
         # Telegram's settings say how linking works; the web chat links the same way.
         linking=LinkSettings(telegram.link_via, telegram.link_code_minutes, telegram.links_per_hour)
         if telegram is not None

@@ -38,14 +38,17 @@ async def test_a_breach_is_mailed_and_sent_on_telegram_to_supervisors_once(
     service = await service_factory(settings)
     await bot_api.customer_says(BOSS_CHAT, "/start")  # a bot may only write to who started it
     await bot_api.wait_for_texts(BOSS_CHAT, 1)
-    async with aiohttp.ClientSession() as http, http.post(
-        f"http://127.0.0.1:{service.port}/api/messages",
-        json={
-            "email": "carl@example.com",
-            "subject": "Double charge\r\nBcc: everyone@example.com",
-            "message": "You charged my card twice",
-        },
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"http://127.0.0.1:{service.port}/api/messages",
+            json={
+                "email": "carl@example.com",
+                "subject": "Double charge\r\nBcc: everyone@example.com",
+                "message": "You charged my card twice",
+            },
+        ) as r,
+    ):
         reference = (await r.json())["reference"]
 
     def to_boss() -> list[Any]:

@@ -31,6 +31,8 @@ PUBLIC = {
     ("POST", "/chat/session"),
     ("GET", "/chat/ws"),
     ("GET", "/api"),  # the API's index: what it offers, no data
+    ("GET", "/rate/{token}"),  # a customer's rating page: the signed link is the key
+    ("POST", "/rate/{token}"),
     ("GET", "/static"),
 }
 # Staff routes, and what kind of check applies beyond "signed in".

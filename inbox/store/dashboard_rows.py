@@ -6,6 +6,7 @@ A handful of grouped queries over indexed columns, whatever the number of conver
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inbox.models import Priority, Status
 from inbox.store.accounts import Agent
-from inbox.store.tables import agent_teams, agents, conversations, events
+from inbox.store.tables import agent_teams, agents, conversations, csat_ratings, events
 
 WAITING = (Status.NEW.value, Status.OPEN.value)  # waiting on an agent
 OPEN = (*WAITING, Status.PENDING.value)
 AT_RISK_ROWS = 50
 ALERT_ROWS = 30
+CSAT_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Dashboard:
     load: list[tuple[str, int]]
     alerts: list[dict[str, Any]]
     totals: dict[str, int] = field(default_factory=dict)
+    csat: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def dashboard(engine: AsyncEngine, supervisor: Agent) -> Dashboard:
@@ -96,7 +99,29 @@ async def dashboard(engine: AsyncEngine, supervisor: Agent) -> Dashboard:
         .order_by(events.c.id.desc())
         .limit(ALERT_ROWS)
     )
+    since = time.time() - CSAT_DAYS * 86400
+    ratings = (
+        select(
+            c.c.team,
+            func.count(csat_ratings.c.score).label("ratings"),
+            func.avg(csat_ratings.c.score).label("average"),
+            func.sum(case((csat_ratings.c.score >= 4, 1), else_=0)).label("happy"),
+        )
+        .join(c, c.c.id == csat_ratings.c.conversation_id)
+        .where(in_teams, csat_ratings.c.updated_at >= since)
+        .group_by(c.c.team)
+        .order_by(c.c.team)
+    )
     async with engine.connect() as conn:
+        csat = [
+            {
+                "team": r.team,
+                "count": int(r.ratings),
+                "average": round(float(r.average), 2),
+                "happy_share": round(int(r.happy) / int(r.ratings), 3),
+            }
+            for r in await conn.execute(ratings)
+        ]
         by_team = {r.team: r for r in await conn.execute(counts)}
         risky_rows = (await conn.execute(risky)).all()
         load_rows = (await conn.execute(load)).all()
@@ -145,4 +170,5 @@ async def dashboard(engine: AsyncEngine, supervisor: Agent) -> Dashboard:
             for r in alert_rows
         ],
         totals=totals,
+        csat=csat,
     )

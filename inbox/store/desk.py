@@ -190,7 +190,9 @@ class Desk:
         *,
         clocks: SlaClocks | None = None,
         clock: Callable[[], float] = now,
+        rating_request: Callable[[int], str] | None = None,
     ) -> None:
+        self.rating_request = rating_request
         self.engine = engine
         self.team_names = team_names
         self.fallback_team = fallback_team
@@ -526,6 +528,34 @@ class Desk:
             await self.clocks.stop(conn, row.id, list(Target), stamp)
             await self.clocks.refresh(conn, [row.id])
             await record_event(conn, row.id, "resolved", agent.name, {})
+            await self._ask_for_rating(conn, row)
+
+    async def _ask_for_rating(self, conn: AsyncConnection, row: Row[Any]) -> None:
+        """The first resolution of a conversation asks the customer for a rating, on
+        their channel (once: a reopened and resolved again conversation is not asked)."""
+        if self.rating_request is None:
+            return
+        asked = await conn.scalar(
+            select(events.c.id).where(
+                events.c.conversation_id == row.id, events.c.kind == "csat_requested"
+            )
+        )
+        if asked is not None:
+            return
+        address = await conn.scalar(
+            select(conversations.c.address).where(conversations.c.id == row.id)
+        )
+        message_id = await queue_outbound(
+            conn,
+            conversation_id=row.id,
+            channel=row.channel,
+            address=str(address),
+            text=self.rating_request(int(row.reference)),
+            author="bot",
+            kind="csat",
+            subject=row.subject,
+        )
+        await record_event(conn, row.id, "csat_requested", "desk", {"message_id": message_id})
 
     async def merge(self, agent: Agent, reference: int, into: int) -> int:
         """Confirms that conversation ``reference`` is the same issue as ``into``.

@@ -217,6 +217,17 @@ sla_timers = Table(
     Index("ix_sla_timers_running", "state", "due_at"),
 )
 
+# The customer's rating after resolution: one per conversation, changeable.
+csat_ratings = Table(
+    "csat_ratings",
+    metadata,
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), primary_key=True),
+    Column("score", Integer, nullable=False),  # 1 (very unhappy) .. 5 (very happy)
+    Column("comment", Text, nullable=False, server_default=""),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
 events = Table(
     "events",
     metadata,
