@@ -6,8 +6,10 @@ they belong to.
 
 from __future__ import annotations
 
+import calendar
 import csv
 import io
+import statistics
 import time
 
 from aiohttp import web
@@ -22,6 +24,7 @@ from inbox.store.incident_rows import visible_incidents
 from inbox.store.tables import agents, conversations
 from inbox.web_auth import WebAuth
 
+CHART_DAYS = 14
 EXPORT_COLUMNS = (
     "ticket",
     "team",
@@ -63,6 +66,7 @@ class SupervisorPages:
             web.get("/supervisor", only(self.page, supervisors_only=True)),
             web.get("/supervisor/panel", only(self.panel, supervisors_only=True)),
             web.get("/supervisor/export.csv", only(self.export, supervisors_only=True)),
+            web.get("/supervisor/charts.json", only(self.charts, supervisors_only=True)),
         ]
 
     async def _context(self, session: Session) -> dict[str, object]:
@@ -84,6 +88,39 @@ class SupervisorPages:
         response = render("supervisor_panel.html", await self._context(session))
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    async def charts(self, request: web.Request, session: Session) -> web.Response:
+        """The chart data: conversations a day by channel, and the median time to the
+        first answer by team, over the last CHART_DAYS days."""
+        days = [
+            time.strftime("%Y-%m-%d", time.gmtime(time.time() - (CHART_DAYS - 1 - i) * 86400))
+            for i in range(CHART_DAYS)
+        ]
+        since = calendar.timegm(time.strptime(days[0], "%Y-%m-%d"))
+        c = conversations
+        query = select(c.c.channel, c.c.team, c.c.created_at, c.c.first_response_at).where(
+            c.c.team.in_(session.agent.teams), c.c.created_at >= since
+        )
+        volume: dict[str, list[int]] = {}
+        waits: dict[str, list[float]] = {}
+        async with self.engine.connect() as conn:
+            for r in await conn.execute(query):
+                day = time.strftime("%Y-%m-%d", time.gmtime(r.created_at))
+                if day in days:
+                    volume.setdefault(r.channel, [0] * CHART_DAYS)[days.index(day)] += 1
+                if r.first_response_at is not None:
+                    waits.setdefault(r.team, []).append(r.first_response_at - r.created_at)
+        return web.json_response(
+            {
+                "days": days,
+                "volume_by_channel": dict(sorted(volume.items())),
+                "first_response_hours_by_team": {
+                    team: round(statistics.median(values) / 3600, 2)
+                    for team, values in sorted(waits.items())
+                },
+            },
+            headers={"Cache-Control": "no-store"},
+        )
 
     async def export(self, request: web.Request, session: Session) -> web.Response:
         """Open conversations of the supervisor's teams as CSV."""

@@ -116,7 +116,7 @@ async def test_reply_note_resolve_and_audit_trail(running: Running) -> None:
     assert view["status"] == "resolved" and view["assignee"] == "res"
     kinds = [e["kind"] for e in view["events"]]
     assert kinds[:4] == ["created", "routed", "triaged", "acknowledged"]
-    assert kinds[-3:] == ["noted", "replied", "resolved"]
+    assert kinds[-4:] == ["noted", "replied", "resolved", "csat_requested"]
     notes = [m for m in view["messages"] if m["internal"]]
     assert [n["text"] for n in notes] == ["VIP, be quick"]
 

@@ -43,6 +43,7 @@ STAFF: dict[tuple[str, str], str] = {
     ("GET", "/supervisor"): "supervisor",
     ("GET", "/supervisor/panel"): "supervisor",
     ("GET", "/supervisor/export.csv"): "supervisor",
+    ("GET", "/supervisor/charts.json"): "supervisor",
     ("GET", "/api/me"): "api",
     ("GET", "/api/conversations"): "api",
     ("POST", "/api/conversations/next"): "api",

@@ -46,6 +46,8 @@ async def _watch_live(running: Running, browser: Browser) -> None:
     watch = ScriptWatch()
     watch.attach(page)
     navigations: list[str] = []
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     await page.goto(f"{base}/supervisor")
     await page.fill("#name", "vera")
     await page.fill("#password", TEST_PASSWORD)
@@ -65,6 +67,8 @@ async def _watch_live(running: Running, browser: Browser) -> None:
     assert ticket_name in await row.first.inner_text()
     assert "refund" in await row.first.inner_text()  # the subject, as text
     assert navigations == []  # no reload: the page changed by itself
+    await page.wait_for_selector("body[data-charts='drawn']")  # the bundled Chart.js drew
+    assert errors == []  # no CSP violation, no script error
     assert watch.dialogs == [] and not await watch.flag(page)
 
 
@@ -123,6 +127,12 @@ async def test_the_export_defuses_formulas(running: Running) -> None:
 
         rows = await until(exported)
     [row] = rows
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as http:
+        await sign_in_http(http, running.base, "sam", TEST_PASSWORD)
+        async with http.get(running.base + "/supervisor/charts.json") as r:
+            charts = await r.json()
+    assert len(charts["days"]) == 14 and charts["volume_by_channel"]["form"][-1] == 1
+    assert charts["first_response_hours_by_team"] == {}  # nobody answered yet
     assert row["ticket"] == f"#{ticket['reference']}"
     assert row["subject"] == '\'=HYPERLINK("http://evil")'
     assert row["sla_state"] == "ok" and row["sla_due"].endswith("Z")

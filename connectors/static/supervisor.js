@@ -29,6 +29,42 @@
     $("live-alerts").insertBefore(item, $("live-alerts").firstChild);
   }
 
+  // Charts, drawn by the bundled Chart.js from /supervisor/charts.json (numbers only).
+  var charts = {};
+  function drawCharts() {
+    return fetch("/supervisor/charts.json", { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) { throw new Error("The charts could not be loaded (" + r.status + ")."); }
+      return r.json();
+    }).then(function (data) {
+      var channels = Object.keys(data.volume_by_channel);
+      var teams = Object.keys(data.first_response_hours_by_team);
+      var volume = {
+        type: "bar",
+        data: {
+          labels: data.days.map(function (d) { return d.slice(5); }),
+          datasets: channels.map(function (name) {
+            return { label: name, data: data.volume_by_channel[name] };
+          })
+        },
+        options: { animation: false, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } }
+      };
+      var response = {
+        type: "bar",
+        data: {
+          labels: teams,
+          datasets: [{ label: "hours", data: teams.map(function (t) { return data.first_response_hours_by_team[t]; }) }]
+        },
+        options: { animation: false, plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true } } }
+      };
+      [["volume-chart", volume], ["response-chart", response]].forEach(function (pair) {
+        if (charts[pair[0]]) { charts[pair[0]].destroy(); }
+        charts[pair[0]] = new window.Chart($(pair[0]), pair[1]);
+      });
+      document.body.setAttribute("data-charts", "drawn");
+    }).catch(function (err) { $("live-state").textContent = err.message; });
+  }
+  drawCharts();
+
   var source = new EventSource("/live");
   source.addEventListener("open", function () { $("live-state").textContent = "live"; });
   source.addEventListener("error", function () { $("live-state").textContent = "reconnecting…"; });
@@ -36,6 +72,6 @@
     alertLine(JSON.parse(event.data));
     reloadPanel();
   });
-  source.addEventListener("queue", function () { reloadPanel(); });
+  source.addEventListener("conversation", function () { reloadPanel(); });
   source.addEventListener("reload", function () { window.location.reload(); });
 }());
