@@ -73,6 +73,8 @@ class AgentApi:
             web.post("/api/conversations/{ref:\\d+}/confirm", guard(self.confirm)),
             web.get("/api/incidents", guard(self.incidents)),
             web.get("/api/teams", guard(self.team_list)),
+            web.get("/api/agents", guard(self.teammates)),
+            web.post("/api/conversations/{ref:\\d+}/assign", guard(self.assign)),
             web.get("/api/conversations/{ref:\\d+}/canned", guard(self.canned_replies)),
         ]
 
@@ -132,8 +134,9 @@ class AgentApi:
                     "GET /api/conversations?team=&status=": "conversations in my teams",
                     "GET /api/conversations/{ref}": "messages, routing evidence, audit trail",
                     "POST /api/conversations/next": "claim the next conversation",
-                    "POST /api/conversations/{ref}/reply": '{"text": ..., "seen": id} (held '
-                    "with 409 when messages arrived after message `seen`)",
+                    "POST /api/conversations/{ref}/reply": '{"text": ..., "seen": id, '
+                    '"channel": name} (held with 409 when messages arrived after `seen`; '
+                    "`channel`: another of the customer's identities)",
                     "POST /api/conversations/{ref}/notes": '{"text": ...} internal note',
                     "POST /api/conversations/{ref}/reassign": '{"team": ...}',
                     "POST /api/conversations/{ref}/resolve": "resolve",
@@ -141,6 +144,8 @@ class AgentApi:
                     "POST /api/conversations/{ref}/confirm": "the team is right: learn from it",
                     "GET /api/incidents": "open incidents touching my teams",
                     "GET /api/teams": "every team (for reassigning)",
+                    "GET /api/agents": "people who share a team with me",
+                    "POST /api/conversations/{ref}/assign": '{"agent": name or null}',
                     "GET /api/conversations/{ref}/canned": "canned replies, filled in",
                     "POST /api/messages": "a customer message (the web form's JSON twin)",
                 },
@@ -196,10 +201,15 @@ class AgentApi:
     async def reply(self, request: web.Request, agent: Agent) -> web.Response:
         """Answers the customer on their channel."""
         text = await _text_field(request, "text")
-        seen = (await _json_object(request)).get("seen")
+        body = await _json_object(request)
+        seen, via = body.get("seen"), body.get("channel")
         if seen is not None and (isinstance(seen, bool) or not isinstance(seen, int)):
             raise _BadRequest("'seen' must be a message id")
-        message_id = await self.desk.reply(agent, int(request.match_info["ref"]), text, seen=seen)
+        if via is not None and not isinstance(via, str):
+            raise _BadRequest("'channel' must be a channel name")
+        message_id = await self.desk.reply(
+            agent, int(request.match_info["ref"]), text, seen=seen, via=via
+        )
         self.on_reply()
         return web.json_response({"message_id": message_id, "delivery": "pending"}, status=202)
 
@@ -235,6 +245,19 @@ class AgentApi:
             raise _BadRequest("'into' must be a ticket number")
         reference = await self.desk.merge(agent, int(request.match_info["ref"]), into)
         return web.json_response({"merged_into": reference})
+
+    async def teammates(self, request: web.Request, agent: Agent) -> web.Response:
+        """The people who share a team with me (for assigning)."""
+        return web.json_response({"agents": await self.desk.teammates(agent)})
+
+    async def assign(self, request: web.Request, agent: Agent) -> web.Response:
+        """Gives the conversation to a member of its team; ``{"agent": null}`` to nobody."""
+        body = await _json_object(request)
+        name = body.get("agent")
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise _BadRequest("'agent' must be a name or null")
+        assignee = await self.desk.assign(agent, int(request.match_info["ref"]), name)
+        return web.json_response({"assignee": assignee})
 
     async def team_list(self, request: web.Request, agent: Agent) -> web.Response:
         """Every team, for reassigning (names and display names are not secret)."""

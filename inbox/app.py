@@ -65,6 +65,19 @@ def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(model_path(settings), settings.model.batch_size)
 
 
+def reply_channels(settings: Settings) -> dict[str, str]:
+    """Which connector reaches a customer identity of each kind: email addresses through
+    the first mailbox, Telegram chats through the bot, chat sessions through the chat."""
+    found: dict[str, str] = {}
+    if settings.email:
+        found["email"] = settings.email[0].name
+    if settings.telegram is not None:
+        found["telegram"] = settings.telegram.name
+    if settings.chat.enabled:
+        found["webchat"] = "webchat"
+    return found
+
+
 def start_process_embedder(settings: Settings) -> ProcessEmbedder:
     """The model in a process of its own (for the service)."""
     embedder = ProcessEmbedder(model_path(settings), settings.model.batch_size)
@@ -193,6 +206,7 @@ class InboxService:
                 s.routing.fallback_team,
                 clocks=clocks,
                 rating_request=rating.request_text if s.csat else None,
+                reply_channels=reply_channels(s),
             ),
             on_reply=self.outbox_wake.set,
             on_correction=routing.learn,

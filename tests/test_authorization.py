@@ -49,6 +49,7 @@ STAFF: dict[tuple[str, str], str] = {
     ("POST", "/api/conversations/next"): "api",
     ("GET", "/api/incidents"): "api",
     ("GET", "/api/teams"): "api",
+    ("GET", "/api/agents"): "api",
     ("GET", "/api/conversations/{ref}"): "conversation",
     ("GET", "/api/conversations/{ref}/attachments/{file}"): "conversation",
     ("GET", "/api/conversations/{ref}/canned"): "conversation",
@@ -58,12 +59,14 @@ STAFF: dict[tuple[str, str], str] = {
     ("POST", "/api/conversations/{ref}/resolve"): "conversation",
     ("POST", "/api/conversations/{ref}/merge"): "conversation",
     ("POST", "/api/conversations/{ref}/confirm"): "conversation",
+    ("POST", "/api/conversations/{ref}/assign"): "conversation",
 }
 BODIES: dict[str, dict[str, Any]] = {
     "reply": {"text": "hello"},
     "notes": {"text": "hello"},
     "reassign": {"team": "orders"},
     "merge": {"into": 1},
+    "assign": {"agent": None},
 }
 
 

@@ -4,10 +4,16 @@ customer wrote again is held; notes stay internal; the customer's history is the
 
 from __future__ import annotations
 
+from typing import Any
+
+import aiohttp
 from playwright.async_api import Browser
 
+from inbox.store.accounts import Accounts
 from tests.browser import sign_in
 from tests.conftest import Running, until
+from tests.mailbox import Mailbox
+from tests.mailservers import SmtpServer
 
 
 async def test_take_the_next_conversation_and_answer_it_in_the_customers_chat(
@@ -101,3 +107,72 @@ async def test_the_conversation_shows_the_customers_other_tickets(running: Runni
     assert view["customer"]["identities"] == [
         {"channel": "email", "address": "lou@example.com", "verified": False}
     ]
+
+
+async def test_assign_within_the_team_only(running: Running) -> None:
+    token = await running.agent_token("dan", "billing", "triage")
+    await running.agent_token("eva", "billing")
+    await running.agent_token("fay", "orders")
+    ticket = await running.submit(email="gus@example.com", message="Refund for my last invoice")
+    base = f"/api/conversations/{ticket['reference']}"
+
+    async def team() -> str | None:
+        status, view = await running.api("GET", base, token)
+        return str(view["team"]) if status == 200 else None
+
+    assert await until(team) in ("billing", "triage")
+    _, view = await running.api("GET", base, token)
+    if view["team"] != "billing":
+        await running.api("POST", base + "/reassign", token, {"team": "billing"})
+    status, body = await running.api("POST", base + "/assign", token, {"agent": "eva"})
+    assert (status, body) == (200, {"assignee": "eva"})
+    status, body = await running.api("POST", base + "/assign", token, {"agent": "fay"})
+    assert status == 404 and "works in billing" in body["error"]
+    status, body = await running.api("POST", base + "/assign", token, {"agent": None})
+    assert (status, body) == (200, {"assignee": None})
+    _, people = await running.api("GET", "/api/agents", token)
+    assert {p["name"] for p in people["agents"]} == {"dan", "eva"}  # fay shares no team
+
+
+async def test_a_form_ticket_can_be_answered_by_email(
+    mailbox: Mailbox, smtp_server: SmtpServer
+) -> None:
+    service = await mailbox.start()
+    assert service.engine is not None
+    teams = [t.name for t in mailbox.settings.all_teams]
+    _agent, token = await Accounts(service.engine).add_agent("hal", teams)
+    base = f"http://127.0.0.1:{service.port}"
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        async with http.post(
+            base + "/api/messages",
+            json={"email": "ida@example.com", "message": "Please send my invoice by mail"},
+        ) as r:
+            reference = (await r.json())["reference"]
+
+        async def options() -> list[dict[str, Any]] | None:
+            async with http.get(f"{base}/api/conversations/{reference}") as r:
+                if r.status != 200:
+                    return None
+                found: list[dict[str, Any]] = (await r.json())["customer"]["reply_options"]
+                return found
+
+        assert await until(options) == [
+            {"channel": "form", "address": "ida@example.com", "own": True},
+            {"channel": "email", "address": "ida@example.com", "own": False},
+        ]
+        url = f"{base}/api/conversations/{reference}/reply"
+        async with http.post(url, json={"text": "Attached.", "channel": "telegram"}) as r:
+            assert r.status == 404 and "cannot be answered on 'telegram'" in await r.text()
+        async with http.post(url, json={"text": "Here it is.", "channel": "email"}) as r:
+            assert r.status == 202
+
+    def mailed() -> list[Any]:
+        return [
+            m
+            for m in smtp_server.received
+            if "ida@example.com" in m.rcpt_tos and "Here it is." in m.message.get_content()
+        ]
+
+    [mail] = await until(mailed)
+    assert f"[#{reference}]" in str(mail.message["Subject"])

@@ -11,6 +11,7 @@
   var seen = 0;  // the newest message id on screen: answers are held if newer ones arrive
   var canned = [];
   var mine = {};  // ids of the answers sent from this page
+  var teammates = [];
 
   function say(text) { $("status").textContent = text; }
 
@@ -100,6 +101,7 @@
       seen = c.messages.reduce(function (top, m) { return Math.max(top, m.id); }, 0);
       $("changed").hidden = true;
       showCustomer(c);
+      showChoices(c);
       loadCanned(c.reference);
     }).catch(function (err) { say(err.message); });
   }
@@ -119,6 +121,29 @@
       var item = element("li");
       item.appendChild(link);
       list.appendChild(item);
+    });
+  }
+
+  // Where the answer goes (the conversation's channel, or another identity of the
+  // customer) and who can be given the conversation (members of its team).
+  function showChoices(c) {
+    var via = $("reply-via");
+    via.replaceChildren();
+    ((c.customer || {}).reply_options || []).forEach(function (o) {
+      var option = element("option", "", o.channel + " \u2192 " + o.address + (o.own ? " (this conversation)" : ""));
+      option.value = o.channel;
+      via.appendChild(option);
+    });
+    var to = $("assign-to");
+    to.replaceChildren();
+    var nobody = element("option", "", "nobody");
+    nobody.value = "";
+    to.appendChild(nobody);
+    teammates.filter(function (p) { return p.teams.indexOf(c.team) >= 0; }).forEach(function (p) {
+      var option = element("option", "", p.name);
+      option.value = p.name;
+      option.selected = p.name === c.assignee;
+      to.appendChild(option);
     });
   }
 
@@ -203,7 +228,8 @@
         $("reassign-team").appendChild(option);
       });
     }).catch(function (err) { say(err.message); });
-    refresh().then(route).catch(function (err) { say(err.message); });
+    api("GET", "/api/agents").then(function (body) { teammates = body.agents; })
+      .then(refresh).then(route).catch(function (err) { say(err.message); });
     listen();
   }
 
@@ -239,7 +265,8 @@
 
   $("reply").addEventListener("submit", function (event) {
     event.preventDefault();
-    api("POST", "/api/conversations/" + current + "/reply", { text: $("reply-text").value, seen: seen })
+    api("POST", "/api/conversations/" + current + "/reply",
+      { text: $("reply-text").value, seen: seen, channel: $("reply-via").value || undefined })
       .then(function (sent) {
         mine[sent.message_id] = true;
         $("reply-text").value = "";
@@ -266,6 +293,13 @@
     event.preventDefault();
     api("POST", "/api/conversations/" + current + "/notes", { text: $("note-text").value })
       .then(function () { $("note-text").value = ""; say("Note added."); return open(current); })
+      .catch(function (err) { say(err.message); });
+  });
+  $("assign").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var name = $("assign-to").value || null;
+    api("POST", "/api/conversations/" + current + "/assign", { agent: name })
+      .then(function () { say(name ? "Assigned to " + name + "." : "Unassigned."); return open(current); })
       .catch(function (err) { say(err.message); });
   });
   $("reassign").addEventListener("submit", function (event) {

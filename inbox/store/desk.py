@@ -23,6 +23,7 @@ from inbox.store.engine import now
 from inbox.store.files import StoredFile, attachments_of, message_file
 from inbox.store.sla_clocks import SlaClocks, clock_views
 from inbox.store.tables import (
+    agent_teams,
     agents,
     contacts,
     conversation_refs,
@@ -191,8 +192,11 @@ class Desk:
         clocks: SlaClocks | None = None,
         clock: Callable[[], float] = now,
         rating_request: Callable[[int], str] | None = None,
+        reply_channels: dict[str, str] | None = None,
     ) -> None:
         self.rating_request = rating_request
+        # identity channel -> the connector that reaches it ("email" -> the first mailbox)
+        self.reply_channels = reply_channels or {}
         self.engine = engine
         self.team_names = team_names
         self.fallback_team = fallback_team
@@ -240,6 +244,38 @@ class Desk:
                 )
             ]
             return await message_file(conn, attachment_id, ids)
+
+    async def _reply_options(self, conn: AsyncConnection, row: Row[Any]) -> JsonRows:
+        """Where an answer can go: the conversation's own channel first, then the other
+        identities of the customer that a configured channel can reach."""
+        address = await conn.scalar(
+            select(conversations.c.address).where(conversations.c.id == row.id)
+        )
+        options = [{"channel": row.channel, "address": str(address), "own": True}]
+        contact = select(conversations.c.contact_id).where(conversations.c.id == row.id)
+        for i in await conn.execute(
+            select(identities.c.channel, identities.c.address)
+            .where(identities.c.contact_id == contact.scalar_subquery())
+            .order_by(identities.c.id)
+        ):
+            channel = self.reply_channels.get(i.channel)
+            if channel and (channel, i.address) != (row.channel, str(address)):
+                options.append({"channel": channel, "address": i.address, "own": False})
+        return options
+
+    async def _route_answer(
+        self, conn: AsyncConnection, row: Row[Any], via: str | None
+    ) -> tuple[str, str]:
+        options = await self._reply_options(conn, row)
+        if via is None:
+            return options[0]["channel"], options[0]["address"]
+        for option in options:
+            if option["channel"] == via:
+                return via, option["address"]
+        raise NotFound(
+            f"#{row.reference} cannot be answered on {via!r}: the customer has no identity "
+            f"there (choose one of {', '.join(o['channel'] for o in options)})"
+        )
 
     async def _customer(
         self, conn: AsyncConnection, agent: Agent, conversation_id: int
@@ -315,6 +351,7 @@ class Desk:
             files = await attachments_of(conn, [int(m.id) for m in message_rows])
             clocks = await clock_views(conn, row.id)
             customer, history = await self._customer(conn, agent, row.id)
+            customer["reply_options"] = await self._reply_options(conn, row)
         trail = [
             {"kind": e.kind, "actor": e.actor, "data": e.data, "at": e.created_at}
             for e in event_rows
@@ -389,7 +426,13 @@ class Desk:
         raise Conflict("the queue is too busy right now; try again")
 
     async def reply(
-        self, agent: Agent, reference: int, text: str, *, seen: int | None = None
+        self,
+        agent: Agent,
+        reference: int,
+        text: str,
+        *,
+        seen: int | None = None,
+        via: str | None = None,
     ) -> int:
         """Answers the customer on their channel; returns the message id.
 
@@ -418,14 +461,12 @@ class Desk:
                         f"not sent: {newer} new message(s) arrived in #{reference} since you "
                         "opened it. Read them, then send again."
                     )
-            address = await conn.scalar(
-                select(conversations.c.address).where(conversations.c.id == row.id)
-            )
+            channel, address = await self._route_answer(conn, row, via)
             message_id = await queue_outbound(
                 conn,
                 conversation_id=row.id,
-                channel=row.channel,
-                address=str(address),
+                channel=channel,
+                address=address,
                 text=text,
                 author="agent",
                 kind="reply",
@@ -497,6 +538,45 @@ class Desk:
             data = {"from": row.team, "to": team, "correction": True}
             await record_event(conn, row.id, "reassigned", agent.name, data)
             return await _teach(conn, row.id, team, "reassignment")
+
+    async def assign(self, agent: Agent, reference: int, assignee: str | None) -> str | None:
+        """Gives the conversation to a member of its team (``None``: to nobody)."""
+        async with self.engine.begin() as conn:
+            row = await self._visible(conn, agent, reference)
+            assignee_id = None
+            if assignee is not None:
+                assignee_id = await conn.scalar(
+                    select(agents.c.id)
+                    .join(agent_teams, agent_teams.c.agent_id == agents.c.id)
+                    .where(agents.c.name == assignee, agent_teams.c.team == row.team)
+                )
+                if assignee_id is None:
+                    raise NotFound(f"nobody called {assignee!r} works in {row.team}")
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.id == row.id)
+                .values(assignee_id=assignee_id, updated_at=self.clock())
+            )
+            await record_event(
+                conn, row.id, "assigned", agent.name, {"from": row.assignee, "to": assignee}
+            )
+        return assignee
+
+    async def teammates(self, agent: Agent) -> JsonRows:
+        """The people who share a team with ``agent``, with those teams."""
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(agents.c.name, agent_teams.c.team)
+                    .join(agent_teams, agent_teams.c.agent_id == agents.c.id)
+                    .where(agent_teams.c.team.in_(agent.teams))
+                    .order_by(agents.c.name, agent_teams.c.team)
+                )
+            ).all()
+        found: dict[str, list[str]] = {}
+        for r in rows:
+            found.setdefault(r.name, []).append(r.team)
+        return [{"name": n, "teams": t} for n, t in found.items()]
 
     async def confirm(self, agent: Agent, reference: int) -> tuple[str, str]:
         """Confirms the conversation is with the right team: its first message becomes a
