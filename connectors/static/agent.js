@@ -228,8 +228,11 @@
         $("reassign-team").appendChild(option);
       });
     }).catch(function (err) { say(err.message); });
-    api("GET", "/api/agents").then(function (body) { teammates = body.agents; })
-      .then(refresh).then(route).catch(function (err) { say(err.message); });
+    // The queue does not wait for the list of teammates (only the assign box needs it).
+    var people = api("GET", "/api/agents").then(function (body) { teammates = body.agents; })
+      .catch(function (err) { say(err.message); });
+    refresh().then(function () { return people; }).then(route)
+      .catch(function (err) { say(err.message); });
     listen();
   }
 
