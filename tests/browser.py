@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
-from playwright.async_api import Browser, Dialog, Page, Request, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Dialog, Page, Request, async_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -38,10 +38,16 @@ class ScriptWatch:
 
     dialogs: list[str] = field(default_factory=list)
     beacons: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
 
     def attach(self, page: Page) -> None:
         page.on("dialog", self._dialog)
         page.on("request", self._request)
+        page.on("console", self._console)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.console_errors.append(message.text)
 
     async def _dialog(self, dialog: Dialog) -> None:
         self.dialogs.append(dialog.message)

@@ -97,4 +97,5 @@ async def _work_through(running: Running, settings: Any, bot_api: BotApi, browse
 
     assert watch.dialogs == [], watch.dialogs
     assert watch.beacons == [], watch.beacons
+    assert watch.console_errors == [], watch.console_errors  # not even a blocked attempt
     assert await watch.flag(page) is None
