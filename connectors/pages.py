@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 import jinja2
 from aiohttp import web
+from markupsafe import Markup, escape
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("connectors", "templates"),
@@ -30,6 +32,22 @@ def relative_time(stamp: float | None) -> str:
 
 
 _env.filters["relative"] = relative_time
+RATING_LINK = re.compile(r"https?://\S+?(/rate/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)")
+
+
+def rating_links(text: str) -> Markup:
+    """``text``, escaped, with our own rating links made clickable. The link goes to the
+    path on this site whatever host the text names, so no text can point it elsewhere."""
+    out, last = [], 0
+    for found in RATING_LINK.finditer(text):
+        out.append(escape(text[last : found.start()]))
+        out.append(Markup('<a href="{}">{}</a>').format(found.group(1), found.group(0)))
+        last = found.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
+_env.filters["rating_links"] = rating_links
 
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -50,7 +50,7 @@ async def _serve(settings: Settings, web_enabled: bool) -> None:
         base = f"http://{settings.web.host}:{service.port}"
         print(
             f"inbox is running: {base}/form (form), {base}/chat (chat), "
-            f"{base}/agent (agent desk), {base}/api (agent API)"
+            f"{base}/agent (agent desk), {base}/supervisor (dashboard), {base}/api (agent API)"
         )
         program = sys.argv[0] if Path(sys.argv[0]).name == "inbox" else "inbox"
         print(f"create an account with: {program} user add NAME --team TEAM [--role supervisor]")

@@ -42,6 +42,8 @@ async def test_a_resolved_chat_gets_a_rating_link_and_one_tap_rates_it(
     await invitation.wait_for()
     link = re.search(r"https?://\S+/rate/\S+", await invitation.inner_text())
     assert link is not None
+    href = await invitation.locator("a").get_attribute("href")  # the link is clickable
+    assert href is not None and href.startswith("/rate/") and link.group(0).endswith(href)
     store = store_of(running.service.settings)
     page = await browser.new_page()
     await page.goto(link.group(0))  # opening it (as a link preview would) records nothing

@@ -16,6 +16,25 @@
   var delay = 500;
   var failedOpens = 0;
 
+  // Support's rating links become clickable; the link always goes to this site's own
+  // /rate/ path, whatever host the text names. Everything else stays text.
+  var RATING = /https?:\/\/\S+?(\/rate\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)/g;
+  function withRatingLinks(node, text) {
+    var last = 0;
+    text.replace(RATING, function (whole, path, at) {
+      node.appendChild(document.createTextNode(text.slice(last, at)));
+      var link = document.createElement("a");
+      link.href = path;
+      link.target = "_blank";
+      link.rel = "noopener";
+      link.textContent = whole;
+      node.appendChild(link);
+      last = at + whole.length;
+      return whole;
+    });
+    node.appendChild(document.createTextNode(text.slice(last)));
+  }
+
   function show(author, text, key) {
     if (key && seen[key]) { return; }
     if (key) { seen[key] = true; }
@@ -25,7 +44,7 @@
     who.className = "who";
     who.textContent = author === "customer" ? "You" : "Support";
     var body = document.createElement("p");
-    body.textContent = text;
+    if (author === "customer") { body.textContent = text; } else { withRatingLinks(body, text); }
     item.appendChild(who);
     item.appendChild(body);
     log.appendChild(item);
