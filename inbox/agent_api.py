@@ -13,6 +13,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from inbox.config import CannedReply
+from inbox.desk_pages import fill_canned
 from inbox.errors import Conflict, NotFound
 from inbox.models import Status
 from inbox.store.accounts import Accounts, Agent
@@ -266,15 +267,8 @@ class AgentApi:
     async def canned_replies(self, request: web.Request, agent: Agent) -> web.Response:
         """The canned replies, filled in for this conversation and this agent."""
         found = await self.desk.view(agent, int(request.match_info["ref"]))
-        display = dict(self.teams).get(found.summary.team, found.summary.team)
-        values = {
-            "customer": found.customer.get("name") or "there",
-            "ticket": f"#{found.summary.reference}",
-            "agent": agent.name,
-            "team": display,
-        }
         return web.json_response(
-            {"canned": [{"name": c.name, "text": c.expand(**values)} for c in self.canned]}
+            {"canned": fill_canned(self.canned, found, agent, dict(self.teams))}
         )
 
     async def incidents(self, request: web.Request, agent: Agent) -> web.Response:

@@ -23,6 +23,7 @@ from connectors.webform import WebFormConnector
 from inbox.agent_api import AgentApi
 from inbox.config import Settings
 from inbox.csat import CsatLinks, CsatRoutes
+from inbox.desk_pages import DeskPages
 from inbox.incidents import IncidentWatcher
 from inbox.ingest import IngestResult
 from inbox.live import ChangeFeed, LiveEvent, LiveHub, LiveRoutes
@@ -198,24 +199,27 @@ class InboxService:
         accounts = Accounts(engine)
         rating = CsatLinks(s.secret, s.web.public_url)
         web_auth = WebAuth(accounts, secure_cookies=s.web.public_url.startswith("https://"))
+        desk = Desk(
+            engine,
+            {t.name for t in s.all_teams},
+            s.routing.fallback_team,
+            clocks=clocks,
+            rating_request=rating.request_text if s.csat else None,
+            reply_channels=reply_channels(s),
+        )
+        team_names = [(t.name, t.display_name) for t in s.all_teams]
         api = AgentApi(
             accounts,
-            Desk(
-                engine,
-                {t.name for t in s.all_teams},
-                s.routing.fallback_team,
-                clocks=clocks,
-                rating_request=rating.request_text if s.csat else None,
-                reply_channels=reply_channels(s),
-            ),
+            desk,
             on_reply=self.outbox_wake.set,
             on_correction=routing.learn,
             web_auth=web_auth,
-            teams=[(t.name, t.display_name) for t in s.all_teams],
+            teams=team_names,
             canned=s.canned,
             on_change=lambda reference: changes.changed(references=[reference]),
         )
         more_routes = [
+            *DeskPages(desk, web_auth, teams=team_names, canned=s.canned).routes(),
             *CsatRoutes(engine, rating).routes(),
             *LiveRoutes(live, web_auth).routes(),
             *SupervisorPages(engine, web_auth).routes(),

@@ -9,7 +9,6 @@ from aiohttp import web
 
 from connectors.pages import PAGE_CSP, render
 from inbox.agent_api import AgentApi
-from inbox.store.accounts import Session
 from inbox.web_auth import WebAuth
 
 STATIC = Path(__file__).resolve().parent.parent / "connectors" / "static"
@@ -37,13 +36,6 @@ async def index(request: web.Request) -> web.Response:
     return render("index.html", {})
 
 
-async def agent_desk(request: web.Request, session: Session) -> web.Response:
-    """The agents' page (signed in): it talks to the agent API with the session."""
-    response = render("agent.html", {"csrf": session.csrf, "me": session.agent})
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 async def health(request: web.Request) -> web.Response:
     """Liveness for load balancers and scripts."""
     return web.json_response({"status": "ok"})
@@ -61,7 +53,6 @@ def build_web_app(
     app.add_routes(
         [
             web.get("/", index),
-            web.get("/agent", web_auth.page(agent_desk)),
             web.get("/healthz", health),
         ]
     )

@@ -38,6 +38,8 @@ PUBLIC = {
 # Staff routes, and what kind of check applies beyond "signed in".
 STAFF: dict[tuple[str, str], str] = {
     ("GET", "/agent"): "page",
+    ("GET", "/agent/queue"): "page",
+    ("GET", "/agent/conversations/{ref}"): "conversation-page",
     ("POST", "/logout"): "logout",  # signed out, it only sends you to the login page
     ("GET", "/live"): "stream",
     ("GET", "/supervisor"): "supervisor",
@@ -116,7 +118,9 @@ async def test_signed_out_nothing_staff_answers(running: Running) -> None:
             async with http.request(
                 method, _url(running, path, reference), json=_body(path), allow_redirects=False
             ) as r:
-                if (method == "GET" and kind in ("page", "supervisor")) or kind == "logout":
+                if (method == "GET" and kind in ("page", "supervisor", "conversation-page")) or (
+                    kind == "logout"
+                ):
                     assert r.status == 303 and r.headers["Location"].startswith("/login"), path
                 else:
                     assert r.status == 401, (method, path, r.status)
@@ -128,6 +132,7 @@ async def test_another_teams_conversation_is_404_by_token_and_by_session(
     reference = await _billing_ticket(running)
     token = await running.agent_token("ollie", "orders")
     conversation_routes = [key for key, kind in STAFF.items() if kind == "conversation"]
+    pages = [key for key, kind in STAFF.items() if kind == "conversation-page"]
     for method, path in conversation_routes:
         status, _ = await running.api(
             method, _url(running, path, reference)[len(running.base) :], token, _body(path)
@@ -136,7 +141,7 @@ async def test_another_teams_conversation_is_404_by_token_and_by_session(
     async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as http:
         await sign_in_http(http, running.base, "ollie", TEST_PASSWORD)
         csrf = await _page_csrf(http, running)
-        for method, path in conversation_routes:
+        for method, path in conversation_routes + pages:
             async with http.request(
                 method,
                 _url(running, path, reference),
