@@ -90,8 +90,8 @@ class SupervisorPages:
         return response
 
     async def charts(self, request: web.Request, session: Session) -> web.Response:
-        """The chart data: conversations a day by channel, and the median time to the
-        first answer by team, over the last CHART_DAYS days."""
+        """The chart data over the last CHART_DAYS days: conversations a day by channel and
+        by team, and the median time to the first answer by team and by channel."""
         days = [
             time.strftime("%Y-%m-%d", time.gmtime(time.time() - (CHART_DAYS - 1 - i) * 86400))
             for i in range(CHART_DAYS)
@@ -101,23 +101,30 @@ class SupervisorPages:
         query = select(c.c.channel, c.c.team, c.c.created_at, c.c.first_response_at).where(
             c.c.team.in_(session.agent.teams), c.c.created_at >= since
         )
-        volume: dict[str, list[int]] = {}
-        waits: dict[str, list[float]] = {}
+        volume: dict[str, dict[str, list[int]]] = {"channel": {}, "team": {}}
+        waits: dict[str, dict[str, list[float]]] = {"channel": {}, "team": {}}
         async with self.engine.connect() as conn:
             for r in await conn.execute(query):
                 day = time.strftime("%Y-%m-%d", time.gmtime(r.created_at))
-                if day in days:
-                    volume.setdefault(r.channel, [0] * CHART_DAYS)[days.index(day)] += 1
-                if r.first_response_at is not None:
-                    waits.setdefault(r.team, []).append(r.first_response_at - r.created_at)
+                for by, key in (("channel", r.channel), ("team", r.team)):
+                    if day in days:
+                        volume[by].setdefault(key, [0] * CHART_DAYS)[days.index(day)] += 1
+                    if r.first_response_at is not None:
+                        waits[by].setdefault(key, []).append(r.first_response_at - r.created_at)
+
+        def medians(by: str) -> dict[str, float]:
+            return {
+                key: round(statistics.median(values) / 3600, 2)
+                for key, values in sorted(waits[by].items())
+            }
+
         return web.json_response(
             {
                 "days": days,
-                "volume_by_channel": dict(sorted(volume.items())),
-                "first_response_hours_by_team": {
-                    team: round(statistics.median(values) / 3600, 2)
-                    for team, values in sorted(waits.items())
-                },
+                "volume_by_channel": dict(sorted(volume["channel"].items())),
+                "volume_by_team": dict(sorted(volume["team"].items())),
+                "first_response_hours_by_team": medians("team"),
+                "first_response_hours_by_channel": medians("channel"),
             },
             headers={"Cache-Control": "no-store"},
         )

@@ -36,27 +36,29 @@
       if (!r.ok) { throw new Error("The charts could not be loaded (" + r.status + ")."); }
       return r.json();
     }).then(function (data) {
-      var channels = Object.keys(data.volume_by_channel);
-      var teams = Object.keys(data.first_response_hours_by_team);
-      var volume = {
-        type: "bar",
-        data: {
-          labels: data.days.map(function (d) { return d.slice(5); }),
-          datasets: channels.map(function (name) {
-            return { label: name, data: data.volume_by_channel[name] };
-          })
-        },
-        options: { animation: false, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } }
-      };
-      var response = {
-        type: "bar",
-        data: {
-          labels: teams,
-          datasets: [{ label: "hours", data: teams.map(function (t) { return data.first_response_hours_by_team[t]; }) }]
-        },
-        options: { animation: false, plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true } } }
-      };
-      [["volume-chart", volume], ["response-chart", response]].forEach(function (pair) {
+      var labels = data.days.map(function (d) { return d.slice(5); });
+      function volume(series) {
+        return {
+          type: "bar",
+          data: {
+            labels: labels,
+            datasets: Object.keys(series).map(function (name) { return { label: name, data: series[name] }; })
+          },
+          options: { animation: false, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } }
+        };
+      }
+      function hours(medians) {
+        var keys = Object.keys(medians);
+        return {
+          type: "bar",
+          data: { labels: keys, datasets: [{ label: "hours", data: keys.map(function (k) { return medians[k]; }) }] },
+          options: { animation: false, plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true } } }
+        };
+      }
+      [["volume-channel-chart", volume(data.volume_by_channel)],
+       ["volume-team-chart", volume(data.volume_by_team)],
+       ["response-team-chart", hours(data.first_response_hours_by_team)],
+       ["response-channel-chart", hours(data.first_response_hours_by_channel)]].forEach(function (pair) {
         if (charts[pair[0]]) { charts[pair[0]].destroy(); }
         charts[pair[0]] = new window.Chart($(pair[0]), pair[1]);
       });
