@@ -95,7 +95,8 @@ class DeskPages:
         ]
 
     async def _queue(self, agent: Agent) -> list[dict[str, Any]]:
-        rows = await self.desk.list(agent, limit=QUEUE_ROWS)
+        # Resolved ones leave the queue (they stay reachable by number and in history).
+        rows = await self.desk.list(agent, limit=QUEUE_ROWS, unresolved=True)
         return [{**r.to_json(), "sla": sla_words(r.sla_state, r.sla_due)} for r in rows]
 
     async def page(self, request: web.Request, session: Session) -> web.Response:

@@ -37,12 +37,16 @@
       return r.json();
     }).then(function (data) {
       var labels = data.days.map(function (d) { return d.slice(5); });
+      var palette = ["#1f5fd6", "#d97706", "#059669", "#b3261e", "#7c3aed", "#0891b2", "#4a5368"];
+      function colour(i) { return palette[i % palette.length]; }
       function volume(series) {
         return {
           type: "bar",
           data: {
             labels: labels,
-            datasets: Object.keys(series).map(function (name) { return { label: name, data: series[name] }; })
+            datasets: Object.keys(series).map(function (name, i) {
+              return { label: name, data: series[name], backgroundColor: colour(i) };
+            })
           },
           options: { animation: false, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } }
         };
@@ -51,7 +55,14 @@
         var keys = Object.keys(medians);
         return {
           type: "bar",
-          data: { labels: keys, datasets: [{ label: "hours", data: keys.map(function (k) { return medians[k]; }) }] },
+          data: {
+            labels: keys,
+            datasets: [{
+              label: "hours",
+              data: keys.map(function (k) { return medians[k]; }),
+              backgroundColor: keys.map(function (k, i) { return colour(i); })
+            }]
+          },
           options: { animation: false, plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true } } }
         };
       }

@@ -220,13 +220,22 @@ class Desk:
         return row
 
     async def list(
-        self, agent: Agent, *, team: str | None = None, status: str | None = None, limit: int = 100
+        self,
+        agent: Agent,
+        *,
+        team: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        unresolved: bool = False,
     ) -> list[ConversationSummary]:
-        """Conversations in the agent's teams, most urgent and oldest first."""
+        """Conversations in the agent's teams, most urgent and oldest first (``unresolved``:
+        without the resolved ones)."""
         teams = [t for t in agent.teams if team is None or t == team]
         query = _summary_query().where(conversations.c.team.in_(teams))
         if status is not None:
             query = query.where(conversations.c.status == status)
+        if unresolved:
+            query = query.where(conversations.c.status != Status.RESOLVED.value)
         query = query.order_by(
             conversations.c.priority.desc(), conversations.c.created_at, conversations.c.id
         ).limit(limit)
