@@ -151,9 +151,7 @@ class InboxService:
         if s.telegram is not None:
             to += [(s.telegram.name, chat) for chat in s.alerts.telegram]
         recipients = AlertRecipients(tuple(to), s.alerts.kinds, s.web.public_url)
-        self.sla = sla = SlaWatcher(
-            engine, s.sla, clocks.teams, on_alert=alerted, recipients=recipients
-        )
+        self.sla = sla = SlaWatcher(engine, clocks, on_alert=alerted, recipients=recipients)
         self._spawn(sla.run(self.stopping), "sla-watcher")
 
         def committed(results: list[IngestResult]) -> None:

@@ -80,15 +80,14 @@ def acknowledgement_text(
     promise = "will answer you as soon as possible."
     if within is not None:
         hours = within / 3600
+        unit = "business " if business else ""
         span = (
-            f"{round(hours * 60)} minutes"
+            f"{round(hours * 60)} {unit}minutes"
             if hours < 1
-            else "1 hour"
+            else f"1 {unit}hour"
             if hours == 1
-            else f"{hours:g} hours"
+            else f"{hours:g} {unit}hours"
         )
-        if business:
-            span = span.replace("minutes", "business minutes").replace("hour", "business hour")
         promise = f"usually answers within {span}."
     return (
         f"Thank you, we have your message. Your ticket is {format_reference(reference)}. "

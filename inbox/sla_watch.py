@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from inbox.sla_policy import SlaSettings, TeamSla
+from inbox.sla_policy import TeamSla
 from inbox.store.engine import now
 from inbox.store.sla_clocks import RUNNING, SlaClocks
 from inbox.store.tables import conversations, sla_timers
@@ -78,8 +78,7 @@ class SlaWatcher:
     def __init__(
         self,
         engine: AsyncEngine,
-        settings: SlaSettings,
-        teams: dict[str, TeamSla],
+        clocks: SlaClocks,
         *,
         clock: Callable[[], float] = now,
         on_alert: Callable[[list[SlaAlert]], None] | None = None,
@@ -87,9 +86,9 @@ class SlaWatcher:
     ) -> None:
         self.recipients = recipients or AlertRecipients()
         self.engine = engine
-        self.settings = settings
-        self.teams = teams
-        self.clocks = SlaClocks(settings, teams)
+        self.clocks = clocks
+        self.settings = clocks.settings
+        self.teams = clocks.teams
         self.clock = clock
         self.on_alert = on_alert
         self.wake = asyncio.Event()

@@ -88,7 +88,7 @@ async def fill(raw: dict[str, Any], folder: Path, count: int, texts: list[str]) 
                 .values(assignee_id=agent.agent_id, status="open")
             )
     logging.getLogger("inbox.sla_watch").setLevel(logging.ERROR)  # hundreds of alerts
-    watcher = SlaWatcher(engine, settings.sla, clocks_for(settings).teams)
+    watcher = SlaWatcher(engine, clocks_for(settings))
     await watcher.check()
     await engine.dispose()
 

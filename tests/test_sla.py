@@ -241,8 +241,7 @@ async def test_the_warning_comes_before_the_breach_then_the_escalation(world: Wo
     alerts: list[str] = []
     watcher = SlaWatcher(
         world.engine,
-        world.settings.sla,
-        clocks_for(world.settings).teams,
+        clocks_for(world.settings),
         clock=world.clock,
         on_alert=lambda batch: alerts.extend(a.kind for a in batch),
     )
@@ -274,10 +273,8 @@ async def test_two_watchers_raise_each_alert_once(world: World) -> None:
     for i in range(5):
         await world.customer(f"Question {i} about my bill", "2026-11-23 09:00", f"c{i}@example.com")
     world.clock.now = at("2026-11-23 10:00")
-    teams = clocks_for(world.settings).teams
-    watchers = [
-        SlaWatcher(world.engine, world.settings.sla, teams, clock=world.clock) for _ in range(2)
-    ]
+    clocks = clocks_for(world.settings)
+    watchers = [SlaWatcher(world.engine, clocks, clock=world.clock) for _ in range(2)]
     batches = await asyncio.gather(*(w.check() for w in watchers))
     raised = sorted((a.kind, a.reference) for batch in batches for a in batch)
     assert len(raised) == 10 and len(set(raised)) == 10  # a warning and a breach each
@@ -286,9 +283,7 @@ async def test_two_watchers_raise_each_alert_once(world: World) -> None:
 
 async def test_an_agent_answer_before_the_mark_means_no_alert(world: World) -> None:
     ref = await world.customer("Card declined", "2026-11-23 09:00")
-    watcher = SlaWatcher(
-        world.engine, world.settings.sla, clocks_for(world.settings).teams, clock=world.clock
-    )
+    watcher = SlaWatcher(world.engine, clocks_for(world.settings), clock=world.clock)
     world.clock.now = at("2026-11-23 09:30")
     await world.desk.reply(world.agent, ref, "Try again now, please.")
     world.clock.now = at("2026-11-23 17:00")

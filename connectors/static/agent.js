@@ -51,6 +51,21 @@
 
   function refresh() { return swap("/agent/queue", $("queue")); }
 
+  // For live events: at most one queue refresh a second; events during one lead to one
+  // more after it, so the queue ends up current without a request per event.
+  var refreshing = false;
+  var refreshAgain = false;
+  function refreshSoon() {
+    if (refreshing) { refreshAgain = true; return; }
+    refreshing = true;
+    refresh().catch(function (err) { say(err.message); }).then(function () {
+      setTimeout(function () {
+        refreshing = false;
+        if (refreshAgain) { refreshAgain = false; refreshSoon(); }
+      }, 1000);
+    });
+  }
+
   function open(ref) {
     var keep = String(ref) === String(current) ? ["reply-text", "note-text"] : [];
     return swap("/agent/conversations/" + ref, $("conversation"), keep).then(function (found) {
@@ -178,7 +193,7 @@
     var source = new EventSource("/live");
     source.addEventListener("conversation", function (event) {
       var data = JSON.parse(event.data);
-      refresh().catch(function (err) { say(err.message); });
+      refreshSoon();
       if (current === null || data.reference !== current) { return; }
       api("GET", "/api/conversations/" + current).then(function (c) {
         var arrived = c.messages.filter(function (m) {

@@ -4,11 +4,16 @@
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
-  var pending = null;
+  var GAP_MS = 1000;  // at most one refresh a second, however many events arrive
+  var running = false;
+  var again = false;
 
+  // Fetches the panel again; events during a fetch lead to one more fetch after it, so
+  // the page ends up current without a request per event.
   function reloadPanel() {
-    if (pending) { return pending; }
-    pending = fetch("/supervisor/panel", { credentials: "same-origin" }).then(function (r) {
+    if (running) { again = true; return; }
+    running = true;
+    fetch("/supervisor/panel", { credentials: "same-origin" }).then(function (r) {
       if (r.status === 401 || r.redirected) { window.location.assign("/login?next=/supervisor"); }
       if (!r.ok) { throw new Error("The dashboard could not be refreshed (" + r.status + ")."); }
       return r.text();
@@ -16,8 +21,12 @@
       var parsed = new DOMParser().parseFromString(html, "text/html");
       $("panel").replaceChildren.apply($("panel"), Array.prototype.slice.call(parsed.body.childNodes));
     }).catch(function (err) { $("live-state").textContent = err.message; })
-      .then(function () { pending = null; });
-    return pending;
+      .then(function () {
+        setTimeout(function () {
+          running = false;
+          if (again) { again = false; reloadPanel(); }
+        }, GAP_MS);
+      });
   }
 
   function alertLine(data) {

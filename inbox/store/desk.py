@@ -160,6 +160,8 @@ def _summary_query() -> Any:
         conversations.c.first_response_due,
         conversations.c.sla_due,
         conversations.c.sla_state,
+        conversations.c.address,  # where answers go: not part of the summary
+        conversations.c.contact_id,
     ).outerjoin(agents, agents.c.id == conversations.c.assignee_id)
 
 
@@ -257,18 +259,14 @@ class Desk:
     async def _reply_options(self, conn: AsyncConnection, row: Row[Any]) -> JsonRows:
         """Where an answer can go: the conversation's own channel first, then the other
         identities of the customer that a configured channel can reach."""
-        address = await conn.scalar(
-            select(conversations.c.address).where(conversations.c.id == row.id)
-        )
-        options = [{"channel": row.channel, "address": str(address), "own": True}]
-        contact = select(conversations.c.contact_id).where(conversations.c.id == row.id)
+        options = [{"channel": row.channel, "address": row.address, "own": True}]
         for i in await conn.execute(
             select(identities.c.channel, identities.c.address)
-            .where(identities.c.contact_id == contact.scalar_subquery())
+            .where(identities.c.contact_id == row.contact_id)
             .order_by(identities.c.id)
         ):
             channel = self.reply_channels.get(i.channel)
-            if channel and (channel, i.address) != (row.channel, str(address)):
+            if channel and (channel, i.address) != (row.channel, row.address):
                 options.append({"channel": channel, "address": i.address, "own": False})
         return options
 
@@ -287,13 +285,11 @@ class Desk:
         )
 
     async def _customer(
-        self, conn: AsyncConnection, agent: Agent, conversation_id: int
+        self, conn: AsyncConnection, agent: Agent, row: Row[Any]
     ) -> tuple[dict[str, Any], JsonRows]:
         """Who wrote (every identity linked to them) and their other conversations that
         the agent's teams hold, newest first; the rest are only counted."""
-        contact_id = await conn.scalar(
-            select(conversations.c.contact_id).where(conversations.c.id == conversation_id)
-        )
+        contact_id, conversation_id = row.contact_id, row.id
         person = (
             await conn.execute(
                 select(contacts.c.name, contacts.c.tier).where(contacts.c.id == contact_id)
@@ -359,7 +355,7 @@ class Desk:
             ).all()
             files = await attachments_of(conn, [int(m.id) for m in message_rows])
             clocks = await clock_views(conn, row.id)
-            customer, history = await self._customer(conn, agent, row.id)
+            customer, history = await self._customer(conn, agent, row)
             customer["reply_options"] = await self._reply_options(conn, row)
         trail = [
             {"kind": e.kind, "actor": e.actor, "data": e.data, "at": e.created_at}
@@ -631,14 +627,11 @@ class Desk:
         )
         if asked is not None:
             return
-        address = await conn.scalar(
-            select(conversations.c.address).where(conversations.c.id == row.id)
-        )
         message_id = await queue_outbound(
             conn,
             conversation_id=row.id,
             channel=row.channel,
-            address=str(address),
+            address=row.address,
             text=self.rating_request(int(row.reference)),
             author="bot",
             kind="csat",
