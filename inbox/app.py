@@ -28,7 +28,7 @@ from inbox.incidents import IncidentWatcher
 from inbox.ingest import IngestResult
 from inbox.live import ChangeFeed, LiveEvent, LiveHub, LiveRoutes
 from inbox.outbox import OutboxSender
-from inbox.queue.sqlite import SqliteQueue
+from inbox.queue import Queue, open_queue
 from inbox.routing import RoutingService
 from inbox.sla_watch import AlertRecipients, SlaAlert, SlaWatcher
 from inbox.store.accounts import Accounts
@@ -98,7 +98,7 @@ class InboxService:
         self._tasks: list[asyncio.Task[Any]] = []
         self._runner: web.AppRunner | None = None
         self.engine: AsyncEngine | None = None
-        self.queue: SqliteQueue | None = None
+        self.queue: Queue | None = None
         self.outbox_wake = asyncio.Event()
         self.stopping = asyncio.Event()
         self.port: int | None = None
@@ -122,7 +122,7 @@ class InboxService:
         s = self.settings
         self.engine = engine = create_engine(s.store.url)
         await migrate(engine)
-        self.queue = queue = await SqliteQueue(s.queue).open()
+        self.queue = queue = await open_queue(s.queue)
         await queue.reserve_references_above(await highest_reference(engine))
         embedder: Embedder
         if self._embedder is not None:

@@ -184,10 +184,10 @@ def cmd_route(args: argparse.Namespace) -> int:
 
 def cmd_queue(args: argparse.Namespace) -> int:
     """Shows what waits in the queue and what was dead-lettered, with reasons."""
-    from inbox.queue.sqlite import SqliteQueue
+    from inbox.queue import open_queue
 
     async def run() -> None:
-        queue = await SqliteQueue(_settings(args).queue).open()
+        queue = await open_queue(_settings(args).queue)
         try:
             print(f"pending: {await queue.pending()}")
             dead = await queue.dead_letters(args.limit)
@@ -307,6 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--epochs", type=float, default=TrainingSettings.epochs)
     ev.add_argument(
+        "--per-label",
+        type=int,
+        default=TrainingSettings.per_label,
+        help="examples of one intent kept together in a training batch (0: plain shuffle)",
+    )
+    ev.add_argument(
         "--oos-holdout",
         type=int,
         default=0,
@@ -332,6 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="fine-tune the encoder on the teams' examples")
     train.add_argument("--epochs", type=float, default=TrainingSettings.epochs)
+    train.add_argument(
+        "--per-label",
+        type=int,
+        default=TrainingSettings.per_label,
+        help="examples of one intent kept together in a training batch (0: plain shuffle)",
+    )
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(func=cmd_train)
 

@@ -130,9 +130,10 @@ class TriageSettings:
 
 @dataclass(frozen=True)
 class QueueSettings:
-    """The inbound queue: embedded SQLite by default."""
+    """The inbound queue: embedded SQLite at ``path`` by default, Redis Streams at ``url``."""
 
-    backend: str = "sqlite"
+    url: str = ""
+    name: str = "inbox"
     path: Path = Path("var/queue.db")
     batch_size: int = 512
     visibility_timeout: float = 60.0
@@ -332,12 +333,42 @@ def _secret(data_dir: Path, env_name: str) -> bytes:
     return key
 
 
-def _sqlite_url(url: str, base: Path) -> str:
-    """Makes a relative SQLite path in the URL relative to the config file's folder."""
+STORE_URL_ENV = "INBOX_STORE_URL"
+QUEUE_URL_ENV = "INBOX_QUEUE_URL"
+
+
+def _store_url(url: str, base: Path) -> str:
+    """The store's SQLAlchemy URL: a relative SQLite path becomes relative to the config
+    file's folder; ``postgresql://`` and ``postgres://`` get the asyncpg driver."""
     prefix = "sqlite+aiosqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        return prefix + str(base / url[len(prefix) :])
+    if url.startswith(prefix):
+        if not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(base / url[len(prefix) :])
+        return url
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+asyncpg://" + url[len(plain) :]
+    if url.startswith("postgresql+asyncpg://"):
+        return url
+    raise ConfigError(
+        f"store.url (or {STORE_URL_ENV}): '{_without_password(url)}' is neither "
+        "sqlite+aiosqlite:///PATH nor postgresql://USER@HOST/DATABASE"
+    )
+
+
+def _queue_url(url: str) -> str:
+    """The queue's Redis URL, or "" for the embedded queue."""
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(
+            f"queue.url (or {QUEUE_URL_ENV}): '{_without_password(url)}' is not a redis:// "
+            "URL; leave it empty for the embedded queue"
+        )
     return url
+
+
+def _without_password(url: str) -> str:
+    """``url`` with any password replaced, for error messages."""
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
 def _password(r: TableReader, name: str, user: str) -> str:
@@ -593,7 +624,8 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
 
     q = top.table_of("queue")
     queue = QueueSettings(
-        backend=q.string("backend", "sqlite"),
+        url=_queue_url(os.environ.get(QUEUE_URL_ENV) or q.string("url", "", allow_empty=True)),
+        name=q.string("name", "inbox"),
         path=_resolve(base, q.string("path", "var/queue.db")),
         batch_size=q.integer("batch_size", 512, minimum=1),
         visibility_timeout=q.number("visibility_timeout", 60.0, minimum=1.0),
@@ -604,12 +636,15 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         linger=q.number("linger", 0.05),
     )
     q.finish()
-    if queue.backend != "sqlite":
-        raise ConfigError("queue.backend: must be 'sqlite' (Redis Streams is not built yet)")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", queue.name):
+        raise ConfigError("queue.name: letters, digits, '.', '_' and '-' only")
 
     s = top.table_of("store")
     store = StoreSettings(
-        url=_sqlite_url(s.string("url", "sqlite+aiosqlite:///var/inbox.db"), base)
+        url=_store_url(
+            os.environ.get(STORE_URL_ENV) or s.string("url", "sqlite+aiosqlite:///var/inbox.db"),
+            base,
+        )
     )
     s.finish()
 

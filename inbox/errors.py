@@ -56,3 +56,8 @@ class NotFound(InboxError):
 
 class Conflict(InboxError):
     """The request conflicts with the current state (already claimed, already resolved)."""
+
+
+class QueueUnavailable(InboxError):
+    """The queue's server cannot be reached or refused a command; nothing was queued or
+    taken. Callers wait and try again (connectors keep their cursor, workers their loop)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import enum
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -135,6 +136,8 @@ class Envelope:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise InvalidMessage(f"payload is missing or has a bad field: {err!r}") from err
+        if not math.isfinite(envelope.received_at):
+            raise InvalidMessage(f"received_at is not a time: {envelope.received_at}")
         return envelope
 
 
@@ -159,7 +162,7 @@ class Receipt:
 class QueueItem:
     """A claimed piece of work: the raw payload, its reserved reference and its tries."""
 
-    item_id: int
+    item_id: str
     payload: str
     reference: int
     attempts: int
@@ -169,7 +172,7 @@ class QueueItem:
 class DeadLetter:
     """A message the worker gave up on, with the reason kept for the operator."""
 
-    item_id: int
+    item_id: str
     payload: str
     attempts: int
     reason: str

@@ -22,16 +22,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from classifiers.dedup import Deduper
 from classifiers.embedder import Vectors
 from inbox.config import Settings
-from inbox.errors import InvalidMessage
+from inbox.errors import InvalidMessage, QueueUnavailable
 from inbox.ingest import IngestPlan, IngestResult, ingest_batch
 from inbox.models import Envelope, Priority, QueueItem, RoutingDecision, TriageDecision
 from inbox.queue import Queue
 from inbox.routing import RoutingService
+from inbox.store.engine import store_unreachable
+from inbox.store.locks import serialize
 from inbox.text import embedding_text
 from inbox.triaging import TriageService
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+QUEUE_DOWN_PAUSE = 1.0  # seconds between tries while the queue's server is unreachable
 
 
 def consumer_name(suffix: str = "") -> str:
@@ -72,9 +75,15 @@ class Worker:
         stopping = stopping or asyncio.Event()
         while not stopping.is_set():
             limit = self.settings.queue.batch_size
-            items = await _unless_stopping(
-                self.queue.claim(self.name, limit, block=5.0), stopping, default=[]
-            )
+            try:
+                items = await _unless_stopping(
+                    self.queue.claim(self.name, limit, block=5.0), stopping, default=[]
+                )
+            except QueueUnavailable as err:
+                # Redis restarting, say: nothing was taken; try again in a moment.
+                log.warning("%s; trying again in %.0f s", err, QUEUE_DOWN_PAUSE)
+                await _unless_stopping(asyncio.sleep(QUEUE_DOWN_PAUSE), stopping, default=None)
+                continue
             if not items:
                 continue
             linger = self.settings.queue.linger
@@ -140,6 +149,8 @@ class Worker:
                     results += await self._persist([plan])
                     done.append(item)
                 except Exception as one_err:
+                    if store_unreachable(one_err):
+                        raise  # not the message's fault: the batch comes back later
                     await self._give_back(item, f"{type(one_err).__name__}: {one_err}")
         if results and self.on_committed is not None:
             self.on_committed(results)
@@ -148,6 +159,10 @@ class Worker:
 
     async def _persist(self, plans: list[IngestPlan]) -> list[IngestResult]:
         async with self.engine.begin() as conn:
+            # Ingest decides across rows (which customer, which conversation, duplicate
+            # or not): one batch at a time per store. The encode, most of the work, is
+            # done by then and runs on every worker at once.
+            await serialize(conn, "ingest")
             return await ingest_batch(
                 conn,
                 plans,

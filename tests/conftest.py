@@ -21,7 +21,13 @@ from inbox.config import Settings, parse_settings
 # The real mail servers' fixtures (``dovecot``, ``smtp_server``), a configured ``mailbox``
 # on them, headless Chromium
 # (``browser``) and the Bot API stand-in (``bot_api``), for every test module.
-pytest_plugins = ["tests.mailservers", "tests.mailbox", "tests.browser", "tests.telegram_api"]
+pytest_plugins = [
+    "tests.backends",
+    "tests.mailservers",
+    "tests.mailbox",
+    "tests.browser",
+    "tests.telegram_api",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -45,6 +51,12 @@ def make_raw_config(tmp_path: Path, **overrides: dict[str, Any]) -> dict[str, An
     raw["queue"].update(path=str(tmp_path / "queue.db"), retry_backoff=0.05, poll_interval=0.05)
     raw["outbox"].update(retry_backoff=0.05, poll_interval=0.05)
     raw["web"]["port"] = 0
+    from tests import backends  # a plugin: imported by pytest first
+
+    if backends.current() == "scaled":
+        raw["store"]["url"] = backends.scaled_store(tmp_path)
+        queue_url, queue_name = backends.scaled_queue(tmp_path)
+        raw["queue"].update(url=queue_url, name=queue_name)
     for table, values in overrides.items():
         node = raw
         for part in table.split("."):
@@ -150,12 +162,17 @@ async def service_factory(
 
 @dataclass
 class Store:
-    """Read-only SQL on the store file, for assertions."""
+    """Read-only SQL on the store (SQLite file or PostgreSQL), for assertions; the SQL uses
+    ``?`` placeholders."""
 
-    path: Path
+    url: str
 
     def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        conn = sqlite3.connect(self.path, timeout=30)
+        if not self.url.startswith("sqlite"):
+            from tests.backends import postgres_rows
+
+            return postgres_rows(self.url, sql, args)
+        conn = sqlite3.connect(self.url.split("///", 1)[1], timeout=30)
         try:
             return list(conn.execute(sql, args).fetchall())
         finally:
@@ -166,4 +183,4 @@ class Store:
 
 
 def store_of(settings: Settings) -> Store:
-    return Store(Path(settings.store.url.split("///", 1)[1]))
+    return Store(settings.store.url)

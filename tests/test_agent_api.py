@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from tests.conftest import Running, until
+
+pytestmark = pytest.mark.both_backends
 
 
 async def _stored(running: Running, token: str, reference: int) -> dict[str, Any]:

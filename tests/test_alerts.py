@@ -17,6 +17,8 @@ from tests.mailservers import Dovecot, SmtpServer
 from tests.telegram_api import BotApi
 from tests.test_telegram import TOKEN_ENV
 
+pytestmark = pytest.mark.both_backends
+
 BOSS_CHAT = 5150
 
 

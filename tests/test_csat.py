@@ -7,11 +7,14 @@ import re
 from typing import Any
 
 import aiohttp
+import pytest
 from playwright.async_api import Browser
 
 from tests.browser import TEST_PASSWORD
 from tests.conftest import Running, store_of, until
 from tests.signing_in import cookie_jar, sign_in_http
+
+pytestmark = pytest.mark.both_backends
 
 
 async def test_a_resolved_chat_gets_a_rating_link_and_one_tap_rates_it(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import pytest
 from playwright.async_api import Browser
 
 from inbox.store.accounts import Accounts
@@ -14,6 +15,8 @@ from tests.browser import sign_in
 from tests.conftest import Running, until
 from tests.mailbox import Mailbox
 from tests.mailservers import SmtpServer
+
+pytestmark = pytest.mark.both_backends
 
 
 async def test_take_the_next_conversation_and_answer_it_in_the_customers_chat(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from playwright.async_api import Browser
 
 from inbox.app import InboxService
@@ -20,6 +21,8 @@ from tests.browser import open_conversation, sign_in
 from tests.conftest import Running, make_settings, store_of, until
 from tests.mailbox import Mailbox, mail
 from tests.mailservers import Dovecot, SmtpServer
+
+pytestmark = pytest.mark.both_backends
 
 ALL_TEAMS = ("billing", "orders", "accounts", "technical", "general", "triage")
 

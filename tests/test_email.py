@@ -172,7 +172,10 @@ async def test_uidvalidity_change_imports_new_mail_only(
     # Give a re-import every chance to show: the queue has drained and nothing doubled.
     queue_db = settings.queue.path
     await until(
-        lambda: Store(queue_db).count("SELECT count(*) FROM items WHERE state != 'done'") == 0
+        lambda: (
+            Store(f"sqlite:///{queue_db}").count("SELECT count(*) FROM items WHERE state != 'done'")
+            == 0
+        )
     )
     assert store.count("SELECT count(*) FROM messages WHERE direction='in'") == 4
     assert len(smtp_server.received) == 4
@@ -318,8 +321,8 @@ async def test_sigkill_during_intake_and_processing_never_duplicates(
     raw["web"]["port"] = 0
     config = tmp_path / "config.toml"
     config.write_text(tomlwrite.dumps(raw))
-    store = Store(tmp_path / "inbox.db")
-    queue = Store(tmp_path / "queue.db")
+    store = Store(f"sqlite:///{tmp_path}/inbox.db")
+    queue = Store(f"sqlite:///{tmp_path}/queue.db")
     dovecot.save_many(
         user,
         [

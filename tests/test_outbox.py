@@ -11,7 +11,6 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -54,9 +53,12 @@ class ScriptedChannel:
         return None
 
 
+pytestmark = pytest.mark.both_backends
+
+
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/store.db")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings.store.url)
     await migrate(engine)
     yield engine
     await engine.dispose()

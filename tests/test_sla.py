@@ -34,6 +34,8 @@ from inbox.store.tables import conversations, events, messages
 from inbox.text import format_reference
 from tests.conftest import make_raw_config, until
 
+pytestmark = pytest.mark.both_backends
+
 BERLIN = ZoneInfo("Europe/Berlin")
 WEEKDAYS = {day: "09:00-18:00" for day in ("mon", "tue", "wed", "thu", "fri")}
 

@@ -295,7 +295,7 @@ async def test_killed_after_get_updates_before_queueing_processes_the_update_onc
     raw["web"]["port"] = 0
     config = tmp_path / "config.toml"
     config.write_text(tomlwrite.dumps(raw))
-    store = Store(tmp_path / "inbox.db")
+    store = Store(f"sqlite:///{tmp_path}/inbox.db")
     proc, _base = await start_service(config, stderr=asyncio.subprocess.DEVNULL)
     killed = asyncio.Event()
 

@@ -6,8 +6,11 @@ import asyncio
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.conftest import Running, until
+
+pytestmark = pytest.mark.both_backends
 
 ALL_TEAMS = ("billing", "orders", "accounts", "technical", "general", "triage")
 

@@ -6,7 +6,11 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 
+import pytest
+
 from tests.conftest import Running, until
+
+pytestmark = pytest.mark.both_backends
 
 
 async def _conversations(running: Running, token: str) -> list[dict[str, object]]:

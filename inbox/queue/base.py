@@ -38,11 +38,11 @@ class Queue(Sink, Protocol):
         """Claims up to ``max_items`` ready items, waiting up to ``block`` seconds for one."""
         ...
 
-    async def ack(self, item_ids: Sequence[int]) -> None:
+    async def ack(self, item_ids: Sequence[str]) -> None:
         """Marks items done: they are never delivered again."""
         ...
 
-    async def retry(self, item_id: int, reason: str) -> bool:
+    async def retry(self, item_id: str, reason: str) -> bool:
         """Backs the item off for a later try; returns False if it was dead-lettered."""
         ...
 

@@ -209,15 +209,14 @@ class SqliteQueue:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        items = [QueueItem(r[0], r[1], r[2], r[3]) for r in rows]
-        items.sort(key=lambda item: item.item_id)
-        return items
+        rows.sort(key=lambda r: int(r[0]))
+        return [QueueItem(str(r[0]), r[1], r[2], r[3]) for r in rows]
 
-    async def ack(self, item_ids: Sequence[int]) -> None:
+    async def ack(self, item_ids: Sequence[str]) -> None:
         """Marks items done."""
         if not item_ids:
             return
-        ids = list(item_ids)
+        ids = [int(item_id) for item_id in item_ids]
 
         def ack_sync() -> None:
             marks = ",".join("?" * len(ids))
@@ -229,12 +228,12 @@ class SqliteQueue:
 
         await self._run(ack_sync)
 
-    async def retry(self, item_id: int, reason: str) -> bool:
+    async def retry(self, item_id: str, reason: str) -> bool:
         """Backs off exponentially; dead-letters once the tries are used up."""
         s = self.settings
 
         def retry_sync() -> bool:
-            row = self.conn.execute("SELECT attempts FROM items WHERE id=?", (item_id,))
+            row = self.conn.execute("SELECT attempts FROM items WHERE id=?", (int(item_id),))
             found = row.fetchone()
             if found is None:
                 return False
@@ -243,14 +242,14 @@ class SqliteQueue:
                 self.conn.execute(
                     "UPDATE items SET state='dead', claimed_by=NULL, lease_until=NULL,"
                     " last_error=? WHERE id=?",
-                    (reason, item_id),
+                    (reason, int(item_id)),
                 )
                 return False
             delay = min(s.retry_backoff * 2 ** (attempts - 1), s.retry_backoff_max)
             self.conn.execute(
                 "UPDATE items SET state='ready', claimed_by=NULL, lease_until=NULL,"
                 " available_at=?, last_error=? WHERE id=?",
-                (time.time() + delay, reason, item_id),
+                (time.time() + delay, reason, int(item_id)),
             )
             return True
 
@@ -265,7 +264,7 @@ class SqliteQueue:
                 " WHERE state='dead' ORDER BY id DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-            return [DeadLetter(r[0], r[1], r[2], r[3]) for r in rows]
+            return [DeadLetter(str(r[0]), r[1], r[2], r[3]) for r in rows]
 
         return await self._run(read)
 

@@ -21,6 +21,7 @@ from inbox.sla_policy import RESPONSES, SlaSettings, Target
 from inbox.store.accounts import Agent
 from inbox.store.engine import now
 from inbox.store.files import StoredFile, attachments_of, message_file
+from inbox.store.locks import lock_conversation, serialize
 from inbox.store.sla_clocks import SlaClocks, clock_views
 from inbox.store.tables import (
     agent_teams,
@@ -205,10 +206,18 @@ class Desk:
         self.clocks = clocks or SlaClocks(SlaSettings(), {})
         self.clock = clock
 
-    async def _visible(self, conn: AsyncConnection, agent: Agent, reference: int) -> Row[Any]:
+    async def _visible(
+        self, conn: AsyncConnection, agent: Agent, reference: int, *, lock: bool = False
+    ) -> Row[Any]:
+        """The conversation ``reference`` leads to, if it is in the agent's teams; with
+        ``lock``, its row is locked first (an action on it), so the row read is current."""
         target = select(conversation_refs.c.conversation_id).where(
             conversation_refs.c.reference == reference
         )
+        if lock:
+            found = await conn.scalar(target)
+            if found is not None:
+                await lock_conversation(conn, int(found))
         row = (
             await conn.execute(
                 _summary_query().where(
@@ -409,6 +418,9 @@ class Desk:
                         conversations.c.id,
                     )
                     .limit(1)
+                    # PostgreSQL: another agent's claim in flight is passed over, not
+                    # waited for (SQLite runs one claim at a time anyway).
+                    .with_for_update(skip_locked=True)
                 )
                 if candidate is None:
                     return None
@@ -445,7 +457,7 @@ class Desk:
         (Conflict) when a customer message or another agent's answer arrived since.
         """
         async with self.engine.begin() as conn:
-            row = await self._visible(conn, agent, reference)
+            row = await self._visible(conn, agent, reference, lock=True)
             if seen is not None:
                 newer = await conn.scalar(
                     select(func.count(messages.c.id)).where(
@@ -504,7 +516,7 @@ class Desk:
     async def note(self, agent: Agent, reference: int, text: str) -> int:
         """Adds an internal note, never shown to the customer."""
         async with self.engine.begin() as conn:
-            row = await self._visible(conn, agent, reference)
+            row = await self._visible(conn, agent, reference, lock=True)
             message_id = (
                 await conn.execute(
                     insert(messages)
@@ -532,7 +544,7 @@ class Desk:
         if team not in self.team_names:
             raise NotFound(f"no team called {team!r}")
         async with self.engine.begin() as conn:
-            row = await self._visible(conn, agent, reference)
+            row = await self._visible(conn, agent, reference, lock=True)
             if row.team == team:
                 raise Conflict(f"#{reference} is already with {team}")
             await conn.execute(
@@ -547,7 +559,7 @@ class Desk:
     async def assign(self, agent: Agent, reference: int, assignee: str | None) -> str | None:
         """Gives the conversation to a member of its team (``None``: to nobody)."""
         async with self.engine.begin() as conn:
-            row = await self._visible(conn, agent, reference)
+            row = await self._visible(conn, agent, reference, lock=True)
             assignee_id = None
             if assignee is not None:
                 assignee_id = await conn.scalar(
@@ -587,7 +599,7 @@ class Desk:
         """Confirms the conversation is with the right team: its first message becomes a
         routing example for that team. Returns the team and the text."""
         async with self.engine.begin() as conn:
-            row = await self._visible(conn, agent, reference)
+            row = await self._visible(conn, agent, reference, lock=True)
             if row.team == self.fallback_team:
                 raise Conflict(f"#{reference} is with {row.team}, which is no team to confirm")
             taught = await conn.scalar(
@@ -601,7 +613,7 @@ class Desk:
     async def resolve(self, agent: Agent, reference: int) -> None:
         """Marks the conversation resolved; a new customer message reopens it."""
         async with self.engine.begin() as conn:
-            row = await self._visible(conn, agent, reference)
+            row = await self._visible(conn, agent, reference, lock=True)
             if row.status == Status.RESOLVED.value:
                 raise Conflict(f"#{reference} is already resolved")
             stamp = self.clock()
@@ -648,6 +660,8 @@ class Desk:
         reference of the merged conversation.
         """
         async with self.engine.begin() as conn:
+            # Messages move between conversations: no ingest may add to either meanwhile.
+            await serialize(conn, "ingest")
             source = await self._visible(conn, agent, reference)
             target = await self._visible(conn, agent, into)
             if source.id == target.id:

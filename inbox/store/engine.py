@@ -8,7 +8,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event, func, select
+from sqlalchemy import Connection, event, exc, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from inbox.store.tables import conversation_refs
@@ -68,3 +68,11 @@ async def highest_reference(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
         value = await conn.scalar(select(func.max(conversation_refs.c.reference)))
     return int(value or 0)
+
+
+def store_unreachable(err: BaseException) -> bool:
+    """Whether ``err`` says the store could not be reached (a restart, a network cut),
+    rather than that the data was wrong: such work is tried again later, not given up."""
+    if isinstance(err, exc.DBAPIError) and err.connection_invalidated:
+        return True
+    return isinstance(err, exc.InterfaceError | exc.OperationalError | OSError)

@@ -80,7 +80,14 @@ class OutboxRows:
         """Leases up to ``limit`` due rows, oldest first, so no other sender takes them."""
         stamp = now()
         due = _due(stamp)
-        candidates = select(outbox.c.id).where(due).order_by(outbox.c.id).limit(limit)
+        candidates = (
+            select(outbox.c.id)
+            .where(due)
+            .order_by(outbox.c.id)
+            .limit(limit)
+            # PostgreSQL: rows another sender is leasing right now are passed over.
+            .with_for_update(skip_locked=True)
+        )
         async with self.engine.begin() as conn:
             rows = (
                 await conn.execute(

@@ -1,4 +1,5 @@
-"""The embedded queue: durable puts, idempotency, leases, retries, dead letters."""
+"""The queue on both back-ends (the embedded SQLite file, Redis Streams): durable puts,
+idempotency, leases, retries, dead letters."""
 
 from __future__ import annotations
 
@@ -11,8 +12,13 @@ from pathlib import Path
 import pytest
 
 from inbox.config import QueueSettings
+from inbox.errors import QueueUnavailable
 from inbox.models import Envelope
-from inbox.queue.sqlite import SqliteQueue
+from inbox.queue import Queue, open_queue
+from inbox.queue.redis_streams import RedisStreamsQueue
+from tests import backends
+
+pytestmark = pytest.mark.both_backends
 
 
 def envelope(external_id: str, text: str = "hello") -> Envelope:
@@ -27,8 +33,11 @@ def envelope(external_id: str, text: str = "hello") -> Envelope:
 
 
 @pytest.fixture
-def queue_settings(tmp_path: Path) -> QueueSettings:
+def queue_settings(tmp_path: Path, backend: str) -> QueueSettings:
+    url, name = backends.scaled_queue(tmp_path) if backend == "scaled" else ("", "inbox")
     return QueueSettings(
+        url=url,
+        name=name,
         path=tmp_path / "queue.db",
         visibility_timeout=1.0,
         max_attempts=3,
@@ -38,29 +47,29 @@ def queue_settings(tmp_path: Path) -> QueueSettings:
 
 
 @pytest.fixture
-async def queue(queue_settings: QueueSettings) -> AsyncIterator[SqliteQueue]:
-    q = await SqliteQueue(queue_settings).open()
+async def queue(queue_settings: QueueSettings) -> AsyncIterator[Queue]:
+    q = await open_queue(queue_settings)
     yield q
     await q.close()
 
 
 async def test_put_is_durable_and_idempotent(queue_settings: QueueSettings) -> None:
-    q = await SqliteQueue(queue_settings).open()
+    q = await open_queue(queue_settings)
     (first,) = await q.put([envelope("a")])
     (again,) = await q.put([envelope("a", "changed")])
     await q.close()
     assert not first.duplicate and again.duplicate
     assert again.reference == first.reference
 
-    reopened = await SqliteQueue(queue_settings).open()  # a fresh process sees it
+    reopened = await open_queue(queue_settings)  # a fresh process sees it
     items = await reopened.claim("w", 10, block=0)
     await reopened.close()
     assert [i.reference for i in items] == [first.reference]
     assert Envelope.from_json(items[0].payload).text == "hello"
 
 
-async def test_concurrent_puts_share_group_commits_and_get_distinct_references(
-    queue: SqliteQueue,
+async def test_concurrent_puts_get_distinct_references(
+    queue: Queue,
 ) -> None:
     receipts = await asyncio.gather(*(queue.put([envelope(f"m{i}")]) for i in range(50)))
     references = [r[0].reference for r in receipts]
@@ -68,13 +77,13 @@ async def test_concurrent_puts_share_group_commits_and_get_distinct_references(
     assert await queue.pending() == 50
 
 
-async def test_cursor_is_stored_with_the_envelopes(queue: SqliteQueue) -> None:
+async def test_cursor_is_stored_with_the_envelopes(queue: Queue) -> None:
     assert await queue.cursor("imap:INBOX") is None
     await queue.put([envelope("x")], cursor=("imap:INBOX", "42"))
     assert await queue.cursor("imap:INBOX") == "42"
 
 
-async def test_claim_ack_and_no_redelivery(queue: SqliteQueue) -> None:
+async def test_claim_ack_and_no_redelivery(queue: Queue) -> None:
     await queue.put([envelope("a"), envelope("b")])
     first = await queue.claim("w1", 10, block=0)
     assert len(first) == 2
@@ -83,7 +92,7 @@ async def test_claim_ack_and_no_redelivery(queue: SqliteQueue) -> None:
     assert await queue.pending() == 0
 
 
-async def test_claim_blocks_until_a_put_arrives(queue: SqliteQueue) -> None:
+async def test_claim_blocks_until_a_put_arrives(queue: Queue) -> None:
     claiming = asyncio.create_task(queue.claim("w", 10, block=5))
     await asyncio.sleep(0)  # let the claim start waiting
     await queue.put([envelope("late")])
@@ -91,7 +100,7 @@ async def test_claim_blocks_until_a_put_arrives(queue: SqliteQueue) -> None:
     assert len(items) == 1
 
 
-async def test_expired_lease_is_redelivered(queue: SqliteQueue) -> None:
+async def test_expired_lease_is_redelivered(queue: Queue) -> None:
     await queue.put([envelope("a")])
     (taken,) = await queue.claim("dead-worker", 10, block=0)
     assert await queue.claim("w2", 10, block=0) == []
@@ -100,7 +109,7 @@ async def test_expired_lease_is_redelivered(queue: SqliteQueue) -> None:
     assert again[0].attempts == 2
 
 
-async def test_retry_backs_off_then_dead_letters_with_reason(queue: SqliteQueue) -> None:
+async def test_retry_backs_off_then_dead_letters_with_reason(queue: Queue) -> None:
     await queue.put([envelope("poison")])
     for attempt in range(1, 4):
         (item,) = await queue.claim("w", 10, block=3)
@@ -115,7 +124,7 @@ async def test_retry_backs_off_then_dead_letters_with_reason(queue: SqliteQueue)
 
 
 async def test_lease_expiring_on_last_try_dead_letters(queue_settings: QueueSettings) -> None:
-    q = await SqliteQueue(replace(queue_settings, max_attempts=1)).open()
+    q = await open_queue(replace(queue_settings, max_attempts=1))
     await q.put([envelope("a")])
     assert len(await q.claim("dies", 10, block=0)) == 1
     assert await q.claim("w", 10, block=1.5) == []
@@ -124,7 +133,45 @@ async def test_lease_expiring_on_last_try_dead_letters(queue_settings: QueueSett
     assert "lease expired" in dead.reason
 
 
-async def test_references_stay_above_the_floor(queue: SqliteQueue) -> None:
+async def test_references_stay_above_the_floor(queue: Queue) -> None:
     await queue.reserve_references_above(5000)
     (receipt,) = await queue.put([envelope("a")])
     assert receipt.reference == 5001
+
+
+async def test_cursor_and_envelopes_are_one_step(queue: Queue) -> None:
+    """A put that carries a cursor stores both or, for a duplicate, still the cursor."""
+    await queue.put([envelope("a"), envelope("b")], cursor=("tg", "7"))
+    await queue.put([envelope("b")], cursor=("tg", "8"))
+    assert await queue.cursor("tg") == "8"
+    assert await queue.pending() == 2
+
+
+async def test_unreachable_server_is_a_clear_error(tmp_path: Path, backend: str) -> None:
+    if backend != "scaled":
+        pytest.skip("the embedded queue has no server")
+    settings = QueueSettings(url="redis://127.0.0.1:1/0", name="nowhere", path=tmp_path / "q")
+    q = RedisStreamsQueue(settings)
+    with pytest.raises(QueueUnavailable, match="Redis queue: put failed"):
+        await q.put([envelope("a")])
+    await q.close()
+
+
+async def test_redis_keeps_only_unfinished_entries(queue: Queue, backend: str) -> None:
+    """Acknowledged entries leave the stream; dead ones move to the dead-letter stream;
+    every acknowledgement is counted once, even when a redelivered entry is acked again."""
+    if backend != "scaled":
+        pytest.skip("Redis Streams only")
+    assert isinstance(queue, RedisStreamsQueue)
+    await queue.put([envelope(f"m{i}") for i in range(5)])
+    items = await queue.claim("w", 10, block=0)
+    await queue.ack([i.item_id for i in items[:3]])
+    await queue.ack([items[0].item_id])  # a second worker finishing the same entry
+    assert await queue.acked_count() == 3
+    assert await queue.pending() == 2
+    assert await queue.in_flight() == 2
+    assert await queue.retry(items[3].item_id, "boom")  # first try of three: backs off
+    await queue.ack([items[3].item_id, items[4].item_id])
+    assert await queue.pending() == 0
+    assert await queue.in_flight() == 0
+    assert await queue.acked_count() == 5
