@@ -123,14 +123,18 @@ class Router:
         return list(self._fitted.head.teams)
 
     def add_example(self, example: LabelledExample, vector: Vectors) -> None:
-        """Learns one more labelled example (an agent's correction) and refits.
+        """Learns one more labelled example (an agent's correction) and refits."""
+        self.add_examples([example], vector)
+
+    def add_examples(self, examples: Sequence[LabelledExample], vectors: Vectors) -> None:
+        """Learns more labelled examples, one vector row each, and refits once.
 
         The new state is built aside and swapped in whole, so a concurrent ``route``
         sees either the old router or the new one, never a mix.
         """
         old = self._fitted
-        row = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        self._fitted = Fitted.fit([*old.examples, example], np.vstack([old.vectors, row]))
+        rows = np.asarray(vectors, dtype=np.float32).reshape(len(examples), -1)
+        self._fitted = Fitted.fit([*old.examples, *examples], np.vstack([old.vectors, rows]))
 
     def probabilities(self, vectors: Vectors) -> Matrix:
         """Probabilities per team, one row per input vector.

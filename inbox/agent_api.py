@@ -41,7 +41,6 @@ class AgentApi:
         desk: Desk,
         *,
         on_reply: Callable[[], None],
-        on_correction: Callable[[str, str], Awaitable[None]],
         web_auth: WebAuth | None = None,
         teams: Sequence[tuple[str, str]] = (),
         canned: Sequence[CannedReply] = (),
@@ -54,7 +53,6 @@ class AgentApi:
         self.accounts = accounts
         self.desk = desk
         self.on_reply = on_reply
-        self.on_correction = on_correction
 
     def routes(self) -> list[web.AbstractRouteDef]:
         """The API's routes, each behind the bearer-token check."""
@@ -221,16 +219,15 @@ class AgentApi:
         return web.json_response({"message_id": message_id}, status=201)
 
     async def reassign(self, request: web.Request, agent: Agent) -> web.Response:
-        """Moves the conversation to another team; the router learns from it at once."""
+        """Moves the conversation to another team; the stored correction routes the next
+        message (every worker reads new corrections before its next batch)."""
         team = await _text_field(request, "team")
-        example = await self.desk.reassign(agent, int(request.match_info["ref"]), team)
-        await self.on_correction(team, example)
+        await self.desk.reassign(agent, int(request.match_info["ref"]), team)
         return web.json_response({"team": team, "learned": True})
 
     async def confirm(self, request: web.Request, agent: Agent) -> web.Response:
-        """Confirms the routing; the router learns the first message for this team."""
-        team, example = await self.desk.confirm(agent, int(request.match_info["ref"]))
-        await self.on_correction(team, example)
+        """Confirms the routing; the first message becomes an example for this team."""
+        team, _example = await self.desk.confirm(agent, int(request.match_info["ref"]))
         return web.json_response({"team": team, "learned": True})
 
     async def resolve(self, request: web.Request, agent: Agent) -> web.Response:

@@ -1,10 +1,19 @@
-"""Wires the parts into one running service: connectors, workers, outbox sender, web."""
+"""Wires the parts into a running service: all of them in one process (the default), or
+only some roles, so that several processes on several machines share the work:
+
+- ``web``: the web channels (form, chat), the agent desk and API, the dashboard, live pages;
+- ``connectors``: the email (IMAP) and Telegram intake;
+- ``worker``: the queue's consumer: the model, routing, triage, the store;
+- ``sender``: the outbox: answers and alerts out on every channel;
+- ``sla``: the SLA watcher and the incident watcher (one such process is enough; several
+  are safe, each alert and incident being claimed in the store).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -13,7 +22,12 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from classifiers.dedup import Deduper
-from classifiers.embedder import Embedder, ProcessEmbedder, SentenceTransformerEmbedder
+from classifiers.embedder import (
+    Embedder,
+    ProcessEmbedder,
+    SentenceTransformerEmbedder,
+    model_id,
+)
 from classifiers.tuning import training_report
 from connectors.base import Connector, WebChannel
 from connectors.mail.channel import EmailConnector
@@ -24,18 +38,22 @@ from inbox.agent_api import AgentApi
 from inbox.config import Settings
 from inbox.csat import CsatLinks, CsatRoutes
 from inbox.desk_pages import DeskPages
+from inbox.errors import ConfigError
 from inbox.incidents import IncidentWatcher
 from inbox.ingest import IngestResult
 from inbox.live import ChangeFeed, LiveEvent, LiveHub, LiveRoutes
+from inbox.metrics import Metrics
+from inbox.observability import HealthRoutes, register_gauges, serve_health
 from inbox.outbox import OutboxSender
 from inbox.queue import Queue, open_queue
+from inbox.roles import ROLES
 from inbox.routing import RoutingService
 from inbox.sla_watch import AlertRecipients, SlaAlert, SlaWatcher
 from inbox.store.accounts import Accounts
 from inbox.store.desk import Desk
 from inbox.store.engine import create_engine, highest_reference, migrate
 from inbox.store.outbox_rows import OutboxRows
-from inbox.store.sla_clocks import clocks_for
+from inbox.store.sla_clocks import SlaClocks, clocks_for
 from inbox.store.transcripts import StoreTranscripts
 from inbox.supervisor_pages import SupervisorPages
 from inbox.triaging import TriageService
@@ -45,6 +63,7 @@ from inbox.worker import Worker, consumer_name
 
 log = logging.getLogger(__name__)
 WORKER_LOOPS = 2  # one encodes while the other persists
+WEB_CHANNELS = (WebFormConnector, WebChatConnector)  # served by the web role
 STOP_TIMEOUT = 30.0
 
 
@@ -87,16 +106,29 @@ def start_process_embedder(settings: Settings) -> ProcessEmbedder:
 
 
 class InboxService:
-    """The whole product in one process (``inbox serve``), or only its worker."""
+    """The product in one process (``inbox serve``), or only some of its roles."""
 
     def __init__(
-        self, settings: Settings, *, web_enabled: bool = True, embedder: Embedder | None = None
+        self,
+        settings: Settings,
+        *,
+        roles: Iterable[str] = ROLES,
+        embedder: Embedder | None = None,
+        health_port: int | None = None,
     ) -> None:
         self.settings = settings
-        self.web_enabled = web_enabled
+        self.roles = frozenset(roles)
+        unknown = self.roles - set(ROLES)
+        if unknown or not self.roles:
+            raise ConfigError(
+                f"roles: {', '.join(sorted(unknown)) or 'none given'}; "
+                f"choose from {', '.join(ROLES)}"
+            )
+        self.health_port = health_port
         self._embedder = embedder
         self._tasks: list[asyncio.Task[Any]] = []
         self._runner: web.AppRunner | None = None
+        self._health_runner: web.AppRunner | None = None
         self.engine: AsyncEngine | None = None
         self.queue: Queue | None = None
         self.outbox_wake = asyncio.Event()
@@ -106,6 +138,8 @@ class InboxService:
         self.connectors: list[Connector] = []
         self.incidents: IncidentWatcher | None = None
         self.sla: SlaWatcher | None = None
+        self.metrics = Metrics()
+        self.live = LiveHub()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -118,12 +152,68 @@ class InboxService:
             log.error("task %s stopped: %r", task.get_name(), task.exception())
 
     async def start(self) -> None:
-        """Migrates the store, opens the queue, loads the model and starts every part."""
-        s = self.settings
+        """Migrates the store, opens the queue, loads the model where a worker runs, and
+        starts the parts of this process's roles."""
+        s, roles = self.settings, self.roles
         self.engine = engine = create_engine(s.store.url)
         await migrate(engine)
-        self.queue = queue = await open_queue(s.queue)
-        await queue.reserve_references_above(await highest_reference(engine))
+        if roles & {"web", "connectors", "worker"}:
+            self.queue = await open_queue(s.queue)
+            await self.queue.reserve_references_above(await highest_reference(engine))
+        register_gauges(self.metrics, engine, self.queue)
+        changes = ChangeFeed(engine, self.live)
+        clocks = clocks_for(s)
+        sla = self._start_watchers(engine, clocks) if "sla" in roles else None
+        if "worker" in roles:
+            await self._start_workers(engine, changes, sla)
+        connectors = self._make_connectors()
+        if "connectors" in roles:
+            assert self.queue is not None
+            for connector in connectors:
+                if not isinstance(connector, WEB_CHANNELS):
+                    self._spawn(connector.run(self.queue), f"connector-{connector.name}")
+        if "sender" in roles:
+            sender = OutboxSender(
+                OutboxRows(engine),
+                {c.name: c for c in connectors},
+                s.outbox,
+                self.outbox_wake,
+                metrics=self.metrics,
+            )
+            self._spawn(sender.run(self.stopping), "outbox-sender")
+        if "web" in roles:
+            await self._start_web(engine, changes, clocks, sla, connectors)
+        elif self.health_port is not None:
+            self._health_runner = await serve_health(
+                HealthRoutes(engine, self.queue, self.metrics, sorted(roles)),
+                s.web.host,
+                self.health_port,
+            )
+
+    def _start_watchers(self, engine: AsyncEngine, clocks: SlaClocks) -> SlaWatcher:
+        s = self.settings
+        if s.incidents.enabled:
+            model = self._embedder.model_id if self._embedder else model_id(model_path(s))
+            self.incidents = IncidentWatcher(engine, s.incidents, model)
+            self._spawn(self.incidents.run(self.stopping), "incident-watcher")
+
+        def alerted(alerts: list[SlaAlert]) -> None:
+            self.live.publish(*(LiveEvent("sla", a.team, a.to_json()) for a in alerts))
+            self.outbox_wake.set()  # alerts to email and Telegram recipients
+
+        to = [(s.email[0].name, a) for a in s.alerts.email] if s.email else []
+        if s.telegram is not None:
+            to += [(s.telegram.name, chat) for chat in s.alerts.telegram]
+        recipients = AlertRecipients(tuple(to), s.alerts.kinds, s.web.public_url)
+        self.sla = SlaWatcher(engine, clocks, on_alert=alerted, recipients=recipients)
+        self._spawn(self.sla.run(self.stopping), "sla-watcher")
+        return self.sla
+
+    async def _start_workers(
+        self, engine: AsyncEngine, changes: ChangeFeed, sla: SlaWatcher | None
+    ) -> None:
+        s = self.settings
+        assert self.queue is not None
         embedder: Embedder
         if self._embedder is not None:
             embedder = self._embedder
@@ -134,36 +224,19 @@ class InboxService:
         routing = await RoutingService.build(s, embedder, engine)
         triage = await TriageService.build(s, embedder)
         deduper = Deduper(s.dedup.auto_merge, s.dedup.suggest)
-        watcher: IncidentWatcher | None = None
-        if s.incidents.enabled:
-            watcher = self.incidents = IncidentWatcher(engine, s.incidents, embedder.model_id)
-            self._spawn(watcher.run(self.stopping), "incident-watcher")
-
-        clocks = clocks_for(s)
-        self.live = live = LiveHub()
-        changes = ChangeFeed(engine, live)
-
-        def alerted(alerts: list[SlaAlert]) -> None:
-            live.publish(*(LiveEvent("sla", a.team, a.to_json()) for a in alerts))
-            self.outbox_wake.set()  # alerts to email and Telegram recipients
-
-        to = [(s.email[0].name, a) for a in s.alerts.email] if s.email else []
-        if s.telegram is not None:
-            to += [(s.telegram.name, chat) for chat in s.alerts.telegram]
-        recipients = AlertRecipients(tuple(to), s.alerts.kinds, s.web.public_url)
-        self.sla = sla = SlaWatcher(engine, clocks, on_alert=alerted, recipients=recipients)
-        self._spawn(sla.run(self.stopping), "sla-watcher")
+        watcher = self.incidents
 
         def committed(results: list[IngestResult]) -> None:
             changes.changed(ids=[r.conversation_id for r in results if r.conversation_id])
             self.outbox_wake.set()
-            sla.wake.set()
+            if sla is not None:
+                sla.wake.set()
             if watcher is not None:
                 watcher.wake.set()
 
         for i in range(WORKER_LOOPS):
             worker = Worker(
-                queue,
+                self.queue,
                 engine,
                 routing,
                 triage,
@@ -171,29 +244,47 @@ class InboxService:
                 deduper=deduper,
                 name=consumer_name(f":{i}"),
                 on_committed=committed,
+                metrics=self.metrics,
             )
             self._spawn(worker.run(self.stopping), f"worker-{i}")
-        if not self.web_enabled:
-            return
 
-        transcripts = StoreTranscripts(engine)
-        channels: list[WebChannel] = []
+    def _make_connectors(self) -> list[Connector]:
+        """The channels this process's roles use: intake (connectors, web) or sending."""
+        s, roles = self.settings, self.roles
+        if not roles & {"web", "connectors", "sender"}:
+            return []
+        transcripts = StoreTranscripts(self._engine)
+        connectors: list[Connector] = []
         if s.form.enabled:
-            channels.append(WebFormConnector(s.form, s.secret, transcripts))
+            connectors.append(WebFormConnector(s.form, s.secret, transcripts))
         if s.chat.enabled:
-            channels.append(WebChatConnector(s.chat, s.secret, transcripts))
-        connectors: list[Connector] = [*channels]
+            connectors.append(WebChatConnector(s.chat, s.secret, transcripts))
         connectors += [EmailConnector(box, s.secret) for box in s.email]
         if s.telegram is not None:
             connectors.append(TelegramConnector(s.telegram))
         self.connectors = connectors
-        for connector in connectors:
-            self._spawn(connector.run(queue), f"connector-{connector.name}")
-        sender = OutboxSender(
-            OutboxRows(engine), {c.name: c for c in connectors}, s.outbox, self.outbox_wake
-        )
-        self._spawn(sender.run(self.stopping), "outbox-sender")
+        return connectors
 
+    @property
+    def _engine(self) -> AsyncEngine:
+        if self.engine is None:
+            raise RuntimeError("the service is not started")
+        return self.engine
+
+    async def _start_web(
+        self,
+        engine: AsyncEngine,
+        changes: ChangeFeed,
+        clocks: SlaClocks,
+        sla: SlaWatcher | None,
+        connectors: list[Connector],
+    ) -> None:
+        s = self.settings
+        assert self.queue is not None
+        live = self.live
+        channels: list[WebChannel] = [c for c in connectors if isinstance(c, WEB_CHANNELS)]
+        for channel in channels:
+            self._spawn(channel.run(self.queue), f"connector-{channel.name}")
         accounts = Accounts(engine)
         rating = CsatLinks(s.secret, s.web.public_url)
         web_auth = WebAuth(accounts, secure_cookies=s.web.public_url.startswith("https://"))
@@ -210,17 +301,18 @@ class InboxService:
             accounts,
             desk,
             on_reply=self.outbox_wake.set,
-            on_correction=routing.learn,
             web_auth=web_auth,
             teams=team_names,
             canned=s.canned,
             on_change=lambda reference: changes.changed(references=[reference]),
         )
+        health = HealthRoutes(engine, self.queue, self.metrics, sorted(self.roles))
         more_routes = [
             *DeskPages(desk, web_auth, teams=team_names, canned=s.canned).routes(),
             *CsatRoutes(engine, rating).routes(),
             *LiveRoutes(live, web_auth).routes(),
             *SupervisorPages(engine, web_auth).routes(),
+            *health.routes(),
         ]
         app = build_web_app(
             [*(r for c in channels for r in c.routes()), *more_routes],
@@ -248,7 +340,8 @@ class InboxService:
             # Port 0 (any free port): links in messages point at the port really bound.
             public = s.web.public_url.rsplit(":", 1)[0] + f":{self.port}"
             rating.public_url = public
-            sla.recipients = replace(sla.recipients, public_url=public)
+            if sla is not None:
+                sla.recipients = replace(sla.recipients, public_url=public)
 
     async def stop(self) -> None:
         """Stops the web server first (no new intake), then everything else."""
@@ -256,6 +349,9 @@ class InboxService:
             log.info("stopping: web server")
             await self._runner.cleanup()
             self._runner = None
+        if self._health_runner is not None:
+            await self._health_runner.cleanup()
+            self._health_runner = None
         log.info("stopping: connectors, workers, outbox sender")
         # Workers and the sender finish what they hold and stop; connectors only wait,
         # so cancelling them is safe. Cancelling is the last resort for anything stuck.

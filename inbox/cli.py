@@ -16,6 +16,7 @@ from pathlib import Path
 from classifiers.tuning import TrainingSettings
 from inbox.config import Settings, load_settings
 from inbox.errors import ConfigError, InboxError
+from inbox.roles import ROLES
 from inbox.user_command import add_parsers as add_user_parsers
 
 log = logging.getLogger("inbox")
@@ -31,10 +32,12 @@ def _quiet_blas() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
-async def _serve(settings: Settings, web_enabled: bool) -> None:
+async def _serve(
+    settings: Settings, roles: tuple[str, ...], health_port: int | None = None
+) -> None:
     from inbox.app import InboxService
 
-    service = InboxService(settings, web_enabled=web_enabled)
+    service = InboxService(settings, roles=roles, health_port=health_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -44,9 +47,10 @@ async def _serve(settings: Settings, web_enabled: bool) -> None:
         await service.start()
     except OSError as err:
         await service.stop()
-        where = f"{settings.web.host}:{settings.web.port}"
+        port = settings.web.port if "web" in roles else health_port
+        where = f"{settings.web.host}:{port}"
         raise ConfigError(f"web: cannot listen on {where}: {err.strerror or err}") from err
-    if web_enabled:
+    if "web" in roles:
         base = f"http://{settings.web.host}:{service.port}"
         print(
             f"inbox is running: {base}/form (form), {base}/chat (chat), "
@@ -54,8 +58,8 @@ async def _serve(settings: Settings, web_enabled: bool) -> None:
         )
         program = sys.argv[0] if Path(sys.argv[0]).name == "inbox" else "inbox"
         print(f"create an account with: {program} user add NAME --team TEAM [--role supervisor]")
-    else:
-        print("inbox worker is running")
+    if set(roles) != set(ROLES):
+        print(f"inbox is running the roles: {', '.join(roles)}")
     sys.stdout.flush()
     try:
         await stop.wait()
@@ -85,8 +89,29 @@ async def _cancel_stragglers() -> None:
         os._exit(0)
 
 
+def _env_port(name: str) -> int | None:
+    """A port number from the environment variable ``name``, if it is set."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or not 0 <= int(value) < 65536:
+        raise ConfigError(f"{name}: '{value}' is not a port number")
+    return int(value)
+
+
+def _roles(values: list[str] | None) -> tuple[str, ...]:
+    """``--role web --role worker`` or ``--role web,worker``; all roles when not given."""
+    if not values:
+        return ROLES
+    roles = [r.strip() for value in values for r in value.split(",") if r.strip()]
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise ConfigError(f"--role: {', '.join(unknown)}; choose from {', '.join(ROLES)}")
+    return tuple(dict.fromkeys(roles))
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Runs connectors, workers, the outbox sender and the web app in one process."""
+    """Runs the service: every role in one process, or the roles given with ``--role``."""
     _quiet_blas()
     settings = _settings(args)
     if args.port is not None or args.host is not None:
@@ -98,14 +123,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=settings.web.host if args.host is None else args.host,
         )
         settings = replace(settings, web=web)
-    asyncio.run(_serve(settings, web_enabled=True))
+    asyncio.run(_serve(settings, _roles(args.role), args.health_port))
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """Runs only the worker."""
+    """Runs only the worker role (the same as ``inbox serve --role worker``)."""
     _quiet_blas()
-    asyncio.run(_serve(_settings(args), web_enabled=False))
+    asyncio.run(_serve(_settings(args), ("worker",), args.health_port))
     return 0
 
 
@@ -270,8 +295,23 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run everything in one process")
     serve.add_argument("--port", type=int, help="override web.port")
     serve.add_argument("--host", help="override web.host (0.0.0.0 in a container)")
+    serve.add_argument(
+        "--role",
+        action="append",
+        help=f"run only these roles ({', '.join(ROLES)}); repeat or comma-separate; "
+        "default: all of them",
+    )
+    serve.add_argument(
+        "--health-port",
+        type=int,
+        default=_env_port("INBOX_HEALTH_PORT"),
+        help="serve /health and /metrics on this port (roles without web; "
+        "default: $INBOX_HEALTH_PORT)",
+    )
     serve.set_defaults(func=cmd_serve)
-    sub.add_parser("worker", help="run only the worker").set_defaults(func=cmd_worker)
+    worker = sub.add_parser("worker", help="run only the worker (serve --role worker)")
+    worker.add_argument("--health-port", type=int, default=_env_port("INBOX_HEALTH_PORT"))
+    worker.set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="upgrade the store schema").set_defaults(func=cmd_migrate)
 
     add_user_parsers(sub)

@@ -16,11 +16,14 @@ from collections.abc import Mapping
 from connectors.base import Connector
 from inbox.config import OutboxSettings
 from inbox.errors import DeliveryError, PermanentError, RateLimited, TransientError
+from inbox.metrics import Metrics
 from inbox.models import Outbound
 from inbox.store.outbox_rows import OutboxRows
 from inbox.waiting import nap
 
 log = logging.getLogger(__name__)
+SENT_TOTAL = ("inbox_outbox_sent_total", "counter", "Answers and alerts sent.")
+FAILED_TOTAL = ("inbox_outbox_failed_total", "counter", "Answers and alerts given up on.")
 
 
 class OutboxSender:
@@ -32,7 +35,11 @@ class OutboxSender:
         connectors: Mapping[str, Connector],
         settings: OutboxSettings,
         wake: asyncio.Event,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics or Metrics()
+        self.metrics.declare(*SENT_TOTAL)
+        self.metrics.declare(*FAILED_TOTAL)
         self.rows = rows
         self.connectors = connectors
         self.settings = settings
@@ -64,6 +71,8 @@ class OutboxSender:
             # One transaction records the whole pass; rows stay leased until then, so a
             # crash in between repeats only this pass (connectors key sends by outbox id).
             await self.rows.mark_sent(delivered)
+            if delivered:
+                self.metrics.count(SENT_TOTAL[0], len(delivered))
         return len(due)
 
     async def _deliver(self, outbound: Outbound) -> str | None:
@@ -77,6 +86,7 @@ class OutboxSender:
         except PermanentError as err:
             log.warning("outbox %s failed for good: %s", outbound.outbox_id, err)
             await self.rows.mark_failed(outbound.outbox_id, str(err))
+            self.metrics.count(FAILED_TOTAL[0])
         except (TransientError, TimeoutError, OSError) as err:
             await self._later(outbound, err)
         except Exception as err:  # a connector bug must not stop every other delivery
@@ -95,6 +105,7 @@ class OutboxSender:
             await self.rows.mark_failed(
                 outbound.outbox_id, f"gave up after {attempts} tries: {reason}"
             )
+            self.metrics.count(FAILED_TOTAL[0])
             return
         if isinstance(err, RateLimited):
             delay = err.retry_after

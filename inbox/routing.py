@@ -16,11 +16,24 @@ from inbox.text import embedding_text
 
 
 class RoutingService:
-    """The live router: routes batches, and learns an agent's correction at once."""
+    """The live router: routes batches, and learns what agents taught it, from the store.
 
-    def __init__(self, router: Router, embedder: Embedder) -> None:
+    Corrections (a reassignment, a confirmed routing) are stored by whichever process
+    serves the agent; every worker reads the new ones before its next batch, so the next
+    message is routed with them, on every machine, without a restart.
+    """
+
+    def __init__(
+        self,
+        router: Router,
+        embedder: Embedder,
+        engine: AsyncEngine | None = None,
+        last_example: int = 0,
+    ) -> None:
         self.router = router
         self.embedder = embedder
+        self.engine = engine
+        self.last_example = last_example
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -28,7 +41,7 @@ class RoutingService:
         cls, settings: Settings, embedder: Embedder, engine: AsyncEngine | None = None
     ) -> RoutingService:
         """Encodes the configured examples and every stored correction."""
-        examples = await labelled_examples(settings, engine)
+        examples, last = await labelled_examples(settings, engine)
         vectors = await embedder.encode_async([e.text for e in examples])
         r = settings.routing
         router = Router(
@@ -40,7 +53,7 @@ class RoutingService:
             min_similarity=r.min_similarity,
             evidence_examples=r.evidence_examples,
         )
-        return cls(router, embedder)
+        return cls(router, embedder, engine, last)
 
     def route_vectors(self, vectors: Vectors) -> list[RoutingDecision]:
         """Routes already-encoded messages."""
@@ -51,33 +64,53 @@ class RoutingService:
         model_texts = [embedding_text("", t) for t in texts]
         return self.router.route(await self.embedder.encode_async(model_texts))
 
-    async def learn(self, team: str, text: str) -> None:
-        """Adds a labelled example; the next message is routed with it."""
-        if team == self.router.fallback_team:
-            return
-        vector = await self.embedder.encode_async([text])
-        async with self._lock:  # one refit at a time, off the event loop
-            await asyncio.to_thread(self.router.add_example, LabelledExample(team, text), vector[0])
+    async def catch_up(self) -> int:
+        """Learns the corrections stored since the last look; returns how many."""
+        if self.engine is None:
+            return 0
+        async with self._lock:  # one look at a time; a refit happens off the event loop
+            async with self.engine.connect() as conn:
+                rows = (
+                    await conn.execute(
+                        select(
+                            routing_examples.c.id, routing_examples.c.team, routing_examples.c.text
+                        )
+                        .where(routing_examples.c.id > self.last_example)
+                        .order_by(routing_examples.c.id)
+                    )
+                ).all()
+            if not rows:
+                return 0
+            learned = [r for r in rows if r.team != self.router.fallback_team]
+            if learned:
+                vectors = await self.embedder.encode_async([r.text for r in learned])
+                examples = [LabelledExample(r.team, r.text) for r in learned]
+                await asyncio.to_thread(self.router.add_examples, examples, vectors)
+            self.last_example = int(rows[-1].id)
+            return len(learned)
 
 
 async def labelled_examples(
     settings: Settings, engine: AsyncEngine | None = None
-) -> list[LabelledExample]:
-    """The configured example phrases, then every correction agents made (in order)."""
+) -> tuple[list[LabelledExample], int]:
+    """The configured example phrases, then every correction agents made (in order), and
+    the id of the last correction read."""
     examples = [
         LabelledExample(t.name, embedding_text("", text))
         for t in settings.teams
         for text in t.examples
     ]
+    last = 0
     if engine is not None:
         known = {t.name for t in settings.teams}  # never the fallback: it is no topic
         async with engine.connect() as conn:
             rows = (
                 await conn.execute(
-                    select(routing_examples.c.team, routing_examples.c.text).order_by(
-                        routing_examples.c.id
-                    )
+                    select(
+                        routing_examples.c.id, routing_examples.c.team, routing_examples.c.text
+                    ).order_by(routing_examples.c.id)
                 )
             ).all()
         examples += [LabelledExample(r.team, r.text) for r in rows if r.team in known]
-    return examples
+        last = int(rows[-1].id) if rows else 0
+    return examples, last

@@ -25,7 +25,7 @@ async def _examples(settings: Settings) -> tuple[list[str], list[str]]:
     engine = create_engine(settings.store.url)
     try:
         await migrate(engine)
-        examples = await labelled_examples(settings, engine)
+        examples, _last = await labelled_examples(settings, engine)
     finally:
         await engine.dispose()
     return [e.text for e in examples], [e.team for e in examples]

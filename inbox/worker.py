@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -24,6 +25,7 @@ from classifiers.embedder import Vectors
 from inbox.config import Settings
 from inbox.errors import InvalidMessage, QueueUnavailable
 from inbox.ingest import IngestPlan, IngestResult, ingest_batch
+from inbox.metrics import Metrics
 from inbox.models import Envelope, Priority, QueueItem, RoutingDecision, TriageDecision
 from inbox.queue import Queue
 from inbox.routing import RoutingService
@@ -34,6 +36,12 @@ from inbox.triaging import TriageService
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+PROCESSED_TOTAL = ("inbox_messages_processed_total", "counter", "Inbound messages stored.")
+PROCESSING_SECONDS = (
+    "inbox_processing_seconds",
+    "histogram",
+    "From a message's arrival to its commit in the store.",
+)
 QUEUE_DOWN_PAUSE = 1.0  # seconds between tries while the queue's server is unreachable
 
 
@@ -56,7 +64,11 @@ class Worker:
         deduper: Deduper | None = None,
         name: str | None = None,
         on_committed: Callable[[list[IngestResult]], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics or Metrics()
+        self.metrics.declare(*PROCESSED_TOTAL)
+        self.metrics.declare(*PROCESSING_SECONDS)
         self.queue = queue
         self.engine = engine
         self.routing = routing
@@ -120,6 +132,7 @@ class Worker:
                 for env in readable
             ]
             vectors = await self.routing.embedder.encode_async(texts)
+            await self.routing.catch_up()  # corrections agents made since the last batch
             decisions = self.routing.route_vectors(vectors)
             assessed = self.triage.assess(readable, vectors)
         routed = iter(zip(decisions, assessed, vectors, strict=True))
@@ -155,6 +168,12 @@ class Worker:
         if results and self.on_committed is not None:
             self.on_committed(results)
         await self.queue.ack([item.item_id for item in done])
+        stamp, stored = time.time(), {item.item_id for item in done}
+        for item, env in parsed:
+            if item.item_id not in stored:
+                continue
+            self.metrics.observe(PROCESSING_SECONDS[0], max(0.0, stamp - env.received_at))
+        self.metrics.count(PROCESSED_TOTAL[0], len(done))
         return results
 
     async def _persist(self, plans: list[IngestPlan]) -> list[IngestResult]:

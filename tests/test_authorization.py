@@ -21,6 +21,8 @@ from tests.signing_in import cookie_jar, sign_in_http
 PUBLIC = {
     ("GET", "/"),
     ("GET", "/healthz"),
+    ("GET", "/health"),  # store and queue reachable: no data
+    ("GET", "/metrics"),  # counts only (queue depth, backlog, latency); no data
     ("GET", "/login"),
     ("POST", "/login"),
     ("GET", "/form"),

@@ -50,6 +50,10 @@ class Queue(Sink, Protocol):
         """Items given up on, newest first, with their reasons."""
         ...
 
+    async def dead_count(self) -> int:
+        """How many items were dead-lettered (and are kept)."""
+        ...
+
     async def pending(self) -> int:
         """How many items are waiting or being worked on."""
         ...

@@ -268,6 +268,15 @@ class SqliteQueue:
 
         return await self._run(read)
 
+    async def dead_count(self) -> int:
+        """How many items were dead-lettered."""
+
+        def count() -> int:
+            row = self.conn.execute("SELECT count(*) FROM items WHERE state='dead'").fetchone()
+            return int(row[0])
+
+        return await self._run(count)
+
     async def pending(self) -> int:
         """How many items are ready, backing off or claimed."""
 

@@ -8,12 +8,13 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event, exc, func, select
+from sqlalchemy import Connection, event, exc, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from inbox.store.tables import conversation_refs
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATION_LOCK = 7_146_269_001  # an advisory-lock key of its own
 
 
 def now() -> float:
@@ -51,6 +52,10 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 def _upgrade(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Several processes starting at once: one migrates, the others wait, then find
+        # nothing left to do. (SQLite's BEGIN IMMEDIATE already serialises them.)
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection

@@ -1,0 +1,95 @@
+"""Every process tells whether it is healthy and exposes Prometheus metrics; roles run apart."""
+
+from __future__ import annotations
+
+import re
+
+import aiohttp
+import pytest
+
+from classifiers.embedder import SentenceTransformerEmbedder
+from inbox.app import InboxService
+from inbox.config import Settings
+from tests.conftest import Running, store_of, until
+from tests.mailservers import free_port
+
+pytestmark = pytest.mark.both_backends
+
+
+def _value(metrics: str, name: str) -> float:
+    found = re.search(rf"^{re.escape(name)} (\S+)$", metrics, re.MULTILINE)
+    assert found is not None, f"{name} not in metrics"
+    return float(found.group(1))
+
+
+async def test_health_and_metrics_of_the_whole_service(running: Running) -> None:
+    async with running.http.get(running.base + "/health") as r:
+        assert r.status == 200
+        health = await r.json()
+    assert health["status"] == "ok"
+    assert health["checks"] == {"store": "ok", "queue": "ok"}
+    assert set(health["roles"]) == {"web", "connectors", "worker", "sender", "sla"}
+
+    sent = await running.submit(email="m@example.com", message="Where is my parcel?")
+    assert sent["reference"]
+
+    async def processed() -> str | None:
+        async with running.http.get(running.base + "/metrics") as r:
+            assert r.status == 200
+            assert r.content_type == "text/plain"
+            text = await r.text()
+        return text if _value(text, "inbox_messages_processed_total") >= 1 else None
+
+    metrics = await until(processed)
+    assert _value(metrics, "inbox_processing_seconds_count") >= 1
+    assert _value(metrics, "inbox_queue_depth") >= 0
+    assert _value(metrics, "inbox_queue_dead_letters") == 0
+    assert _value(metrics, "inbox_probe_errors") == 0
+    assert "# TYPE inbox_processing_seconds histogram" in metrics
+
+
+async def test_roles_run_apart(settings: Settings, embedder: SentenceTransformerEmbedder) -> None:
+    """A web process and a worker + sender process share the store and queue: a form
+    message posted to the first is stored and answered by the second, which serves its
+    health and metrics on a port of its own."""
+    health_port = free_port()
+    web = InboxService(settings, roles=("web",))
+    worker = InboxService(
+        settings, roles=("worker", "sender"), embedder=embedder, health_port=health_port
+    )
+    store = store_of(settings)
+    await web.start()
+    try:
+        assert web.engine is not None and web.queue is not None
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{web.port}/health") as r:
+                assert (await r.json())["roles"] == ["web"]
+            payload = {"email": "r@example.com", "message": "I was charged twice"}
+            async with http.post(f"http://127.0.0.1:{web.port}/api/messages", json=payload) as r:
+                assert r.status == 202
+                reference = (await r.json())["reference"]
+            assert store.count("SELECT count(*) FROM conversations") == 0  # no worker yet
+            await worker.start()
+            await until(
+                lambda: (
+                    store.count(
+                        "SELECT count(*) FROM outbox o JOIN conversations c"
+                        " ON c.id = o.conversation_id WHERE c.reference = ? AND o.state = 'sent'",
+                        reference,
+                    )
+                    == 1
+                )
+            )
+            base = f"http://127.0.0.1:{health_port}"
+            async with http.get(base + "/metrics") as r:
+                metrics = await r.text()
+            assert _value(metrics, "inbox_messages_processed_total") == 1
+            assert _value(metrics, "inbox_outbox_sent_total") >= 1
+            async with http.get(base + "/health") as r:
+                assert r.status == 200
+                body = await r.json()
+            assert body["roles"] == ["sender", "worker"]
+            assert body["checks"] == {"store": "ok", "queue": "ok"}
+    finally:
+        await worker.stop()
+        await web.stop()
