@@ -195,9 +195,15 @@ async def _push(
 
 
 async def start_service(
-    config: Path, *, stderr: Any, env: dict[str, str] | None = None, prefix: Sequence[str] = ()
+    config: Path,
+    *,
+    stderr: Any,
+    env: dict[str, str] | None = None,
+    prefix: Sequence[str] = (),
+    serve_args: Sequence[str] = (),
 ) -> tuple[asyncio.subprocess.Process, str]:
-    """Starts ``inbox serve`` as a process; returns it and its base URL once it listens."""
+    """Starts ``inbox serve`` as a process; returns it once it runs, and its base URL
+    ("" for roles without the web app)."""
     proc = await asyncio.create_subprocess_exec(
         *prefix,
         sys.executable,
@@ -206,17 +212,34 @@ async def start_service(
         "--config",
         str(config),
         "serve",
+        *serve_args,
         stdout=asyncio.subprocess.PIPE,
         stderr=stderr,
         env=env,
     )
     assert proc.stdout is not None
     line = (await asyncio.wait_for(proc.stdout.readline(), 300)).decode()
-    if "inbox is running" not in line:
+    if "is running" not in line:
         proc.kill()
         await proc.wait()
         raise SystemExit(f"the service did not start: {line!r}")
+    if "/form" not in line:
+        return proc, ""
     return proc, line.split(": ", 1)[1].split("/form", 1)[0]
+
+
+async def stop_service(proc: asyncio.subprocess.Process, grace: float = 60.0) -> bool:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; False if it had to be killed."""
+    if proc.returncode is not None:
+        return True
+    proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), grace)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return False
+    return True
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -253,15 +276,9 @@ async def _run(
         # which runs in a child process of its own.
         return started, accepted, acknowledged, _cpu_seconds(proc.pid) - cpu_before
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 60)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-                tail = (folder / "service.log").read_text(errors="replace")[-3000:]
-                print(f"the service did not stop within 60 s after SIGTERM; its log ends:\n{tail}")
+        if not await stop_service(proc):
+            tail = (folder / "service.log").read_text(errors="replace")[-3000:]
+            print(f"the service did not stop within 60 s after SIGTERM; its log ends:\n{tail}")
         log.close()
 
 

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from classifiers.embedder import Embedder
 from classifiers.tuning import TrainingSettings
 from inbox.config import Settings, load_settings
 from inbox.errors import ConfigError, InboxError
@@ -32,12 +33,18 @@ def _quiet_blas() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
-async def _serve(
-    settings: Settings, roles: tuple[str, ...], health_port: int | None = None
+async def serve_roles(
+    settings: Settings,
+    roles: tuple[str, ...],
+    health_port: int | None = None,
+    *,
+    embedder: Embedder | None = None,
+    quiet: bool = False,
 ) -> None:
+    """Runs the service with these roles until SIGTERM or SIGINT."""
     from inbox.app import InboxService
 
-    service = InboxService(settings, roles=roles, health_port=health_port)
+    service = InboxService(settings, roles=roles, health_port=health_port, embedder=embedder)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -50,7 +57,9 @@ async def _serve(
         port = settings.web.port if "web" in roles else health_port
         where = f"{settings.web.host}:{port}"
         raise ConfigError(f"web: cannot listen on {where}: {err.strerror or err}") from err
-    if "web" in roles:
+    if quiet:
+        pass
+    elif "web" in roles:
         base = f"http://{settings.web.host}:{service.port}"
         print(
             f"inbox is running: {base}/form (form), {base}/chat (chat), "
@@ -58,7 +67,7 @@ async def _serve(
         )
         program = sys.argv[0] if Path(sys.argv[0]).name == "inbox" else "inbox"
         print(f"create an account with: {program} user add NAME --team TEAM [--role supervisor]")
-    if set(roles) != set(ROLES):
+    if set(roles) != set(ROLES) and not quiet:
         print(f"inbox is running the roles: {', '.join(roles)}")
     sys.stdout.flush()
     try:
@@ -123,14 +132,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=settings.web.host if args.host is None else args.host,
         )
         settings = replace(settings, web=web)
-    asyncio.run(_serve(settings, _roles(args.role), args.health_port))
+    roles = _roles(args.role)
+    if args.processes > 1:
+        if roles != ("worker",):
+            raise ConfigError(
+                "--processes: only with --role worker (the other roles scale by "
+                "running more of them)"
+            )
+        from inbox.worker_pool import WorkerPool
+
+        return WorkerPool(settings, args.processes, args.health_port).run()
+    asyncio.run(serve_roles(settings, roles, args.health_port))
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Runs only the worker role (the same as ``inbox serve --role worker``)."""
     _quiet_blas()
-    asyncio.run(_serve(_settings(args), ("worker",), args.health_port))
+    asyncio.run(serve_roles(_settings(args), ("worker",), args.health_port))
     return 0
 
 
@@ -302,6 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
         "default: all of them",
     )
     serve.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="with --role worker: this many worker processes sharing one model load",
+    )
+    serve.add_argument(
         "--health-port",
         type=int,
         default=_env_port("INBOX_HEALTH_PORT"),
@@ -347,12 +372,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--epochs", type=float, default=TrainingSettings.epochs)
     ev.add_argument(
-        "--per-label",
-        type=int,
-        default=TrainingSettings.per_label,
-        help="examples of one intent kept together in a training batch (0: plain shuffle)",
-    )
-    ev.add_argument(
         "--oos-holdout",
         type=int,
         default=0,
@@ -378,12 +397,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="fine-tune the encoder on the teams' examples")
     train.add_argument("--epochs", type=float, default=TrainingSettings.epochs)
-    train.add_argument(
-        "--per-label",
-        type=int,
-        default=TrainingSettings.per_label,
-        help="examples of one intent kept together in a training batch (0: plain shuffle)",
-    )
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(func=cmd_train)
 

@@ -61,7 +61,7 @@ def encoders(args: argparse.Namespace, workdir: Path) -> Encoders:
             return cache["base"]
         folder = workdir / f"model-{seed}-{len(rows)}"
         if str(folder) not in cache:
-            settings = TrainingSettings(epochs=args.epochs, seed=seed, per_label=args.per_label)
+            settings = TrainingSettings(epochs=args.epochs, seed=seed)
             fine_tune(
                 [r.text for r in rows],
                 [r.label for r in rows],

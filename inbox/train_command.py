@@ -49,7 +49,7 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         labels,
         fresh,
         base_model=settings.model.path,
-        settings=TrainingSettings(epochs=args.epochs, seed=args.seed, per_label=args.per_label),
+        settings=TrainingSettings(epochs=args.epochs, seed=args.seed),
         progress=progress_bar("fine-tuning"),
     )
     old = target.with_name(target.name + ".old")

@@ -184,3 +184,21 @@ class Store:
 
 def store_of(settings: Settings) -> Store:
     return Store(settings.store.url)
+
+
+def assert_each_stored_once(store: Store, count: int) -> None:
+    """Every message stored once, one ticket each, one acknowledgement each."""
+    assert store.count("SELECT count(*) FROM messages WHERE direction='in'") == count
+    assert (
+        store.count("SELECT count(DISTINCT external_id) FROM messages WHERE direction='in'")
+        == count
+    )
+    assert store.count("SELECT count(*) FROM conversations") == count
+    # One acknowledgement per ticket: nobody got two answers for one question.
+    assert store.count("SELECT count(*) FROM outbox WHERE kind='acknowledgement'") == count
+    assert (
+        store.count(
+            "SELECT count(DISTINCT conversation_id) FROM outbox WHERE kind='acknowledgement'"
+        )
+        == count
+    )

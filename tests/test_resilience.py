@@ -20,7 +20,7 @@ from inbox.config import QueueSettings, Settings, parse_settings
 from inbox.models import Envelope
 from inbox.queue import open_queue
 from inbox.queue.redis_keys import RedisKeys
-from tests.conftest import Running, make_raw_config, store_of, until
+from tests.conftest import Running, assert_each_stored_once, make_raw_config, store_of, until
 from tests.mailservers import free_port
 
 pytestmark = pytest.mark.both_backends
@@ -104,19 +104,7 @@ async def test_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(tmp_pat
         await asyncio.wait_for(proc.wait(), 60)
     assert proc.returncode == 0
 
-    assert store.count("SELECT count(*) FROM messages WHERE direction='in'") == MESSAGES
-    assert (
-        store.count("SELECT count(DISTINCT external_id) FROM messages WHERE direction='in'")
-        == MESSAGES
-    )
-    assert store.count("SELECT count(*) FROM conversations") == MESSAGES
-    assert store.count("SELECT count(*) FROM outbox WHERE kind='acknowledgement'") == MESSAGES
-    assert (
-        store.count(
-            "SELECT count(DISTINCT conversation_id) FROM outbox WHERE kind='acknowledgement'",
-        )
-        == MESSAGES
-    )
+    assert_each_stored_once(store, MESSAGES)
     assert (
         store.count(
             f"SELECT count(*) FROM conversations WHERE reference IN ({','.join(map(str, references))})",

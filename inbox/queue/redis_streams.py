@@ -25,6 +25,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 
 from inbox.config import QueueSettings
@@ -178,7 +181,10 @@ class RedisStreamsQueue:
         self.dedup_seconds = dedup_seconds
         # Blocking reads last at most ``poll_interval``; a restarted server closes its
         # connections, which fails at once. The timeout only catches a silent network.
-        # A burst of puts waits for a free connection rather than failing.
+        # A burst of puts waits for a free connection rather than failing. A connection
+        # the server closed (a Redis restart) is replaced and the command tried again, a
+        # few times: every command here is safe to repeat (puts are deduplicated, acks
+        # and take-overs idempotent, a repeated read only leaves entries to be taken over).
         pool = aioredis.BlockingConnectionPool.from_url(
             settings.url,
             max_connections=MAX_CONNECTIONS,
@@ -186,6 +192,8 @@ class RedisStreamsQueue:
             health_check_interval=10,
             socket_connect_timeout=5,
             socket_timeout=SOCKET_TIMEOUT,
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
+            retry_on_error=[RedisConnectionError],
         )
         self.redis = aioredis.Redis(connection_pool=pool)
         self._put = self.redis.register_script(_PUT)

@@ -1,0 +1,72 @@
+"""Two outbox senders, in two services of their own, race over 1,000 answers: the real SMTP
+server receives each exactly once."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from inbox.app import InboxService
+from inbox.config import parse_settings
+from inbox.ingest import IngestPlan, ingest_batch
+from inbox.models import Envelope, Priority, TriageDecision
+from inbox.store.engine import create_engine, migrate
+from tests.conftest import store_of, until
+from tests.mailbox import email_config
+from tests.mailservers import Dovecot, SmtpServer
+
+pytestmark = pytest.mark.both_backends
+
+ANSWERS = 1000
+
+
+@pytest.mark.timeout(900)
+async def test_two_senders_send_each_answer_once(
+    tmp_path: Path,
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    raw, _user = email_config(tmp_path, dovecot, smtp_server, monkeypatch)
+    settings = parse_settings(raw, tmp_path)
+    box = settings.email[0].name
+    engine = create_engine(settings.store.url)
+    await migrate(engine)
+    plans = [
+        IngestPlan(
+            envelope=Envelope(
+                box, f"<m{i}@customer.test>", "email", f"c{i}@customer.test", "Hello", time.time()
+            ),
+            reference=5000 + i,
+            routing=None,
+            triage=TriageDecision(Priority.NORMAL, ()),
+        )
+        for i in range(ANSWERS)
+    ]
+    async with engine.begin() as conn:  # 1,000 tickets: 1,000 acknowledgements to send
+        await ingest_batch(conn, plans, settings, lambda _env: "standard")
+    await engine.dispose()
+    store = store_of(settings)
+    assert store.count("SELECT count(*) FROM outbox WHERE state='pending'") == ANSWERS
+
+    senders = [InboxService(settings, roles=("sender",)) for _ in range(2)]
+    for sender in senders:
+        await sender.start()
+    try:
+        await until(
+            lambda: store.count("SELECT count(*) FROM outbox WHERE state='sent'") == ANSWERS,
+            timeout=600,
+            interval=0.2,
+        )
+    finally:
+        for sender in senders:
+            await sender.stop()
+    received = smtp_server.received
+    assert len(received) == ANSWERS
+    assert len({m.rcpt_tos[0] for m in received}) == ANSWERS
+    assert len({m.message["Message-ID"] for m in received}) == ANSWERS
+    both = [s.metrics.counters.get("inbox_outbox_sent_total", 0) for s in senders]
+    assert sum(both) == ANSWERS
+    assert min(both) > 0, f"one sender did all the work ({both}): there was no race"
