@@ -41,7 +41,7 @@ from inbox.desk_pages import DeskPages
 from inbox.errors import ConfigError
 from inbox.incidents import IncidentWatcher
 from inbox.ingest import IngestResult
-from inbox.live import ChangeFeed, LiveEvent, LiveHub, LiveRoutes
+from inbox.live import ChangeFeed, LiveEvent, LiveHub, LiveRoutes, StoreFeed
 from inbox.metrics import Metrics
 from inbox.observability import HealthRoutes, register_gauges, serve_health
 from inbox.outbox import OutboxSender
@@ -172,10 +172,15 @@ class InboxService:
             for connector in connectors:
                 if not isinstance(connector, WEB_CHANNELS):
                     self._spawn(connector.run(self.queue), f"connector-{connector.name}")
-        if "sender" in roles:
+        # Answers on the web channels go out from the web role, where the chat's sockets
+        # are; every other channel from the sender role.
+        sends = [
+            c for c in connectors if ("web" if isinstance(c, WEB_CHANNELS) else "sender") in roles
+        ]
+        if sends:
             sender = OutboxSender(
                 OutboxRows(engine),
-                {c.name: c for c in connectors},
+                {c.name: c for c in sends},
                 s.outbox,
                 self.outbox_wake,
                 metrics=self.metrics,
@@ -285,6 +290,9 @@ class InboxService:
         channels: list[WebChannel] = [c for c in connectors if isinstance(c, WEB_CHANNELS)]
         for channel in channels:
             self._spawn(channel.run(self.queue), f"connector-{channel.name}")
+        if self.roles != set(ROLES):
+            # Workers, watchers or other web processes change what pages show.
+            self._spawn(StoreFeed(engine, live).run(self.stopping), "store-feed")
         accounts = Accounts(engine)
         rating = CsatLinks(s.secret, s.web.public_url)
         web_auth = WebAuth(accounts, secure_cookies=s.web.public_url.startswith("https://"))

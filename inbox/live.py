@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,11 +25,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inbox.store.accounts import Session
-from inbox.store.tables import conversation_refs, conversations
+from inbox.store.tables import conversation_refs, conversations, events
+from inbox.waiting import nap
 from inbox.web_auth import WebAuth
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0
+OVERLAP_SECONDS = 5.0  # how far back each look at the store reaches again
+SLA_EVENTS = frozenset({"sla_warning", "sla_breached", "sla_escalated"})
 BUFFER = 256
 
 
@@ -143,6 +147,89 @@ class ChangeFeed:
                 for r in rows
             )
         )
+
+
+class StoreFeed:
+    """Publishes what other processes did: a worker storing a message, the SLA watcher
+    raising an alert, an agent acting through another web process.
+
+    Every such change leaves an audit event in the store, so this reads the events of the
+    last moments once a second (only while someone is watching) and publishes each once.
+    Events are read by time with a few seconds of overlap, not by id: on PostgreSQL a
+    transaction that took an id first can commit last.
+    """
+
+    def __init__(self, engine: AsyncEngine, hub: LiveHub, interval: float = 1.0) -> None:
+        self.engine = engine
+        self.hub = hub
+        self.interval = interval
+        self._seen: dict[int, float] = {}  # event id -> its time, for the overlap
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Polls until ``stopping`` is set."""
+        since = time.time()
+        idle = asyncio.Event()
+        while not stopping.is_set():
+            if self.hub.listeners:
+                try:
+                    since = await self.poll(since)
+                except Exception:
+                    log.exception("could not read the store's recent events")
+            else:
+                since = time.time()  # nobody watching: nothing to catch up on later
+            await nap(idle, stopping, self.interval)
+
+    async def poll(self, since: float) -> float:
+        """Publishes the events newer than ``since`` (less the overlap) not yet published;
+        returns the new ``since``."""
+        e, c = events, conversations
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        e.c.id,
+                        e.c.kind,
+                        e.c.data,
+                        e.c.created_at,
+                        c.c.reference,
+                        c.c.team,
+                        c.c.status,
+                    )
+                    .join(c, c.c.id == e.c.conversation_id)
+                    .where(e.c.created_at > since - OVERLAP_SECONDS)
+                    .order_by(e.c.id)
+                )
+            ).all()
+        fresh = [r for r in rows if r.id not in self._seen]
+        changed: dict[int, LiveEvent] = {}
+        alerts: list[LiveEvent] = []
+        for r in fresh:
+            self._seen[int(r.id)] = float(r.created_at)
+            changed[int(r.reference)] = LiveEvent(
+                "conversation", r.team, {"reference": int(r.reference), "status": r.status}
+            )
+            if r.kind in SLA_EVENTS:
+                data = dict(r.data or {})
+                alerts.append(
+                    LiveEvent(
+                        "sla",
+                        r.team,
+                        {
+                            "kind": r.kind,
+                            "ticket": f"#{int(r.reference)}",
+                            "reference": int(r.reference),
+                            "target": data.get("target", ""),
+                            "due_at": data.get("due_at", 0.0),
+                            "at": float(r.created_at),
+                        },
+                    )
+                )
+        if changed or alerts:
+            self.hub.publish(*changed.values(), *alerts)
+        newest = max((float(r.created_at) for r in rows), default=since)
+        horizon = newest - 2 * OVERLAP_SECONDS
+        self._seen = {k: v for k, v in self._seen.items() if v > horizon}
+        return max(since, newest)
 
 
 class LiveRoutes:

@@ -60,7 +60,9 @@ class OutboxSender:
 
     async def send_due(self, limit: int = 200) -> int:
         """One pass over due rows; returns how many were handled."""
-        due = await self.rows.claim_due(limit, self.settings.lease_seconds)
+        # Only what this process can deliver: web channels belong to the web role (the
+        # chat's sockets are there), the others to the sender role.
+        due = await self.rows.claim_due(limit, self.settings.lease_seconds, list(self.connectors))
         delivered: list[tuple[int, str]] = []
         try:
             for outbound in due:

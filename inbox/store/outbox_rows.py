@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select, update
@@ -76,10 +76,15 @@ class OutboxRows:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def claim_due(self, limit: int, lease_seconds: float) -> list[Outbound]:
-        """Leases up to ``limit`` due rows, oldest first, so no other sender takes them."""
+    async def claim_due(
+        self, limit: int, lease_seconds: float, channels: Collection[str] | None = None
+    ) -> list[Outbound]:
+        """Leases up to ``limit`` due rows (of ``channels`` only, if given), oldest first,
+        so no other sender takes them."""
         stamp = now()
         due = _due(stamp)
+        if channels is not None:
+            due = and_(due, outbox.c.channel.in_(list(channels)))
         candidates = (
             select(outbox.c.id)
             .where(due)
