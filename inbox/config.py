@@ -337,6 +337,12 @@ STORE_URL_ENV = "INBOX_STORE_URL"
 QUEUE_URL_ENV = "INBOX_QUEUE_URL"
 
 
+def _from_env(name: str, configured: str) -> str:
+    """The environment variable ``name`` when it is set, else the configured value (read
+    either way, so the file's key is known)."""
+    return os.environ.get(name, "").strip() or configured
+
+
 def _store_url(url: str, base: Path) -> str:
     """The store's SQLAlchemy URL: a relative SQLite path becomes relative to the config
     file's folder; ``postgresql://`` and ``postgres://`` get the asyncpg driver."""
@@ -624,7 +630,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
 
     q = top.table_of("queue")
     queue = QueueSettings(
-        url=_queue_url(os.environ.get(QUEUE_URL_ENV) or q.string("url", "", allow_empty=True)),
+        url=_queue_url(_from_env(QUEUE_URL_ENV, q.string("url", "", allow_empty=True))),
         name=q.string("name", "inbox"),
         path=_resolve(base, q.string("path", "var/queue.db")),
         batch_size=q.integer("batch_size", 512, minimum=1),
@@ -642,8 +648,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
     s = top.table_of("store")
     store = StoreSettings(
         url=_store_url(
-            os.environ.get(STORE_URL_ENV) or s.string("url", "sqlite+aiosqlite:///var/inbox.db"),
-            base,
+            _from_env(STORE_URL_ENV, s.string("url", "sqlite+aiosqlite:///var/inbox.db")), base
         )
     )
     s.finish()

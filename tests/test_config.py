@@ -63,6 +63,21 @@ def test_secret_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.M
     assert not (tmp_path / "secret.key").exists()
 
 
+def test_store_and_queue_urls_come_from_the_shipped_file_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = load_settings(ROOT / "config.toml")
+    assert shipped.store.url.startswith("sqlite+aiosqlite:///") and shipped.queue.url == ""
+    monkeypatch.setenv("INBOX_STORE_URL", "postgresql://inbox:pw@db.internal/inbox")
+    monkeypatch.setenv("INBOX_QUEUE_URL", "redis://queue.internal:6379/0")
+    scaled = load_settings(ROOT / "config.toml")  # the file's own keys stay valid
+    assert scaled.store.url == "postgresql+asyncpg://inbox:pw@db.internal/inbox"
+    assert scaled.queue.url == "redis://queue.internal:6379/0"
+    monkeypatch.setenv("INBOX_STORE_URL", "mysql://inbox:pw@db.internal/inbox")
+    with pytest.raises(ConfigError, match=r"INBOX_STORE_URL.*inbox:\*\*\*@db.internal"):
+        load_settings(ROOT / "config.toml")
+
+
 def test_unreadable_toml_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[inbox\n")
