@@ -70,3 +70,7 @@ class CustomerTranscripts(Protocol):
     async def for_ticket(self, reference: int, address: str) -> list[TranscriptEntry]:
         """The visible messages of ticket ``reference``, if ``address`` is its customer."""
         ...
+
+    async def sent_since(self, channel: str, since: float) -> list[tuple[str, TranscriptEntry]]:
+        """Answers delivered on ``channel`` since ``since``, each with its address."""
+        ...

@@ -291,8 +291,12 @@ class InboxService:
         for channel in channels:
             self._spawn(channel.run(self.queue), f"connector-{channel.name}")
         if self.roles != set(ROLES):
-            # Workers, watchers or other web processes change what pages show.
+            # Workers, watchers or other web processes change what pages show, and
+            # another web process may send a chat answer to a socket held here.
             self._spawn(StoreFeed(engine, live).run(self.stopping), "store-feed")
+            for channel in channels:
+                if isinstance(channel, WebChatConnector):
+                    self._spawn(channel.follow(self.stopping), "chat-follow")
         accounts = Accounts(engine)
         rating = CsatLinks(s.secret, s.web.public_url)
         web_auth = WebAuth(accounts, secure_cookies=s.web.public_url.startswith("https://"))

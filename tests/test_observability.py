@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -146,3 +147,51 @@ async def test_split_roles_keep_the_desk_live(
     finally:
         await worker.stop()
         await web.stop()
+
+
+async def test_a_chat_answer_reaches_the_socket_on_another_web_process(
+    settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    """Two web processes: the visitor's chat socket is on the first, the agent answers
+    through the second; the answer still arrives live on the socket."""
+    first = InboxService(settings, roles=("web",))
+    second = InboxService(settings, roles=("web",))
+    worker = InboxService(settings, roles=("worker", "sla"), embedder=embedder)
+    for service in (first, second, worker):
+        await service.start()
+    try:
+        assert second.engine is not None
+        _agent, token = await Accounts(second.engine).add_agent(
+            "kit", ["technical", "triage"], password=TEST_PASSWORD
+        )
+        one, two = f"http://127.0.0.1:{first.port}", f"http://127.0.0.1:{second.port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.post(one + "/chat/session") as r:
+                session = (await r.json())["token"]
+            async with http.ws_connect(f"{one}/chat/ws?token={session}") as ws:
+                await ws.send_json(
+                    {"type": "message", "client_id": "c1", "text": "The app crashes when I open it"}
+                )
+                ack = await _chat_frame(ws, lambda f: f.get("author") == "bot")
+                reference = int(ack["text"].split("ticket is #")[1].split(".")[0])
+                headers = {"Authorization": f"Bearer {token}"}
+                async with http.post(
+                    f"{two}/api/conversations/{reference}/reply",
+                    json={"text": "Please update to version 3.3"},
+                    headers=headers,
+                ) as r:
+                    assert r.status == 202, await r.text()
+                answer = await _chat_frame(ws, lambda f: f.get("author") == "agent")
+        assert answer["text"] == "Please update to version 3.3"
+    finally:
+        for service in (worker, second, first):
+            await service.stop()
+
+
+async def _chat_frame(
+    ws: aiohttp.ClientWebSocketResponse, wanted: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    while True:
+        frame: dict[str, Any] = await asyncio.wait_for(ws.receive_json(), 60)
+        if frame["type"] == "message" and wanted(frame):
+            return frame

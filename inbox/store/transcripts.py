@@ -59,3 +59,26 @@ class StoreTranscripts:
             conversations.c.id.in_(target.scalar_subquery()), conversations.c.address == address
         )
         return await self._read(query)
+
+    async def sent_since(self, channel: str, since: float) -> list[tuple[str, TranscriptEntry]]:
+        """Answers delivered on ``channel`` since ``since``, each with its address."""
+        query = (
+            select(
+                outbox.c.address,
+                messages.c.id,
+                conversations.c.reference,
+                messages.c.author,
+                messages.c.text,
+                messages.c.created_at,
+            )
+            .join(messages, messages.c.id == outbox.c.message_id)
+            .join(conversations, conversations.c.id == messages.c.conversation_id)
+            .where(outbox.c.channel == channel, outbox.c.state == "sent", outbox.c.sent_at > since)
+            .order_by(outbox.c.id)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            (str(r[0]), TranscriptEntry(int(r[1]), int(r[2]), r[3], r[4], float(r[5])))
+            for r in rows
+        ]
