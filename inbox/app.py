@@ -1,10 +1,11 @@
 """Wires the parts into a running service: all of them in one process (the default), or
 only some roles, so that several processes on several machines share the work:
 
-- ``web``: the web channels (form, chat), the agent desk and API, the dashboard, live pages;
+- ``web``: the web channels (form, chat) and their answers, the agent desk and API, the
+  dashboard, live pages;
 - ``connectors``: the email (IMAP) and Telegram intake;
 - ``worker``: the queue's consumer: the model, routing, triage, the store;
-- ``sender``: the outbox: answers and alerts out on every channel;
+- ``sender``: the outbox for email and Telegram: answers and alerts;
 - ``sla``: the SLA watcher and the incident watcher (one such process is enough; several
   are safe, each alert and incident being claimed in the store).
 """
