@@ -15,7 +15,7 @@ from inbox.config import QueueSettings
 from inbox.errors import QueueUnavailable
 from inbox.models import Envelope
 from inbox.queue import Queue, open_queue
-from inbox.queue.redis_streams import RedisStreamsQueue
+from inbox.queue.redis_streams import RedisStreamsQueue, block_millis
 from tests import backends
 
 pytestmark = pytest.mark.both_backends
@@ -175,3 +175,8 @@ async def test_redis_keeps_only_unfinished_entries(queue: Queue, backend: str) -
     assert await queue.pending() == 0
     assert await queue.in_flight() == 0
     assert await queue.acked_count() == 5
+
+
+def test_a_wait_under_a_millisecond_never_blocks_for_ever() -> None:
+    """Redis reads BLOCK 0 as "for ever": the last sliver of a claim's wait must not."""
+    assert [block_millis(w) for w in (0.0, -1.0, 0.0004, 0.0015, 0.02)] == [None, None, 1, 2, 20]

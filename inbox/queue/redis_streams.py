@@ -277,7 +277,7 @@ class RedisStreamsQueue:
         ]
 
     async def _read_new(self, consumer: str, count: int, wait: float) -> list[QueueItem]:
-        block = int(wait * 1000) if wait > 0 else None
+        block = block_millis(wait)
 
         async def read() -> Any:
             return await self.redis.xreadgroup(
@@ -378,6 +378,12 @@ class RedisStreamsQueue:
         with contextlib.suppress(RedisError, asyncio.CancelledError):
             await self.redis.aclose()
             await self.redis.connection_pool.disconnect()
+
+
+def block_millis(wait: float) -> int | None:
+    """``XREADGROUP``'s BLOCK for a wait in seconds; None for no wait. BLOCK 0 means "for
+    ever" to Redis, so a wait under a millisecond is rounded up to one, never down."""
+    return max(1, round(wait * 1000)) if wait > 0 else None
 
 
 def _order(entry_id: str) -> tuple[int, int]:
