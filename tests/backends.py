@@ -61,7 +61,31 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
+async def _drop_leftovers() -> None:
+    """Drops the databases of earlier runs that were killed before they cleaned up."""
+    conn = await asyncpg.connect(POSTGRES)
+    try:
+        names = [r[0] for r in await conn.fetch("SELECT datname FROM pg_database")]
+    finally:
+        await conn.close()
+    for name in names:
+        found = re.fullmatch(r"inbox_test_(\d+)_\w+", name)
+        if found and not _alive(int(found.group(1))):
+            await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 async def _make_template() -> None:
+    await _drop_leftovers()
     await _admin(f'DROP DATABASE IF EXISTS "{TEMPLATE}"')
     await _admin(f'CREATE DATABASE "{TEMPLATE}"')
     engine = create_engine("postgresql+asyncpg" + _url(TEMPLATE)[len("postgresql") :])
