@@ -167,7 +167,7 @@ class InboxService:
         sla = self._start_watchers(engine, clocks) if "sla" in roles else None
         if "worker" in roles:
             await self._start_workers(engine, changes, sla)
-        connectors = self._make_connectors()
+        connectors = self._make_connectors(engine)
         if "connectors" in roles:
             assert self.queue is not None
             for connector in connectors:
@@ -254,12 +254,12 @@ class InboxService:
             )
             self._spawn(worker.run(self.stopping), f"worker-{i}")
 
-    def _make_connectors(self) -> list[Connector]:
+    def _make_connectors(self, engine: AsyncEngine) -> list[Connector]:
         """The channels this process's roles use: intake (connectors, web) or sending."""
         s, roles = self.settings, self.roles
         if not roles & {"web", "connectors", "sender"}:
             return []
-        transcripts = StoreTranscripts(self._engine)
+        transcripts = StoreTranscripts(engine)
         connectors: list[Connector] = []
         if s.form.enabled:
             connectors.append(WebFormConnector(s.form, s.secret, transcripts))
@@ -270,12 +270,6 @@ class InboxService:
             connectors.append(TelegramConnector(s.telegram))
         self.connectors = connectors
         return connectors
-
-    @property
-    def _engine(self) -> AsyncEngine:
-        if self.engine is None:
-            raise RuntimeError("the service is not started")
-        return self.engine
 
     async def _start_web(
         self,

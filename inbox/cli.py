@@ -57,9 +57,7 @@ async def serve_roles(
         port = settings.web.port if "web" in roles else health_port
         where = f"{settings.web.host}:{port}"
         raise ConfigError(f"web: cannot listen on {where}: {err.strerror or err}") from err
-    if quiet:
-        pass
-    elif "web" in roles:
+    if "web" in roles and not quiet:
         base = f"http://{settings.web.host}:{service.port}"
         print(
             f"inbox is running: {base}/form (form), {base}/chat (chat), "

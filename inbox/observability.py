@@ -41,17 +41,14 @@ def register_gauges(metrics: Metrics, engine: AsyncEngine, queue: Queue | None) 
     async def dead() -> float:
         return float(await queue.dead_count())
 
+    async def in_flight() -> float:
+        return float(await queue.in_flight())
+
     metrics.gauge("inbox_queue_depth", "Inbound messages not yet processed.", depth)
     metrics.gauge("inbox_queue_dead_letters", "Inbound messages given up on.", dead)
-    in_flight = getattr(queue, "in_flight", None)
-    if in_flight is not None:
-
-        async def pending() -> float:
-            return float(await in_flight())
-
-        metrics.gauge(
-            "inbox_queue_in_flight", "Messages handed to a worker, not yet acknowledged.", pending
-        )
+    metrics.gauge(
+        "inbox_queue_in_flight", "Messages handed to a worker, not yet acknowledged.", in_flight
+    )
 
 
 class HealthRoutes:

@@ -75,14 +75,13 @@ class WorkerPool:
             ended = next((s for s in self.slots if s.pid == pid), None)
             if ended is None:
                 continue
-            slot = ended
-            slot.pid = 0
+            ended.pid = 0
             if self.stopping:
                 continue
             log.warning("worker process %d ended (%s); starting another", pid, _how(status))
-            self._pause_if_crash_looping(slot)
+            self._pause_if_crash_looping(ended)
             if not self.stopping:
-                self._fork(slot, embedder)
+                self._fork(ended, embedder)
         return 0
 
     def _pause_if_crash_looping(self, slot: _Slot) -> None:

@@ -71,9 +71,7 @@ def _children(pid: int) -> list[int]:
 
 
 @pytest.fixture
-async def pool_process(
-    tmp_path: Path,
-) -> AsyncIterator[list[asyncio.subprocess.Process]]:
+async def pool_process() -> AsyncIterator[list[asyncio.subprocess.Process]]:
     started: list[asyncio.subprocess.Process] = []
     yield started
     for proc in started:

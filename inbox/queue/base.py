@@ -12,6 +12,8 @@ from typing import Protocol
 
 from inbox.models import DeadLetter, Envelope, QueueItem, Receipt
 
+FIRST_REFERENCE = 1001  # the first ticket number a new queue hands out
+
 
 class Sink(Protocol):
     """Where connectors hand over what they received."""
@@ -52,6 +54,10 @@ class Queue(Sink, Protocol):
 
     async def dead_count(self) -> int:
         """How many items were dead-lettered (and are kept)."""
+        ...
+
+    async def in_flight(self) -> int:
+        """How many items a worker holds and has not acknowledged yet."""
         ...
 
     async def pending(self) -> int:

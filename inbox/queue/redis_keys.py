@@ -57,14 +57,3 @@ class RedisKeys:
         twice is queued once. External ids can be long (mail Message-IDs): hashed."""
         digest = hashlib.sha256(f"{channel}\0{external_id}".encode()).hexdigest()[:32]
         return f"{self._tag}:seen:{digest}"
-
-    def all_fixed(self) -> tuple[str, ...]:
-        """The keys that are not per message (for clean-up and inspection)."""
-        return (
-            self.stream,
-            self.dead,
-            self.reasons,
-            self.cursors,
-            self.reference,
-            self.acked,
-        )

@@ -33,9 +33,9 @@ from redis.exceptions import RedisError, ResponseError
 from inbox.config import QueueSettings
 from inbox.errors import QueueUnavailable
 from inbox.models import DeadLetter, Envelope, QueueItem, Receipt
+from inbox.queue.base import FIRST_REFERENCE
 from inbox.queue.redis_keys import GROUP, RedisKeys
 
-FIRST_REFERENCE = 1001
 DEDUP_SECONDS = 7 * 86400
 SOCKET_TIMEOUT = 30.0
 MAX_CONNECTIONS = 32

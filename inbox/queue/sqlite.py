@@ -20,8 +20,8 @@ from typing import TypeVar
 
 from inbox.config import QueueSettings
 from inbox.models import DeadLetter, Envelope, QueueItem, Receipt
+from inbox.queue.base import FIRST_REFERENCE
 
-FIRST_REFERENCE = 1001
 T = TypeVar("T")
 
 SCHEMA = """
@@ -267,6 +267,15 @@ class SqliteQueue:
             return [DeadLetter(str(r[0]), r[1], r[2], r[3]) for r in rows]
 
         return await self._run(read)
+
+    async def in_flight(self) -> int:
+        """How many items are claimed and not yet done."""
+
+        def count() -> int:
+            row = self.conn.execute("SELECT count(*) FROM items WHERE state='claimed'").fetchone()
+            return int(row[0])
+
+        return await self._run(count)
 
     async def dead_count(self) -> int:
         """How many items were dead-lettered."""

@@ -163,6 +163,7 @@ outbox = Table(
     Column("parts_sent", Integer, nullable=False, default=0, server_default="0"),
     Index("ix_outbox_due", "state", "next_attempt_at"),
     Index("ix_outbox_line", "channel", "address", "state"),
+    Index("ix_outbox_sent", "channel", "sent_at"),
 )
 
 # Bot commands a customer sent (/start, /status, /link ...): answered once each.
@@ -238,6 +239,7 @@ events = Table(
     Column("data", JSON, nullable=False),
     Column("created_at", Float, nullable=False),
     Index("ix_events_conversation", "conversation_id", "id"),
+    Index("ix_events_created", "created_at"),
 )
 
 agents = Table(

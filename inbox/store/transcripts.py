@@ -10,18 +10,26 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connectors.base import TranscriptEntry
 from inbox.store.tables import conversation_refs, conversations, messages, outbox
 
+# A TranscriptEntry's fields, in order.
+_ENTRY = (
+    messages.c.id,
+    conversations.c.reference,
+    messages.c.author,
+    messages.c.text,
+    messages.c.created_at,
+)
+
+
+def _entry(row: Any, first: int = 0) -> TranscriptEntry:
+    r = row[first:]
+    return TranscriptEntry(int(r[0]), int(r[1]), r[2], r[3], float(r[4]))
+
 
 def _visible_messages() -> Select[Any]:
     # Inbound messages, and outbound ones once delivered: an answer still in the outbox
     # reaches the customer through the channel first, never twice.
     return (
-        select(
-            messages.c.id,
-            conversations.c.reference,
-            messages.c.author,
-            messages.c.text,
-            messages.c.created_at,
-        )
+        select(*_ENTRY)
         .join(conversations, conversations.c.id == messages.c.conversation_id)
         .outerjoin(outbox, outbox.c.message_id == messages.c.id)
         .where(
@@ -41,7 +49,7 @@ class StoreTranscripts:
     async def _read(self, query: Select[Any]) -> list[TranscriptEntry]:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [TranscriptEntry(int(r[0]), int(r[1]), r[2], r[3], float(r[4])) for r in rows]
+        return [_entry(r) for r in rows]
 
     async def for_identity(self, channel: str, address: str) -> list[TranscriptEntry]:
         """Every visible message of the conversations started on ``(channel, address)``."""
@@ -63,14 +71,7 @@ class StoreTranscripts:
     async def sent_since(self, channel: str, since: float) -> list[tuple[str, TranscriptEntry]]:
         """Answers delivered on ``channel`` since ``since``, each with its address."""
         query = (
-            select(
-                outbox.c.address,
-                messages.c.id,
-                conversations.c.reference,
-                messages.c.author,
-                messages.c.text,
-                messages.c.created_at,
-            )
+            select(outbox.c.address, *_ENTRY)
             .join(messages, messages.c.id == outbox.c.message_id)
             .join(conversations, conversations.c.id == messages.c.conversation_id)
             .where(outbox.c.channel == channel, outbox.c.state == "sent", outbox.c.sent_at > since)
@@ -78,7 +79,4 @@ class StoreTranscripts:
         )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [
-            (str(r[0]), TranscriptEntry(int(r[1]), int(r[2]), r[3], r[4], float(r[5])))
-            for r in rows
-        ]
+        return [(str(r[0]), _entry(r, 1)) for r in rows]
