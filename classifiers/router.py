@@ -23,10 +23,16 @@ Matrix = np.ndarray
 
 @dataclass(frozen=True)
 class LabelledExample:
-    """A phrase known to belong to a team."""
+    """A phrase known to belong to a team.
+
+    ``learned`` marks a customer message the router labelled itself (``inbox train``
+    learning from history): it teaches the router, but is never shown as evidence, since
+    it is another customer's words and nobody confirmed it.
+    """
 
     team: str
     text: str
+    learned: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,16 +52,29 @@ class Fitted:
     vectors: Matrix
     labels: Matrix  # each example's team, as an index into head.teams
     head: SoftmaxHead
+    shown: Matrix  # which examples may be shown as evidence
 
     @classmethod
-    def fit(cls, examples: Sequence[LabelledExample], vectors: Vectors) -> Fitted:
-        """Fits the regression head on the examples."""
+    def fit(
+        cls,
+        examples: Sequence[LabelledExample],
+        vectors: Vectors,
+        start: SoftmaxHead | None = None,
+    ) -> Fitted:
+        """Fits the regression head on the examples, from ``start`` when it has the same
+        teams (a refit after a correction then needs a third of the steps)."""
         teams = tuple(sorted({e.team for e in examples}))
         index = {team: i for i, team in enumerate(teams)}
         labels = np.array([index[e.team] for e in examples], dtype=np.int64)
         x = np.asarray(vectors, dtype=np.float32)
-        weights, bias = fit_softmax(x, labels, len(teams))
-        return cls(tuple(examples), x, labels, SoftmaxHead(weights, bias, teams))
+        if start is not None and start.teams == teams:
+            weights, bias = fit_softmax(
+                x, labels, len(teams), start=(start.weights, start.bias), steps=100
+            )
+        else:
+            weights, bias = fit_softmax(x, labels, len(teams))
+        shown = np.array([not e.learned for e in examples], dtype=bool)
+        return cls(tuple(examples), x, labels, SoftmaxHead(weights, bias, teams), shown)
 
 
 def fit_softmax(
@@ -66,13 +85,18 @@ def fit_softmax(
     l2: float = 1e-5,
     steps: int = 300,
     learning_rate: float = 30.0,
+    start: tuple[Matrix, Matrix] | None = None,
 ) -> tuple[Matrix, Matrix]:
     """Multinomial logistic regression by full-batch Nesterov gradient descent."""
     x = np.asarray(vectors, dtype=np.float32)
     n, d = x.shape
     targets = np.eye(classes, dtype=np.float32)[labels]
-    w = w_prev = np.zeros((d, classes), dtype=np.float32)
-    b = b_prev = np.zeros(classes, dtype=np.float32)
+    if start is None:
+        w = w_prev = np.zeros((d, classes), dtype=np.float32)
+        b = b_prev = np.zeros(classes, dtype=np.float32)
+    else:
+        w = w_prev = np.asarray(start[0], dtype=np.float32)
+        b = b_prev = np.asarray(start[1], dtype=np.float32)
     for step in range(steps):
         momentum = step / (step + 3.0)
         w_look = w + momentum * (w - w_prev)
@@ -104,6 +128,7 @@ class Router:
         temperature: float = 0.7,
         neighbours: int = 5,
         neighbour_weight: float = 0.3,
+        overrule_similarity: float = 0.8,
     ) -> None:
         if len(examples) != len(vectors) or not examples:
             raise ValueError("the router needs one vector per example, and at least one")
@@ -115,12 +140,19 @@ class Router:
         self.temperature = temperature
         self.neighbours = neighbours
         self.neighbour_weight = neighbour_weight
-        self._fitted = Fitted.fit(examples, vectors)
+        self.overrule_similarity = overrule_similarity
+        self._fitted = Fitted.fit(*self._overrule(examples, vectors))
 
     @property
     def teams(self) -> list[str]:
         """The teams the router can predict."""
         return list(self._fitted.head.teams)
+
+    @property
+    def example_counts(self) -> tuple[int, int]:
+        """How many examples it learns from: labelled ones, and ones learnt from history."""
+        shown = int(self._fitted.shown.sum())
+        return shown, len(self._fitted.examples) - shown
 
     def add_example(self, example: LabelledExample, vector: Vectors) -> None:
         """Learns one more labelled example (an agent's correction) and refits."""
@@ -130,11 +162,31 @@ class Router:
         """Learns more labelled examples, one vector row each, and refits once.
 
         The new state is built aside and swapped in whole, so a concurrent ``route``
-        sees either the old router or the new one, never a mix.
+        sees either the old router or the new one, never a mix. A labelled example
+        overrules what the router once guessed itself: learned examples close to it
+        (similarity ``overrule_similarity`` or more) that name another team are dropped,
+        or they would keep voting for the routing the agent just corrected.
         """
         old = self._fitted
         rows = np.asarray(vectors, dtype=np.float32).reshape(len(examples), -1)
-        self._fitted = Fitted.fit([*old.examples, *examples], np.vstack([old.vectors, rows]))
+        everything = [*old.examples, *examples]
+        kept, kept_vectors = self._overrule(everything, np.vstack([old.vectors, rows]))
+        self._fitted = Fitted.fit(kept, kept_vectors, start=old.head)
+
+    def _overrule(
+        self, examples: Sequence[LabelledExample], vectors: Vectors
+    ) -> tuple[list[LabelledExample], Matrix]:
+        """Drops the learned examples that a labelled one close to them contradicts."""
+        x = np.asarray(vectors, dtype=np.float32)
+        learned = np.array([e.learned for e in examples], dtype=bool)
+        if not learned.any() or learned.all():
+            return list(examples), x
+        teams = np.array([e.team for e in examples])
+        close = (x[learned] @ x[~learned].T) >= self.overrule_similarity
+        differ = teams[learned][:, None] != teams[~learned][None, :]
+        keep = np.ones(len(examples), dtype=bool)
+        keep[np.flatnonzero(learned)] = ~(close & differ).any(axis=1)
+        return [e for e, k in zip(examples, keep, strict=True) if k], x[keep]
 
     def probabilities(self, vectors: Vectors) -> Matrix:
         """Probabilities per team, one row per input vector.
@@ -190,18 +242,24 @@ class Router:
         x = np.asarray(vectors, dtype=np.float32)
         sims = x @ fitted.vectors.T
         probs = self._probabilities(fitted, x, sims)
+        # Evidence comes from the examples that may be shown: the k most similar, in order.
+        shown_ids = np.flatnonzero(fitted.shown)
+        shown_sims = sims[:, shown_ids]
+        k = min(self.evidence_examples, len(shown_ids))
+        best = np.argpartition(-shown_sims, k - 1, axis=1)[:, :k] if k else shown_ids[None, :0]
+        rows = np.arange(len(x))[:, None]
+        best = best[rows, np.argsort(-shown_sims[rows, best], axis=1)]
+        closest_all = sims.max(axis=1)
         decisions: list[RoutingDecision] = []
-        for row, sim_row in zip(probs, sims, strict=True):
+        for row, sim_row, chosen, closest in zip(probs, sims, best, closest_all, strict=True):
             order = np.argsort(row)[::-1]
             top = float(row[order[0]])
             second = float(row[order[1]]) if len(order) > 1 else 0.0
             predicted = head.teams[int(order[0])]
-            nearest_ids = np.argsort(sim_row)[::-1][: self.evidence_examples]
             nearest = tuple(
                 NearestExample(examples[i].team, examples[i].text, float(sim_row[i]))
-                for i in nearest_ids
+                for i in shown_ids[chosen]
             )
-            closest = float(sim_row.max())
             reason = ""
             if top < self.threshold:
                 reason = f"confidence {top:.2f} is below the threshold {self.threshold}"

@@ -29,6 +29,7 @@ from classifiers.embedder import (
     SentenceTransformerEmbedder,
     model_id,
 )
+from classifiers.self_training import LearnedHistory, load_history
 from classifiers.tuning import training_report
 from connectors.base import Connector, WebChannel
 from connectors.mail.channel import EmailConnector
@@ -79,6 +80,18 @@ def model_path(settings: Settings) -> str:
         return settings.model.path
     trained = trained_model_folder(settings)
     return str(trained) if training_report(trained) is not None else ""
+
+
+def learned_history(settings: Settings, embedder: Embedder) -> LearnedHistory | None:
+    """What ``inbox train`` learnt from unlabelled history, when ``embedder`` is the model
+    it was learnt with (vectors of two models never mix)."""
+    path = model_path(settings)
+    if not path or embedder.model_id != model_id(path):
+        return None
+    history = load_history(Path(path))
+    if history is not None:
+        log.info("router: %d examples learnt from history", len(history))
+    return history
 
 
 def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
@@ -227,7 +240,8 @@ class InboxService:
             self._own_embedder = await asyncio.to_thread(start_process_embedder, s)
             embedder = self._own_embedder
         log.info("model: %s", embedder.model_id)
-        routing = await RoutingService.build(s, embedder, engine)
+        history = await asyncio.to_thread(learned_history, s, embedder)
+        routing = await RoutingService.build(s, embedder, engine, history)
         triage = await TriageService.build(s, embedder)
         deduper = Deduper(s.dedup.auto_merge, s.dedup.suggest)
         watcher = self.incidents

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from classifiers.embedder import Embedder
+from classifiers.self_training import HISTORY_CONFIDENCE
 from classifiers.tuning import TrainingSettings
 from inbox.config import Settings, load_settings
 from inbox.errors import ConfigError, InboxError
@@ -175,7 +176,7 @@ def cmd_with_settings(args: argparse.Namespace) -> int:
 
 def cmd_route(args: argparse.Namespace) -> int:
     """Routes one text with the configured examples and prints the evidence."""
-    from inbox.app import load_embedder
+    from inbox.app import learned_history, load_embedder
     from inbox.models import Envelope
     from inbox.routing import RoutingService
     from inbox.text import embedding_text
@@ -190,7 +191,9 @@ def cmd_route(args: argparse.Namespace) -> int:
         try:
             await migrate(engine)
             # The live router: config examples plus every correction agents made.
-            routing = await RoutingService.build(settings, load_embedder(settings), engine)
+            embedder = load_embedder(settings)
+            history = learned_history(settings, embedder)
+            routing = await RoutingService.build(settings, embedder, engine, history)
         finally:
             await engine.dispose()
         triaging = await TriageService.build(settings, routing.embedder)
@@ -205,6 +208,9 @@ def cmd_route(args: argparse.Namespace) -> int:
             "triage_reasons": list(triage.reasons),
             "language": triage.language,
             "spam": triage.spam,
+            "examples": dict(
+                zip(("labelled", "learnt"), routing.router.example_counts, strict=True)
+            ),
         }
         if args.json:
             print(json.dumps(result, indent=2))
@@ -219,6 +225,8 @@ def cmd_route(args: argparse.Namespace) -> int:
             print(f"  {n.score:.3f}  {n.team:<12} {n.text}")
         if triage.spam:
             print("spam: it would be quarantined, not answered")
+        labelled, learnt = routing.router.example_counts
+        print(f"router: {labelled} labelled examples, {learnt} learnt from history")
 
     asyncio.run(run())
     return 0
@@ -370,6 +378,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--epochs", type=float, default=TrainingSettings.epochs)
     ev.add_argument(
+        "--unlabelled",
+        action="store_true",
+        help="with --shots K: the train rows not sampled become unlabelled history, which "
+        "the router learns from as `inbox train` makes it learn from the store's messages",
+    )
+    ev.add_argument(
         "--oos-holdout",
         type=int,
         default=0,
@@ -396,6 +410,19 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="fine-tune the encoder on the teams' examples")
     train.add_argument("--epochs", type=float, default=TrainingSettings.epochs)
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--history",
+        type=int,
+        default=10000,
+        metavar="N",
+        help="learn from the first messages of the latest N conversations (0: none)",
+    )
+    train.add_argument(
+        "--history-confidence",
+        type=float,
+        default=HISTORY_CONFIDENCE,
+        help="how sure the router must be of a history message to learn from it",
+    )
     train.set_defaults(func=cmd_train)
 
     bench = sub.add_parser("bench", help="end-to-end throughput and latency")

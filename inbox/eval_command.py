@@ -79,6 +79,13 @@ def _encode(embedder: Embedder, rows: list[Labelled]) -> Any:
     return embedder.encode([embedding_text("", r.text) for r in rows])
 
 
+def unlabelled_history(train: list[Labelled], rows: list[Labelled]) -> list[str]:
+    """The train texts not among the labelled rows: what a live inbox would have as
+    customers' messages nobody labelled."""
+    taken = {r.text for r in rows}
+    return [r.text for r in train if r.text not in taken]
+
+
 def run_oos(
     train: list[Labelled], test: list[Labelled], args: argparse.Namespace, encoder: Encoders
 ) -> OosResult:
@@ -193,12 +200,17 @@ def run_eval(args: argparse.Namespace) -> int:
     encoder_name = f"fine-tuned ({args.epochs:g} epochs)" if args.fine_tune else "as shipped"
     print(f"{test_path}: {len(test)} test rows, {labels} labels, {shots} examples per label")
     print(f"encoder: all-MiniLM-L6-v2 {encoder_name}")
+    if args.unlabelled:
+        if args.shots <= 0:
+            raise SystemExit("--unlabelled needs --shots K: with all rows labelled none is left")
+        print("history: the other train rows, unlabelled (the router labels what it is sure of)")
     report: dict[str, Any] = {
         "test": str(test_path),
         "train": str(train_path),
         "shots": args.shots,
         "fine_tune": bool(args.fine_tune),
         "epochs": args.epochs if args.fine_tune else None,
+        "unlabelled_history": bool(args.unlabelled),
     }
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="inbox-eval-") as tmp:
@@ -207,7 +219,8 @@ def run_eval(args: argparse.Namespace) -> int:
             results = []
             for seed in seeds:
                 rows = sample_shots(train, args.shots, seed)
-                results.append(score_router(rows, test, encoder(rows, seed), seed))
+                history = unlabelled_history(train, rows) if args.unlabelled else None
+                results.append(score_router(rows, test, encoder(rows, seed), seed, history))
             means = _print_intents(results)
             report["intents"] = {
                 **{f"mean_{k}": v for k, v in means.items()},

@@ -17,6 +17,7 @@ import numpy as np
 
 from classifiers.embedder import Embedder
 from classifiers.router import LabelledExample, Router
+from classifiers.self_training import HISTORY_CONFIDENCE, pseudo_label
 from inbox.errors import ConfigError
 from inbox.text import embedding_text
 
@@ -99,20 +100,41 @@ def expected_calibration_error(
     return float(total)
 
 
-def score_router(
-    rows: list[Labelled], test: list[Labelled], embedder: Embedder, seed: int
-) -> SeedResult:
-    """Fits the router on ``rows`` with ``embedder`` and scores it on the test rows."""
+def fit_router(
+    rows: list[Labelled],
+    embedder: Embedder,
+    history: list[str] | None = None,
+    min_confidence: float = HISTORY_CONFIDENCE,
+) -> Router:
+    """The router on ``rows``; with ``history`` (unlabelled texts), it also learns the
+    ones it is sure of, as ``inbox train`` makes the service's router do."""
     # The texts go through the same preparation as live messages.
-    train_vectors = embedder.encode([embedding_text("", r.text) for r in rows])
+    vectors = embedder.encode([embedding_text("", r.text) for r in rows])
+    examples = [LabelledExample(r.label, r.text) for r in rows]
+    router = Router(examples, vectors, threshold=0.0, margin=0.0, fallback_team="__none__")
+    if history:
+        texts = [embedding_text("", text) for text in history]
+        learned = pseudo_label(router, texts, embedder.encode(texts), min_confidence=min_confidence)
+        router = Router(
+            examples + learned.examples,
+            np.vstack([vectors, learned.vectors]),
+            threshold=0.0,
+            margin=0.0,
+            fallback_team="__none__",
+        )
+    return router
+
+
+def score_router(
+    rows: list[Labelled],
+    test: list[Labelled],
+    embedder: Embedder,
+    seed: int,
+    history: list[str] | None = None,
+) -> SeedResult:
+    """Fits the router on ``rows`` (and ``history``) and scores it on the test rows."""
+    router = fit_router(rows, embedder, history)
     test_vectors = embedder.encode([embedding_text("", r.text) for r in test])
-    router = Router(
-        [LabelledExample(r.label, r.text) for r in rows],
-        train_vectors,
-        threshold=0.0,
-        margin=0.0,
-        fallback_team="__none__",
-    )
     gold = [row.label for row in test]
     probs = router.probabilities(test_vectors)
     teams = router.teams

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from classifiers.embedder import Embedder, Vectors
 from classifiers.router import LabelledExample, Router
+from classifiers.self_training import LearnedHistory
 from inbox.config import Settings
 from inbox.models import RoutingDecision
 from inbox.store.tables import routing_examples
@@ -38,13 +40,23 @@ class RoutingService:
 
     @classmethod
     async def build(
-        cls, settings: Settings, embedder: Embedder, engine: AsyncEngine | None = None
+        cls,
+        settings: Settings,
+        embedder: Embedder,
+        engine: AsyncEngine | None = None,
+        history: LearnedHistory | None = None,
     ) -> RoutingService:
-        """Encodes the configured examples and every stored correction."""
+        """Encodes the configured examples and every stored correction; adds what
+        ``inbox train`` learnt from the history (already encoded by this model)."""
         examples, last = await labelled_examples(settings, engine)
         vectors = await embedder.encode_async([e.text for e in examples])
+        if history is not None:
+            learned = history.for_teams({t.name for t in settings.teams})
+            examples += learned.examples
+            vectors = np.vstack([vectors, learned.vectors])
         r = settings.routing
-        router = Router(
+        router = await asyncio.to_thread(
+            Router,
             examples,
             vectors,
             threshold=r.threshold,
