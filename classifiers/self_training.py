@@ -54,7 +54,7 @@ def pseudo_label(
     """The messages the router routes with at least ``min_confidence``, as its examples."""
     x = np.asarray(vectors, dtype=np.float32)
     if not len(texts):
-        return LearnedHistory([], x.reshape(0, x.shape[-1] if x.ndim == 2 else 0))
+        return LearnedHistory([], x[:0])
     probs = router.probabilities(x)
     teams = router.teams
     best = probs.argmax(axis=1)

@@ -110,7 +110,7 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
     )
     if history:
         _learn_history(fresh, examples, history, args.history_confidence)
-    else:
+    elif args.history > 0:
         print("no unlabelled messages in the store yet: the router learns from examples only")
     old = target.with_name(target.name + ".old")
     shutil.rmtree(old, ignore_errors=True)

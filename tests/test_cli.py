@@ -108,6 +108,8 @@ def test_train_makes_a_model_the_router_then_uses(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "training on 50 examples for 5 teams (0 of them agents' corrections)" in result.stdout
     assert "fine-tuning [" in result.stderr  # the progress bar
+    assert "no unlabelled messages in the store yet" in result.stdout
+    assert not (tmp_path / "var" / "model" / "inbox-history.npz").exists()
     report = json.loads((tmp_path / "var" / "model" / "inbox-training.json").read_text())
     assert report["examples"] == 50 and report["labels"] == 5 and report["steps"] >= 1
     routed = _inbox("route", "--json", "I was charged twice for one order", config=config)
