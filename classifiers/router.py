@@ -19,6 +19,7 @@ from classifiers.embedder import Vectors
 from inbox.models import NearestExample, RoutingDecision
 
 Matrix = np.ndarray
+DEFAULT_TEMPERATURE = 0.7  # chosen on held-out data for routers on labelled examples
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ class Router:
         fallback_team: str,
         min_similarity: float = 0.0,
         evidence_examples: int = 3,
-        temperature: float = 0.7,
+        temperature: float = DEFAULT_TEMPERATURE,
         neighbours: int = 5,
         neighbour_weight: float = 0.3,
         overrule_similarity: float = 0.8,

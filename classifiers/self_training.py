@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from classifiers.embedder import Vectors
-from classifiers.router import LabelledExample, Router
+from classifiers.router import DEFAULT_TEMPERATURE, LabelledExample, Router
 
 HISTORY_FILE = "inbox-history.npz"
 HISTORY_CONFIDENCE = 0.8  # the router's probability from which it trusts its own label
+TEMPERATURES = (0.5, 0.7, 1.0, 1.5, 2.0, 3.0)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class LearnedHistory:
 
     examples: list[LabelledExample]
     vectors: Vectors  # made by the model saved beside them: only valid with it
+    temperature: float = DEFAULT_TEMPERATURE  # for the router that learns them
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -41,7 +43,8 @@ class LearnedHistory:
     def for_teams(self, teams: set[str]) -> LearnedHistory:
         """Only the examples of teams that still exist."""
         keep = [i for i, e in enumerate(self.examples) if e.team in teams]
-        return LearnedHistory([self.examples[i] for i in keep], self.vectors[keep])
+        examples = [self.examples[i] for i in keep]
+        return LearnedHistory(examples, self.vectors[keep], self.temperature)
 
 
 def pseudo_label(
@@ -63,6 +66,38 @@ def pseudo_label(
     return LearnedHistory(examples, x[sure])
 
 
+def calibrate(
+    history: LearnedHistory, examples: Sequence[LabelledExample], vectors: Vectors
+) -> LearnedHistory:
+    """Chooses the router's temperature for these learnt examples.
+
+    Thousands of messages the router was already sure of make the regression surer than
+    it is right (on BANKING77 with 10 shots: mean confidence 0.95 at 0.88 accuracy). The
+    labelled examples are the only ground truth, so a router is fitted on the learnt
+    examples alone and the temperature is the one under which it gives the labelled
+    examples the highest likelihood.
+    """
+    teams = {e.team for e in history.examples}
+    if len(teams) < 2:
+        return history
+    learnt_only = Router(
+        history.examples, history.vectors, threshold=0.0, margin=0.0, fallback_team=""
+    )
+    index = {team: i for i, team in enumerate(learnt_only.teams)}
+    known = [i for i, e in enumerate(examples) if e.team in index]
+    if not known:
+        return history
+    x = np.asarray(vectors, dtype=np.float32)[known]
+    gold = np.array([index[examples[i].team] for i in known])
+    best = (np.inf, history.temperature)
+    for temperature in TEMPERATURES:
+        learnt_only.temperature = temperature
+        probs = learnt_only.probabilities(x)[np.arange(len(known)), gold]
+        loss = float(-np.log(probs + 1e-12).mean())
+        best = min(best, (loss, temperature))
+    return LearnedHistory(history.examples, history.vectors, best[1])
+
+
 def save_history(folder: Path, history: LearnedHistory) -> None:
     """Writes the learned examples beside the model that encoded them."""
     np.savez_compressed(
@@ -70,6 +105,7 @@ def save_history(folder: Path, history: LearnedHistory) -> None:
         teams=np.array([e.team for e in history.examples], dtype=str),
         texts=np.array([e.text for e in history.examples], dtype=str),
         vectors=np.asarray(history.vectors, dtype=np.float32),
+        temperature=np.float64(history.temperature),
     )
 
 
@@ -84,4 +120,5 @@ def load_history(folder: Path) -> LearnedHistory | None:
             for team, text in zip(saved["teams"], saved["texts"], strict=True)
         ]
         vectors = np.asarray(saved["vectors"], dtype=np.float32)
-    return LearnedHistory(examples, vectors)
+        temperature = float(saved["temperature"]) if "temperature" in saved else None
+    return LearnedHistory(examples, vectors, temperature or DEFAULT_TEMPERATURE)

@@ -17,7 +17,7 @@ import numpy as np
 
 from classifiers.embedder import Embedder
 from classifiers.router import LabelledExample, Router
-from classifiers.self_training import HISTORY_CONFIDENCE, pseudo_label
+from classifiers.self_training import HISTORY_CONFIDENCE, calibrate, pseudo_label
 from inbox.errors import ConfigError
 from inbox.text import embedding_text
 
@@ -114,13 +114,15 @@ def fit_router(
     router = Router(examples, vectors, threshold=0.0, margin=0.0, fallback_team="__none__")
     if history:
         texts = [embedding_text("", text) for text in history]
-        learned = pseudo_label(router, texts, embedder.encode(texts), min_confidence=min_confidence)
+        guessed = pseudo_label(router, texts, embedder.encode(texts), min_confidence=min_confidence)
+        learned = calibrate(guessed, examples, vectors)
         router = Router(
             examples + learned.examples,
             np.vstack([vectors, learned.vectors]),
             threshold=0.0,
             margin=0.0,
             fallback_team="__none__",
+            temperature=learned.temperature,
         )
     return router
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from classifiers.embedder import Embedder, Vectors
-from classifiers.router import LabelledExample, Router
+from classifiers.router import DEFAULT_TEMPERATURE, LabelledExample, Router
 from classifiers.self_training import LearnedHistory
 from inbox.config import Settings
 from inbox.models import RoutingDecision
@@ -64,6 +64,7 @@ class RoutingService:
             fallback_team=r.fallback_team,
             min_similarity=r.min_similarity,
             evidence_examples=r.evidence_examples,
+            temperature=history.temperature if history else DEFAULT_TEMPERATURE,
         )
         return cls(router, embedder, engine, last)
 

@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from classifiers.embedder import SentenceTransformerEmbedder
 from classifiers.router import LabelledExample, Router
-from classifiers.self_training import pseudo_label, save_history
+from classifiers.self_training import calibrate, pseudo_label, save_history
 from classifiers.tuning import TrainingSettings, fine_tune
 from inbox.app import trained_model_folder
 from inbox.config import Settings
@@ -69,14 +69,10 @@ def _learn_history(
 ) -> None:
     """Routes the history with the new model and saves what the router is sure of."""
     embedder = SentenceTransformerEmbedder(str(folder))
-    router = Router(
-        examples,
-        embedder.encode([e.text for e in examples]),
-        threshold=0.0,
-        margin=0.0,
-        fallback_team="",
-    )
-    learned = pseudo_label(router, history, embedder.encode(history), min_confidence=confidence)
+    vectors = embedder.encode([e.text for e in examples])
+    router = Router(examples, vectors, threshold=0.0, margin=0.0, fallback_team="")
+    guessed = pseudo_label(router, history, embedder.encode(history), min_confidence=confidence)
+    learned = calibrate(guessed, examples, vectors)
     save_history(folder, learned)
     teams = Counter(e.team for e in learned.examples)
     print(
@@ -84,6 +80,7 @@ def _learn_history(
         f"(the router was at least {confidence:g} sure): "
         + (", ".join(f"{team} {n}" for team, n in sorted(teams.items())) or "none")
     )
+    print(f"the router's temperature, chosen on the labelled examples: {learned.temperature:g}")
 
 
 def run_train(args: argparse.Namespace, settings: Settings) -> int:

@@ -12,6 +12,8 @@ from classifiers.embedder import SentenceTransformerEmbedder
 from classifiers.router import LabelledExample, Router
 from classifiers.self_training import (
     HISTORY_FILE,
+    TEMPERATURES,
+    calibrate,
     load_history,
     pseudo_label,
     save_history,
@@ -119,17 +121,25 @@ def test_an_agents_correction_overrules_what_the_router_learnt_near_it(
 def test_history_is_saved_beside_its_model_and_only_used_with_it(
     settings: Settings, embedder: SentenceTransformerEmbedder
 ) -> None:
-    texts = ["I was charged twice for my subscription this month"]
-    learned = pseudo_label(
+    texts = [
+        "I was charged twice for my subscription this month",
+        "My parcel has not arrived and it has been ten days",
+    ]
+    examples, vectors = _examples(settings, embedder)
+    guessed = pseudo_label(
         _router(settings, embedder), texts, _encode(embedder, texts), min_confidence=0.5
     )
+    assert [e.team for e in guessed.examples] == ["billing", "orders"]
+    learned = calibrate(guessed, examples, vectors)
+    assert learned.temperature in TEMPERATURES and learned.examples == guessed.examples
     folder = settings.data_dir / "model"
     folder.mkdir(parents=True)
     save_history(folder, learned)
     loaded = load_history(folder)
-    assert loaded is not None
+    assert loaded is not None and loaded.temperature == learned.temperature
     assert loaded.examples == learned.examples and np.array_equal(loaded.vectors, learned.vectors)
-    assert len(loaded.for_teams({"orders"})) == 0 and len(loaded.for_teams({"billing"})) == 1
+    assert len(loaded.for_teams({"accounts"})) == 0 and len(loaded.for_teams({"billing"})) == 1
+    assert loaded.for_teams({"billing"}).temperature == learned.temperature
     assert load_history(settings.data_dir) is None
     # A training report makes the folder the service's model, but the embedder given is
     # the bundled model: its vectors and these never mix.
