@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from classifiers.embedder import SentenceTransformerEmbedder
-from classifiers.router import LabelledExample, Router
+from classifiers.router import DEFAULT_TEMPERATURE, LabelledExample, Router
 from classifiers.self_training import (
     HISTORY_FILE,
     TEMPERATURES,
@@ -130,8 +130,26 @@ def test_history_is_saved_beside_its_model_and_only_used_with_it(
         _router(settings, embedder), texts, _encode(embedder, texts), min_confidence=0.5
     )
     assert [e.team for e in guessed.examples] == ["billing", "orders"]
-    learned = calibrate(guessed, examples, vectors)
+    # Two learnt examples against 50 labelled ones: too few to move the temperature.
+    assert calibrate(guessed, examples, vectors).temperature == DEFAULT_TEMPERATURE
+    # Outnumbering the labelled examples (here one per team), they choose it.
+    one_each = [
+        examples.index(next(e for e in examples if e.team == t)) for t in ("billing", "orders")
+    ]
+    few = [examples[i] for i in one_each]
+    learned = calibrate(guessed, few, vectors[one_each])
     assert learned.temperature in TEMPERATURES and learned.examples == guessed.examples
+    # The choice is the likeliest for the labelled examples, of all it could have made.
+    learnt_only = Router(learned.examples, learned.vectors, threshold=0, margin=0, fallback_team="")
+
+    def likelihood(temperature: float) -> float:
+        learnt_only.temperature = temperature
+        probs = learnt_only.probabilities(vectors[one_each])
+        return float(
+            np.prod([probs[i, learnt_only.teams.index(e.team)] for i, e in enumerate(few)])
+        )
+
+    assert likelihood(learned.temperature) == max(likelihood(t) for t in TEMPERATURES)
     folder = settings.data_dir / "model"
     folder.mkdir(parents=True)
     save_history(folder, learned)
