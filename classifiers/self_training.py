@@ -100,6 +100,21 @@ def calibrate(
     return LearnedHistory(history.examples, history.vectors, best[1])
 
 
+def learn_history(
+    examples: Sequence[LabelledExample],
+    vectors: Vectors,
+    texts: Sequence[str],
+    text_vectors: Vectors,
+    *,
+    min_confidence: float,
+) -> LearnedHistory:
+    """What a router on the labelled examples learns from unlabelled texts: the ones it
+    is sure of, with a temperature chosen for them (``inbox train`` and ``inbox eval``)."""
+    router = Router(examples, vectors, threshold=0.0, margin=0.0, fallback_team="")
+    guessed = pseudo_label(router, texts, text_vectors, min_confidence=min_confidence)
+    return calibrate(guessed, examples, vectors)
+
+
 def save_history(folder: Path, history: LearnedHistory) -> None:
     """Writes the learned examples beside the model that encoded them."""
     np.savez_compressed(

@@ -17,7 +17,7 @@ import numpy as np
 
 from classifiers.embedder import Embedder
 from classifiers.router import LabelledExample, Router
-from classifiers.self_training import HISTORY_CONFIDENCE, calibrate, pseudo_label
+from classifiers.self_training import HISTORY_CONFIDENCE, learn_history
 from inbox.errors import ConfigError
 from inbox.text import embedding_text
 
@@ -111,20 +111,20 @@ def fit_router(
     # The texts go through the same preparation as live messages.
     vectors = embedder.encode([embedding_text("", r.text) for r in rows])
     examples = [LabelledExample(r.label, r.text) for r in rows]
-    router = Router(examples, vectors, threshold=0.0, margin=0.0, fallback_team="__none__")
-    if history:
-        texts = [embedding_text("", text) for text in history]
-        guessed = pseudo_label(router, texts, embedder.encode(texts), min_confidence=min_confidence)
-        learned = calibrate(guessed, examples, vectors)
-        router = Router(
-            examples + learned.examples,
-            np.vstack([vectors, learned.vectors]),
-            threshold=0.0,
-            margin=0.0,
-            fallback_team="__none__",
-            temperature=learned.temperature,
-        )
-    return router
+    if not history:
+        return Router(examples, vectors, threshold=0.0, margin=0.0, fallback_team="__none__")
+    texts = [embedding_text("", text) for text in history]
+    learned = learn_history(
+        examples, vectors, texts, embedder.encode(texts), min_confidence=min_confidence
+    )
+    return Router(
+        examples + learned.examples,
+        np.vstack([vectors, learned.vectors]),
+        threshold=0.0,
+        margin=0.0,
+        fallback_team="__none__",
+        temperature=learned.temperature,
+    )
 
 
 def score_router(

@@ -24,8 +24,8 @@ from sqlalchemy import func as sa_func
 from sqlalchemy import select
 
 from classifiers.embedder import SentenceTransformerEmbedder
-from classifiers.router import LabelledExample, Router
-from classifiers.self_training import calibrate, pseudo_label, save_history
+from classifiers.router import LabelledExample
+from classifiers.self_training import learn_history, save_history
 from classifiers.tuning import TrainingSettings, fine_tune
 from inbox.app import trained_model_folder
 from inbox.config import Settings
@@ -69,10 +69,13 @@ def _learn_history(
 ) -> None:
     """Routes the history with the new model and saves what the router is sure of."""
     embedder = SentenceTransformerEmbedder(str(folder))
-    vectors = embedder.encode([e.text for e in examples])
-    router = Router(examples, vectors, threshold=0.0, margin=0.0, fallback_team="")
-    guessed = pseudo_label(router, history, embedder.encode(history), min_confidence=confidence)
-    learned = calibrate(guessed, examples, vectors)
+    learned = learn_history(
+        examples,
+        embedder.encode([e.text for e in examples]),
+        history,
+        embedder.encode(history),
+        min_confidence=confidence,
+    )
     save_history(folder, learned)
     teams = Counter(e.team for e in learned.examples)
     print(

@@ -20,14 +20,10 @@ from classifiers.self_training import (
 )
 from inbox.app import learned_history
 from inbox.config import Settings
-from inbox.routing import RoutingService
 from inbox.text import embedding_text
 from tests.conftest import Running, store_of, until
 from tests.test_cli import _config, _inbox
-
-
-def _router(settings: Settings, embedder: SentenceTransformerEmbedder) -> Router:
-    return asyncio.run(RoutingService.build(settings, embedder)).router
+from tests.test_router_and_triage import _router
 
 
 def _encode(embedder: SentenceTransformerEmbedder, texts: list[str]) -> np.ndarray:
