@@ -71,6 +71,18 @@ class CustomerTranscripts(Protocol):
         """The visible messages of ticket ``reference``, if ``address`` is its customer."""
         ...
 
+    async def for_submitter(
+        self, reference: int, address: str, sent_prefix: str
+    ) -> list[TranscriptEntry]:
+        """Of ticket ``reference``: the messages this sender wrote (their ids start with
+        ``sent_prefix``) and the answers delivered to ``address``; nothing else, even when
+        an agent merged the ticket into another customer's."""
+        ...
+
+    async def ticket_of(self, reference: int) -> int | None:
+        """The reference of the ticket message ``reference`` is stored in, once it is."""
+        ...
+
     async def sent_since(self, channel: str, since: float) -> list[tuple[str, TranscriptEntry]]:
         """Answers delivered on ``channel`` since ``since``, each with its address."""
         ...

@@ -3,14 +3,20 @@
 A submission is answered with its ticket reference only after the queue has it on disk.
 An idempotency key (hidden field or ``Idempotency-Key`` header) makes a resubmission
 return the same ticket. A honeypot field and a per-IP rate limit keep bots out; size
-limits answer 413 or 422 with a clear message. Answers to form customers appear on their
-ticket page (a signed link); the email channel, when configured, also mails them.
+limits answer 413 or 422 with a clear message.
+
+The typed address proves nothing, so a submission is filed under its *submitter* (see
+``connectors.submitters``), never under that address's existing customer. The receipt
+waits briefly for the worker's decision, so it names the ticket the message really went
+to; if the decision takes longer, it names the message's own reference, which leads to
+that ticket. Answers appear on the submitter's ticket page (a signed link), which shows
+only what this submitter wrote and the answers sent to them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import contextlib
 import json
 import re
 import time
@@ -21,9 +27,17 @@ from typing import Any
 
 from aiohttp import web
 
-from connectors.base import CustomerTranscripts
+from connectors.base import CustomerTranscripts, TranscriptEntry
 from connectors.pages import client_ip, render
 from connectors.ratelimit import RateLimiter
+from connectors.submitters import (
+    COOKIE,
+    COOKIE_MAX_AGE,
+    IDENTITY_CHANNEL,
+    Submitter,
+    Submitters,
+    external_id_prefix,
+)
 from inbox.config import FormSettings
 from inbox.models import Envelope, Outbound, Receipt
 from inbox.queue import Sink
@@ -32,6 +46,7 @@ from inbox.text import clean_text, format_reference, single_line
 
 EMAIL_PATTERN = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 FIELDS = ("name", "email", "subject", "message")
+RECEIPT_POLL = 0.25  # seconds between looks at the store while a receipt waits
 
 
 class FormRejected(Exception):
@@ -54,20 +69,44 @@ class Submission:
     idempotency_key: str
 
 
+@dataclass(frozen=True)
+class FormReceipt:
+    """What the submitter is told: the ticket once the worker decided, else the message's
+    own reference (which leads to the ticket), and who they are for the next time."""
+
+    message_reference: int
+    ticket: int | None
+    duplicate: bool
+    submitter: Submitter
+
+    @property
+    def reference(self) -> int:
+        """The number that leads to the submitter's ticket."""
+        return self.ticket or self.message_reference
+
+
 class WebFormConnector:
     """``GET /form``, ``POST /form``, ``POST /api/messages`` and the ticket page."""
 
     name = "form"
 
     def __init__(
-        self, settings: FormSettings, secret: bytes, transcripts: CustomerTranscripts
+        self,
+        settings: FormSettings,
+        secret: bytes,
+        transcripts: CustomerTranscripts,
+        *,
+        secure_cookies: bool = False,
     ) -> None:
         self.settings = settings
         self.transcripts = transcripts
         self.ticket_links = Signer(secret, "ticket-link")
+        self.submitters = Submitters(secret)
+        self.secure_cookies = secure_cookies
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
         self._sink: Sink | None = None
         self._ready = asyncio.Event()
+        self._committed = asyncio.Event()  # replaced each time it fires
 
     # -- Connector ----------------------------------------------------------------------
 
@@ -80,6 +119,11 @@ class WebFormConnector:
         finally:
             self._sink = None
             self._ready.clear()
+
+    def store_committed(self) -> None:
+        """Told by a worker in this process that it stored messages: receipts look again."""
+        fired, self._committed = self._committed, asyncio.Event()
+        fired.set()
 
     async def send(self, outbound: Outbound) -> str:
         """Publishes the answer on the customer's ticket page (the store keeps it)."""
@@ -100,9 +144,21 @@ class WebFormConnector:
             web.get("/ticket/{token}", self.show_ticket),
         ]
 
-    def ticket_url(self, reference: int, email: str) -> str:
-        """The signed link to a ticket's page."""
-        return f"/ticket/{self.ticket_links.sign(f'{reference}:{email}')}"
+    def ticket_url(self, reference: int, address: str) -> str:
+        """The signed link to a ticket's page for one form identity."""
+        return f"/ticket/{self.ticket_links.sign(f'{reference}:{address}')}"
+
+    def _remember(self, response: web.StreamResponse, receipt: FormReceipt) -> None:
+        """Gives the browser its submitter cookie, so its next message is the same sender's."""
+        response.set_cookie(
+            COOKIE,
+            self.submitters.cookie(receipt.submitter),
+            max_age=COOKIE_MAX_AGE,
+            httponly=True,
+            samesite="Lax",
+            secure=self.secure_cookies,
+            path="/",
+        )
 
     # -- Handlers -----------------------------------------------------------------------
 
@@ -140,9 +196,12 @@ class WebFormConnector:
             return self._form_page(values, err.errors, err.status)
         context = {
             "ticket": format_reference(receipt.reference),
-            "ticket_url": self.ticket_url(receipt.reference, submission.email),
+            "pending": receipt.ticket is None,
+            "ticket_url": self.ticket_url(receipt.message_reference, receipt.submitter.address),
         }
-        return render("form_done.html", context)
+        response = render("form_done.html", context)
+        self._remember(response, receipt)
+        return response
 
     async def submit_json(self, request: web.Request) -> web.Response:
         """Handles ``POST /api/messages``: 202 with the ticket, 200 for a resubmission."""
@@ -171,15 +230,19 @@ class WebFormConnector:
             if err.status == 429:
                 response.headers["Retry-After"] = err.errors.get("retry_after", "60")
             return response
-        return web.json_response(
+        response = web.json_response(
             {
-                "ticket": format_reference(receipt.reference),
+                "ticket": None if receipt.ticket is None else format_reference(receipt.ticket),
                 "reference": receipt.reference,
+                "message_reference": receipt.message_reference,
+                "pending": receipt.ticket is None,
                 "duplicate": receipt.duplicate,
-                "ticket_url": self.ticket_url(receipt.reference, submission.email),
+                "ticket_url": self.ticket_url(receipt.message_reference, receipt.submitter.address),
             },
             status=200 if receipt.duplicate else 202,
         )
+        self._remember(response, receipt)
+        return response
 
     async def show_ticket(self, request: web.Request) -> web.Response:
         """The customer's view of one ticket, reachable only with its signed link."""
@@ -190,11 +253,20 @@ class WebFormConnector:
                 {"title": "Unknown ticket", "message": "This ticket link is not valid."},
                 status=404,
             )
-        reference_text, email = value.split(":", 1)
-        entries = await self.transcripts.for_ticket(int(reference_text), email)
-        # A follow-up that joined an earlier ticket is shown under that ticket's number.
-        reference = entries[0].reference if entries else int(reference_text)
-        context = {"ticket": format_reference(reference), "entries": entries}
+        reference_text, address = value.split(":", 1)
+        message_reference = int(reference_text)
+        if "#" in address:  # a form identity: only what it wrote and the answers to it
+            entries = await self.transcripts.for_submitter(
+                message_reference, address, external_id_prefix(address)
+            )
+        else:  # a link made before form identities: the ticket of that address
+            entries = await self.transcripts.for_ticket(message_reference, address)
+        ticket = await self.transcripts.ticket_of(message_reference)
+        context = {
+            "ticket": format_reference(ticket or message_reference),
+            "pending": ticket is None,
+            "entries": _without_repeats(entries),
+        }
         return render("ticket.html", context)
 
     # -- Steps --------------------------------------------------------------------------
@@ -245,19 +317,18 @@ class WebFormConnector:
             raise FormRejected(422, errors)
         return Submission(name, email, subject, message, single_line(idempotency_key)[:200])
 
-    async def _queue(self, submission: Submission, request: web.Request) -> Receipt:
+    async def _queue(self, submission: Submission, request: web.Request) -> FormReceipt:
         if self._sink is None:
             raise FormRejected(503, {"service": "the inbox is starting or stopping; try again"})
-        if submission.idempotency_key:
-            scoped = f"{submission.email}\n{submission.idempotency_key}".encode()
-            external_id = "idem:" + hashlib.sha256(scoped).hexdigest()[:40]
-        else:
-            external_id = "form:" + uuid.uuid4().hex
+        content = f"{submission.name}\n{submission.subject}\n{submission.message}"
+        submitter = self.submitters.identify(
+            request.cookies.get(COOKIE), submission.email, submission.idempotency_key, content
+        )
         envelope = Envelope(
             channel=self.name,
-            external_id=external_id,
-            identity_channel="email",
-            address=submission.email,
+            external_id=submitter.external_id(submission.idempotency_key, content),
+            identity_channel=IDENTITY_CHANNEL,
+            address=submitter.address,
             text=submission.message,
             received_at=time.time(),
             sender_name=submission.name,
@@ -265,7 +336,37 @@ class WebFormConnector:
             meta={"ip": client_ip(request)},
         )
         (receipt,) = await self._sink.put([envelope])
-        return receipt
+        ticket = await self._decided(receipt)
+        return FormReceipt(receipt.reference, ticket, receipt.duplicate, submitter)
+
+    async def _decided(self, receipt: Receipt) -> int | None:
+        """The ticket the worker put the message in, waiting up to ``receipt_wait_seconds``
+        for its decision (a merge or a follow-up may file it under another number)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.receipt_wait_seconds
+        while True:
+            ticket = await self.transcripts.ticket_of(receipt.reference)
+            left = deadline - loop.time()
+            if ticket is not None or left <= 0:
+                return ticket
+            # A worker in this process says when it commits; one in another process is
+            # noticed at the next look.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._committed.wait(), min(RECEIPT_POLL, left))
+
+
+def _without_repeats(entries: list[TranscriptEntry]) -> list[TranscriptEntry]:
+    """The transcript without a customer message repeated word for word (a message sent
+    twice is stored twice, answered once, and shown once)."""
+    shown: set[str] = set()
+    kept = []
+    for entry in entries:
+        if entry.author == "customer":
+            if entry.text in shown:
+                continue
+            shown.add(entry.text)
+        kept.append(entry)
+    return kept
 
 
 def _parse_urlencoded(body: bytes) -> dict[str, str]:

@@ -249,6 +249,9 @@ class InboxService:
         def committed(results: list[IngestResult]) -> None:
             changes.changed(ids=[r.conversation_id for r in results if r.conversation_id])
             self.outbox_wake.set()
+            for connector in self.connectors:
+                if isinstance(connector, WebFormConnector):
+                    connector.store_committed()
             if sla is not None:
                 sla.wake.set()
             if watcher is not None:
@@ -276,7 +279,10 @@ class InboxService:
         transcripts = StoreTranscripts(engine)
         connectors: list[Connector] = []
         if s.form.enabled:
-            connectors.append(WebFormConnector(s.form, s.secret, transcripts))
+            secure = s.web.public_url.startswith("https://")
+            connectors.append(
+                WebFormConnector(s.form, s.secret, transcripts, secure_cookies=secure)
+            )
         if s.chat.enabled:
             connectors.append(WebChatConnector(s.chat, s.secret, transcripts))
         connectors += [EmailConnector(box, s.secret) for box in s.email]

@@ -180,6 +180,9 @@ class FormSettings:
     max_message_chars: int = 20_000
     max_body_bytes: int = 65_536
     rate_limit_per_minute: int = 20
+    # How long a receipt waits for the worker's decision, to name the ticket the message
+    # really joined (0: answer with the message's own reference at once).
+    receipt_wait_seconds: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -683,6 +686,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         max_message_chars=f.integer("max_message_chars", 20_000, minimum=1),
         max_body_bytes=f.integer("max_body_bytes", 65_536, minimum=1024),
         rate_limit_per_minute=f.integer("rate_limit_per_minute", 20, minimum=1),
+        receipt_wait_seconds=f.number("receipt_wait_seconds", 3.0, minimum=0.0),
     )
     f.finish()
     c = channels.table_of("chat")

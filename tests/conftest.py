@@ -136,7 +136,9 @@ async def running(
     """The whole product on a free port, with the real model."""
     service = InboxService(settings, embedder=embedder)
     await service.start()
-    async with aiohttp.ClientSession() as http:
+    # Like a browser, the client keeps cookies (the form's submitter cookie among them),
+    # also for 127.0.0.1.
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         yield Running(service, http, f"http://127.0.0.1:{service.port}")
     await service.stop()
 

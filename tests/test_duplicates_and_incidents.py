@@ -17,6 +17,7 @@ from playwright.async_api import Browser
 
 from inbox.app import InboxService
 from inbox.config import Settings
+from inbox.store.accounts import Accounts
 from tests.browser import open_conversation, sign_in
 from tests.conftest import Running, make_settings, store_of, until
 from tests.mailbox import Mailbox, mail
@@ -125,7 +126,7 @@ async def test_a_possible_duplicate_is_offered_and_merged_with_one_action(
     assert status == 409 and "one customer" in body["error"]
 
 
-async def test_form_then_linked_web_chat_about_one_problem_is_one_ticket_one_ack(
+async def test_a_form_address_is_not_proof_but_an_agent_may_merge_it_with_the_linked_chat(
     mailbox: Mailbox, smtp_server: SmtpServer
 ) -> None:
     service = await mailbox.start()
@@ -168,12 +169,33 @@ async def test_form_then_linked_web_chat_about_one_problem_is_one_ticket_one_ack
             await until(
                 lambda: store.count("SELECT count(*) FROM messages WHERE direction = 'in'") == 2
             )
-    assert store.count("SELECT count(*) FROM conversations") == 1
-    assert store.count("SELECT reference FROM conversations") == reference
+    # The chat visitor proved the address; the form's sender only typed it: the chat's
+    # message is not merged into the form's ticket by itself (it might be somebody else's).
+    assert store.count("SELECT count(*) FROM conversations") == 2
     acks = "SELECT count(*) FROM outbox WHERE kind = 'acknowledgement'"
-    assert store.count(acks) == 1
-    merged = "SELECT count(*) FROM events WHERE kind = 'duplicate_merged' AND actor = 'deduper'"
-    assert store.count(merged) == 1
+    assert store.count(acks) == 2
+    merged = "SELECT count(*) FROM events WHERE kind = 'duplicate_merged'"
+    assert store.count(merged) == 0
+    # An agent who judges them one problem merges the form's ticket into the chat's.
+    chat_ref = store.count("SELECT reference FROM conversations WHERE channel = 'webchat'")
+    assert service.engine is not None
+    _person, agent = await Accounts(service.engine).add_agent("ann-agent", list(ALL_TEAMS))
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{base}/api/conversations/{reference}/merge",
+            json={"into": chat_ref},
+            headers={"Authorization": f"Bearer {agent}"},
+        ) as r,
+    ):
+        assert r.status == 200, await r.text()
+    assert (
+        store.count(
+            "SELECT count(*) FROM messages WHERE direction = 'in' AND conversation_id = "
+            "(SELECT id FROM conversations WHERE channel = 'webchat')"
+        )
+        == 2
+    )
 
 
 OUTAGE = [

@@ -64,7 +64,10 @@ async def test_the_same_text_twice_is_one_ticket_with_one_answer(running: Runnin
     token = await running.agent_token("d", *ALL_TEAMS)
     first = await running.submit(email="bo@example.com", message="I was charged twice!")
     second = await running.submit(email="bo@example.com", message="i was  CHARGED twice!")
-    assert first["reference"] != second["reference"]  # two submissions, two receipts
+    # Two submissions, two message references; the second's receipt names the ticket it
+    # really joined (the worker decided within the receipt's wait).
+    assert first["message_reference"] != second["message_reference"]
+    assert second["ticket"] == first["ticket"] == f"#{first['reference']}"
 
     async def merged() -> dict[str, Any] | None:
         view = await _view(running, token, first["reference"])

@@ -656,8 +656,10 @@ class Desk:
 
         Its messages move to ``into``, its references lead there from now on, and the
         SLA clock of ``into`` runs from the earlier of the two. Only one customer's
-        conversations merge: never another customer's into theirs. Returns the
-        reference of the merged conversation.
+        conversations merge, except that an agent may merge a form message whose typed
+        address is not verified into another customer's ticket (its sender still sees only
+        their own words there): never a customer's conversation into somebody else's.
+        Returns the reference of the merged conversation.
         """
         async with self.engine.begin() as conn:
             # Messages move between conversations: no ingest may add to either meanwhile.
@@ -675,8 +677,13 @@ class Desk:
                     )
                 ).all()
             )
-            if owners[source.id] != owners[target.id]:
-                raise Conflict("only one customer's conversations can be merged")
+            if owners[source.id] != owners[target.id] and not await _unverified_form_sender(
+                conn, owners[source.id], owners[target.id]
+            ):
+                raise Conflict(
+                    "only one customer's conversations can be merged (or a form message "
+                    "from an address that is not verified, into the ticket it belongs to)"
+                )
             for table in (messages, message_vectors, conversation_refs):
                 await conn.execute(
                     update(table)
@@ -735,3 +742,24 @@ async def _teach(conn: AsyncConnection, conversation_id: int, team: str, source:
         )
     )
     return text
+
+
+async def _unverified_form_sender(conn: AsyncConnection, source: int, target: int) -> bool:
+    """Whether contact ``source`` is only a web form sender whose typed address proves
+    nothing, and that address is one of contact ``target``'s (the agent judges the rest)."""
+    rows = (
+        await conn.execute(
+            select(
+                identities.c.contact_id,
+                identities.c.channel,
+                identities.c.address,
+                identities.c.verified,
+            ).where(identities.c.contact_id.in_([source, target]))
+        )
+    ).all()
+    theirs = [r for r in rows if r.contact_id == source]
+    if not theirs or any(r.channel != "form" or r.verified for r in theirs):
+        return False
+    typed = {r.address.split("#", 1)[0] for r in theirs}
+    owned = {r.address.split("#", 1)[0] for r in rows if r.contact_id == target}
+    return bool(typed & owned)

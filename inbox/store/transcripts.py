@@ -68,6 +68,42 @@ class StoreTranscripts:
         )
         return await self._read(query)
 
+    async def for_submitter(
+        self, reference: int, address: str, sent_prefix: str
+    ) -> list[TranscriptEntry]:
+        """Of ticket ``reference``: what this sender wrote and the answers sent to them."""
+        target = select(conversation_refs.c.conversation_id).where(
+            conversation_refs.c.reference == reference
+        )
+        query = (
+            select(*_ENTRY)
+            .join(conversations, conversations.c.id == messages.c.conversation_id)
+            .outerjoin(outbox, outbox.c.message_id == messages.c.id)
+            .where(
+                conversations.c.id.in_(target.scalar_subquery()),
+                messages.c.internal.is_(False),
+                or_(
+                    and_(
+                        messages.c.direction == "in",
+                        messages.c.external_id.startswith(sent_prefix, autoescape=True),
+                    ),
+                    and_(outbox.c.state == "sent", outbox.c.address == address),
+                ),
+            )
+            .order_by(messages.c.created_at, messages.c.id)
+        )
+        return await self._read(query)
+
+    async def ticket_of(self, reference: int) -> int | None:
+        """The reference of the ticket message ``reference`` is stored in, once it is."""
+        async with self.engine.connect() as conn:
+            found = await conn.scalar(
+                select(conversations.c.reference)
+                .join(conversation_refs, conversation_refs.c.conversation_id == conversations.c.id)
+                .where(conversation_refs.c.reference == reference)
+            )
+        return None if found is None else int(found)
+
     async def sent_since(self, channel: str, since: float) -> list[tuple[str, TranscriptEntry]]:
         """Answers delivered on ``channel`` since ``since``, each with its address."""
         query = (
