@@ -86,3 +86,11 @@ class CustomerTranscripts(Protocol):
     async def sent_since(self, channel: str, since: float) -> list[tuple[str, TranscriptEntry]]:
         """Answers delivered on ``channel`` since ``since``, each with its address."""
         ...
+
+
+class FormAddresses(Protocol):
+    """Confirming a web form sender's typed address (the link mailed to it was opened)."""
+
+    async def confirm(self, identity_address: str) -> str:
+        """Joins the form sender to that address's customer; returns the address."""
+        ...

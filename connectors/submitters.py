@@ -12,8 +12,9 @@ typed address and a *submitter key* that only the sender holds:
   receipt, while somebody reusing a customer's idempotency key with other words does not.
 
 The identity ``("form", "ann@example.com#<key digest>")`` is never merged with the
-email customer ``ann@example.com`` by itself; an agent may merge, and the desk shows the
-address as not verified.
+email customer ``ann@example.com`` by itself: only when its sender confirms the link
+mailed to that address (``inbox.form_confirmation``). Until then an agent may merge a
+message of it into that customer's ticket, and the desk shows the address as not verified.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
-from connectors.base import CustomerTranscripts, TranscriptEntry
+from connectors.base import CustomerTranscripts, FormAddresses, TranscriptEntry
 from connectors.pages import client_ip, render
 from connectors.ratelimit import RateLimiter
 from connectors.submitters import (
@@ -39,6 +39,7 @@ from connectors.submitters import (
     external_id_prefix,
 )
 from inbox.config import FormSettings
+from inbox.form_confirmation import confirmed_identity, typed_address
 from inbox.models import Envelope, Outbound, Receipt
 from inbox.queue import Sink
 from inbox.signing import Signer
@@ -97,9 +98,12 @@ class WebFormConnector:
         transcripts: CustomerTranscripts,
         *,
         secure_cookies: bool = False,
+        addresses: FormAddresses | None = None,
     ) -> None:
         self.settings = settings
         self.transcripts = transcripts
+        self.addresses = addresses
+        self.secret = secret
         self.ticket_links = Signer(secret, "ticket-link")
         self.submitters = Submitters(secret)
         self.secure_cookies = secure_cookies
@@ -142,6 +146,8 @@ class WebFormConnector:
             web.post("/form", self.submit_form),
             web.post("/api/messages", self.submit_json),
             web.get("/ticket/{token}", self.show_ticket),
+            web.get("/form/confirm/{token}", self.confirm_address),
+            web.post("/form/confirm/{token}", self.confirm_address),
         ]
 
     def ticket_url(self, reference: int, address: str) -> str:
@@ -268,6 +274,22 @@ class WebFormConnector:
             "entries": _without_repeats(entries),
         }
         return render("ticket.html", context)
+
+    async def confirm_address(self, request: web.Request) -> web.Response:
+        """The link mailed to a typed address: a page with one button (opening the link
+        alone confirms nothing, since mail scanners open links), and the confirmation."""
+        identity = confirmed_identity(self.secret, request.match_info["token"])
+        if identity is None or self.addresses is None:
+            return render(
+                "error.html",
+                {"title": "Unknown link", "message": "This confirmation link is not valid."},
+                status=404,
+            )
+        email = typed_address(identity)
+        if request.method == "POST":
+            await self.addresses.confirm(identity)
+            return render("form_confirm.html", {"email": email, "confirmed": True})
+        return render("form_confirm.html", {"email": email, "confirmed": False})
 
     # -- Steps --------------------------------------------------------------------------
 

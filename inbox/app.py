@@ -54,6 +54,7 @@ from inbox.sla_watch import AlertRecipients, SlaAlert, SlaWatcher
 from inbox.store.accounts import Accounts
 from inbox.store.desk import Desk
 from inbox.store.engine import create_engine, highest_reference, migrate
+from inbox.store.links import StoreFormAddresses
 from inbox.store.outbox_rows import OutboxRows
 from inbox.store.sla_clocks import SlaClocks, clocks_for
 from inbox.store.transcripts import StoreTranscripts
@@ -281,7 +282,13 @@ class InboxService:
         if s.form.enabled:
             secure = s.web.public_url.startswith("https://")
             connectors.append(
-                WebFormConnector(s.form, s.secret, transcripts, secure_cookies=secure)
+                WebFormConnector(
+                    s.form,
+                    s.secret,
+                    transcripts,
+                    secure_cookies=secure,
+                    addresses=StoreFormAddresses(engine),
+                )
             )
         if s.chat.enabled:
             connectors.append(WebChatConnector(s.chat, s.secret, transcripts))

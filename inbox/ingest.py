@@ -22,6 +22,7 @@ from classifiers.dedup import Candidate, Deduper, DuplicateDecision, vector_byte
 from classifiers.embedder import Vectors
 from inbox.commands import answer_command
 from inbox.config import Settings, TeamSettings
+from inbox.form_confirmation import NewFormSender, queue_confirmations
 from inbox.message_ids import reference_in_message_id, thread_key
 from inbox.models import Attachment, Envelope, RoutingDecision, Status, TriageDecision
 from inbox.sla_policy import Target
@@ -42,6 +43,7 @@ from inbox.store.tables import (
 )
 from inbox.text import content_hash, find_references, format_reference
 
+FORM_IDENTITY = "form"  # a web form sender: a typed address that proves nothing yet
 # Channels where a customer's next message simply continues the open conversation.
 SESSION_CHANNELS = frozenset({"webchat", "telegram"})
 
@@ -183,6 +185,7 @@ class _BatchState:
         self.similar: dict[int, list[tuple[Candidate, Vectors]]] = {}
         self.similar_in_batch: dict[int, list[tuple[_Inbound, Vectors]]] = {}
         self.teams: dict[int, str] = {}  # conversation id -> team, of those compared with
+        self.new_identities: set[tuple[str, str]] = set()  # created by this batch
 
 
 async def _look_up(
@@ -403,6 +406,7 @@ async def _create_contacts(
     )
     for key, contact_id in zip(missing, ids, strict=True):
         state.contacts[key] = int(contact_id)
+    state.new_identities.update(missing)
     await conn.execute(
         insert(identities),
         [
@@ -645,6 +649,7 @@ async def ingest_batch(
 
     inbound = list(dict.fromkeys(d for d in decided if isinstance(d, _Inbound)))
     await _write(conn, inbound, state, settings, model)
+    await queue_confirmations(conn, _new_form_senders(inbound, state), settings)
     results: list[IngestResult] = []
     for d in decided:
         if isinstance(d, IngestResult):
@@ -653,6 +658,21 @@ async def ingest_batch(
             assert d.target.conversation_id is not None
             results.append(IngestResult(d.outcome, d.target.reference, d.target.conversation_id))
     return results
+
+
+def _new_form_senders(inbound: list[_Inbound], state: _BatchState) -> list[NewFormSender]:
+    """Form senders first seen in this batch, with the ticket their message opened."""
+    found: dict[str, NewFormSender] = {}
+    for m in inbound:
+        env = m.plan.envelope
+        key = (env.identity_channel, env.address)
+        if env.identity_channel == FORM_IDENTITY and key in state.new_identities:
+            assert m.target.conversation_id is not None
+            found.setdefault(
+                env.address,
+                NewFormSender(env.address, m.target.conversation_id, m.target.reference),
+            )
+    return list(found.values())
 
 
 def _merged(

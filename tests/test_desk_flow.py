@@ -4,6 +4,7 @@ customer wrote again is held; notes stay internal; the customer's history is the
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import aiohttp
@@ -152,7 +153,8 @@ async def test_a_form_ticket_can_be_answered_by_email(
             base + "/api/messages",
             json={"email": "ida@example.com", "message": "Please send my invoice by mail"},
         ) as r:
-            reference = (await r.json())["reference"]
+            receipt = await r.json()
+        reference = receipt["reference"]
 
         async def options() -> list[dict[str, Any]] | None:
             async with http.get(f"{base}/api/conversations/{reference}") as r:
@@ -161,8 +163,17 @@ async def test_a_form_ticket_can_be_answered_by_email(
                 found: list[dict[str, Any]] = (await r.json())["customer"]["reply_options"]
                 return found
 
-        assert await until(options) == [
-            {"channel": "form", "address": "ida@example.com", "own": True},
+        # A typed address is not mailed until its owner confirms it.
+        (own,) = await until(options)
+        assert own["channel"] == "form" and own["address"].startswith("ida@example.com#")
+        (confirmation,) = await smtp_server.wait_for(1, timeout=30)
+        body = confirmation.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        link = re.search(r"https?://\S+(/form/confirm/\S+)", body)
+        assert link is not None
+        async with http.post(base + link.group(1)) as r:
+            assert r.status == 200
+        assert await options() == [
+            own,
             {"channel": "email", "address": "ida@example.com", "own": False},
         ]
         url = f"{base}/api/conversations/{reference}/reply"

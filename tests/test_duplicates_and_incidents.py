@@ -17,7 +17,6 @@ from playwright.async_api import Browser
 
 from inbox.app import InboxService
 from inbox.config import Settings
-from inbox.store.accounts import Accounts
 from tests.browser import open_conversation, sign_in
 from tests.conftest import Running, make_settings, store_of, until
 from tests.mailbox import Mailbox, mail
@@ -126,7 +125,7 @@ async def test_a_possible_duplicate_is_offered_and_merged_with_one_action(
     assert status == 409 and "one customer" in body["error"]
 
 
-async def test_a_form_address_is_not_proof_but_an_agent_may_merge_it_with_the_linked_chat(
+async def test_a_confirmed_form_address_and_a_linked_chat_are_one_ticket_one_ack(
     mailbox: Mailbox, smtp_server: SmtpServer
 ) -> None:
     service = await mailbox.start()
@@ -140,6 +139,18 @@ async def test_a_form_address_is_not_proof_but_an_agent_may_merge_it_with_the_li
             assert r.status == 202
             reference = (await r.json())["reference"]
         await until(lambda: store.count("SELECT count(*) FROM conversations") == 1)
+        # The typed address proves nothing until the link mailed to it is confirmed.
+        (confirm_mail,) = await smtp_server.wait_for(1, timeout=30)
+        text = confirm_mail.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        link = re.search(r"https?://\S+(/form/confirm/\S+)", text)
+        assert link is not None and confirm_mail.rcpt_tos == ["ann@customer.test"]
+        async with http.get(base + link.group(1)) as r:  # a mail scanner opening it
+            assert r.status == 200 and "ann@customer.test" in await r.text()
+        verified = "SELECT count(*) FROM identities WHERE verified"
+        assert store.count(verified) == 0
+        async with http.post(base + link.group(1)) as r:
+            assert r.status == 200 and 'id="confirmed"' in await r.text()
+        assert store.count(verified) == 2  # the form sender and the address, one customer
 
         async with http.post(base + "/chat/session") as r:
             token = (await r.json())["token"]
@@ -153,7 +164,7 @@ async def test_a_form_address_is_not_proof_but_an_agent_may_merge_it_with_the_li
                         return frame
 
             assert "a***@customer.test" in (await say("1", "/link ann@customer.test"))["text"]
-            (code_mail,) = await smtp_server.wait_for(1, timeout=30)
+            code_mail = (await smtp_server.wait_for(2, timeout=30))[1]
             body = code_mail.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
             code = re.search(r"\b(\d{6})\b", body)
             assert code is not None
@@ -169,33 +180,12 @@ async def test_a_form_address_is_not_proof_but_an_agent_may_merge_it_with_the_li
             await until(
                 lambda: store.count("SELECT count(*) FROM messages WHERE direction = 'in'") == 2
             )
-    # The chat visitor proved the address; the form's sender only typed it: the chat's
-    # message is not merged into the form's ticket by itself (it might be somebody else's).
-    assert store.count("SELECT count(*) FROM conversations") == 2
+    assert store.count("SELECT count(*) FROM conversations") == 1
+    assert store.count("SELECT reference FROM conversations") == reference
     acks = "SELECT count(*) FROM outbox WHERE kind = 'acknowledgement'"
-    assert store.count(acks) == 2
-    merged = "SELECT count(*) FROM events WHERE kind = 'duplicate_merged'"
-    assert store.count(merged) == 0
-    # An agent who judges them one problem merges the form's ticket into the chat's.
-    chat_ref = store.count("SELECT reference FROM conversations WHERE channel = 'webchat'")
-    assert service.engine is not None
-    _person, agent = await Accounts(service.engine).add_agent("ann-agent", list(ALL_TEAMS))
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(
-            f"{base}/api/conversations/{reference}/merge",
-            json={"into": chat_ref},
-            headers={"Authorization": f"Bearer {agent}"},
-        ) as r,
-    ):
-        assert r.status == 200, await r.text()
-    assert (
-        store.count(
-            "SELECT count(*) FROM messages WHERE direction = 'in' AND conversation_id = "
-            "(SELECT id FROM conversations WHERE channel = 'webchat')"
-        )
-        == 2
-    )
+    assert store.count(acks) == 1
+    merged = "SELECT count(*) FROM events WHERE kind = 'duplicate_merged' AND actor = 'deduper'"
+    assert store.count(merged) == 1
 
 
 OUTAGE = [

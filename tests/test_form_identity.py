@@ -161,3 +161,9 @@ async def test_the_receipt_names_the_ticket_a_follow_up_joined(running: Running)
     assert "Your ticket is" in page
     view = await _view(running, token, ref)
     assert view is not None and len(_inbound(view)) == 2
+
+
+async def test_a_confirmation_link_not_made_by_the_server_is_refused(running: Running) -> None:
+    async with running.http.post(running.base + "/form/confirm/YW5uQGV4YW1wbGUuY29tI3g.AAAA") as r:
+        assert r.status == 404
+        assert "not valid" in await r.text()

@@ -84,10 +84,11 @@ async def test_a_language_team_gets_messages_in_its_language(
             async with http.post(f"http://127.0.0.1:{service.port}/api/messages", json=body) as r:
                 assert r.status == 202
     await until(lambda: store.count("SELECT count(*) FROM conversations") == 2)
-    teams = dict(store.rows("SELECT address, team FROM conversations"))
+    # Form senders: the typed address, then '#' and the sender's key.
+    teams = {a.split("#")[0]: t for a, t in store.rows("SELECT address, team FROM conversations")}
     assert teams == {"de@example.com": "german", "en@example.com": "orders"}
     (routed,) = store.rows(
         "SELECT e.data FROM events e JOIN conversations c ON c.id = e.conversation_id"
-        " WHERE e.kind = 'routed' AND c.address = 'de@example.com'"
+        " WHERE e.kind = 'routed' AND c.address LIKE 'de@example.com#%'"
     )
     assert '"language_team": "german"' in routed[0]

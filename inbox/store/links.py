@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.store.engine import now
-from inbox.store.tables import contacts, conversations, identities
+from inbox.store.locks import serialize
+from inbox.store.tables import contacts, conversations, identities, message_vectors
 from inbox.store.writes import record_event
 
 
@@ -73,6 +74,12 @@ async def join_identities(
     await conn.execute(
         update(conversations).where(conversations.c.contact_id == source).values(contact_id=target)
     )
+    # The embeddings too: the customer's earlier messages are compared with their next ones.
+    await conn.execute(
+        update(message_vectors)
+        .where(message_vectors.c.contact_id == source)
+        .values(contact_id=target)
+    )
     for conversation_id in moved:
         await record_event(
             conn,
@@ -82,3 +89,20 @@ async def join_identities(
             {"identity": f"{chat[0]}:{chat[1]}", "email": email},
         )
     return target
+
+
+class StoreFormAddresses:
+    """The store side of the web form's address confirmation."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def confirm(self, identity_address: str) -> str:
+        """Joins a form sender to the customer of the address they typed, now proved by
+        a link mailed there; returns that address."""
+        email = identity_address.split("#", 1)[0]
+        async with self.engine.begin() as conn:
+            # Conversations change hands: no ingest may decide about this customer meanwhile.
+            await serialize(conn, "ingest")
+            await join_identities(conn, ("form", identity_address), email)
+        return email
