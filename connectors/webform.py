@@ -364,6 +364,8 @@ class WebFormConnector:
     async def _decided(self, receipt: Receipt) -> int | None:
         """The ticket the worker put the message in, waiting up to ``receipt_wait_seconds``
         for its decision (a merge or a follow-up may file it under another number)."""
+        if self.settings.receipt_wait_seconds <= 0:
+            return None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.receipt_wait_seconds
         while True:

@@ -5,13 +5,17 @@ every receipt names the ticket the message really went to."""
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from inbox.app import InboxService
+from inbox.config import Settings
 from tests.browser import TEST_PASSWORD
-from tests.conftest import Running, until
+from tests.conftest import Running, make_settings, until
 from tests.signing_in import cookie_jar, sign_in_http
 
 pytestmark = pytest.mark.both_backends
@@ -167,3 +171,23 @@ async def test_a_confirmation_link_not_made_by_the_server_is_refused(running: Ru
     async with running.http.post(running.base + "/form/confirm/YW5uQGV4YW1wbGUuY29tI3g.AAAA") as r:
         assert r.status == 404
         assert "not valid" in await r.text()
+
+
+async def test_a_receipt_that_cannot_wait_names_the_message_not_a_ticket(
+    tmp_path: Path, service_factory: Callable[[Settings], Awaitable[InboxService]]
+) -> None:
+    settings = make_settings(tmp_path, **{"channels.form": {"receipt_wait_seconds": 0}})
+    service = await service_factory(settings)
+    base = f"http://127.0.0.1:{service.port}"
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.post(
+            base + "/api/messages", json={"email": "fay@example.com", "message": "Hello?"}
+        ) as r:
+            body = await r.json()
+        assert body["pending"] is True and body["ticket"] is None
+        assert body["reference"] == body["message_reference"]
+        async with http.post(
+            base + "/form", data={"email": "fay@example.com", "message": "Hello again?"}
+        ) as r:
+            page = await r.text()
+        assert "Its reference is" in page and "Your ticket is" not in page

@@ -76,11 +76,16 @@ async def test_chat_ack_then_agent_reply_arrive_live(running: Running) -> None:
         reply = await _next_message(ws, "message")
         assert reply["author"] == "agent" and reply["text"] == "Please update to 3.3"
 
-    # Reconnecting shows the whole conversation; another visitor sees none of it.
-    async with running.http.ws_connect(f"{running.base}/chat/ws?token={token}") as ws:
-        history = await _next_message(ws, "history")
-        texts = [m["text"] for m in history["messages"]]
-        assert texts[0] == "The app crashes when I open it" and texts[-1] == "Please update to 3.3"
+    # Reconnecting shows the whole conversation (the answer once its delivery is recorded,
+    # a moment after the push); another visitor sees none of it.
+    async def history_texts() -> list[str] | None:
+        async with running.http.ws_connect(f"{running.base}/chat/ws?token={token}") as ws:
+            history = await _next_message(ws, "history")
+        texts = [str(m["text"]) for m in history["messages"]]
+        return texts if texts[-1] == "Please update to 3.3" else None
+
+    texts = await until(history_texts)
+    assert texts[0] == "The app crashes when I open it"
     other = await _session(running)
     async with running.http.ws_connect(f"{running.base}/chat/ws?token={other}") as ws:
         assert (await _next_message(ws, "history"))["messages"] == []
