@@ -142,12 +142,13 @@ def _not_fetched(ref: FileRef, omitted: Attachment, err: Exception) -> Fetched:
 
 def _skipped(update: Update) -> Skipped | None:
     """Why the inbox does not keep this update, or None when it does."""
+    chat = update.effective_chat
+    if chat is not None and chat.type == "channel":
+        return Skipped("channel", f"a post in channel {chat.id}")
     message = update.message or update.edited_message
     if message is None:
         return Skipped("unsupported", "an update that is not a message")
     chat = message.chat
-    if chat.type == "channel":
-        return Skipped("channel", f"a post in channel {chat.id}")
     if chat.type != "private":
         return Skipped("group", f"a message in {chat.type} chat {chat.id}")
     if message.text is not None and not clean_text(message.text):
@@ -158,13 +159,22 @@ def _skipped(update: Update) -> Skipped | None:
     return None
 
 
+def _unfetched_note(missing: list[tuple[FileRef, str]]) -> str:
+    """Lines for the agent: which files are missing, why, and the id to fetch them by."""
+    return "".join(
+        f"\n\n({ref.filename} could not be fetched from Telegram: {why}; file_id {ref.file_id})"
+        for ref, why in missing
+    )
+
+
 async def envelope_of(
     update: Update, bot: Bot, bot_id: int, box: TelegramSettings
 ) -> Envelope | Skipped:
     """The envelope for one private chat's message or edit, or why it is skipped.
 
-    An edit is a new message in the conversation, marked as the edit of message N and
-    known by its own update id, so it joins the chat's open conversation quietly."""
+    An edit is a new message in the conversation, marked as one (``edit_of`` names the
+    message) and known by its own update id, so it joins the chat's open conversation
+    quietly; a redelivered edit is still one message."""
     skipped = _skipped(update)
     if skipped is not None:
         return skipped
@@ -192,10 +202,7 @@ async def envelope_of(
     missing = [(ref, f.failure) for ref, f in zip(files, fetched, strict=True) if f.failure]
     if missing:
         meta["unfetched_file_ids"] = " ".join(ref.file_id for ref, _ in missing)
-        shown += "".join(
-            f"\n\n({ref.filename} could not be fetched from Telegram: {why}; file_id {ref.file_id})"
-            for ref, why in missing
-        )
+        shown += _unfetched_note(missing)
     user = message.from_user
     return Envelope(
         channel=box.name,
