@@ -294,7 +294,7 @@ class InboxService:
             connectors.append(WebChatConnector(s.chat, s.secret, transcripts))
         connectors += [EmailConnector(box, s.secret) for box in s.email]
         if s.telegram is not None:
-            connectors.append(TelegramConnector(s.telegram))
+            connectors.append(TelegramConnector(s.telegram, self.metrics))
         self.connectors = connectors
         return connectors
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 Probe = Callable[[], Awaitable[float]]
@@ -68,9 +68,13 @@ class Metrics:
         """Lists a counter or histogram before its first update, so it shows as zero."""
         self._families.setdefault(name, _Family(kind, help_text))
 
-    def count(self, name: str, amount: float = 1.0) -> None:
-        """Adds to a declared counter (``name`` ends in ``_total``)."""
-        self.counters[name] = self.counters.get(name, 0.0) + amount
+    def count(
+        self, name: str, amount: float = 1.0, labels: Mapping[str, str] | None = None
+    ) -> None:
+        """Adds to a declared counter (``name`` ends in ``_total``), or to one of its
+        labelled series (``labels={"reason": "group"}``)."""
+        key = _series(name, labels) if labels else name
+        self.counters[key] = self.counters.get(key, 0.0) + amount
 
     def observe(self, name: str, value: float) -> None:
         """Records one observation in a declared histogram."""
@@ -89,7 +93,10 @@ class Metrics:
         for name, family in sorted(self._families.items()):
             values: list[str] = []
             if family.kind == "counter":
-                values = [f"{name} {self.counters.get(name, 0.0):g}"]
+                labelled = sorted(k for k in self.counters if k.startswith(name + "{"))
+                values = [f"{k} {self.counters[k]:g}" for k in labelled] or [
+                    f"{name} {self.counters.get(name, 0.0):g}"
+                ]
             elif family.kind == "histogram":
                 values = self.histograms.get(name, Histogram()).lines(name)
             else:
@@ -106,3 +113,10 @@ class Metrics:
             f"inbox_probe_errors {failed}",
         ]
         return "\n".join(lines) + "\n"
+
+
+def _series(name: str, labels: Mapping[str, str]) -> str:
+    """A counter's labelled series as the exposition format writes it: ``name{k="v"}``.
+    Label values are the code's own words (a reason, a channel), never customer input."""
+    pairs = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    return f"{name}{{{pairs}}}"

@@ -1,8 +1,8 @@
 """A stand-in for the Telegram Bot API on loopback, faithful where the connector leans on it.
 
 Same paths (``/bot<token>/<method>``, ``/file/bot<token>/<path>``), same JSON bodies and
-error bodies, ``getUpdates`` with offset (which confirms and drops earlier updates), limit
-and long-poll timeout, 409 for the older of two concurrent pollers, ``sendMessage`` with
+error bodies, ``getUpdates`` with offset (which confirms and drops earlier updates), limit,
+long-poll timeout and ``allowed_updates``, 409 for the older of two concurrent pollers, ``sendMessage`` with
 400 over 4,096 UTF-16 units, 429 with ``parameters.retry_after``, 403 for a chat that
 blocked the bot, ``getFile`` and file download. Tests push customer messages into it and
 read what the bot sent.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -67,6 +68,11 @@ class BotApi:
     _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     chats: set[int] = field(default_factory=set)
     lost: set[str] = field(default_factory=set)
+    # file ids whose getFile fails: "5xx" answers 502, "hang" never answers
+    troubled: dict[str, str] = field(default_factory=dict)
+    # the message each update carried, by update id, for edits
+    messages: dict[int, dict[str, Any]] = field(default_factory=dict)
+    failing_polls: int = 0  # getUpdates answers still to fail (see fail_polls)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _poller: asyncio.Future[None] | None = None
     _runner: web.AppRunner | None = None
@@ -104,13 +110,19 @@ class BotApi:
         photo: bytes | None = None,
         document: tuple[str, str, bytes] | None = None,
         files_lost: bool = False,
+        file_trouble: str = "",
+        chat_type: str = "private",
     ) -> int:
-        """A customer's private message reaches the bot; returns its update id. With
-        ``files_lost``, ``getFile`` answers for its files but their download is a 404."""
+        """A customer's message reaches the bot (in a private chat unless ``chat_type``
+        says "group", "supergroup" or "channel"); returns its update id. With
+        ``files_lost``, ``getFile`` answers for its files but their download is a 404;
+        with ``file_trouble`` ("5xx" or "hang") ``getFile`` itself fails for them."""
+        chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
+        chat |= {"first_name": name} if chat_type == "private" else {"title": f"{name}'s group"}
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "from": {"id": chat_id, "is_bot": False, "first_name": name, "language_code": "en"},
-            "chat": {"id": chat_id, "first_name": name, "type": "private"},
+            "chat": chat,
             "date": int(time.time()),
         }
         if text:
@@ -146,11 +158,32 @@ class BotApi:
             }
         if files_lost:
             self.lost.update(path for path, _data in self.files.values())
+        if file_trouble:
+            self.troubled.update({file_id: file_trouble for file_id in _file_ids(message)})
+        kind = "channel_post" if chat_type == "channel" else "message"
+        return self._push(kind, message)
+
+    async def customer_edits(self, update_id: int, text: str) -> int:
+        """The customer edits the text (or caption) of the message that came in update
+        ``update_id``; returns the ``edited_message`` update's id."""
+        message = dict(self.messages[update_id])
+        message["text" if "text" in message else "caption"] = text
+        message["edit_date"] = int(time.time())
+        kind = "edited_channel_post" if message["chat"]["type"] == "channel" else "edited_message"
+        return self._push(kind, message)
+
+    def _push(self, kind: str, message: dict[str, Any]) -> int:
         update_id = next(self._ids)
-        self.chats.add(chat_id)
-        self.updates.append({"update_id": update_id, "message": message})
+        self.chats.add(message["chat"]["id"])
+        self.messages[update_id] = message
+        self.updates.append({"update_id": update_id, kind: message})
         self._notify()
         return update_id
+
+    def fail_polls(self, count: int) -> None:
+        """The next ``count`` getUpdates answers (the one waiting now first) are 502."""
+        self.failing_polls += count
+        self._notify()
 
     def rate_limit_next(self, count: int, retry_after: int = 1) -> None:
         """The next ``count`` sendMessage calls get 429 with ``retry_after``."""
@@ -246,6 +279,8 @@ class BotApi:
         offset = int(params.get("offset") or 0)
         limit = max(1, min(100, int(params.get("limit") or 100)))
         timeout = max(0, int(params.get("timeout") or 0))
+        allowed = params.get("allowed_updates") or []
+        allowed = set(json.loads(allowed) if isinstance(allowed, str) else allowed)
         # A newer poller terminates the one still waiting, as Telegram does.
         if self._poller is not None and not self._poller.done():
             self._poller.set_result(None)
@@ -255,14 +290,26 @@ class BotApi:
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
 
         def ready() -> list[dict[str, Any]]:
-            return [u for u in self.updates if u["update_id"] >= offset][:limit]
+            # Telegram does not deliver kinds the bot did not ask for.
+            found = [u for u in self.updates if u["update_id"] >= offset]
+            return [u for u in found if not allowed or allowed & u.keys()][:limit]
 
         deadline = asyncio.get_running_loop().time() + timeout
-        while not ready() and not mine.done() and not self._closing.is_set():
+        while (
+            not ready()
+            and not mine.done()
+            and not self._closing.is_set()
+            and not self.failing_polls
+        ):
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
                 break
             await self._changed_or(mine, left)
+        if self.failing_polls:
+            self.failing_polls -= 1
+            if self._poller is mine:
+                self._poller = None
+            return _error(502, "Bad Gateway")
         if mine.done():
             return _error(
                 409,
@@ -317,6 +364,11 @@ class BotApi:
             return _error(400, "Bad Request: invalid file_id")
         if self.on_get_file is not None:
             await self.on_get_file(file_id)
+        trouble = self.troubled.get(file_id)
+        if trouble == "hang":  # until the client gives up (or the stand-in stops)
+            await self._closing.wait()
+        if trouble is not None:
+            return _error(502, "Bad Gateway")
         path, data = self.files[file_id]
         return _ok(
             {
@@ -334,6 +386,12 @@ class BotApi:
             if path == request.match_info["path"] and path not in self.lost:
                 return web.Response(body=data, content_type="application/octet-stream")
         return _error(404, "Not Found")
+
+
+def _file_ids(message: dict[str, Any]) -> list[str]:
+    """The ids of every file a message carries."""
+    ids = [size["file_id"] for size in message.get("photo", [])]
+    return ids + ([message["document"]["file_id"]] if "document" in message else [])
 
 
 def _ok(result: Any) -> web.Response:

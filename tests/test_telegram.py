@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -382,3 +383,136 @@ async def test_link_and_verify_join_telegram_and_email_histories(
     # The code works once.
     await bot_api.customer_says(ANN, f"/verify {code.group(1)}")
     assert "No code is waiting" in (await bot_api.wait_for_texts(ANN, 6))[5]
+
+
+# -- the edges: the token, edits, what is skipped, failures -------------------------------
+
+
+async def scrape(service: InboxService) -> str:
+    """The process's ``/metrics`` text."""
+    url = f"http://127.0.0.1:{service.port}/metrics"
+    async with aiohttp.ClientSession() as http, http.get(url) as r:
+        assert r.status == 200
+        return await r.text()
+
+
+async def test_the_bot_token_never_reaches_the_log(
+    tmp_path: Path,
+    bot_api: BotApi,
+    monkeypatch: pytest.MonkeyPatch,
+    service_factory: Callable[[Settings], Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Everything that sees Bot API URLs, at its most talkative, from before the bot exists.
+    for name in ("httpx", "httpcore", "telegram", "connectors.telegram"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    settings = telegram_settings(tmp_path, bot_api, monkeypatch)
+    await service_factory(settings)
+    await bot_api.customer_says(
+        ANN, caption="My invoice", document=("invoice.pdf", "application/pdf", b"%PDF i")
+    )
+    await bot_api.wait_for_texts(ANN, 1)  # polled, the file fetched, the answer sent
+
+    requests = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert any("getUpdates" in m for m in requests) and any("/file/bot" in m for m in requests)
+    for token in (bot_api.token, quote(bot_api.token, safe="")):  # file URLs encode it
+        assert [(r.name, r.getMessage()) for r in caplog.records if token in r.getMessage()] == []
+        assert token not in caplog.text
+    assert any("/bot<bot-token>/getUpdates" in m for m in requests)  # still useful
+
+
+async def test_an_edit_joins_the_conversation_quietly(desk: Desk) -> None:
+    store, bot_api = desk.store, desk.api
+    first = await bot_api.customer_says(ANN, "My order 5512 never arrived.")
+    reference = reference_in((await bot_api.wait_for_texts(ANN, 1))[0])
+
+    await bot_api.customer_edits(first, "My order 5513 never arrived.")
+    await until(lambda: store.count("SELECT count(*) FROM messages WHERE direction='in'") == 2)
+    (edit, meta) = store.rows("SELECT text, meta FROM messages WHERE direction='in' ORDER BY id")[1]
+    assert "5513" in edit and edit.startswith("(edited")
+    assert '"edit_of"' in str(meta)
+    assert store.count("SELECT count(*) FROM conversations") == 1
+
+    await desk.reply(reference, "Order 5513 is on its way.")
+    sent = await bot_api.wait_for_texts(ANN, 2)
+    assert sent[1] == "Order 5513 is on its way."  # and no second acknowledgement before it
+
+
+async def test_group_blank_and_edited_command_updates_are_skipped_logged_and_counted(
+    desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="connectors.telegram.channel")
+    store, bot_api = desk.store, desk.api
+    # A group message, a blank text, an edited command: none is a ticket, none answered.
+    await bot_api.customer_says(-100_777, "Hello everyone", chat_type="group")
+    await bot_api.customer_says(ANN + 1, "   \n\t  ")
+    command = await bot_api.customer_says(ANN + 2, "/status")
+    await bot_api.wait_for_texts(ANN + 2, 1)
+    await bot_api.customer_edits(command, "/human")
+    # A later message gets through: the skipped updates are confirmed, nothing else lost.
+    await bot_api.customer_says(ANN + 3, "Is my parcel lost?")
+    await bot_api.wait_for_texts(ANN + 3, 1)
+    await until(lambda: not bot_api.updates)
+    assert store.count("SELECT count(*) FROM conversations") == 1
+    assert store.count("SELECT count(*) FROM messages WHERE direction='in'") == 1
+    assert not bot_api.texts_to(ANN + 1) and not bot_api.texts_to(-100_777)
+    assert len(bot_api.texts_to(ANN + 2)) == 1
+
+    metrics = await scrape(desk.service)
+    for reason in ("group", "empty", "edited_command"):
+        assert f'inbox_telegram_skipped_total{{reason="{reason}"}} 1' in metrics
+    assert 'inbox_telegram_skipped_total{reason="channel"} 0' in metrics
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(skipped) == 3 and any("group chat -100777" in m for m in skipped)
+
+
+async def test_back_off_starts_small_again_after_a_good_poll(
+    tmp_path: Path,
+    bot_api: BotApi,
+    monkeypatch: pytest.MonkeyPatch,
+    service_factory: Callable[[Settings], Any],
+) -> None:
+    # Without a reset, the ninth failure of the process's life waits 6 to 13 seconds.
+    settings = telegram_settings(
+        tmp_path, bot_api, monkeypatch, reconnect_backoff=0.05, reconnect_backoff_max=60
+    )
+    store = store_of(settings)
+    await service_factory(settings)
+    for i in range(1, 11):
+        bot_api.fail_polls(1)  # one failed poll, then Telegram is fine again
+        await bot_api.customer_says(ANN, f"Question number {i}?")
+        inbound = f"SELECT count(*) FROM messages WHERE direction='in' AND text LIKE '%number {i}?'"
+        await until(lambda: store.count(inbound) == 1, timeout=5)  # noqa: B023
+    assert bot_api.failing_polls == 0  # every round's poll did fail
+    assert store.count("SELECT count(*) FROM conversations") == 1
+
+
+@pytest.mark.parametrize("trouble", ["5xx", "hang"])
+async def test_a_file_telegram_cannot_give_blocks_no_chat_and_its_message_is_kept(
+    tmp_path: Path,
+    bot_api: BotApi,
+    monkeypatch: pytest.MonkeyPatch,
+    service_factory: Callable[[Settings], Any],
+    trouble: str,
+) -> None:
+    settings = telegram_settings(tmp_path, bot_api, monkeypatch, timeout=1)
+    store = store_of(settings)
+    await service_factory(settings)
+    await bot_api.customer_says(
+        ANN,
+        caption="Here is my receipt",
+        document=("receipt.pdf", "application/pdf", b"%PDF r"),
+        file_trouble=trouble,
+    )
+    await bot_api.customer_says(ANN + 1, "Where is my refund?")
+    await bot_api.wait_for_texts(ANN + 1, 1)  # the other chat is not held up
+    await bot_api.wait_for_texts(ANN, 1)  # and the message with the file is a ticket
+    ((file_id, _trouble),) = bot_api.troubled.items()
+    (text, meta) = store.rows(
+        "SELECT m.text, m.meta FROM messages m JOIN conversations c"
+        f" ON c.id = m.conversation_id WHERE c.address = '{ANN}' AND m.direction = 'in'"
+    )[0]
+    assert text.startswith("Here is my receipt") and "could not be fetched" in text
+    assert file_id in text and file_id in str(meta)
+    assert store.rows("SELECT filename, omitted FROM attachments") == [("receipt.pdf", 1)]
+    assert len(bot_api.texts_to(ANN)) == 1 and len(bot_api.texts_to(ANN + 1)) == 1

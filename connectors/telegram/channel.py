@@ -26,15 +26,22 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
+from connectors.telegram.redact import hide_token
 from connectors.telegram.split import split_text
-from connectors.telegram.updates import safe_envelope_of
+from connectors.telegram.updates import SKIP_REASONS, Skipped, safe_envelope_of
 from inbox.config import TelegramSettings
 from inbox.errors import DeliveryError, PermanentError, RateLimited, TransientError
-from inbox.models import Outbound
+from inbox.metrics import Metrics
+from inbox.models import Envelope, Outbound
 from inbox.queue import Sink
 
 log = logging.getLogger(__name__)
-UPDATE_KINDS = ("message",)
+UPDATE_KINDS = ("message", "edited_message")
+SKIPPED_TOTAL = (
+    "inbox_telegram_skipped_total",
+    "counter",
+    "Telegram updates not kept (group or channel messages, empty texts, edited commands).",
+)
 
 
 def retry_after_seconds(err: RetryAfter) -> float:
@@ -49,10 +56,17 @@ class TelegramConnector:
     """One bot. Its state (``polling``, ``conflict``, ``unauthorized``, ``disconnected``)
     says what the poller is doing, and every change is logged."""
 
-    def __init__(self, box: TelegramSettings) -> None:
+    def __init__(self, box: TelegramSettings, metrics: Metrics | None = None) -> None:
         self.name = box.name
         self.box = box
         self.state = "starting"
+        # failed polls in a row: the back-off grows with them and a good poll resets it
+        self.failures = 0
+        self.metrics = metrics or Metrics()
+        self.metrics.declare(*SKIPPED_TOTAL)
+        for reason in SKIP_REASONS:  # every reason shows, as zero until it happens
+            self.metrics.count(SKIPPED_TOTAL[0], 0, {"reason": reason})
+        hide_token(box.token)  # before the Bot, which logs its URLs at DEBUG
         self.bot = Bot(
             box.token,
             base_url=box.base_url,
@@ -84,7 +98,6 @@ class TelegramConnector:
 
     async def run(self, sink: Sink) -> None:
         """Polls until cancelled, reconnecting with back-off and jitter."""
-        failures = 0
         while True:
             try:
                 await self._poll(sink)
@@ -101,8 +114,8 @@ class TelegramConnector:
                 self._set_state("unauthorized", f"Telegram refused the bot token: {err}")
             except (NetworkError, TelegramError, OSError) as err:
                 self._set_state("disconnected", f"{type(err).__name__}: {err}")
-            failures += 1
-            base = self.box.reconnect_backoff * 2 ** min(failures - 1, 16)
+            self.failures += 1
+            base = self.box.reconnect_backoff * 2 ** min(self.failures - 1, 16)
             delay = min(base, self.box.reconnect_backoff_max)
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
 
@@ -124,17 +137,26 @@ class TelegramConnector:
                 timeout=self.box.poll_timeout,
                 allowed_updates=UPDATE_KINDS,
             )
+            self.failures = 0
             self._set_state("polling")
             if not updates:
                 continue
-            envelopes = [
-                envelope
-                for update in updates
-                if (envelope := await safe_envelope_of(update, bot, bot.id, self.box)) is not None
-            ]
+            envelopes: list[Envelope] = []
+            for update in updates:
+                read = await safe_envelope_of(update, bot, bot.id, self.box)
+                if isinstance(read, Skipped):
+                    self._skip(update.update_id, read)
+                else:
+                    envelopes.append(read)
+            # The offset covers the skipped updates too: the queue has all that is kept.
             last = max(update.update_id for update in updates)
             await sink.put(envelopes, (source, str(last)))
             offset = last + 1
+
+    def _skip(self, update_id: int, skipped: Skipped) -> None:
+        """Says why an update is not kept: one log line and the skip counter."""
+        log.info("telegram %s: update %s skipped: %s", self.name, update_id, skipped.what)
+        self.metrics.count(SKIPPED_TOTAL[0], 1, {"reason": skipped.reason})
 
     async def send(self, outbound: Outbound) -> str:
         """Sends one answer, in several messages when it is long; returns the chat and
