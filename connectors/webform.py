@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import re
 import time
 import urllib.parse
@@ -24,6 +23,7 @@ from aiohttp import web
 from connectors.base import CustomerTranscripts
 from connectors.pages import client_ip, render
 from connectors.ratelimit import RateLimiter
+from inbox import safe_json
 from inbox.config import FormSettings
 from inbox.models import Envelope, Outbound, Receipt
 from inbox.queue import Sink
@@ -150,7 +150,7 @@ class WebFormConnector:
             self._check_rate(request)
             body = await self._read_body(request)
             try:
-                raw: Any = json.loads(body.decode("utf-8"))
+                raw: Any = safe_json.loads(body.decode("utf-8"))
             except (UnicodeDecodeError, ValueError) as err:
                 raise FormRejected(400, {"body": f"the body must be UTF-8 JSON: {err}"}) from err
             if not isinstance(raw, dict):
