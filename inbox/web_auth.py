@@ -5,13 +5,16 @@
 - Every state-changing request made with the cookie carries the session's CSRF token: a
   form field ``csrf`` or an ``X-CSRF-Token`` header. The login form itself is protected
   by a double-submit cookie, so nobody can sign a victim in to an account of theirs.
-- Wrong passwords lock the account after a few tries (``Accounts.login``) and each client
-  address gets a limited number of login attempts a minute.
+- Wrong passwords lock the account after a few tries, for the client address they came
+  from only (``Accounts.login``; an IPv6 address counts as its /64), so a stranger's
+  guesses never lock the owner out; each address also gets a limited number of login
+  attempts a minute, whatever the names it tries.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -22,6 +25,7 @@ from aiohttp import web
 from connectors.pages import client_ip, render
 from connectors.ratelimit import RateLimiter
 from inbox.store.accounts import (
+    LOCK_SECONDS,
     MAX_FAILED_LOGINS,
     SESSION_SECONDS,
     Accounts,
@@ -43,6 +47,21 @@ def safe_next(target: str) -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return "/agent"
     return target if "\\" not in target else "/agent"
+
+
+def login_source(request: web.Request) -> str:
+    """The address wrong passwords are counted for: the client's IP, or for IPv6 its /64
+    (one machine commonly holds a whole /64, so counting single addresses would not)."""
+    address = client_ip(request)
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is an IPv4 client
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 class WebAuth:
@@ -134,17 +153,18 @@ class WebAuth:
         given = str(form.get("csrf", ""))
         if not expected or not hmac.compare_digest(expected, given):
             return self._form(request, "The form had expired. Please try again.", status=403)
-        if self.limiter.check(client_ip(request)) > 0:
+        source = login_source(request)
+        if self.limiter.check(source) > 0:
             return self._form(request, "Too many attempts. Wait a minute.", status=429)
         name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
         try:
-            agent = await self.accounts.login(name, password)
+            agent = await self.accounts.login(name, password, source)
         except LoginRefused:
             log.warning("failed sign-in for %r from %s", name[:100], client_ip(request))
             return self._form(
                 request,
                 f"Wrong name or password. After {MAX_FAILED_LOGINS} wrong passwords in a row "
-                "an account is locked for 15 minutes.",
+                f"an account is locked for {LOCK_SECONDS // 60} minutes from this address.",
                 status=401,
             )
         value, _session = await self.accounts.open_session(agent)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import aiohttp
+import pytest
 
 from tests.browser import TEST_PASSWORD
 from tests.conftest import Running, store_of, until
@@ -106,3 +107,31 @@ async def test_sign_in_never_redirects_off_site(running: Running) -> None:
             assert response.headers["Location"] == "/agent", target
         good = await sign_in_http(http, running.base, "dee", TEST_PASSWORD, next="/agent#12")
         assert good.headers["Location"] == "/agent#12"
+
+
+def _from(address: str) -> aiohttp.ClientSession:
+    """A browser whose connections come from ``address`` (any of 127.0.0.0/8 reaches the
+    server on 127.0.0.1): another client address, as the server sees it."""
+    connector = aiohttp.TCPConnector(local_addr=(address, 0))
+    return aiohttp.ClientSession(connector=connector, cookie_jar=cookie_jar())
+
+
+@pytest.mark.both_backends
+async def test_a_strangers_wrong_passwords_lock_out_only_the_strangers_address(
+    running: Running,
+) -> None:
+    await running.agent_token("root", "billing", role="admin")
+    async with _from("127.0.0.2") as attacker:
+        for _ in range(5):
+            assert (await sign_in_http(attacker, running.base, "root", "a guess")).status == 401
+        # The attacker's address is refused now, even with the right password ...
+        assert (await sign_in_http(attacker, running.base, "root", TEST_PASSWORD)).status == 401
+        # ... while the owner, elsewhere, signs in as ever.
+        async with _from("127.0.0.3") as owner:
+            assert (await sign_in_http(owner, running.base, "root", TEST_PASSWORD)).status == 303
+        # An admin's unlock forgets the wrong passwords from every address.
+        from inbox.store.accounts import Accounts
+
+        assert running.service.engine is not None
+        await Accounts(running.service.engine).unlock("root")
+        assert (await sign_in_http(attacker, running.base, "root", TEST_PASSWORD)).status == 303
