@@ -308,7 +308,9 @@ class InboxService:
                     self._spawn(channel.follow(self.stopping), "chat-follow")
         accounts = Accounts(engine)
         rating = CsatLinks(s.secret, s.web.public_url)
-        web_auth = WebAuth(accounts, secure_cookies=s.web.public_url.startswith("https://"))
+        web_auth = WebAuth(
+            accounts, secure_cookies=s.web.public_url.startswith("https://"), secret=s.secret
+        )
         desk = Desk(
             engine,
             {t.name for t in s.all_teams},
