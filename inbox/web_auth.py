@@ -54,9 +54,13 @@ def safe_next(target: str) -> str:
 
 
 def login_source(request: web.Request) -> str:
-    """The address wrong passwords are counted for: the client's IP, or for IPv6 its /64
-    (one machine commonly holds a whole /64, so counting single addresses would not)."""
-    address = client_ip(request)
+    """The address the request's wrong passwords are counted for."""
+    return source_of(client_ip(request))
+
+
+def source_of(address: str) -> str:
+    """The client's IP, or for IPv6 its /64 (one machine commonly holds a whole /64, so
+    counting single addresses would not stop it)."""
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:

@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from inbox.web_auth import source_of
 from tests.browser import TEST_PASSWORD
 from tests.conftest import Running, make_settings, store_of, until
 from tests.signing_in import cookie_jar, login_form, sign_in_http
@@ -120,6 +121,14 @@ def _from(address: str) -> aiohttp.ClientSession:
     server on 127.0.0.1): another client address, as the server sees it."""
     connector = aiohttp.TCPConnector(local_addr=(address, 0))
     return aiohttp.ClientSession(connector=connector, cookie_jar=cookie_jar())
+
+
+def test_wrong_passwords_count_per_ipv4_address_and_per_ipv6_64() -> None:
+    assert source_of("192.0.2.7") == "192.0.2.7"
+    assert source_of("::ffff:192.0.2.7") == "192.0.2.7"
+    assert source_of("2001:db8:1:2::1") == source_of("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert source_of("2001:db8:1:3::1") != source_of("2001:db8:1:2::1")
+    assert source_of("unknown") == "unknown"
 
 
 @pytest.mark.both_backends

@@ -146,7 +146,7 @@ class Accounts:
             )
             return None if agent_id is None else await _agent(conn, int(agent_id))
 
-    async def login(self, name: str, password: str, source: str = "") -> Agent:
+    async def login(self, name: str, password: str, source: str) -> Agent:
         """Checks a password from client address ``source``; MAX_FAILED_LOGINS wrong ones
         in a row from there lock the account for that address (LOCK_SECONDS)."""
         stamp = now()
