@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from inbox.store.accounts import MAX_FAILED_LOGINS
 from inbox.web_auth import source_of
 from tests.browser import TEST_PASSWORD
 from tests.conftest import Running, make_settings, store_of, until
@@ -200,3 +202,25 @@ async def test_behind_https_the_cookies_cannot_be_tossed_from_a_sibling_site(
     # __Host-: only this host sets it (Secure, Path=/, no Domain), no sibling subdomain.
     assert cookie.startswith("__Host-inbox_login="), cookie
     assert "Secure" in cookie and "Path=/;" in cookie + ";" and "Domain" not in cookie
+
+
+@pytest.mark.both_backends
+async def test_guesses_sent_all_at_once_still_lock_the_address(running: Running) -> None:
+    await running.agent_token("gus", "billing")
+    attackers = [_from("127.0.0.4") for _ in range(MAX_FAILED_LOGINS + 2)]
+    try:
+        tokens = [await login_form(http, running.base) for http in attackers]
+
+        async def guess(http: aiohttp.ClientSession, csrf: str) -> int:
+            form = {"csrf": csrf, "name": "gus", "password": "a guess"}
+            async with http.post(running.base + "/login", data=form) as r:
+                return r.status
+
+        statuses = await asyncio.gather(*map(guess, attackers, tokens))
+        assert statuses == [401] * len(attackers)
+        # However the counts interleaved, the lock that the fifth set still holds.
+        right = await sign_in_http(attackers[0], running.base, "gus", TEST_PASSWORD)
+        assert right.status == 401
+    finally:
+        for http in attackers:
+            await http.close()

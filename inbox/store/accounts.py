@@ -190,20 +190,24 @@ class Accounts:
         t = login_throttle
         key = (t.c.agent_id == agent_id) & (t.c.source == source)
         async with self.engine.begin() as conn:
-            await serialize(conn, f"login:{agent_id}:{source}")
+            # One account's counts change one at a time (no lost count, no deadlock).
+            await serialize(conn, f"login:{agent_id}")
             # Rows whose failures lapsed and whose lock ran out say nothing any more.
             await conn.execute(
                 delete(t).where(
+                    t.c.agent_id == agent_id,
                     t.c.updated_at < stamp - LOCK_SECONDS,
                     (t.c.locked_until.is_(None)) | (t.c.locked_until < stamp),
                 )
             )
-            failures = await conn.scalar(select(t.c.failures).where(key))
-            count = 1 if failures is None else int(failures) + 1
+            row = (await conn.execute(select(t.c.failures, t.c.locked_until).where(key))).first()
+            if row is not None and row.locked_until is not None and row.locked_until > stamp:
+                return  # locked by a guess that ran alongside this one: the lock stands
+            count = 1 if row is None else int(row.failures) + 1
             values = {"failures": count, "locked_until": None, "updated_at": stamp}
             if count >= MAX_FAILED_LOGINS:
                 values.update(failures=0, locked_until=stamp + LOCK_SECONDS)
-            if failures is None:
+            if row is None:
                 await conn.execute(insert(t).values(agent_id=agent_id, source=source, **values))
             else:
                 await conn.execute(update(t).where(key).values(**values))
