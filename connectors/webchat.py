@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import secrets
 import time
@@ -21,6 +20,7 @@ from aiohttp import WSMsgType, web
 from connectors.base import CustomerTranscripts, TranscriptEntry
 from connectors.pages import EMBEDDABLE_CSP, client_ip, render
 from connectors.ratelimit import RateLimiter
+from inbox import safe_json
 from inbox.commands import parse_command
 from inbox.config import ChatSettings
 from inbox.models import Envelope, Outbound
@@ -169,9 +169,9 @@ class WebChatConnector:
 
     async def _receive(self, session: str, data: str, request: web.Request) -> dict[str, Any]:
         try:
-            raw: Any = json.loads(data)
-        except ValueError:
-            return {"type": "error", "error": "frames must be JSON"}
+            raw: Any = safe_json.loads(data)
+        except ValueError as err:
+            return {"type": "error", "error": f"frames must be JSON: {err}"}
         if not isinstance(raw, dict) or raw.get("type") != "message":
             return {"type": "error", "error": "unknown frame type"}
         client_id = raw.get("client_id")

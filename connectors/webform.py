@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 import time
 import urllib.parse
@@ -38,6 +37,7 @@ from connectors.submitters import (
     Submitters,
     external_id_prefix,
 )
+from inbox import safe_json
 from inbox.config import FormSettings
 from inbox.form_confirmation import confirmed_identity, typed_address
 from inbox.models import Envelope, Outbound, Receipt
@@ -215,7 +215,7 @@ class WebFormConnector:
             self._check_rate(request)
             body = await self._read_body(request)
             try:
-                raw: Any = json.loads(body.decode("utf-8"))
+                raw: Any = safe_json.loads(body.decode("utf-8"))
             except (UnicodeDecodeError, ValueError) as err:
                 raise FormRejected(400, {"body": f"the body must be UTF-8 JSON: {err}"}) from err
             if not isinstance(raw, dict):

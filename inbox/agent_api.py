@@ -5,13 +5,13 @@ Another team's conversation answers 404 exactly like a missing one, so ids revea
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
+from inbox import safe_json
 from inbox.config import CannedReply
 from inbox.desk_pages import fill_canned
 from inbox.errors import Conflict, NotFound
@@ -280,7 +280,7 @@ class _BadRequest(Exception):
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
     try:
-        raw: Any = json.loads(await request.text())
+        raw: Any = safe_json.loads(await request.text())
     except (UnicodeDecodeError, ValueError) as err:
         raise _BadRequest("the body must be a UTF-8 JSON object") from err
     if not isinstance(raw, dict):

@@ -321,7 +321,9 @@ class InboxService:
                     self._spawn(channel.follow(self.stopping), "chat-follow")
         accounts = Accounts(engine)
         rating = CsatLinks(s.secret, s.web.public_url)
-        web_auth = WebAuth(accounts, secure_cookies=s.web.public_url.startswith("https://"))
+        web_auth = WebAuth(
+            accounts, secure_cookies=s.web.public_url.startswith("https://"), secret=s.secret
+        )
         desk = Desk(
             engine,
             {t.name for t in s.all_teams},
@@ -353,6 +355,8 @@ class InboxService:
             api,
             web_auth,
             max_request_bytes=s.web.max_request_bytes,
+            read_timeout=s.web.read_timeout,
+            https=s.web.public_url.startswith("https://"),
         )
 
         async def close_connections(_app: web.Application) -> None:
@@ -363,7 +367,16 @@ class InboxService:
                 await channel.close_connections()
 
         app.on_shutdown.append(close_connections)
-        self._runner = web.AppRunner(app, access_log=None)
+        # aiohttp's keep-alive timer also runs from a connection's start until a request's
+        # headers are in: the limit on slow headers (the body has its own, in web.py).
+        # Lingering (reading an unread body before closing) would give a client cut off
+        # for a slow body 10 s more.
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            keepalive_timeout=s.web.read_timeout,
+            lingering_time=min(10.0, s.web.read_timeout),
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, s.web.host, s.web.port)
         await site.start()

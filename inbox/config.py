@@ -170,6 +170,9 @@ class WebSettings:
     port: int = 8080
     public_url: str = "http://127.0.0.1:8080"
     max_request_bytes: int = 1_048_576
+    # Seconds a client gets to send a request's headers, and again its body; an idle
+    # kept-alive connection closes after as long. Above a load balancer's idle timeout.
+    read_timeout: float = 75.0
 
 
 @dataclass(frozen=True)
@@ -674,6 +677,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         port=port,
         public_url=w.string("public_url", f"http://{host}:{port}").rstrip("/"),
         max_request_bytes=w.integer("max_request_bytes", 1_048_576, minimum=1024),
+        read_timeout=w.number("read_timeout", 75.0, minimum=0.1),
     )
     w.finish()
     if port > 65535:

@@ -256,16 +256,25 @@ class LiveRoutes:
             }
         )
         await response.prepare(request)
-        await response.write(b"retry: 2000\n: connected\n\n")
-        async with self.hub.listen(session) as listener:
-            while True:
-                try:
-                    event = await asyncio.wait_for(listener.queue.get(), HEARTBEAT_SECONDS)
-                except TimeoutError:
-                    await response.write(b": heartbeat\n\n")
-                    continue
-                if event is None:
-                    break
-                payload = json.dumps({"team": event.team, **event.data})
-                await response.write(f"event: {event.kind}\ndata: {payload}\n\n".encode())
+        try:
+            await response.write(b"retry: 2000\n: connected\n\n")
+            async with self.hub.listen(session) as listener:
+                await _pump(listener, response)
+        except ConnectionError:
+            # A closed tab: the next write finds the connection gone. Nothing went wrong.
+            log.debug("%s closed a live stream", session.agent.name)
         return response
+
+
+async def _pump(listener: _Listener, response: web.StreamResponse) -> None:
+    """Writes the listener's events, with a heartbeat, until the hub ends the stream."""
+    while True:
+        try:
+            event = await asyncio.wait_for(listener.queue.get(), HEARTBEAT_SECONDS)
+        except TimeoutError:
+            await response.write(b": heartbeat\n\n")
+            continue
+        if event is None:
+            return
+        payload = json.dumps({"team": event.team, **event.data})
+        await response.write(f"event: {event.kind}\ndata: {payload}\n\n".encode())

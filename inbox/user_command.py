@@ -1,4 +1,5 @@
-"""``inbox user add`` and ``inbox user password``: accounts for the web app and the API.
+"""``inbox user add``, ``inbox user password`` and ``inbox user unlock``: accounts for the
+web app and the API.
 
 The password comes from the environment variable ``--password-env`` names, or is asked
 for twice when a person is at the terminal; otherwise one is generated and shown once.
@@ -27,8 +28,13 @@ def _password(args: argparse.Namespace) -> tuple[str, bool]:
             raise ConfigError(f"--password-env: ${args.password_env} is not set")
         return value, False
     if sys.stdin.isatty():
-        first = getpass.getpass("password: ")
-        if first != getpass.getpass("again: "):
+        try:
+            first = getpass.getpass("password: ")
+            again = getpass.getpass("again: ")
+        except EOFError as err:  # Ctrl-D at the prompt
+            print(file=sys.stderr)
+            raise InboxError("no password given; nothing was changed") from err
+        if first != again:
             raise InboxError("the two passwords differ")
         return first, False
     return secrets.token_urlsafe(12), True
@@ -82,6 +88,22 @@ def set_password(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def unlock(settings: Settings, args: argparse.Namespace) -> int:
+    """Forgets an account's wrong passwords from every address: signing in works again."""
+
+    async def run() -> None:
+        engine = create_engine(settings.store.url)
+        try:
+            await migrate(engine)
+            await Accounts(engine).unlock(args.name)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    print(f"{args.name} is unlocked")
+    return 0
+
+
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``inbox user ...`` (and ``inbox agent add``, its older name)."""
     for command, role_default in (("user", "agent"), ("agent", "agent")):
@@ -98,3 +120,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             reset.add_argument("name")
             reset.add_argument("--password-env", help="the variable holding the password")
             reset.set_defaults(func_settings=set_password)
+            free = actions.add_parser("unlock", help="forget wrong passwords: sign-in works again")
+            free.add_argument("name")
+            free.set_defaults(func_settings=unlock)

@@ -3,15 +3,21 @@
 - The session cookie is HttpOnly, SameSite=Strict, Secure when the public URL is https;
   the store keeps only a hash of it.
 - Every state-changing request made with the cookie carries the session's CSRF token: a
-  form field ``csrf`` or an ``X-CSRF-Token`` header. The login form itself is protected
-  by a double-submit cookie, so nobody can sign a victim in to an account of theirs.
-- Wrong passwords lock the account after a few tries (``Accounts.login``) and each client
-  address gets a limited number of login attempts a minute.
+  form field ``csrf`` or an ``X-CSRF-Token`` header. The login form carries a token bound
+  to a pre-session: a random id in a cookie of its own, the token being its HMAC under
+  the server's secret, so a cookie and token made up elsewhere do not sign a victim in
+  to an account of the attacker's. Behind https both cookies are ``__Host-`` cookies,
+  which a sibling subdomain cannot set (cookie tossing), not even with a pair made here.
+- Wrong passwords lock the account after a few tries, for the client address they came
+  from only (``Accounts.login``; an IPv6 address counts as its /64), so a stranger's
+  guesses never lock the owner out; each address also gets a limited number of login
+  attempts a minute, whatever the names it tries.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -21,7 +27,9 @@ from aiohttp import web
 
 from connectors.pages import client_ip, render
 from connectors.ratelimit import RateLimiter
+from inbox.signing import Signer
 from inbox.store.accounts import (
+    LOCK_SECONDS,
     MAX_FAILED_LOGINS,
     SESSION_SECONDS,
     Accounts,
@@ -45,13 +53,36 @@ def safe_next(target: str) -> str:
     return target if "\\" not in target else "/agent"
 
 
+def login_source(request: web.Request) -> str:
+    """The address the request's wrong passwords are counted for."""
+    return source_of(client_ip(request))
+
+
+def source_of(address: str) -> str:
+    """The client's IP, or for IPv6 its /64 (one machine commonly holds a whole /64, so
+    counting single addresses would not stop it)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is an IPv4 client
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
 class WebAuth:
     """The login and logout routes, and the checks every staff page and call goes through."""
 
-    def __init__(self, accounts: Accounts, *, secure_cookies: bool) -> None:
+    def __init__(self, accounts: Accounts, *, secure_cookies: bool, secret: bytes) -> None:
         self.accounts = accounts
         self.secure = secure_cookies
         self.limiter = RateLimiter(per_minute=10, burst=10)
+        self.login_forms = Signer(secret, "login-form")
+        prefix = "__Host-" if secure_cookies else ""  # needs Secure, Path=/ and no Domain
+        self.session_cookie = prefix + SESSION_COOKIE
+        self.login_cookie = prefix + LOGIN_COOKIE
 
     def routes(self) -> list[web.AbstractRouteDef]:
         """``/login`` (GET, POST) and ``/logout`` (POST)."""
@@ -66,7 +97,7 @@ class WebAuth:
         if SESSION_KEY in request:
             found = request[SESSION_KEY]
             return found if isinstance(found, Session) else None
-        value = request.cookies.get(SESSION_COOKIE, "")
+        value = request.cookies.get(self.session_cookie, "")
         found = await self.accounts.session(value) if value else None
         request[SESSION_KEY] = found
         return found
@@ -75,7 +106,7 @@ class WebAuth:
     def csrf_ok(request: web.Request, session: Session, form_value: str = "") -> bool:
         """True when the request carries the session's CSRF token (header or form field)."""
         given = request.headers.get("X-CSRF-Token", "") or form_value
-        return bool(given) and hmac.compare_digest(given, session.csrf)
+        return bool(given) and hmac.compare_digest(given.encode(), session.csrf.encode())
 
     def page(
         self, handler: Page, *, supervisors_only: bool = False
@@ -100,15 +131,15 @@ class WebAuth:
         return wrapped
 
     async def login_page(self, request: web.Request) -> web.Response:
-        """The sign-in form, with a fresh double-submit token."""
+        """The sign-in form, with a fresh pre-session and its token."""
         return self._form(request, "", status=200)
 
     def _form(self, request: web.Request, error: str, *, status: int) -> web.Response:
-        token = secrets.token_urlsafe(24)
+        pre_session = secrets.token_urlsafe(24)
         response = render(
             "login.html",
             {
-                "csrf": token,
+                "csrf": self.login_forms.sign(pre_session),
                 "next": safe_next(request.query.get("next", "/agent")),
                 "error": error,
                 "tries": MAX_FAILED_LOGINS,
@@ -116,12 +147,12 @@ class WebAuth:
             status=status,
         )
         response.set_cookie(
-            LOGIN_COOKIE,
-            token,
+            self.login_cookie,
+            pre_session,
             httponly=True,
             samesite="Strict",
             secure=self.secure,
-            path="/login",
+            path="/",
             max_age=3600,
         )
         response.headers["Cache-Control"] = "no-store"
@@ -130,27 +161,29 @@ class WebAuth:
     async def login(self, request: web.Request) -> web.StreamResponse:
         """Checks the form; on success a new session cookie and a redirect."""
         form = await request.post()
-        expected = request.cookies.get(LOGIN_COOKIE, "")
+        pre_session = request.cookies.get(self.login_cookie, "")
         given = str(form.get("csrf", ""))
-        if not expected or not hmac.compare_digest(expected, given):
+        expected = self.login_forms.sign(pre_session)
+        if not pre_session or not hmac.compare_digest(expected.encode(), given.encode()):
             return self._form(request, "The form had expired. Please try again.", status=403)
-        if self.limiter.check(client_ip(request)) > 0:
+        source = login_source(request)
+        if self.limiter.check(source) > 0:
             return self._form(request, "Too many attempts. Wait a minute.", status=429)
         name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
         try:
-            agent = await self.accounts.login(name, password)
+            agent = await self.accounts.login(name, password, source)
         except LoginRefused:
             log.warning("failed sign-in for %r from %s", name[:100], client_ip(request))
             return self._form(
                 request,
                 f"Wrong name or password. After {MAX_FAILED_LOGINS} wrong passwords in a row "
-                "an account is locked for 15 minutes.",
+                f"an account is locked for {LOCK_SECONDS // 60} minutes from this address.",
                 status=401,
             )
         value, _session = await self.accounts.open_session(agent)
         response = web.HTTPSeeOther(safe_next(str(form.get("next", "/agent"))))
         response.set_cookie(
-            SESSION_COOKIE,
+            self.session_cookie,
             value,
             httponly=True,
             samesite="Strict",
@@ -158,7 +191,7 @@ class WebAuth:
             path="/",
             max_age=SESSION_SECONDS,
         )
-        response.del_cookie(LOGIN_COOKIE, path="/login")
+        response.del_cookie(self.login_cookie, path="/", secure=self.secure)
         log.info("%s signed in", agent.name)
         raise response
 
@@ -169,9 +202,9 @@ class WebAuth:
         if session is not None:
             if not self.csrf_ok(request, session, str(form.get("csrf", ""))):
                 return _refused(403, "The form had expired. Reload the page and try again.")
-            await self.accounts.close_session(request.cookies.get(SESSION_COOKIE, ""))
+            await self.accounts.close_session(request.cookies.get(self.session_cookie, ""))
         response = web.HTTPSeeOther("/login")
-        response.del_cookie(SESSION_COOKIE, path="/")
+        response.del_cookie(self.session_cookie, path="/", secure=self.secure)
         raise response
 
 

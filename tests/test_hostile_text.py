@@ -1,9 +1,11 @@
 """Hostile text from the chat, the form and Telegram (message, sender name, file name) is
 shown in the desk's list and conversation views and on the supervisor dashboard as text;
-no script runs. (Email, with its HTML, is covered in test_agent_page.)"""
+no script runs. (Email, with its HTML, is covered in test_agent_page.) Hostile JSON
+(nested deep, numbers huge) and huge numbers in paths get a clear 4xx and one log line."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +101,67 @@ async def _work_through(running: Running, settings: Any, bot_api: BotApi, browse
     assert watch.beacons == [], watch.beacons
     assert watch.console_errors == [], watch.console_errors  # not even a blocked attempt
     assert await watch.flag(page) is None
+
+
+DEEP = "[" * 20_000 + "]" * 20_000  # deeper than Python's recursion limit
+HUGE = "99999999999999999999999"  # beyond any store column
+
+
+async def test_deep_json_and_huge_numbers_get_a_clear_4xx_and_one_log_line(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = await running.agent_token("nia", "billing", "triage")
+    ticket = await running.submit(email="n@example.com", message="My invoice is wrong")
+    ref = ticket["reference"]
+
+    async def visible() -> bool:
+        return (await running.api("GET", f"/api/conversations/{ref}", token))[0] == 200
+
+    await until(visible)
+    conversation = f"/api/conversations/{ref}"
+    requests = [
+        ("POST", "/api/messages", DEEP),
+        ("POST", "/api/messages", '{"email": "n@example.com", "message": "hi", "x": 1e400}'),
+        ("POST", f"{conversation}/notes", DEEP),
+        ("POST", f"{conversation}/merge", '{"into": 1e400}'),
+        ("POST", f"{conversation}/merge", '{"into": ' + "9" * 4000 + "}"),
+        ("POST", f"{conversation}/merge", '{"into": ' + HUGE + "}"),
+        ("POST", f"{conversation}/reply", '{"text": "hi", "seen": ' + HUGE + "}"),
+        ("GET", f"/api/conversations/{HUGE}", None),
+        ("POST", f"/api/conversations/{HUGE}/resolve", None),
+        ("GET", f"/agent/conversations/{HUGE}", None),
+    ]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    for method, path, body in requests:
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            async with running.http.request(
+                method, running.base + path, data=body, headers=headers, allow_redirects=False
+            ) as r:
+                answer = await r.text()
+                assert 400 <= r.status < 500, (path, body and body[:40], r.status, answer[:300])
+        logged = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert [r for r in logged if r.levelno >= logging.ERROR] == [], (path, body and body[:40])
+        assert len(logged) == 1, (path, body and body[:40], [r.getMessage() for r in logged])
+    status, after = await running.api("GET", conversation, token)
+    assert status == 200 and after["status"] != "merged"  # nothing happened
+
+
+async def test_a_deeply_nested_chat_frame_gets_an_error_frame_and_the_socket_lives_on(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running.http.post(running.base + "/chat/session") as r:
+        token = (await r.json())["token"]
+    async with running.http.ws_connect(f"{running.base}/chat/ws?token={token}") as ws:
+        assert (await ws.receive_json(timeout=30))["type"] == "history"
+        with caplog.at_level(logging.INFO):
+            await ws.send_str(DEEP)
+            refused = await ws.receive_json(timeout=30)
+            await ws.send_str('{"type": "message", "client_id": 1e400, "text": "hi"}')
+            refused_number = await ws.receive_json(timeout=30)
+        assert refused["type"] == "error" and "nested" in refused["error"], refused
+        assert refused_number["type"] == "error", refused_number
+        await ws.send_json({"type": "message", "client_id": "c1", "text": "Still here?"})
+        assert await ws.receive_json(timeout=30) == {"type": "accepted", "client_id": "c1"}
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 2

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from pathlib import Path
+from typing import Any
 
 import aiohttp
+import pytest
 
+from inbox.store.accounts import MAX_FAILED_LOGINS
+from inbox.web_auth import source_of
 from tests.browser import TEST_PASSWORD
-from tests.conftest import Running, store_of, until
+from tests.conftest import Running, make_settings, store_of, until
 from tests.signing_in import cookie_jar, login_form, sign_in_http
 
 
@@ -91,6 +97,10 @@ async def test_forms_and_writes_need_the_csrf_token(running: Running) -> None:
         async with http.post(running.base + "/logout", data={}, allow_redirects=False) as r:
             assert r.status == 403  # nobody can sign you out from another site
         async with http.post(
+            running.base + "/logout", data={"csrf": "é" + csrf}, allow_redirects=False
+        ) as r:
+            assert r.status == 403  # a token no ASCII compare takes: refused, not a 500
+        async with http.post(
             running.base + "/logout", data={"csrf": csrf}, allow_redirects=False
         ) as r:
             assert r.status == 303
@@ -106,3 +116,111 @@ async def test_sign_in_never_redirects_off_site(running: Running) -> None:
             assert response.headers["Location"] == "/agent", target
         good = await sign_in_http(http, running.base, "dee", TEST_PASSWORD, next="/agent#12")
         assert good.headers["Location"] == "/agent#12"
+
+
+def _from(address: str) -> aiohttp.ClientSession:
+    """A browser whose connections come from ``address`` (any of 127.0.0.0/8 reaches the
+    server on 127.0.0.1): another client address, as the server sees it."""
+    connector = aiohttp.TCPConnector(local_addr=(address, 0))
+    return aiohttp.ClientSession(connector=connector, cookie_jar=cookie_jar())
+
+
+def test_wrong_passwords_count_per_ipv4_address_and_per_ipv6_64() -> None:
+    assert source_of("192.0.2.7") == "192.0.2.7"
+    assert source_of("::ffff:192.0.2.7") == "192.0.2.7"
+    assert source_of("2001:db8:1:2::1") == source_of("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert source_of("2001:db8:1:3::1") != source_of("2001:db8:1:2::1")
+    assert source_of("unknown") == "unknown"
+
+
+@pytest.mark.both_backends
+async def test_a_strangers_wrong_passwords_lock_out_only_the_strangers_address(
+    running: Running,
+) -> None:
+    await running.agent_token("root", "billing", role="admin")
+    async with _from("127.0.0.2") as attacker:
+        for _ in range(5):
+            assert (await sign_in_http(attacker, running.base, "root", "a guess")).status == 401
+        # The attacker's address is refused now, even with the right password ...
+        assert (await sign_in_http(attacker, running.base, "root", TEST_PASSWORD)).status == 401
+        # ... while the owner, elsewhere, signs in as ever.
+        async with _from("127.0.0.3") as owner:
+            assert (await sign_in_http(owner, running.base, "root", TEST_PASSWORD)).status == 303
+        # An admin's unlock forgets the wrong passwords from every address.
+        from inbox.store.accounts import Accounts
+
+        assert running.service.engine is not None
+        await Accounts(running.service.engine).unlock("root")
+        assert (await sign_in_http(attacker, running.base, "root", TEST_PASSWORD)).status == 303
+
+
+async def _post_login(base: str, cookie: str, csrf: str) -> int:
+    """A sign-in POST with exactly this login cookie and form token (a tossed pair)."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            base + "/login",
+            data={"csrf": csrf, "name": "fay", "password": TEST_PASSWORD},
+            headers={"Cookie": f"inbox_login={cookie}"},
+            allow_redirects=False,
+        ) as r,
+    ):
+        return r.status
+
+
+async def test_the_login_token_is_bound_to_a_pre_session_this_server_issued(
+    running: Running,
+) -> None:
+    await running.agent_token("fay", "billing")
+    # A pair made up on a sibling site and tossed into the victim's browser.
+    assert await _post_login(running.base, "chosen-by-attacker", "chosen-by-attacker") == 403
+    # A token this server issued, but for another pre-session than the cookie's.
+    async with (
+        aiohttp.ClientSession(cookie_jar=cookie_jar()) as first,
+        aiohttp.ClientSession(cookie_jar=cookie_jar()) as second,
+    ):
+        await login_form(first, running.base)
+        token = await login_form(second, running.base)
+        cookie = next(c.value for c in first.cookie_jar if c.key == "inbox_login")
+        assert await _post_login(running.base, cookie, token) == 403
+        assert await _post_login(running.base, cookie, "é" + token) == 403  # not a 500
+        # The pair the server issued together signs in.
+        own = next(c.value for c in second.cookie_jar if c.key == "inbox_login")
+        assert await _post_login(running.base, own, token) == 303
+
+
+async def test_behind_https_the_cookies_cannot_be_tossed_from_a_sibling_site(
+    tmp_path: Path, service_factory: Any
+) -> None:
+    settings = make_settings(tmp_path, web={"public_url": "https://support.example.com"})
+    service = await service_factory(settings)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{service.port}/login") as r,
+    ):
+        cookie = r.headers["Set-Cookie"]
+    # __Host-: only this host sets it (Secure, Path=/, no Domain), no sibling subdomain.
+    assert cookie.startswith("__Host-inbox_login="), cookie
+    assert "Secure" in cookie and "Path=/;" in cookie + ";" and "Domain" not in cookie
+
+
+@pytest.mark.both_backends
+async def test_guesses_sent_all_at_once_still_lock_the_address(running: Running) -> None:
+    await running.agent_token("gus", "billing")
+    attackers = [_from("127.0.0.4") for _ in range(MAX_FAILED_LOGINS + 2)]
+    try:
+        tokens = [await login_form(http, running.base) for http in attackers]
+
+        async def guess(http: aiohttp.ClientSession, csrf: str) -> int:
+            form = {"csrf": csrf, "name": "gus", "password": "a guess"}
+            async with http.post(running.base + "/login", data=form) as r:
+                return r.status
+
+        statuses = await asyncio.gather(*map(guess, attackers, tokens))
+        assert statuses == [401] * len(attackers)
+        # However the counts interleaved, the lock that the fifth set still holds.
+        right = await sign_in_http(attackers[0], running.base, "gus", TEST_PASSWORD)
+        assert right.status == 401
+    finally:
+        for http in attackers:
+            await http.close()

@@ -2,7 +2,8 @@
 
 A person signs in to the web app with a password (kept as an argon2id hash) and gets a
 session; scripts use a bearer token (kept as a SHA-256 hash). Repeated wrong passwords
-lock the account for a while, whoever tries them.
+from one client address lock the account for that address only, for a while: whoever
+guesses from elsewhere cannot lock its owner out. An admin unlocks it at once.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.errors import Conflict, InboxError, NotFound
 from inbox.store.engine import now
-from inbox.store.tables import agent_teams, agents, sessions
+from inbox.store.locks import serialize
+from inbox.store.tables import agent_teams, agents, login_throttle, sessions
 
 ROLES = ("agent", "supervisor", "admin")
-MAX_FAILED_LOGINS = 5
-LOCK_SECONDS = 15 * 60
+MAX_FAILED_LOGINS = 5  # wrong passwords in a row, from one address, for one account
+LOCK_SECONDS = 15 * 60  # how long that address is then refused; older failures lapse
 SESSION_SECONDS = 12 * 3600  # one working day; signing in again starts a new one
 MIN_PASSWORD_CHARS = 10
 _hasher = PasswordHasher()
@@ -123,11 +125,18 @@ class Accounts:
             if agent_id is None:
                 raise NotFound(f"nobody called {name!r}")
             await conn.execute(
-                update(agents)
-                .where(agents.c.id == agent_id)
-                .values(password_hash=hashed, failed_logins=0, locked_until=None)
+                update(agents).where(agents.c.id == agent_id).values(password_hash=hashed)
             )
+            await _unlock(conn, int(agent_id))
             await conn.execute(delete(sessions).where(sessions.c.agent_id == agent_id))
+
+    async def unlock(self, name: str) -> None:
+        """Forgets the account's wrong passwords from every address (an admin's unlock)."""
+        async with self.engine.begin() as conn:
+            agent_id = await conn.scalar(select(agents.c.id).where(agents.c.name == name))
+            if agent_id is None:
+                raise NotFound(f"nobody called {name!r}")
+            await _unlock(conn, int(agent_id))
 
     async def by_token(self, token: str) -> Agent | None:
         """The person holding API ``token``, if any."""
@@ -137,47 +146,37 @@ class Accounts:
             )
             return None if agent_id is None else await _agent(conn, int(agent_id))
 
-    async def login(self, name: str, password: str) -> Agent:
-        """Checks a password; MAX_FAILED_LOGINS wrong ones in a row lock the account."""
+    async def login(self, name: str, password: str, source: str) -> Agent:
+        """Checks a password from client address ``source``; MAX_FAILED_LOGINS wrong ones
+        in a row from there lock the account for that address (LOCK_SECONDS)."""
         stamp = now()
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    select(agents.c.id, agents.c.password_hash, agents.c.locked_until).where(
-                        agents.c.name == name
-                    )
+                    select(agents.c.id, agents.c.password_hash).where(agents.c.name == name)
                 )
             ).first()
+            locked_until = None
+            if row is not None:
+                locked_until = await conn.scalar(
+                    select(login_throttle.c.locked_until).where(
+                        login_throttle.c.agent_id == row.id, login_throttle.c.source == source
+                    )
+                )
         stored = row.password_hash if row is not None and row.password_hash else _DECOY
         right = await asyncio.to_thread(_verify, stored, password)
         if row is None or not row.password_hash:
             raise LoginRefused("wrong name or password")
-        if row.locked_until is not None and row.locked_until > stamp:
+        if locked_until is not None and locked_until > stamp:
             raise LoginRefused("wrong name or password")
         if not right:
-            async with self.engine.begin() as conn:  # committed, then refused
-                failed = int(
-                    (
-                        await conn.execute(
-                            update(agents)
-                            .where(agents.c.id == row.id)
-                            .values(failed_logins=agents.c.failed_logins + 1)
-                            .returning(agents.c.failed_logins)
-                        )
-                    ).scalar_one()
-                )
-                if failed >= MAX_FAILED_LOGINS:
-                    await conn.execute(
-                        update(agents)
-                        .where(agents.c.id == row.id)
-                        .values(failed_logins=0, locked_until=stamp + LOCK_SECONDS)
-                    )
+            await self._count_failure(int(row.id), source, stamp)  # committed, then refused
             raise LoginRefused("wrong name or password")
         async with self.engine.begin() as conn:
             await conn.execute(
-                update(agents)
-                .where(agents.c.id == row.id)
-                .values(failed_logins=0, locked_until=None)
+                delete(login_throttle).where(
+                    login_throttle.c.agent_id == row.id, login_throttle.c.source == source
+                )
             )
             if _hasher.check_needs_rehash(row.password_hash):
                 hashed = await asyncio.to_thread(_hasher.hash, password)
@@ -185,6 +184,33 @@ class Accounts:
                     update(agents).where(agents.c.id == row.id).values(password_hash=hashed)
                 )
             return await _agent(conn, int(row.id))
+
+    async def _count_failure(self, agent_id: int, source: str, stamp: float) -> None:
+        """One more wrong password from ``source``; the last of too many locks it out."""
+        t = login_throttle
+        key = (t.c.agent_id == agent_id) & (t.c.source == source)
+        async with self.engine.begin() as conn:
+            # One account's counts change one at a time (no lost count, no deadlock).
+            await serialize(conn, f"login:{agent_id}")
+            # Rows whose failures lapsed and whose lock ran out say nothing any more.
+            await conn.execute(
+                delete(t).where(
+                    t.c.agent_id == agent_id,
+                    t.c.updated_at < stamp - LOCK_SECONDS,
+                    (t.c.locked_until.is_(None)) | (t.c.locked_until < stamp),
+                )
+            )
+            row = (await conn.execute(select(t.c.failures, t.c.locked_until).where(key))).first()
+            if row is not None and row.locked_until is not None and row.locked_until > stamp:
+                return  # locked by a guess that ran alongside this one: the lock stands
+            count = 1 if row is None else int(row.failures) + 1
+            values = {"failures": count, "locked_until": None, "updated_at": stamp}
+            if count >= MAX_FAILED_LOGINS:
+                values.update(failures=0, locked_until=stamp + LOCK_SECONDS)
+            if row is None:
+                await conn.execute(insert(t).values(agent_id=agent_id, source=source, **values))
+            else:
+                await conn.execute(update(t).where(key).values(**values))
 
     async def open_session(self, agent: Agent) -> tuple[str, Session]:
         """A new session for ``agent``: the cookie value (never stored) and the session."""
@@ -222,6 +248,14 @@ class Accounts:
         """Signs a browser out."""
         async with self.engine.begin() as conn:
             await conn.execute(delete(sessions).where(sessions.c.id_hash == token_hash(value)))
+
+
+async def _unlock(conn: AsyncConnection, agent_id: int) -> None:
+    await conn.execute(delete(login_throttle).where(login_throttle.c.agent_id == agent_id))
+    # Locks from before the per-address count (revision 0010) are lifted too.
+    await conn.execute(
+        update(agents).where(agents.c.id == agent_id).values(failed_logins=0, locked_until=None)
+    )
 
 
 def _verify(stored: str, password: str) -> bool:

@@ -266,6 +266,18 @@ sessions = Table(
     Column("expires_at", Float, nullable=False),
 )
 
+# Wrong passwords per account and per client address (a /64 for IPv6): a lock here stops
+# that address only, so nobody can lock the owner out from elsewhere.
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("agent_id", Integer, ForeignKey("agents.id"), primary_key=True),
+    Column("source", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("locked_until", Float, nullable=True),
+    Column("updated_at", Float, nullable=False),
+)
+
 agent_teams = Table(
     "agent_teams",
     metadata,
