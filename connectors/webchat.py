@@ -45,6 +45,16 @@ def entry_json(entry: TranscriptEntry) -> dict[str, Any]:
     }
 
 
+async def push(ws: web.WebSocketResponse, frame: dict[str, Any]) -> bool:
+    """Sends one frame; False if the visitor has gone (a closed tab is no error)."""
+    try:
+        await ws.send_json(frame)
+    except ConnectionError as err:  # aiohttp's "Cannot write to closing transport" among them
+        log.debug("a chat socket closed before a %s frame reached it: %s", frame["type"], err)
+        return False
+    return True
+
+
 class WebChatConnector:
     """``GET /chat``, ``POST /chat/session`` and the ``/chat/ws`` WebSocket."""
 
@@ -93,8 +103,7 @@ class WebChatConnector:
                         continue
                     pushed[entry.message_id] = now
                     for ws in list(self._sockets.get(address, ())):
-                        with contextlib.suppress(ConnectionError, RuntimeError):
-                            await ws.send_json(entry_json(entry))
+                        await push(ws, entry_json(entry))
                 pushed = {k: v for k, v in pushed.items() if v > now - 3 * FOLLOW_OVERLAP}
             since = now
             with contextlib.suppress(TimeoutError):
@@ -109,8 +118,17 @@ class WebChatConnector:
     async def close(self) -> None:
         """Nothing more to release: the sockets closed with the web server."""
 
+    @property
+    def open_sockets(self) -> int:
+        """Chat sockets open right now, all visitors together."""
+        return sum(len(sockets) for sockets in self._sockets.values())
+
     async def send(self, outbound: Outbound) -> str:
-        """Pushes the answer to the visitor's open sockets; it is in the history anyway."""
+        """Pushes the answer to the visitor's open sockets; it is in the history anyway.
+
+        A push that finds the socket gone still counts as delivered: the outbox marks the
+        answer sent, which is what puts it in the history the page loads when it comes back.
+        """
         frame = {
             "type": "message",
             "id": outbound.message_id,
@@ -119,8 +137,7 @@ class WebChatConnector:
             "at": time.time(),
         }
         for ws in list(self._sockets.get(outbound.address, ())):
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await ws.send_json(frame)
+            await push(ws, frame)
         return f"webchat:{outbound.message_id}"
 
     def routes(self) -> list[web.AbstractRouteDef]:
@@ -153,10 +170,16 @@ class WebChatConnector:
         self._sockets.setdefault(session, set()).add(ws)
         try:
             history = await self.transcripts.for_identity(CHANNEL, session)
-            await ws.send_json({"type": "history", "messages": [entry_json(e) for e in history]})
+            if not await push(
+                ws, {"type": "history", "messages": [entry_json(e) for e in history]}
+            ):
+                return ws
             async for frame in ws:
                 if frame.type == WSMsgType.TEXT:
-                    await ws.send_json(await self._receive(session, frame.data, request))
+                    # The message is queued before its reply frame goes out: a visitor gone
+                    # by then loses nothing, and the page resends what it saw unconfirmed.
+                    if not await push(ws, await self._receive(session, frame.data, request)):
+                        break
                 elif frame.type == WSMsgType.ERROR:
                     break
         finally:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import logging
+import os
 from typing import Any
 
 import aiohttp
 import pytest
+from yarl import URL
 
+from connectors.webchat import WebChatConnector
 from tests.conftest import Running, until
 
 pytestmark = pytest.mark.both_backends
@@ -27,6 +33,60 @@ async def _next_message(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[
         frame: dict[str, Any] = await asyncio.wait_for(ws.receive_json(), 30)
         if frame["type"] == kind:
             return frame
+
+
+class RawChatSocket:
+    """A WebSocket client spoken by hand, so a test can drop the connection the way a
+    closed tab does: no closing handshake, the TCP connection simply gone."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, base: str, token: str) -> RawChatSocket:
+        url = URL(base)
+        assert url.host is not None and url.port is not None
+        reader, writer = await asyncio.open_connection(url.host, url.port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            (
+                f"GET /chat/ws?token={token} HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        return cls(reader, writer)
+
+    async def receive_json(self) -> Any:
+        """The next frame from the server (unmasked text, short enough for one read)."""
+        first, second = await asyncio.wait_for(self.reader.readexactly(2), 30)
+        assert first == 0x81, first  # one whole text frame
+        size = second & 0x7F
+        if size == 126:
+            size = int.from_bytes(await self.reader.readexactly(2), "big")
+        elif size == 127:
+            size = int.from_bytes(await self.reader.readexactly(8), "big")
+        return json.loads(await self.reader.readexactly(size))
+
+    def send_json(self, frame: dict[str, Any]) -> None:
+        """One masked text frame, as a browser sends it."""
+        payload = json.dumps(frame).encode()
+        assert len(payload) < 126
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.writer.write(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+
+    def drop(self) -> None:
+        """The tab is closed: the connection goes without a closing frame."""
+        self.writer.transport.abort()
+
+
+def _chat(running: Running) -> WebChatConnector:
+    (chat,) = (c for c in running.service.connectors if isinstance(c, WebChatConnector))
+    return chat
 
 
 async def test_chat_page_loads_its_script_from_self(running: Running) -> None:
@@ -121,3 +181,46 @@ async def test_stopping_closes_open_chats_at_once(running: Running) -> None:
     await asyncio.wait_for(stopping, 10)
     assert closed.type == aiohttp.WSMsgType.CLOSE and closed.data == 1001
     assert asyncio.get_running_loop().time() - started < 5
+
+
+async def test_a_tab_closed_while_the_server_pushes_is_no_error_and_loses_no_answer(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    agent = await running.agent_token("cat", *ALL_TEAMS)
+    chat = _chat(running)
+    token = await _session(running)
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="connectors.webchat"):
+        # The tab closes just after sending: the "accepted" frame finds the socket gone.
+        tab = await RawChatSocket.open(running.base, token)
+        assert (await tab.receive_json())["type"] == "history"
+        tab.send_json({"type": "message", "client_id": "c1", "text": "My parcel never came"})
+        tab.drop()
+        await until(lambda: chat.open_sockets == 0)
+
+        async def history_texts(last: str) -> list[str] | None:
+            async with running.http.ws_connect(f"{running.base}/chat/ws?token={token}") as ws:
+                history = await _next_message(ws, "history")
+            texts = [str(m["text"]) for m in history["messages"]]
+            return texts if texts and last in texts[-1] else None
+
+        texts = await until(lambda: history_texts("ticket is #"))
+        assert texts[0] == "My parcel never came"
+        reference = int(texts[-1].split("ticket is #")[1].split(".")[0])
+
+        # The tab closes while the agent's answer is pushed to it.
+        tab = await RawChatSocket.open(running.base, token)
+        assert (await tab.receive_json())["type"] == "history"
+        reply = f"/api/conversations/{reference}/reply"
+        status, _ = await running.api("POST", reply, agent, {"text": "It left our depot today"})
+        assert status == 202
+        tab.drop()
+        await until(lambda: chat.open_sockets == 0)
+        texts = await until(lambda: history_texts("It left our depot today"))
+
+    assert texts.count("It left our depot today") == 1
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
+    # The disconnects did happen mid-push, and were noted quietly.
+    gone = [r for r in caplog.records if "closed before" in r.getMessage()]
+    assert gone and all(r.levelno == logging.DEBUG for r in gone)
