@@ -38,7 +38,7 @@ class Attachment:
     content_type: str
     size: int
     data: bytes = b""
-    omitted: bool = False  # over the size cap: not kept on its own (the original is)
+    omitted: bool = False  # not kept on its own: over the size cap, or not fetched
     kind: str = "attachment"
 
     def to_dict(self) -> dict[str, Any]:

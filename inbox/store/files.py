@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.errors import NotFound
-from inbox.store.tables import attachments, quarantine
+from inbox.store.tables import attachments, messages, quarantine
 
 
 @dataclass(frozen=True)
@@ -21,27 +21,58 @@ class StoredFile:
     data: bytes
 
 
+# Why an omitted file is missing, in the words the agent page shows.
+NOT_FETCHED = "could not be fetched: not kept"
+ONLY_IN_ORIGINAL = "too large: only in the original message"
+NOT_KEPT = "not kept"
+
+
+def not_kept_because(kinds: set[str], meta: Any) -> str:
+    """Why a message's omitted files are missing, as far as the store can tell.
+
+    The attachments table says only that a file was omitted. A Telegram message names the
+    files the Bot API could not give (``unfetched_file_ids``; its text says why); a mail
+    omits a file only over the size cap, and keeps it in its original. Anything else (a
+    Telegram file over the cap, or one the Bot API refused) is just "not kept".
+    """
+    if isinstance(meta, dict) and meta.get("unfetched_file_ids"):
+        return NOT_FETCHED
+    if "original" in kinds:
+        return ONLY_IN_ORIGINAL
+    return NOT_KEPT
+
+
 async def attachments_of(
     conn: AsyncConnection, message_ids: list[int]
 ) -> dict[int, list[dict[str, Any]]]:
-    """Each message's files (without their bytes), for the conversation view."""
+    """Each message's files (without their bytes), for the conversation view; an omitted
+    one says why in ``not_kept`` (empty for a file that is kept)."""
     found: dict[int, list[dict[str, Any]]] = {}
     if not message_ids:
         return found
-    for row in await conn.execute(
-        select(
-            attachments.c.id,
-            attachments.c.message_id,
-            attachments.c.kind,
-            attachments.c.filename,
-            attachments.c.content_type,
-            attachments.c.size,
-            attachments.c.omitted,
+    rows = (
+        await conn.execute(
+            select(
+                attachments.c.id,
+                attachments.c.message_id,
+                attachments.c.kind,
+                attachments.c.filename,
+                attachments.c.content_type,
+                attachments.c.size,
+                attachments.c.omitted,
+                messages.c.meta,
+            )
+            .join(messages, messages.c.id == attachments.c.message_id)
+            .where(attachments.c.message_id.in_(message_ids))
+            .order_by(attachments.c.id)
         )
-        .where(attachments.c.message_id.in_(message_ids))
-        .order_by(attachments.c.id)
-    ):
-        found.setdefault(int(row.message_id), []).append(
+    ).all()
+    kinds: dict[int, set[str]] = {}
+    for row in rows:
+        kinds.setdefault(int(row.message_id), set()).add(row.kind)
+    for row in rows:
+        message_id = int(row.message_id)
+        found.setdefault(message_id, []).append(
             {
                 "id": int(row.id),
                 "kind": row.kind,
@@ -49,6 +80,7 @@ async def attachments_of(
                 "content_type": row.content_type,
                 "size": int(row.size),
                 "omitted": bool(row.omitted),
+                "not_kept": (not_kept_because(kinds[message_id], row.meta) if row.omitted else ""),
             }
         )
     return found

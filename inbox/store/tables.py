@@ -133,7 +133,7 @@ attachments = Table(
     Column("filename", String(255), nullable=False),
     Column("content_type", String(127), nullable=False),
     Column("size", Integer, nullable=False),
-    Column("omitted", Boolean, nullable=False, default=False),  # over the size cap
+    Column("omitted", Boolean, nullable=False, default=False),  # not kept (too large, not fetched)
     Column("data", LargeBinary, nullable=False),
     Column("created_at", Float, nullable=False),
 )
