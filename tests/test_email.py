@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -13,14 +14,16 @@ from typing import Any
 import aiohttp
 import pytest
 
+from connectors.mail.imap import ImapIngest
 from connectors.mail.smtp import build_message
 from inbox import tomlwrite
 from inbox.app import InboxService
 from inbox.bench import start_service
 from inbox.config import Settings, parse_settings
-from inbox.models import Outbound
+from inbox.models import Envelope, Outbound
+from inbox.queue import Queue, open_queue
 from tests.conftest import SHARED_DATA, Store, store_of, until
-from tests.mailbox import SUPPORT, Mailbox, email_config, mail
+from tests.mailbox import SUPPORT, Mailbox, email_config, email_settings, mail
 from tests.mailservers import Dovecot, SmtpServer
 
 
@@ -469,3 +472,96 @@ async def test_agents_get_sanitised_html_and_files_only_as_downloads(
 
     original = await Quarantine(service.engine).original(entry_id)
     assert original.replace(b"\r\n", b"\n") == no_sender.replace(b"\r\n", b"\n")
+
+
+class _WatchedSink:
+    """The real queue, noting the subjects it takes and running ``after_put`` after each put."""
+
+    def __init__(self, queue: Queue, after_put: Callable[[list[str]], Any] | None = None) -> None:
+        self.queue = queue
+        self.subjects: list[str] = []
+        self.after_put = after_put
+
+    async def put(
+        self, envelopes: Sequence[Envelope], cursor: tuple[str, str] | None = None
+    ) -> Any:
+        receipts = await self.queue.put(envelopes, cursor)
+        self.subjects += [e.subject for e in envelopes]
+        if self.after_put is not None:
+            await asyncio.to_thread(self.after_put, self.subjects)
+        return receipts
+
+    async def cursor(self, source: str) -> str | None:
+        return await self.queue.cursor(source)
+
+
+async def _ingesting(ingest: ImapIngest, sink: _WatchedSink) -> asyncio.Task[None]:
+    return asyncio.create_task(ingest.run(sink))
+
+
+async def _stop(task: asyncio.Task[None], queue: Queue) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await queue.close()
+
+
+async def test_mail_arriving_during_a_fetch_is_fetched_at_once_not_at_idle_renewal(
+    tmp_path: Path, dovecot: Dovecot, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two mails per fetch and an IDLE renewal far beyond the test's patience: only looking
+    # again after the fetch can find the late mail in time.
+    settings, user = email_settings(
+        tmp_path, dovecot, smtp_server, monkeypatch, fetch_batch=2, idle_renew=1200
+    )
+    dovecot.save_many(user, [mail(f"e{i}@customer.test", f"Early {i}", "Hi")[0] for i in range(4)])
+    late = mail("late@customer.test", "Late", "I arrived while the others were fetched.")[0]
+
+    def deliver_late_mail(subjects: list[str]) -> None:
+        if len(subjects) == 2:  # the first fetch is stored, the second is still to come
+            dovecot.save(user, late)
+
+    queue = await open_queue(settings.queue)
+    sink = _WatchedSink(queue, deliver_late_mail)
+    task = await _ingesting(ImapIngest(settings.email[0]), sink)
+    try:
+        await until(lambda: "Late" in sink.subjects, timeout=10)
+    finally:
+        await _stop(task, queue)
+    assert sorted(sink.subjects) == ["Early 0", "Early 1", "Early 2", "Early 3", "Late"]
+
+
+async def test_frozen_or_killed_imap_server_is_noticed_within_seconds_and_rejoined(
+    tmp_path: Path, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    states: list[str] = []
+    with Dovecot() as server:
+        settings, user = email_settings(
+            tmp_path, server, smtp_server, monkeypatch, idle_renew=0.5, probe_timeout=1, timeout=3
+        )
+        queue = await open_queue(settings.queue)
+        sink = _WatchedSink(queue)
+        task = await _ingesting(ImapIngest(settings.email[0], on_state=states.append), sink)
+        try:
+            server.save(user, mail("a@customer.test", "Before", "Hello")[0])
+            await until(lambda: sink.subjects == ["Before"])
+
+            # Frozen: the connection stays open and nothing answers (a hung server, a
+            # network gone quiet). The next IDLE renewal finds out.
+            server.freeze()
+            seen = len(states)
+            await until(lambda: any(s.startswith("disconnected") for s in states[seen:]), timeout=5)
+            server.thaw()
+            server.save(user, mail("b@customer.test", "After thaw", "Hello again")[0])
+            await until(lambda: "After thaw" in sink.subjects, timeout=20)
+
+            # Killed: the server side of the connection goes away.
+            await until(lambda: states[-1] == "connected")
+            assert server.kill_sessions() >= 1
+            seen = len(states)
+            await until(lambda: any(s.startswith("disconnected") for s in states[seen:]), timeout=5)
+            server.save(user, mail("c@customer.test", "After kill", "Still there?")[0])
+            await until(lambda: "After kill" in sink.subjects, timeout=20)
+        finally:
+            await _stop(task, queue)
+    assert sink.subjects == ["Before", "After thaw", "After kill"]
