@@ -565,3 +565,111 @@ async def test_frozen_or_killed_imap_server_is_noticed_within_seconds_and_rejoin
         finally:
             await _stop(task, queue)
     assert sink.subjects == ["Before", "After thaw", "After kill"]
+
+
+def _report(sender: str, report_type: str, reported_id: str, subject: str) -> bytes:
+    """A bounce, complaint or read receipt as mail servers and clients send them: no
+    In-Reply-To, the mail it reports on named only inside the report."""
+    original = {
+        "delivery-status": ("text/rfc822-headers", f"Message-ID: {reported_id}\r\n"),
+        "feedback-report": ("message/rfc822", f"Message-ID: {reported_id}\r\n\r\nHello\r\n"),
+        "disposition-notification": (
+            "message/disposition-notification",
+            f"Original-Message-ID: {reported_id}\r\nDisposition: automatic-action; displayed\r\n",
+        ),
+    }[report_type]
+    return (
+        f"From: {sender}\r\nTo: {SUPPORT}\r\nSubject: {subject}\r\n"
+        f"Message-ID: {make_msgid(domain='mx.customer.test')}\r\nMIME-Version: 1.0\r\n"
+        f'Content-Type: multipart/report; report-type={report_type}; boundary="r"\r\n\r\n'
+        f"--r\r\nContent-Type: text/plain\r\n\r\n{subject}: about a message you sent.\r\n"
+        f"--r\r\nContent-Type: {original[0]}\r\n\r\n{original[1]}--r--\r\n"
+    ).encode()
+
+
+async def test_bounces_complaints_and_receipts_stay_on_their_conversation_unanswered(
+    mailbox: Mailbox, dovecot: Dovecot, smtp_server: SmtpServer
+) -> None:
+    settings, user, store = mailbox.settings, mailbox.user, mailbox.store
+    await mailbox.start()
+    dovecot.save(user, mail("ann@customer.test", "Refund", "Please refund my order 5512.")[0])
+    (ack,) = await smtp_server.wait_for(1, timeout=30)
+    ours = str(ack.message["Message-ID"])
+    (ann_ticket,) = store.rows("SELECT id FROM conversations")[0]
+
+    reports = [
+        _report("MAILER-DAEMON@mx.customer.test", "delivery-status", ours, "Delivery failure"),
+        _report("Feedback Loop <fbl@isp.test>", "feedback-report", ours, "Abuse report"),
+        _report("ann@customer.test", "disposition-notification", ours, "Read: Refund"),
+        # A bounce of nothing we can find: kept on a ticket of the fallback team.
+        mail("postmaster@elsewhere.test", "Undeliverable", "Your mail could not be delivered.")[0],
+    ]
+    for raw in reports:
+        dovecot.save(user, raw)
+    await until(lambda: store.count("SELECT count(*) FROM messages WHERE direction='in'") == 5)
+
+    on_ann = f"SELECT count(*) FROM messages WHERE direction='in' AND conversation_id={ann_ticket}"
+    assert store.count(on_ann) == 4
+    ((team,),) = store.rows(f"SELECT team FROM conversations WHERE id != {ann_ticket}")
+    assert team == settings.routing.fallback_team
+    assert store.count("SELECT count(*) FROM events WHERE kind='automated_message'") == 4
+    assert store.count("SELECT count(*) FROM events WHERE kind='customer_replied'") == 0
+    # Never answered; never a customer to compare with (merges, incidents).
+    assert store.count("SELECT count(*) FROM outbox") == 1
+    assert store.count("SELECT count(*) FROM message_vectors") == 1
+    assert len(smtp_server.received) == 1
+
+
+async def test_mailer_daemons_never_raise_an_incident(
+    tmp_path: Path,
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+    service_factory: Callable[[Settings], Any],
+) -> None:
+    raw, user = email_config(tmp_path, dovecot, smtp_server, monkeypatch)
+    raw["incidents"]["customers"] = 3
+    settings = parse_settings(raw, tmp_path)
+    store = store_of(settings)
+    await service_factory(settings)
+    # The same bounce from three mail servers: three senders, one text.
+    for domain in ("a.test", "b.test", "c.test"):
+        dovecot.save(
+            user,
+            mail(
+                f"MAILER-DAEMON@mx.{domain}",
+                "Undelivered Mail Returned to Sender",
+                "Your website is down, the message could not be delivered at all.",
+            )[0],
+        )
+    await until(lambda: store.count("SELECT count(*) FROM conversations") == 3)
+    # Then three customers about one outage: that is the one incident.
+    outage = [
+        "Your website is down, nothing loads at all",
+        "I can't reach your site, it just times out",
+        "Is your service down? The page will not load for me",
+    ]
+    for i, text in enumerate(outage):
+        dovecot.save(user, mail(f"o{i}@customer.test", "Website", text)[0])
+    await until(lambda: store.count("SELECT count(*) FROM incident_members") >= 3)
+    assert store.rows("SELECT customers FROM incidents") == [(3,)]
+    members = (
+        "SELECT count(*) FROM incident_members m JOIN conversations c ON c.id = m.conversation_id"
+    )
+    assert store.count(f"{members} WHERE c.address LIKE 'mailer-daemon@%'") == 0
+
+
+async def test_an_email_follow_up_quoting_its_reference_joins_without_a_notice(
+    mailbox: Mailbox, dovecot: Dovecot, smtp_server: SmtpServer
+) -> None:
+    user, store = mailbox.user, mailbox.store
+    await mailbox.start()
+    dovecot.save(user, mail("cy@customer.test", "Parcel", "My parcel 88 has not arrived.")[0])
+    await smtp_server.wait_for(1, timeout=30)
+    reference = store.count("SELECT reference FROM conversations")
+    # A new mail, no reply headers, only the reference: it joins the ticket, quietly (the
+    # customer is writing in the ticket's thread; the agent's answer will come there).
+    dovecot.save(user, mail("cy@customer.test", f"Any news? [#{reference}]", "Still waiting.")[0])
+    await until(lambda: store.count("SELECT count(*) FROM events WHERE kind='customer_replied'"))
+    assert store.count("SELECT count(*) FROM conversations") == 1
+    assert store.count("SELECT count(*) FROM outbox") == 1
