@@ -20,7 +20,7 @@ from inbox import tomlwrite
 from inbox.app import InboxService
 from inbox.bench import start_service
 from inbox.config import Settings, parse_settings
-from inbox.models import Envelope, Outbound
+from inbox.models import Envelope, Outbound, Receipt
 from inbox.queue import Queue, open_queue
 from tests.conftest import SHARED_DATA, Store, store_of, until
 from tests.mailbox import SUPPORT, Mailbox, email_config, email_settings, mail
@@ -484,7 +484,7 @@ class _WatchedSink:
 
     async def put(
         self, envelopes: Sequence[Envelope], cursor: tuple[str, str] | None = None
-    ) -> Any:
+    ) -> list[Receipt]:
         receipts = await self.queue.put(envelopes, cursor)
         self.subjects += [e.subject for e in envelopes]
         if self.after_put is not None:
@@ -493,10 +493,6 @@ class _WatchedSink:
 
     async def cursor(self, source: str) -> str | None:
         return await self.queue.cursor(source)
-
-
-async def _ingesting(ingest: ImapIngest, sink: _WatchedSink) -> asyncio.Task[None]:
-    return asyncio.create_task(ingest.run(sink))
 
 
 async def _stop(task: asyncio.Task[None], queue: Queue) -> None:
@@ -523,7 +519,7 @@ async def test_mail_arriving_during_a_fetch_is_fetched_at_once_not_at_idle_renew
 
     queue = await open_queue(settings.queue)
     sink = _WatchedSink(queue, deliver_late_mail)
-    task = await _ingesting(ImapIngest(settings.email[0]), sink)
+    task = asyncio.create_task(ImapIngest(settings.email[0]).run(sink))
     try:
         await until(lambda: "Late" in sink.subjects, timeout=10)
     finally:
@@ -541,7 +537,7 @@ async def test_frozen_or_killed_imap_server_is_noticed_within_seconds_and_rejoin
         )
         queue = await open_queue(settings.queue)
         sink = _WatchedSink(queue)
-        task = await _ingesting(ImapIngest(settings.email[0], on_state=states.append), sink)
+        task = asyncio.create_task(ImapIngest(settings.email[0], on_state=states.append).run(sink))
         try:
             server.save(user, mail("a@customer.test", "Before", "Hello")[0])
             await until(lambda: sink.subjects == ["Before"])
