@@ -230,6 +230,10 @@ class EmailSettings:
     timeout: float = 30.0
     reconnect_backoff: float = 1.0
     reconnect_backoff_max: float = 300.0
+    # IDLE is ended and re-issued this often; the server must answer within probe_timeout,
+    # so a server that went silent is noticed within their sum.
+    idle_renew: float = 30.0
+    probe_timeout: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -455,6 +459,8 @@ def _email_settings(raw: Any) -> tuple[EmailSettings, ...]:
             timeout=r.number("timeout", 30.0, minimum=0.1),
             reconnect_backoff=r.number("reconnect_backoff", 1.0, minimum=0.01),
             reconnect_backoff_max=r.number("reconnect_backoff_max", 300.0, minimum=0.01),
+            idle_renew=min(r.number("idle_renew", 30.0, minimum=0.05), 25 * 60.0),
+            probe_timeout=r.number("probe_timeout", 5.0, minimum=0.05),
         )
         r.finish()
         boxes.append(box)

@@ -9,6 +9,7 @@ message — because per-statement overhead would otherwise cost more than the mo
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -463,6 +464,15 @@ def _decide(
     if earlier is not None and earlier[2] >= env.received_at - window:
         return _Inbound(plan, digest, state.known[earlier[1]], "duplicate", duplicate_of=earlier[0])
 
+    # A report on one of our mails (a bounce, a complaint, a read receipt) comes from a
+    # mail server or provider, not from the customer: our signed Message-ID in it, which
+    # only the mail's recipients saw, is enough to keep it on that conversation.
+    if env.automated:
+        for ref in thread_refs:
+            reported_on = state.by_reference.get(ref)
+            if reported_on is not None:
+                return _Inbound(plan, digest, state.known[reported_on[0]], "joined")
+
     # Threading, strongest evidence first: the email headers (our own Message-IDs, then
     # the customer's earlier mails), then a ticket reference in the subject or text.
     # Only ever into a conversation of the same contact.
@@ -578,6 +588,14 @@ async def ingest_batch(
     """
     if not plans:
         return []
+    # Machine-made mail (a bounce, a complaint, a read receipt, an auto-reply) is nobody's
+    # question: its words choose no team (it lands in the fallback team when it opens a
+    # ticket), and it is never compared by meaning, so it neither merges with a
+    # customer's message nor counts as a customer towards an incident.
+    plans = [
+        dataclasses.replace(p, routing=None, vector=None) if p.envelope.automated else p
+        for p in plans
+    ]
     if any(p.envelope.is_command for p in plans):
         # Messages first, so a command sees the conversation a message in the same batch
         # opened; then the commands, in order.

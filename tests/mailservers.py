@@ -12,6 +12,7 @@ test) are at the bottom; ``pytest_plugins = ["tests.mailservers"]`` makes them v
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import itertools
@@ -20,6 +21,7 @@ import pwd
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -235,8 +237,52 @@ service imap-login {{
                 break
         raise RuntimeError(f"Dovecot did not start:\n{self.log_text()}")
 
+    def _pids(self) -> list[int]:
+        """The master's pid and those of all its descendants (login and imap processes)."""
+        if self._process is None:
+            return []
+        children: dict[int, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # gone meanwhile
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+        found, todo = [], [self._process.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo += children.get(pid, [])
+        return found
+
+    def _signal(self, sig: signal.Signals, only: str = "") -> int:
+        sent = 0
+        for pid in self._pids():
+            with contextlib.suppress(OSError):
+                if only and Path(f"/proc/{pid}/comm").read_text().strip() != only:
+                    continue
+                os.kill(pid, sig)
+                sent += 1
+        return sent
+
+    def freeze(self) -> None:
+        """Stops every Dovecot process (SIGSTOP): connections stay open, nothing answers."""
+        self._signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """Lets frozen processes run again (SIGCONT)."""
+        self._signal(signal.SIGCONT)
+
+    def kill_sessions(self) -> int:
+        """Kills the ``imap`` processes serving logged-in clients; returns how many."""
+        return self._signal(signal.SIGKILL, only="imap")
+
     def stop(self) -> None:
         """Stops the server (and removes the temp folder it made itself)."""
+        self.thaw()
         process, self._process = self._process, None
         if process is not None:
             process.terminate()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -13,14 +14,16 @@ from typing import Any
 import aiohttp
 import pytest
 
+from connectors.mail.imap import ImapIngest
 from connectors.mail.smtp import build_message
 from inbox import tomlwrite
 from inbox.app import InboxService
 from inbox.bench import start_service
 from inbox.config import Settings, parse_settings
-from inbox.models import Outbound
+from inbox.models import Envelope, Outbound, Receipt
+from inbox.queue import Queue, open_queue
 from tests.conftest import SHARED_DATA, Store, store_of, until
-from tests.mailbox import SUPPORT, Mailbox, email_config, mail
+from tests.mailbox import SUPPORT, Mailbox, email_config, email_settings, mail
 from tests.mailservers import Dovecot, SmtpServer
 
 
@@ -469,3 +472,200 @@ async def test_agents_get_sanitised_html_and_files_only_as_downloads(
 
     original = await Quarantine(service.engine).original(entry_id)
     assert original.replace(b"\r\n", b"\n") == no_sender.replace(b"\r\n", b"\n")
+
+
+class _WatchedSink:
+    """The real queue, noting the subjects it takes and running ``after_put`` after each put."""
+
+    def __init__(self, queue: Queue, after_put: Callable[[list[str]], Any] | None = None) -> None:
+        self.queue = queue
+        self.subjects: list[str] = []
+        self.after_put = after_put
+
+    async def put(
+        self, envelopes: Sequence[Envelope], cursor: tuple[str, str] | None = None
+    ) -> list[Receipt]:
+        receipts = await self.queue.put(envelopes, cursor)
+        self.subjects += [e.subject for e in envelopes]
+        if self.after_put is not None:
+            await asyncio.to_thread(self.after_put, self.subjects)
+        return receipts
+
+    async def cursor(self, source: str) -> str | None:
+        return await self.queue.cursor(source)
+
+
+async def _stop(task: asyncio.Task[None], queue: Queue) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await queue.close()
+
+
+async def test_mail_arriving_during_a_fetch_is_fetched_at_once_not_at_idle_renewal(
+    tmp_path: Path, dovecot: Dovecot, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two mails per fetch and an IDLE renewal far beyond the test's patience: only looking
+    # again after the fetch can find the late mail in time.
+    settings, user = email_settings(
+        tmp_path, dovecot, smtp_server, monkeypatch, fetch_batch=2, idle_renew=1200
+    )
+    dovecot.save_many(user, [mail(f"e{i}@customer.test", f"Early {i}", "Hi")[0] for i in range(4)])
+    late = mail("late@customer.test", "Late", "I arrived while the others were fetched.")[0]
+
+    def deliver_late_mail(subjects: list[str]) -> None:
+        if len(subjects) == 2:  # the first fetch is stored, the second is still to come
+            dovecot.save(user, late)
+
+    queue = await open_queue(settings.queue)
+    sink = _WatchedSink(queue, deliver_late_mail)
+    task = asyncio.create_task(ImapIngest(settings.email[0]).run(sink))
+    try:
+        await until(lambda: "Late" in sink.subjects, timeout=10)
+    finally:
+        await _stop(task, queue)
+    assert sorted(sink.subjects) == ["Early 0", "Early 1", "Early 2", "Early 3", "Late"]
+
+
+async def test_frozen_or_killed_imap_server_is_noticed_within_seconds_and_rejoined(
+    tmp_path: Path, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    states: list[str] = []
+    with Dovecot() as server:
+        settings, user = email_settings(
+            tmp_path, server, smtp_server, monkeypatch, idle_renew=0.5, probe_timeout=1, timeout=3
+        )
+        queue = await open_queue(settings.queue)
+        sink = _WatchedSink(queue)
+        task = asyncio.create_task(ImapIngest(settings.email[0], on_state=states.append).run(sink))
+        try:
+            server.save(user, mail("a@customer.test", "Before", "Hello")[0])
+            await until(lambda: sink.subjects == ["Before"])
+
+            # Frozen: the connection stays open and nothing answers (a hung server, a
+            # network gone quiet). The next IDLE renewal finds out.
+            server.freeze()
+            seen = len(states)
+            await until(lambda: any(s.startswith("disconnected") for s in states[seen:]), timeout=5)
+            server.thaw()
+            server.save(user, mail("b@customer.test", "After thaw", "Hello again")[0])
+            await until(lambda: "After thaw" in sink.subjects, timeout=20)
+
+            # Killed: the server side of the connection goes away.
+            await until(lambda: states[-1] == "connected")
+            assert server.kill_sessions() >= 1
+            seen = len(states)
+            await until(lambda: any(s.startswith("disconnected") for s in states[seen:]), timeout=5)
+            server.save(user, mail("c@customer.test", "After kill", "Still there?")[0])
+            await until(lambda: "After kill" in sink.subjects, timeout=20)
+        finally:
+            await _stop(task, queue)
+    assert sink.subjects == ["Before", "After thaw", "After kill"]
+
+
+def _report(sender: str, report_type: str, reported_id: str, subject: str) -> bytes:
+    """A bounce, complaint or read receipt as mail servers and clients send them: no
+    In-Reply-To, the mail it reports on named only inside the report."""
+    original = {
+        "delivery-status": ("text/rfc822-headers", f"Message-ID: {reported_id}\r\n"),
+        "feedback-report": ("message/rfc822", f"Message-ID: {reported_id}\r\n\r\nHello\r\n"),
+        "disposition-notification": (
+            "message/disposition-notification",
+            f"Original-Message-ID: {reported_id}\r\nDisposition: automatic-action; displayed\r\n",
+        ),
+    }[report_type]
+    return (
+        f"From: {sender}\r\nTo: {SUPPORT}\r\nSubject: {subject}\r\n"
+        f"Message-ID: {make_msgid(domain='mx.customer.test')}\r\nMIME-Version: 1.0\r\n"
+        f'Content-Type: multipart/report; report-type={report_type}; boundary="r"\r\n\r\n'
+        f"--r\r\nContent-Type: text/plain\r\n\r\n{subject}: about a message you sent.\r\n"
+        f"--r\r\nContent-Type: {original[0]}\r\n\r\n{original[1]}--r--\r\n"
+    ).encode()
+
+
+async def test_bounces_complaints_and_receipts_stay_on_their_conversation_unanswered(
+    mailbox: Mailbox, dovecot: Dovecot, smtp_server: SmtpServer
+) -> None:
+    settings, user, store = mailbox.settings, mailbox.user, mailbox.store
+    await mailbox.start()
+    dovecot.save(user, mail("ann@customer.test", "Refund", "Please refund my order 5512.")[0])
+    (ack,) = await smtp_server.wait_for(1, timeout=30)
+    ours = str(ack.message["Message-ID"])
+    (ann_ticket,) = store.rows("SELECT id FROM conversations")[0]
+
+    reports = [
+        _report("MAILER-DAEMON@mx.customer.test", "delivery-status", ours, "Delivery failure"),
+        _report("Feedback Loop <fbl@isp.test>", "feedback-report", ours, "Abuse report"),
+        _report("ann@customer.test", "disposition-notification", ours, "Read: Refund"),
+        # A bounce of nothing we can find: kept on a ticket of the fallback team.
+        mail("postmaster@elsewhere.test", "Undeliverable", "Your mail could not be delivered.")[0],
+    ]
+    for raw in reports:
+        dovecot.save(user, raw)
+    await until(lambda: store.count("SELECT count(*) FROM messages WHERE direction='in'") == 5)
+
+    on_ann = f"SELECT count(*) FROM messages WHERE direction='in' AND conversation_id={ann_ticket}"
+    assert store.count(on_ann) == 4
+    ((team,),) = store.rows(f"SELECT team FROM conversations WHERE id != {ann_ticket}")
+    assert team == settings.routing.fallback_team
+    assert store.count("SELECT count(*) FROM events WHERE kind='automated_message'") == 4
+    assert store.count("SELECT count(*) FROM events WHERE kind='customer_replied'") == 0
+    # Never answered; never a customer to compare with (merges, incidents).
+    assert store.count("SELECT count(*) FROM outbox") == 1
+    assert store.count("SELECT count(*) FROM message_vectors") == 1
+    assert len(smtp_server.received) == 1
+
+
+async def test_mailer_daemons_never_raise_an_incident(
+    tmp_path: Path,
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+    service_factory: Callable[[Settings], Any],
+) -> None:
+    raw, user = email_config(tmp_path, dovecot, smtp_server, monkeypatch)
+    raw["incidents"]["customers"] = 3
+    settings = parse_settings(raw, tmp_path)
+    store = store_of(settings)
+    await service_factory(settings)
+    # The same bounce from three mail servers: three senders, one text.
+    for domain in ("a.test", "b.test", "c.test"):
+        dovecot.save(
+            user,
+            mail(
+                f"MAILER-DAEMON@mx.{domain}",
+                "Undelivered Mail Returned to Sender",
+                "Your website is down, the message could not be delivered at all.",
+            )[0],
+        )
+    await until(lambda: store.count("SELECT count(*) FROM conversations") == 3)
+    # Then three customers about one outage: that is the one incident.
+    outage = [
+        "Your website is down, nothing loads at all",
+        "I can't reach your site, it just times out",
+        "Is your service down? The page will not load for me",
+    ]
+    for i, text in enumerate(outage):
+        dovecot.save(user, mail(f"o{i}@customer.test", "Website", text)[0])
+    await until(lambda: store.count("SELECT count(*) FROM incident_members") >= 3)
+    assert store.rows("SELECT customers FROM incidents") == [(3,)]
+    members = (
+        "SELECT count(*) FROM incident_members m JOIN conversations c ON c.id = m.conversation_id"
+    )
+    assert store.count(f"{members} WHERE c.address LIKE 'mailer-daemon@%'") == 0
+
+
+async def test_an_email_follow_up_quoting_its_reference_joins_without_a_notice(
+    mailbox: Mailbox, dovecot: Dovecot, smtp_server: SmtpServer
+) -> None:
+    user, store = mailbox.user, mailbox.store
+    await mailbox.start()
+    dovecot.save(user, mail("cy@customer.test", "Parcel", "My parcel 88 has not arrived.")[0])
+    await smtp_server.wait_for(1, timeout=30)
+    reference = store.count("SELECT reference FROM conversations")
+    # A new mail, no reply headers, only the reference: it joins the ticket, quietly (the
+    # customer is writing in the ticket's thread; the agent's answer will come there).
+    dovecot.save(user, mail("cy@customer.test", f"Any news? [#{reference}]", "Still waiting.")[0])
+    await until(lambda: store.count("SELECT count(*) FROM events WHERE kind='customer_replied'"))
+    assert store.count("SELECT count(*) FROM conversations") == 1
+    assert store.count("SELECT count(*) FROM outbox") == 1

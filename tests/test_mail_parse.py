@@ -362,13 +362,69 @@ def test_a_delivery_status_notification_is_flagged() -> None:
         "",
         "Final-Recipient: rfc822; gone@example.com",
         "Action: failed",
+        "--r",
+        "Content-Type: text/rfc822-headers",
+        "",
+        "From: support@inbox.test",
+        "Message-ID: <ours.1042@inbox.test>",
         "--r--",
     )
     parsed = parse_mail(raw)
-    assert parsed.automated == "delivery status notification"
+    assert parsed.automated == "delivery status notification (bounce)"
     assert parsed.text == "Your message could not be delivered."
-    (report,) = parsed.attachments
+    report, _headers = parsed.attachments
     assert report.content_type == "message/delivery-status" and b"Action: failed" in report.data
+    # Bounces rarely say In-Reply-To; the returned headers say which mail bounced.
+    assert parsed.reported == ("<ours.1042@inbox.test>",)
+
+
+def test_a_complaint_and_a_read_receipt_are_flagged_with_the_mail_they_report_on() -> None:
+    complaint = _raw(
+        "From: Feedback Loop <staff@isp.example>",
+        "Subject: complaint about message from 192.0.2.1",
+        'Content-Type: multipart/report; report-type=feedback-report; boundary="r"',
+        "",
+        "--r",
+        "Content-Type: text/plain",
+        "",
+        "This is an email abuse report.",
+        "--r",
+        "Content-Type: message/feedback-report",
+        "",
+        "Feedback-Type: abuse",
+        "--r",
+        "Content-Type: message/rfc822",
+        "",
+        "From: support@inbox.test",
+        "Message-ID: <ours.1043@inbox.test>",
+        "Subject: Re: help",
+        "",
+        "Thank you, we have your message.",
+        "--r--",
+    )
+    parsed = parse_mail(complaint)
+    assert parsed.automated == "complaint (feedback report)"
+    assert parsed.reported == ("<ours.1043@inbox.test>",)
+    receipt = _raw(
+        "From: Ann <ann@example.com>",
+        "Subject: Read: Re: help",
+        'Content-Type: multipart/report; report-type=disposition-notification; boundary="r"',
+        "",
+        "--r",
+        "Content-Type: text/plain",
+        "",
+        "Your message was displayed.",
+        "--r",
+        "Content-Type: message/disposition-notification",
+        "",
+        "Final-Recipient: rfc822; ann@example.com",
+        "Original-Message-ID: <ours.1044@inbox.test>",
+        "Disposition: manual-action/MDN-sent-manually; displayed",
+        "--r--",
+    )
+    parsed = parse_mail(receipt)
+    assert parsed.automated == "read receipt (disposition notification)"
+    assert parsed.reported == ("<ours.1044@inbox.test>",)
 
 
 def test_human_mail_is_not_flagged() -> None:

@@ -86,7 +86,9 @@ def envelope_from_mail(raw: bytes, box: EmailSettings) -> Envelope:
     automated = parsed.automated
     if parsed.from_address == box.address:
         automated = automated or "sent from our own support address"
-    thread_ids = tuple(dict.fromkeys((*parsed.in_reply_to, *reversed(parsed.references))))
+    thread_ids = tuple(
+        dict.fromkeys((*parsed.in_reply_to, *reversed(parsed.references), *parsed.reported))
+    )
     meta = {"message_id": parsed.message_id, "mailbox": box.address}
     if parsed.in_reply_to:
         meta["in_reply_to"] = parsed.in_reply_to[0]

@@ -11,10 +11,14 @@ New mail is noticed with IDLE where the server offers it, else by polling.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import re
-from collections.abc import Callable, Sequence
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 import aioimaplib
 
@@ -25,7 +29,11 @@ from inbox.queue import Sink
 
 log = logging.getLogger(__name__)
 
-IDLE_RENEW = 9 * 60.0  # re-issue IDLE well inside the 29 minutes servers allow
+EXISTS_LINE = re.compile(rb"\* \d+ EXISTS\r\n")
+EXISTS_TAIL = 32  # bytes kept between reads, for an EXISTS line split across them
+# Probe an idle connection after 10 s of silence, every 5 s, give up after 3 unanswered.
+KEEPALIVE = (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3))
+T = TypeVar("T")
 FETCH_START = re.compile(rb"^\d+ FETCH \(")
 UID_ITEM = re.compile(rb"UID (\d+)")
 UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
@@ -33,6 +41,10 @@ UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 
 class ImapError(TransientError):
     """The IMAP server refused or broke off; the connector reconnects."""
+
+
+class NoAnswer(ImapError):
+    """The IMAP server did not answer a command in time."""
 
 
 def parse_cursor(value: str | None) -> tuple[int, int] | None:
@@ -86,6 +98,113 @@ def parse_fetch(lines: Sequence[bytes | bytearray]) -> dict[int, bytes]:
     return found
 
 
+class _Protocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
+    """aioimaplib's protocol, noting every EXISTS the server announces.
+
+    aioimaplib drops an EXISTS that arrives while a FETCH or SEARCH runs, and the server
+    does not repeat it at the next IDLE: without this note such a mail waited for the
+    next IDLE renewal. A false alarm (the text inside a fetched mail) costs one SEARCH.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self.announced = asyncio.Event()
+        self._tail = b""
+
+    def data_received(self, d: bytes) -> None:
+        """Notes an EXISTS (also one split across reads), then parses as usual."""
+        seen = self._tail + d
+        if EXISTS_LINE.search(seen):
+            self.announced.set()
+        self._tail = seen[-EXISTS_TAIL:]
+        super().data_received(d)
+
+
+class _Client(aioimaplib.IMAP4):  # type: ignore[misc]
+    """An aioimaplib client speaking through :class:`_Protocol`."""
+
+    def create_client(
+        self,
+        host: str,
+        port: int,
+        loop: asyncio.AbstractEventLoop | None,
+        conn_lost_cb: Callable[[Exception | None], None] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """As aioimaplib's, with our protocol."""
+        running = loop if loop is not None else asyncio.get_running_loop()
+        self.protocol = _Protocol(running)
+        self._client_task = running.create_task(
+            running.create_connection(lambda: self.protocol, host, port, ssl=ssl_context)
+        )
+
+
+class _Connection:
+    """One IMAP connection: every command gets an answer in time, or the connection is
+    declared dead at once (a hang-up is noticed mid-command, not after a timeout)."""
+
+    def __init__(self, box: EmailSettings) -> None:
+        self.box = box
+        self.lost = asyncio.Event()
+        context = ssl.create_default_context() if box.imap_tls == "ssl" else None
+        self.client = _Client(
+            host=box.imap_host, port=box.imap_port, timeout=box.timeout, ssl_context=context
+        )
+        self.client.protocol.conn_lost_cb = lambda _exc: self.lost.set()
+        self.protocol: _Protocol = self.client.protocol
+
+    async def call(self, what: str, pending: Awaitable[T], within: float | None = None) -> T:
+        """The answer to one command; ImapError when the connection drops or is silent."""
+        limit = self.box.timeout if within is None else within
+        answer = asyncio.ensure_future(pending)
+        lost = asyncio.ensure_future(self.lost.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {answer, lost}, timeout=limit, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            lost.cancel()
+        if answer in done:
+            return answer.result()
+        answer.cancel()
+        if lost in done:
+            raise ImapError(f"connection lost during {what}")
+        raise NoAnswer(f"no answer to {what} within {limit:g}s")
+
+    def keep_alive(self) -> None:
+        """TCP keepalive, so a vanished host or network is noticed during a long FETCH too."""
+        transport = getattr(self.protocol, "transport", None)
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is None:
+            return
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            for name, value in KEEPALIVE:
+                if hasattr(socket, name):
+                    sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+
+    async def close(self) -> None:
+        """LOGOUT when the server is still there; the socket is closed in any case."""
+        client = self.client
+        try:
+            if client.has_pending_idle() and not self.lost.is_set():
+                client.idle_done()
+            if not self.lost.is_set() and client.get_state() in ("AUTH", "SELECTED"):
+                await self.call("LOGOUT", client.logout(), self.box.probe_timeout)
+        except (aioimaplib.AioImapException, OSError, TimeoutError, ImapError):
+            pass
+        finally:
+            # A connection still being made when we stop would otherwise open afterwards;
+            # aioimaplib's own helper tasks (IDLE) would wait forever on a closed socket.
+            pending = [client._client_task, *client.tasks, *client.protocol.tasks]
+            for task in pending:
+                if not task.done():
+                    task.cancel()
+            transport = getattr(client.protocol, "transport", None)
+            if transport is not None:
+                transport.close()
+
+
 class ImapIngest:
     """Brings one mailbox folder's mail into the sink, for as long as it runs."""
 
@@ -129,25 +248,36 @@ class ImapIngest:
 
     async def _session(self, sink: Sink, connected: asyncio.Event) -> None:
         box = self.box
-        lost = asyncio.Event()
-        client_type = aioimaplib.IMAP4_SSL if box.imap_tls == "ssl" else aioimaplib.IMAP4
-        client = client_type(host=box.imap_host, port=box.imap_port, timeout=box.timeout)
-        client.protocol.conn_lost_cb = lambda _exc: lost.set()
+        conn = _Connection(box)
+        client = conn.client
         try:
-            await client.wait_hello_from_server()
-            _ok(await client.login(box.imap_user, box.imap_password), "LOGIN")
-            selected = _ok(await client.select(box.folder), f"SELECT {box.folder}")
+            await conn.call("the greeting", client.wait_hello_from_server())
+            conn.keep_alive()
+            _ok(await conn.call("LOGIN", client.login(box.imap_user, box.imap_password)), "LOGIN")
+            selected = _ok(await conn.call("SELECT", client.select(box.folder)), "SELECT")
             validity = _uidvalidity(selected.lines)
             connected.set()
             self._on_state("connected")
             while True:
-                await self._catch_up(client, sink, validity)
-                await self._wait_for_mail(client, lost)
+                await self._catch_up(conn, sink, validity)
+                await self._wait_for_mail(conn)
         finally:
-            await _close(client)
+            await conn.close()
 
-    async def _catch_up(self, client: aioimaplib.IMAP4, sink: Sink, validity: int) -> None:
-        box = self.box
+    async def _catch_up(self, conn: _Connection, sink: Sink, validity: int) -> None:
+        """Imports until a look finds nothing new and the server announced nothing since.
+
+        Mail that arrives during a fetch is found by the next look, not by the next IDLE.
+        """
+        while True:
+            conn.protocol.announced.clear()
+            imported = await self._import_new(conn, sink, validity)
+            if not imported and not conn.protocol.announced.is_set():
+                return
+
+    async def _import_new(self, conn: _Connection, sink: Sink, validity: int) -> int:
+        """Fetches every mail above the watermark into the sink; returns how many."""
+        box, client = self.box, conn.client
         stored = parse_cursor(await sink.cursor(self.source))
         last = 0
         if stored is not None and stored[0] == validity:
@@ -161,16 +291,17 @@ class ImapIngest:
                 stored[0],
                 validity,
             )
-        search = _ok(await client.uid_search(f"UID {last + 1}:*", charset=None), "UID SEARCH")
+        search = await conn.call("UID SEARCH", client.uid_search(f"UID {last + 1}:*", charset=None))
         # "n:*" always includes the highest UID, even below n: keep only what is new.
-        uids = sorted(uid for uid in parse_search(search.lines) if uid > last)
+        uids = sorted(uid for uid in parse_search(_ok(search, "UID SEARCH").lines) if uid > last)
+        found = len(uids)
         while uids:
             chunk, uids = uids[: self.batch], uids[self.batch :]
             try:
-                response = await asyncio.wait_for(
-                    client.uid("fetch", _uid_set(chunk), "(UID BODY.PEEK[])"), box.timeout
+                response = await conn.call(
+                    "UID FETCH", client.uid("fetch", _uid_set(chunk), "(UID BODY.PEEK[])")
                 )
-            except TimeoutError:
+            except NoAnswer:
                 self.batch = max(1, self.batch // 2)
                 raise ImapError(f"UID FETCH stalled; fetching {self.batch} at a time") from None
             fetched = _ok(response, "UID FETCH")
@@ -179,50 +310,59 @@ class ImapIngest:
             # The mails and the watermark past them, in one durable step.
             await sink.put(envelopes, cursor=(self.source, f"{validity}:{chunk[-1]}"))
             self.fetched += len(envelopes)
-            await self._after_import(client, chunk)
+            await self._after_import(conn, chunk)
+        return found
 
-    async def _after_import(self, client: aioimaplib.IMAP4, uids: list[int]) -> None:
-        box, uid_set = self.box, _uid_set(uids)
+    async def _after_import(self, conn: _Connection, uids: list[int]) -> None:
+        box, client, uid_set = self.box, conn.client, _uid_set(uids)
         if box.after_import == "seen":
-            _ok(await client.uid("store", uid_set, "+FLAGS", r"(\Seen)"), "UID STORE")
+            stored = await conn.call(
+                "UID STORE", client.uid("store", uid_set, "+FLAGS", r"(\Seen)")
+            )
+            _ok(stored, "UID STORE")
         elif box.after_import == "move":
             if client.has_capability("MOVE"):
-                _ok(await client.uid("move", uid_set, box.move_to), "UID MOVE")
+                _ok(await conn.call("UID MOVE", client.uid("move", uid_set, box.move_to)), "MOVE")
             else:
-                _ok(await client.uid("copy", uid_set, box.move_to), "UID COPY")
-                _ok(await client.uid("store", uid_set, "+FLAGS", r"(\Deleted)"), "UID STORE")
-                _ok(await client.expunge(), "EXPUNGE")
+                _ok(await conn.call("UID COPY", client.uid("copy", uid_set, box.move_to)), "COPY")
+                flagged = client.uid("store", uid_set, "+FLAGS", r"(\Deleted)")
+                _ok(await conn.call("UID STORE", flagged), "UID STORE")
+                _ok(await conn.call("EXPUNGE", client.expunge()), "EXPUNGE")
 
-    async def _wait_for_mail(self, client: aioimaplib.IMAP4, lost: asyncio.Event) -> None:
-        box = self.box
+    async def _wait_for_mail(self, conn: _Connection) -> None:
+        """Returns when there may be new mail: announced, polled for, or IDLE renewed.
+
+        Every renewal ends IDLE and waits at most ``probe_timeout`` for the server's
+        answer, so a server that went silent is noticed within seconds, not at the
+        next command's full timeout.
+        """
+        box, client = self.box, conn.client
         if not (box.idle and client.has_capability("IDLE")):
-            lost_wait = asyncio.ensure_future(lost.wait())
+            lost_wait = asyncio.ensure_future(conn.lost.wait())
             try:
                 await asyncio.wait({lost_wait}, timeout=box.poll_interval)
             finally:
                 lost_wait.cancel()
-            if lost.is_set():
+            if conn.lost.is_set():
                 raise ImapError("connection lost")
             return
-        idle = await client.idle_start(timeout=IDLE_RENEW)
-        lost_wait = asyncio.ensure_future(lost.wait())
+        idle = await conn.call("IDLE", client.idle_start(timeout=box.idle_renew), box.probe_timeout)
         try:
             while True:
-                push = asyncio.ensure_future(client.wait_server_push(timeout=IDLE_RENEW + 60))
-                done, _ = await asyncio.wait({push, lost_wait}, return_when=asyncio.FIRST_COMPLETED)
-                if lost_wait in done:
-                    push.cancel()
-                    raise ImapError("connection lost while idle")
-                lines = push.result()
+                # The renewal timer stops this wait; the margin covers a timer that never fires.
+                push = client.wait_server_push(timeout=box.idle_renew + box.probe_timeout)
+                try:
+                    lines = await conn.call("IDLE", push, box.idle_renew + box.probe_timeout)
+                except NoAnswer:
+                    break
                 if lines == aioimaplib.STOP_WAIT_SERVER_PUSH:
                     break  # time to renew the IDLE
                 if any(b"EXISTS" in bytes(line) for line in lines):
                     break
         finally:
-            lost_wait.cancel()
-            if client.has_pending_idle():
+            if client.has_pending_idle() and not conn.lost.is_set():
                 client.idle_done()
-                await asyncio.wait_for(idle, box.timeout)
+                await conn.call("DONE", idle, box.probe_timeout)
 
 
 def _ok(response: aioimaplib.Response, what: str) -> aioimaplib.Response:
@@ -252,21 +392,3 @@ def _uid_set(uids: Sequence[int]) -> str:
         start = prev = uid
     parts.append(f"{start}:{prev}" if start != prev else str(start))
     return ",".join(parts)
-
-
-async def _close(client: aioimaplib.IMAP4) -> None:
-    try:
-        if client.has_pending_idle():
-            client.idle_done()
-        if client.get_state() in ("AUTH", "SELECTED"):
-            await asyncio.wait_for(client.logout(), 5.0)
-    except (aioimaplib.AioImapException, OSError, TimeoutError):
-        pass
-    finally:
-        # A connection still being made when we stop would otherwise open afterwards.
-        connecting = getattr(client, "_client_task", None)
-        if connecting is not None and not connecting.done():
-            connecting.cancel()
-        transport = getattr(client.protocol, "transport", None)
-        if transport is not None:
-            transport.close()

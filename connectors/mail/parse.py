@@ -63,6 +63,21 @@ _ANGLE_BRACKETED = re.compile(r"<([^<>]*)>")
 _CONTENT_TYPE = re.compile(r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$")
 _AUTOMATED_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
 _DAEMON_LOCAL_PARTS = frozenset({"mailer-daemon", "postmaster"})
+_REPORT_KINDS = {
+    "delivery-status": "delivery status notification (bounce)",
+    "feedback-report": "complaint (feedback report)",
+    "disposition-notification": "read receipt (disposition notification)",
+}
+# The parts of a report that name the original mail: its headers, or the receipt's fields.
+_REPORT_ORIGINALS = frozenset(
+    {
+        "message/rfc822",
+        "text/rfc822-headers",
+        "message/rfc822-headers",
+        "message/disposition-notification",
+    }
+)
+_REPORTED_ID = re.compile(rb"^(?:original-)?message-id:[ \t]*(<[^<>\r\n]+>)", re.I | re.M)
 
 
 class UnparseableMail(InvalidMessage):
@@ -91,6 +106,9 @@ class ParsedMail:
     attachments: tuple[Attachment, ...]
     automated: str
     defects: tuple[str, ...]
+    # Message-IDs of the mail a report (bounce, complaint, read receipt) is about, from its
+    # attached original; such reports rarely carry In-Reply-To.
+    reported: tuple[str, ...] = ()
 
 
 # --- headers -------------------------------------------------------------------------------
@@ -189,9 +207,7 @@ def _automated(reader: Reader, from_address: str) -> str:
     content_type = _content_type(reader.msg)
     if content_type == "multipart/report":
         report_type = _param(reader.msg, "report-type").lower()
-        if report_type == "disposition-notification":
-            return "disposition notification"
-        return "delivery status notification"
+        return _REPORT_KINDS.get(report_type, "delivery status notification")
     local = from_address.partition("@")[0]
     if local in _DAEMON_LOCAL_PARTS:
         return f"From: {local}"
@@ -201,6 +217,22 @@ def _automated(reader: Reader, from_address: str) -> str:
     ):
         return "empty Return-Path"
     return ""
+
+
+def _reported(msg: Message) -> tuple[str, ...]:
+    """The Message-IDs a ``multipart/report`` names as the mail it reports on."""
+    if _content_type(msg) != "multipart/report":
+        return ()
+    payload = msg.get_payload()
+    found: list[str] = []
+    for part in payload if isinstance(payload, list) else []:
+        if not isinstance(part, Message) or _content_type(part) not in _REPORT_ORIGINALS:
+            continue
+        with contextlib.suppress(*RECOVERABLE):
+            match = _REPORTED_ID.search(_payload_bytes(part)[:65536])
+            if match:
+                found += message_ids(match.group(1).decode("ascii", "replace"))
+    return tuple(dict.fromkeys(found))
 
 
 # --- bodies --------------------------------------------------------------------------------
@@ -507,4 +539,5 @@ def _parse(raw: bytes, attachment_max_bytes: int) -> ParsedMail:
         attachments=tuple(walk.attachments),
         automated=_automated(reader, from_address),
         defects=tuple(reader.defects),
+        reported=_reported(msg),
     )
