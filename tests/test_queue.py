@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import sys
 import time
 from asyncio.subprocess import Process
@@ -244,6 +245,34 @@ async def test_acknowledged_payloads_go_and_the_file_stays_small(
     assert again.duplicate and again.reference == receipt.reference
     assert largest < 12_000_000, f"the queue's files reached {largest} bytes"
     assert queue_settings.path.stat().st_size < 4_000_000
+
+
+async def test_a_file_from_before_is_compacted_at_open(
+    queue_settings: QueueSettings, backend: str
+) -> None:
+    """A queue file whose done items still hold their payloads (as every file did) loses
+    them at the next start, and shrinks; the items are still known as duplicates."""
+    if backend != "embedded":
+        pytest.skip("the embedded queue's file")
+    from inbox.queue.sqlite import SCHEMA
+
+    conn = sqlite3.connect(queue_settings.path)
+    conn.executescript(SCHEMA)
+    now = time.time()
+    payload = envelope("old", "x" * 1_000_000).to_json()
+    with conn:
+        conn.executemany(
+            "INSERT INTO items (channel, external_id, payload, reference, state,"
+            " available_at, created_at) VALUES ('form', ?, ?, ?, 'done', ?, ?)",
+            [(f"old{i}", payload, 1001 + i, now, now) for i in range(20)],
+        )
+    conn.close()
+    assert queue_settings.path.stat().st_size > 20_000_000
+    q = await open_queue(queue_settings)
+    (again,) = await q.put([envelope("old3")])
+    await q.close()
+    assert again.duplicate and again.reference == 1004
+    assert queue_settings.path.stat().st_size < 2_000_000
 
 
 async def test_done_items_are_forgotten_after_the_duplicate_window(

@@ -91,8 +91,9 @@ class Sink(Protocol):
     ) -> list[Receipt]:
         """Stores the envelopes durably, and the source cursor with them, then returns.
 
-        Putting an envelope whose ``(channel, external_id)`` is already queued is a no-op
-        that returns the first receipt again (``duplicate=True``), same reference included.
+        Putting an envelope whose ``(channel, external_id)`` was put in the last
+        ``DEDUP_SECONDS`` is a no-op that returns the first receipt again
+        (``duplicate=True``), same reference included.
         """
         ...
 

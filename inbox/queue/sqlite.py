@@ -130,10 +130,12 @@ class SqliteQueue:
             try:
                 results = await self._run(functools.partial(self._put_sync, group))
             except Exception as err:
-                if len(group) == 1:
-                    _settle(group[0], err)
+                # One bad put must not fail the others: each is put again on its own. A
+                # failure of the file itself (locked, full) would only come back each time.
+                if len(group) == 1 or isinstance(err, sqlite3.OperationalError):
+                    for pending in group:
+                        _settle(pending, err)
                     continue
-                # One bad put must not fail the others: each is put again on its own.
                 for pending in group:
                     await self._put_alone(pending)
                 continue
