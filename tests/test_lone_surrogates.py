@@ -1,10 +1,11 @@
-"""A lone surrogate (``"\\udc80"`` in JSON) from the form or the chat is stored as U+FFFD;
-it fails neither its own message nor the ones submitted beside it."""
+"""A lone surrogate (``"\\udc80"`` in JSON) from the form, the chat or Telegram is stored
+as U+FFFD; it fails neither its own message nor the ones submitted beside it."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ import pytest
 from inbox.config import Settings
 from inbox.text import clean_text
 from tests.conftest import Running, make_settings, store_of, until
+from tests.telegram_api import BotApi
+from tests.test_telegram import ANN, telegram_settings
 
 pytestmark = pytest.mark.both_backends
 
@@ -73,3 +76,23 @@ async def test_chat_frame_with_a_lone_surrogate_is_accepted(running: Running) ->
     sql = "SELECT text FROM messages WHERE direction='in' AND channel='webchat'"
     rows = await until(lambda: store.rows(sql), timeout=60)
     assert rows == [("Broken \ufffd app",)]
+
+
+async def test_telegram_update_with_lone_surrogates_is_stored_and_holds_up_nothing(
+    tmp_path: Path,
+    bot_api: BotApi,
+    monkeypatch: pytest.MonkeyPatch,
+    service_factory: Callable[[Settings], Any],
+) -> None:
+    """A name (which skips text cleaning) and a text with lone surrogates, fetched in one
+    batch with an innocent message: both are queued with their cursor and answered."""
+    settings = telegram_settings(tmp_path, bot_api, monkeypatch)
+    await bot_api.customer_says(ANN, "Charged \udc80 twice", name="Ann \ud800")
+    await bot_api.customer_says(ANN + 1, "Where is my parcel?", name="Bob")
+    await service_factory(settings)
+    await bot_api.wait_for_texts(ANN, 1)
+    await bot_api.wait_for_texts(ANN + 1, 1)
+    rows = store_of(settings).rows(
+        "SELECT text FROM messages WHERE direction='in' AND channel='telegram' ORDER BY id"
+    )
+    assert sorted(rows) == [("Charged \ufffd twice",), ("Where is my parcel?",)]
