@@ -12,9 +12,24 @@ DIGIT_RUN = re.compile(r"#?\d{3,}")
 _CONTROL = {c for c in map(chr, range(32)) if c not in "\n\t"} | {"\x7f"}
 
 
+def valid_unicode(text: str) -> str:
+    """The text with every lone surrogate replaced by U+FFFD (and split pairs joined).
+
+    JSON (``"\\udc80"``) and Python's decoders can hand over surrogates that no UTF-8
+    store, file or socket accepts: left in, they fail whatever writes them later.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
 def clean_text(text: str) -> str:
-    """Drops control characters (keeping newlines and tabs) and normalises Unicode."""
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    """Drops control characters (keeping newlines and tabs), replaces lone surrogates and
+    normalises Unicode."""
+    text = valid_unicode(text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = unicodedata.normalize("NFC", text)
     return "".join(ch for ch in text if ch not in _CONTROL).strip()
 
 

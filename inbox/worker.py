@@ -11,8 +11,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -28,6 +26,7 @@ from inbox.ingest import IngestPlan, IngestResult, ingest_batch
 from inbox.metrics import Metrics
 from inbox.models import Envelope, Priority, QueueItem, RoutingDecision, TriageDecision
 from inbox.queue import Queue
+from inbox.queue.base import consumer_name as consumer_name  # re-exported for app.py
 from inbox.routing import RoutingService
 from inbox.store.engine import store_unreachable
 from inbox.store.locks import serialize
@@ -43,11 +42,6 @@ PROCESSING_SECONDS = (
     "From a message's arrival to its commit in the store.",
 )
 QUEUE_DOWN_PAUSE = 1.0  # seconds between tries while the queue's server is unreachable
-
-
-def consumer_name(suffix: str = "") -> str:
-    """A name unique to this process (and worker loop) for queue leases."""
-    return f"{socket.gethostname()}:{os.getpid()}{suffix}"
 
 
 class Worker:

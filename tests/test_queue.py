@@ -4,7 +4,12 @@ idempotency, leases, retries, dead letters."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sqlite3
+import sys
 import time
+from asyncio.subprocess import Process
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -12,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from inbox.config import QueueSettings
-from inbox.errors import QueueUnavailable
+from inbox.errors import InvalidMessage, QueueUnavailable
 from inbox.models import Envelope
 from inbox.queue import Queue, open_queue
+from inbox.queue.base import PROCESS_STARTED, abandoned, consumer_name
 from inbox.queue.redis_streams import RedisStreamsQueue, block_millis
 from tests import backends
 
@@ -180,3 +186,162 @@ async def test_redis_keeps_only_unfinished_entries(queue: Queue, backend: str) -
 def test_a_wait_under_a_millisecond_never_blocks_for_ever() -> None:
     """Redis reads BLOCK 0 as "for ever": the last sliver of a claim's wait must not."""
     assert [block_millis(w) for w in (0.0, -1.0, 0.0004, 0.0015, 0.02)] == [None, None, 1, 2, 20]
+
+
+async def test_lone_surrogates_are_stored_replaced_and_fail_no_other_put(queue: Queue) -> None:
+    """A lone surrogate (``"\\udc80"`` in JSON) fits no UTF-8 store: in a field that skipped
+    text cleaning it is stored as U+FFFD, and the puts beside it are not touched."""
+    poisoned = {
+        3: envelope("p3", "bad \udc80 text"),
+        11: replace(envelope("p11"), sender_name="Ann \ud800"),
+        19: envelope("p19\udfff", "pair \ud83d\ude00 and lone \ud83d"),
+    }
+    envelopes = [poisoned.get(i, envelope(f"m{i}")) for i in range(27)]
+    receipts = await asyncio.gather(*(queue.put([env]) for env in envelopes))
+    assert len({r.reference for (r,) in receipts}) == 27
+    items = await queue.claim("w", 100, block=0)
+    stored = {e.external_id: e for e in (Envelope.from_json(i.payload) for i in items)}
+    assert len(stored) == 27
+    assert stored["p3"].text == "bad \ufffd text"
+    assert stored["p11"].sender_name == "Ann \ufffd"
+    assert stored["p19\ufffd"].text == "pair \U0001f600 and lone \ufffd"
+    (again,) = await queue.put([envelope("p19\udfff")])
+    assert again.duplicate and again.reference == receipts[19][0].reference
+
+
+async def test_a_put_that_cannot_be_stored_fails_alone(queue: Queue) -> None:
+    """A connector's bug (a field of the wrong type) fails its own put with a clear error;
+    the puts that shared its group commit are stored."""
+    broken = replace(envelope("broken"), meta={"size": b"12"})  # type: ignore[dict-item]
+    envelopes = [broken if i % 9 == 4 else envelope(f"m{i}") for i in range(27)]
+    outcomes = await asyncio.gather(
+        *(queue.put([env]) for env in envelopes), return_exceptions=True
+    )
+    failed = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(failed) == 3
+    assert all(isinstance(err, InvalidMessage) for err in failed), failed
+    assert "form message 'broken' cannot be queued" in str(failed[0])
+    assert await queue.pending() == 24
+
+
+async def test_acknowledged_payloads_go_and_the_file_stays_small(
+    queue_settings: QueueSettings, backend: str
+) -> None:
+    """Done items keep their identity (a message put again is still a duplicate) but not
+    their payload, and the freed pages go back to the file system."""
+    if backend != "embedded":
+        pytest.skip("the embedded queue's file")
+    q = await open_queue(queue_settings)
+    big = "x" * 1_000_000
+    files = [queue_settings.path, queue_settings.path.with_name("queue.db-wal")]
+    largest = 0
+    for i in range(40):
+        (receipt,) = await q.put([envelope(f"big{i}", big)])
+        (item,) = await q.claim("w", 10, block=0)
+        await q.ack([item.item_id])
+        largest = max(largest, sum(f.stat().st_size for f in files if f.exists()))
+    (again,) = await q.put([envelope("big39", big)])
+    await q.close()
+    assert again.duplicate and again.reference == receipt.reference
+    assert largest < 12_000_000, f"the queue's files reached {largest} bytes"
+    assert queue_settings.path.stat().st_size < 4_000_000
+
+
+async def test_a_file_from_before_is_compacted_at_open(
+    queue_settings: QueueSettings, backend: str
+) -> None:
+    """A queue file whose done items still hold their payloads (as every file did) loses
+    them at the next start, and shrinks; the items are still known as duplicates."""
+    if backend != "embedded":
+        pytest.skip("the embedded queue's file")
+    from inbox.queue.sqlite import SCHEMA
+
+    conn = sqlite3.connect(queue_settings.path)
+    conn.executescript(SCHEMA)
+    now = time.time()
+    payload = envelope("old", "x" * 1_000_000).to_json()
+    with conn:
+        conn.executemany(
+            "INSERT INTO items (channel, external_id, payload, reference, state,"
+            " available_at, created_at) VALUES ('form', ?, ?, ?, 'done', ?, ?)",
+            [(f"old{i}", payload, 1001 + i, now, now) for i in range(20)],
+        )
+    conn.close()
+    assert queue_settings.path.stat().st_size > 20_000_000
+    q = await open_queue(queue_settings)
+    (again,) = await q.put([envelope("old3")])
+    await q.close()
+    assert again.duplicate and again.reference == 1004
+    assert queue_settings.path.stat().st_size < 2_000_000
+
+
+async def test_done_items_are_forgotten_after_the_duplicate_window(
+    queue_settings: QueueSettings, backend: str
+) -> None:
+    if backend != "embedded":
+        pytest.skip("Redis expires its seen keys itself")
+    from inbox.queue.sqlite import SqliteQueue
+
+    q = await SqliteQueue(queue_settings, dedup_seconds=0).open()
+    (first,) = await q.put([envelope("a")])
+    (item,) = await q.claim("w", 10, block=0)
+    await q.ack([item.item_id])
+    await q.ack([item.item_id])  # the window is over: the done row goes
+    (later,) = await q.put([envelope("a")])
+    await q.close()
+    assert not later.duplicate and later.reference > first.reference
+
+
+async def _hold_in_a_process(settings: QueueSettings, count: int) -> tuple[Process, list[str]]:
+    """A worker process that claimed ``count`` items and hangs."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.queue_holder",
+        settings.url,
+        settings.name,
+        str(settings.path),
+        str(count),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 60)
+    return proc, list(json.loads(line))
+
+
+async def test_a_restarted_worker_takes_back_a_dead_processs_claims_at_once(
+    queue_settings: QueueSettings,
+) -> None:
+    """A worker process on this host that died leaves its claims to the next process's
+    first claim at once, not after the visibility timeout; a live one keeps its own."""
+    settings = replace(queue_settings, visibility_timeout=600)
+    q = await open_queue(settings)
+    await q.put([envelope("a"), envelope("b"), envelope("c")])
+    await q.close()
+    proc, held = await _hold_in_a_process(settings, 1)
+    try:
+        sibling = await open_queue(settings)  # a live sibling's claim stays its own
+        others = await sibling.claim(consumer_name(":0"), 10, block=0)
+        await sibling.close()
+        assert len(others) == 2 and held[0] not in {i.item_id for i in others}
+    finally:
+        proc.kill()
+        await proc.wait()
+    restarted = await open_queue(settings)
+    try:
+        taken = await restarted.claim(consumer_name(":1"), 10, block=0)
+    finally:
+        await restarted.close()
+    assert [i.item_id for i in taken] == held
+    assert taken[0].attempts == 2
+
+
+def test_a_previous_life_with_this_pid_is_abandoned() -> None:
+    """A restarted container's process has its previous life's pid: what that name
+    claimed before this process started is abandoned, what it claims now is not."""
+    me = consumer_name(":0")
+    assert abandoned(me, PROCESS_STARTED - 1)
+    assert not abandoned(me, time.time())
+    assert not abandoned(f"elsewhere.example:{os.getpid()}:0", 0.0)
+    assert not abandoned("backing-off", 0.0)

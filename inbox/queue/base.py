@@ -1,18 +1,86 @@
 """Protocols for the inbound queue.
 
 Delivery is at-least-once: a claimed item whose worker dies comes back after the
-visibility timeout; an item that keeps failing goes to the dead-letter list with its
-reason. Every consumer must therefore be idempotent on ``(channel, external_id)``.
+visibility timeout (at once, when that worker was a process on the claiming host, or the
+claiming process's previous life: see ``abandoned``); an item that keeps failing goes to
+the dead-letter list with its reason. Every consumer must therefore be idempotent on
+``(channel, external_id)``.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import socket
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
+from inbox.errors import InvalidMessage
 from inbox.models import DeadLetter, Envelope, QueueItem, Receipt
+from inbox.text import valid_unicode
 
 FIRST_REFERENCE = 1001  # the first ticket number a new queue hands out
+DEDUP_SECONDS = 7 * 86400  # how long a message put again is still known as a duplicate
+PROCESS_STARTED = time.time()  # near enough: the queue is imported as the process starts
+_CONSUMER = re.compile(r"(?P<host>[^:]+):(?P<pid>\d+)(?::\d+)?")
+
+
+@dataclass(frozen=True)
+class QueueRecord:
+    """An envelope as the queue stores it: its identity and its JSON, in valid Unicode."""
+
+    channel: str
+    external_id: str
+    payload: str
+
+
+def queue_record(envelope: Envelope) -> QueueRecord:
+    """What the queue stores for ``envelope``.
+
+    A lone surrogate (a connector's field that skipped text cleaning) becomes U+FFFD: no
+    store takes it, and refusing it would hold up the other messages of its batch.
+    """
+    try:
+        payload = envelope.to_json()
+    except (TypeError, ValueError) as err:  # a field of the wrong type: a connector's bug
+        raise InvalidMessage(
+            f"{envelope.channel} message {envelope.external_id!r} cannot be queued: {err}"
+        ) from err
+    return QueueRecord(
+        valid_unicode(envelope.channel),
+        valid_unicode(envelope.external_id),
+        valid_unicode(payload),
+    )
+
+
+def consumer_name(suffix: str = "") -> str:
+    """A name unique to this process (and worker loop) for queue leases: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}{suffix}"
+
+
+def abandoned(consumer: str, last_active: float) -> bool:
+    """Whether ``consumer``, last active at ``last_active`` (epoch seconds), was a process
+    on this host that is gone, or this process's previous life (a restarted container
+    gets its pid again): what it claimed is nobody's now.
+
+    A consumer on another host, or named otherwise than ``host:pid``, may be alive: its
+    claims wait for their lease to run out.
+    """
+    found = _CONSUMER.fullmatch(consumer)
+    if found is None or found["host"] != socket.gethostname():
+        return False
+    pid = int(found["pid"])
+    if pid == os.getpid():
+        return last_active < PROCESS_STARTED
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process: alive
+        return False
+    return False
 
 
 class Sink(Protocol):
@@ -23,8 +91,9 @@ class Sink(Protocol):
     ) -> list[Receipt]:
         """Stores the envelopes durably, and the source cursor with them, then returns.
 
-        Putting an envelope whose ``(channel, external_id)`` is already queued is a no-op
-        that returns the first receipt again (``duplicate=True``), same reference included.
+        Putting an envelope whose ``(channel, external_id)`` was put in the last
+        ``DEDUP_SECONDS`` is a no-op that returns the first receipt again
+        (``duplicate=True``), same reference included.
         """
         ...
 

@@ -5,7 +5,8 @@
   A message put again within ``dedup_seconds`` returns its first receipt.
 - ``claim`` first takes over entries whose worker went quiet for longer than the visibility
   timeout (``XAUTOCLAIM``; an entry that has used up its tries that way is dead-lettered),
-  then reads new ones (``XREADGROUP``, batched, blocking).
+  then reads new ones (``XREADGROUP``, batched, blocking). A process's first claim makes
+  the entries of a gone worker process on its host due at once (see ``abandoned``).
 - ``ack`` runs after the store committed: ``XACK`` and ``XDEL`` together, so the stream
   holds exactly the entries not yet done. Nothing trims entries that are still pending.
 - ``retry`` leaves the entry pending and back-dates its idle time so ``XAUTOCLAIM`` hands
@@ -33,10 +34,9 @@ from redis.exceptions import RedisError, ResponseError
 from inbox.config import QueueSettings
 from inbox.errors import QueueUnavailable
 from inbox.models import DeadLetter, Envelope, QueueItem, Receipt
-from inbox.queue.base import FIRST_REFERENCE
+from inbox.queue.base import DEDUP_SECONDS, FIRST_REFERENCE, abandoned, queue_record
 from inbox.queue.redis_keys import GROUP, RedisKeys
 
-DEDUP_SECONDS = 7 * 86400
 SOCKET_TIMEOUT = 30.0
 MAX_CONNECTIONS = 32
 T = TypeVar("T")
@@ -160,6 +160,26 @@ redis.call('INCRBY', KEYS[3], done)
 return done
 """
 
+# KEYS: stream.  ARGV: group, new owner, idle_ms, then the names of consumers that are gone.
+# Their pending entries move to the new owner, made as idle as an expired lease (the
+# delivery counter untouched: the take-over counts the try), and the names are removed.
+_RELEASE = """
+local moved = 0
+for i = 4, #ARGV do
+  while true do
+    local pending = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 100, ARGV[i])
+    if #pending == 0 then break end
+    local ids = {}
+    for _, entry in ipairs(pending) do ids[#ids + 1] = entry[1] end
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(ids),
+               'IDLE', ARGV[3], 'JUSTID')
+    moved = moved + #ids
+  end
+  redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[i])
+end
+return moved
+"""
+
 # KEYS: reference.  ARGV: floor
 _RESERVE = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -201,6 +221,8 @@ class RedisStreamsQueue:
         self._retry = self.redis.register_script(_RETRY)
         self._ack = self.redis.register_script(_ACK)
         self._reserve = self.redis.register_script(_RESERVE)
+        self._release = self.redis.register_script(_RELEASE)
+        self._released: asyncio.Task[None] | None = None
 
     async def _call(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
         """Runs a Redis call; a failure becomes QueueUnavailable, saying what failed."""
@@ -233,8 +255,9 @@ class RedisStreamsQueue:
         keys = [self.keys.stream, self.keys.reference, self.keys.cursors]
         args: list[str | int] = [self.dedup_seconds, FIRST_REFERENCE, *(cursor or ("", ""))]
         for env in envelopes:
-            keys.append(self.keys.seen(env.channel, env.external_id))
-            args += [env.channel, env.external_id, env.to_json()]
+            record = queue_record(env)
+            keys.append(self.keys.seen(record.channel, record.external_id))
+            args += [record.channel, record.external_id, record.payload]
         if not envelopes and cursor is None:
             return []
         raw = await self._call("put", lambda: self._put(keys=keys, args=args))
@@ -254,6 +277,7 @@ class RedisStreamsQueue:
 
     async def claim(self, consumer: str, max_items: int, block: float) -> list[QueueItem]:
         """Entries whose worker went quiet first, then new ones; waits up to ``block``."""
+        await self._release_abandoned(consumer)
         deadline = time.monotonic() + block
         while True:
             items = await self._take_over(consumer, max_items)
@@ -265,6 +289,43 @@ class RedisStreamsQueue:
                 items += await self._read_new(consumer, max_items - len(items), wait)
             if items or time.monotonic() >= deadline:
                 return sorted(items, key=lambda item: _order(item.item_id))
+
+    async def _release_abandoned(self, consumer: str) -> None:
+        """Before this process's first claim: what a dead process on this host (or this
+        process's previous life) held is made due at once, not after the visibility
+        timeout. Live siblings' entries are left alone."""
+        if self._released is None:
+            self._released = asyncio.create_task(self._release_gone(consumer))
+        try:
+            await asyncio.shield(self._released)
+        except Exception:
+            self._released = None  # the next claim tries again
+            raise
+
+    async def _release_gone(self, consumer: str) -> None:
+        async def consumers() -> Any:
+            return await self.redis.xinfo_consumers(self.keys.stream, GROUP)
+
+        try:
+            found = await self._call("listing consumers", consumers)
+        except QueueUnavailable as err:
+            if "NOGROUP" not in str(err):
+                raise
+            return
+        now = time.time()
+        gone = [
+            _text(c["name"])
+            for c in found
+            if abandoned(_text(c["name"]), now - int(c["idle"]) / 1000)
+        ]
+        if not gone:
+            return
+        idle_ms = int(self.settings.visibility_timeout * 1000)
+        args: list[str | int] = [GROUP, consumer, idle_ms, *gone]
+        await self._call(
+            "releasing a dead worker's entries",
+            lambda: self._release(keys=[self.keys.stream], args=args),
+        )
 
     async def _take_over(self, consumer: str, count: int) -> list[QueueItem]:
         idle_ms = int(self.settings.visibility_timeout * 1000)

@@ -2,8 +2,14 @@
 
 Every ``put`` joins the next group commit: one transaction (synchronous=FULL, so it is on
 disk, not just in the page cache) covers every put waiting at that moment, so durability
-costs one fsync per group rather than one per message. All SQLite work runs on one thread
+costs one fsync per group rather than one per message. A group that fails is put again
+one by one, so a put that cannot be stored fails alone. All SQLite work runs on one thread
 of its own so the event loop never blocks.
+
+An acknowledged item keeps only its identity and reference (so a message put again is
+still known, as Redis keeps its "seen" key) for ``dedup_seconds`` after its put; its
+payload goes at once. Freed pages go back to the file system (incremental auto-vacuum,
+a bounded write-ahead log), so the file holds what is unfinished, not what ever passed.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ from typing import TypeVar
 
 from inbox.config import QueueSettings
 from inbox.models import DeadLetter, Envelope, QueueItem, Receipt
-from inbox.queue.base import FIRST_REFERENCE
+from inbox.queue.base import DEDUP_SECONDS, FIRST_REFERENCE, abandoned, queue_record
 
 T = TypeVar("T")
+WAL_LIMIT_BYTES = 8 * 1024 * 1024  # the write-ahead log is cut back to this after a checkpoint
+VACUUM_MIN_PAGES = 256  # free pages kept for reuse before the file is shrunk
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -41,6 +49,7 @@ CREATE TABLE IF NOT EXISTS items (
     UNIQUE (channel, external_id)
 );
 CREATE INDEX IF NOT EXISTS items_ready ON items (state, available_at);
+CREATE INDEX IF NOT EXISTS items_done ON items (state, created_at);
 CREATE TABLE IF NOT EXISTS cursors (source TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
@@ -56,13 +65,15 @@ class _PendingPut:
 class SqliteQueue:
     """The default queue: durable, single machine, any number of in-process workers."""
 
-    def __init__(self, settings: QueueSettings) -> None:
+    def __init__(self, settings: QueueSettings, *, dedup_seconds: int = DEDUP_SECONDS) -> None:
         self.settings = settings
+        self.dedup_seconds = dedup_seconds
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="queue")
         self._conn: sqlite3.Connection | None = None
         self._pending: list[_PendingPut] = []
         self._flusher: asyncio.Task[None] | None = None
         self._arrived = asyncio.Event()
+        self._released: asyncio.Task[None] | None = None
 
     async def open(self) -> SqliteQueue:
         """Opens (and creates) the queue file."""
@@ -73,14 +84,21 @@ class SqliteQueue:
         path: Path = self.settings.path
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect on a new file
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
         conn.executescript(SCHEMA)
         conn.execute(
             "INSERT OR IGNORE INTO counters (name, value) VALUES ('reference', ?)",
             (FIRST_REFERENCE - 1,),
         )
+        # A file from before done items were compacted: drop their payloads, then rewrite
+        # it once so that it can shrink from now on.
+        conn.execute("UPDATE items SET payload='' WHERE state='done' AND payload != ''")
+        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            conn.execute("VACUUM")
         self._conn = conn
 
     async def _run(self, fn: Callable[[], T]) -> T:
@@ -111,14 +129,26 @@ class SqliteQueue:
             group, self._pending = self._pending, []
             try:
                 results = await self._run(functools.partial(self._put_sync, group))
-            except Exception as err:  # every waiter learns why its put failed
+            except Exception as err:
+                # One bad put must not fail the others: each is put again on its own. A
+                # failure of the file itself (locked, full) would only come back each time.
+                if len(group) == 1 or isinstance(err, sqlite3.OperationalError):
+                    for pending in group:
+                        _settle(pending, err)
+                    continue
                 for pending in group:
-                    if not pending.future.done():
-                        pending.future.set_exception(err)
+                    await self._put_alone(pending)
                 continue
             for pending, receipts in zip(group, results, strict=True):
-                if not pending.future.done():
-                    pending.future.set_result(receipts)
+                _settle(pending, receipts)
+
+    async def _put_alone(self, pending: _PendingPut) -> None:
+        try:
+            (receipts,) = await self._run(functools.partial(self._put_sync, [pending]))
+        except Exception as err:  # the waiter learns why its put failed
+            _settle(pending, err)
+            return
+        _settle(pending, receipts)
 
     def _put_sync(self, group: list[_PendingPut]) -> list[list[Receipt]]:
         conn = self.conn
@@ -129,9 +159,10 @@ class SqliteQueue:
             for pending in group:
                 receipts: list[Receipt] = []
                 for env in pending.envelopes:
+                    record = queue_record(env)
                     row = conn.execute(
                         "SELECT reference FROM items WHERE channel=? AND external_id=?",
-                        (env.channel, env.external_id),
+                        (record.channel, record.external_id),
                     ).fetchone()
                     if row is not None:
                         receipts.append(Receipt(env.channel, env.external_id, row[0], True))
@@ -143,7 +174,7 @@ class SqliteQueue:
                     conn.execute(
                         "INSERT INTO items (channel, external_id, payload, reference,"
                         " available_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                        (env.channel, env.external_id, env.to_json(), reference, now, now),
+                        (record.channel, record.external_id, record.payload, reference, now, now),
                     )
                     receipts.append(Receipt(env.channel, env.external_id, reference, False))
                 if pending.cursor is not None:
@@ -173,6 +204,7 @@ class SqliteQueue:
 
     async def claim(self, consumer: str, max_items: int, block: float) -> list[QueueItem]:
         """Claims ready items and items whose worker's lease ran out."""
+        await self._release_abandoned()
         deadline = time.monotonic() + block
         while True:
             self._arrived.clear()
@@ -183,6 +215,33 @@ class SqliteQueue:
             wait = min(remaining, self.settings.poll_interval)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), timeout=wait)
+
+    async def _release_abandoned(self) -> None:
+        """Before this process's first claim: what a dead process on this host (or this
+        process's previous life) held is handed out at once, not after its lease."""
+        if self._released is None:
+            self._released = asyncio.create_task(self._run(self._release_sync))
+        try:
+            await asyncio.shield(self._released)
+        except Exception:
+            self._released = None  # the next claim tries again
+            raise
+
+    def _release_sync(self) -> None:
+        conn = self.conn
+        holders = conn.execute(
+            "SELECT claimed_by, max(lease_until) FROM items WHERE state='claimed'"
+            " GROUP BY claimed_by"
+        ).fetchall()
+        lease = self.settings.visibility_timeout
+        gone = [name for name, until in holders if name and abandoned(name, until - lease)]
+        if gone:
+            marks = ",".join("?" * len(gone))
+            conn.execute(
+                f"UPDATE items SET lease_until=0 WHERE state='claimed'"  # noqa: S608
+                f" AND claimed_by IN ({marks})",
+                gone,
+            )
 
     def _claim_sync(self, consumer: str, max_items: int) -> list[QueueItem]:
         conn = self.conn
@@ -213,7 +272,8 @@ class SqliteQueue:
         return [QueueItem(str(r[0]), r[1], r[2], r[3]) for r in rows]
 
     async def ack(self, item_ids: Sequence[str]) -> None:
-        """Marks items done."""
+        """Marks items done and drops their payloads; forgets done items past the
+        duplicate window; gives the freed space back once there is enough of it."""
         if not item_ids:
             return
         ids = [int(item_id) for item_id in item_ids]
@@ -221,12 +281,25 @@ class SqliteQueue:
         def ack_sync() -> None:
             marks = ",".join("?" * len(ids))
             self.conn.execute(
-                f"UPDATE items SET state='done', claimed_by=NULL, lease_until=NULL"  # noqa: S608
-                f" WHERE id IN ({marks})",
+                f"UPDATE items SET state='done', payload='', claimed_by=NULL,"  # noqa: S608
+                f" lease_until=NULL, last_error=NULL WHERE id IN ({marks})",
                 ids,
             )
+            self.conn.execute(
+                "DELETE FROM items WHERE state='done' AND created_at < ?",
+                (time.time() - self.dedup_seconds,),
+            )
+            self._shrink_sync()
 
         await self._run(ack_sync)
+
+    def _shrink_sync(self) -> None:
+        """Returns free pages to the file system once they are over a quarter of the file:
+        fewer would be reused by the next puts anyway."""
+        (free,) = self.conn.execute("PRAGMA freelist_count").fetchone()
+        (total,) = self.conn.execute("PRAGMA page_count").fetchone()
+        if free > max(VACUUM_MIN_PAGES, total // 4):
+            self.conn.execute("PRAGMA incremental_vacuum").fetchall()
 
     async def retry(self, item_id: str, reason: str) -> bool:
         """Backs off exponentially; dead-letters once the tries are used up."""
@@ -315,3 +388,13 @@ class SqliteQueue:
             conn, self._conn = self._conn, None
             await self._run(conn.close)
         self._executor.shutdown(wait=True)
+
+
+def _settle(pending: _PendingPut, outcome: list[Receipt] | Exception) -> None:
+    """Hands a put its receipts, or the error that failed it."""
+    if pending.future.done():
+        return
+    if isinstance(outcome, Exception):
+        pending.future.set_exception(outcome)
+    else:
+        pending.future.set_result(outcome)
