@@ -23,9 +23,11 @@ from inbox.ingest import IngestPlan, ingest_batch
 from inbox.models import Envelope, Outbound, Priority, TriageDecision
 from inbox.outbox import OutboxSender
 from inbox.queue import Sink
+from inbox.store.accounts import Accounts
+from inbox.store.dashboard_rows import dashboard
 from inbox.store.engine import create_engine, migrate
 from inbox.store.outbox_rows import OutboxRows
-from inbox.store.tables import events, outbox
+from inbox.store.tables import conversations, events, outbox
 from tests.conftest import until
 
 
@@ -236,6 +238,13 @@ async def test_an_answer_failing_for_long_is_raised_to_supervisors_once(
     # Every failure left a line in the log, not only the warning.
     retried = [r for r in caplog.records if "451 try later" in r.message]
     assert len(retried) >= 40
+    async with engine.connect() as conn:
+        team = (await conn.execute(select(conversations.c.team).limit(1))).scalar_one()
+    boss, _token = await Accounts(engine).add_agent("boss", [team], role="supervisor")
+    alerts = (await dashboard(engine, boss)).alerts
+    assert [(a["kind"], a["target"]) for a in alerts] == [
+        ("delivery_delayed", "TransientError: 451 try later")
+    ]  # among the supervisor dashboard's recent alerts
 
 
 async def test_each_delivery_is_committed_before_the_next_send(
