@@ -268,6 +268,32 @@ async def test_each_delivery_is_committed_before_the_next_send(
     assert set((await _states(engine)).values()) == {"sent"}
 
 
+async def test_a_repeat_safe_channel_records_its_pass_in_one_commit(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    # The web form's "send" only points at the store: repeating it is harmless, so its
+    # deliveries share one commit (a commit per answer would slow the web role down).
+    await _tickets(engine, settings, [f"c{i}" for i in range(5)])
+    recorded_at_send: list[int] = []
+
+    async def count_recorded(_outbound: Outbound) -> None:
+        states = await _states(engine)
+        recorded_at_send.append(sum(1 for state in states.values() if state == "sent"))
+
+    channel = ScriptedChannel(on_send=count_recorded)
+    sender = OutboxSender(
+        OutboxRows(engine),
+        {"scripted": channel},
+        _fast(settings),
+        asyncio.Event(),
+        repeat_safe=["scripted"],
+    )
+    assert await sender.send_due() == 5
+    assert recorded_at_send == [0] * 5
+    assert set((await _states(engine)).values()) == {"sent"}
+    assert sender.metrics.counters["inbox_outbox_sent_total"] == 5
+
+
 async def test_a_pass_hands_back_what_its_lease_cannot_cover(
     engine: AsyncEngine, settings: Settings
 ) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import aliased
 
@@ -178,18 +178,23 @@ class OutboxRows:
             alerted=row.delay_alerted_at is not None,
         )
 
-    async def mark_sent(self, outbox_id: int, external_id: str) -> None:
-        """Records one delivery (with the channel's id); the row is never sent again."""
+    async def mark_sent(self, deliveries: list[tuple[int, str]]) -> None:
+        """Records deliveries ``(outbox_id, channel's id)`` in one commit; those rows are
+        never sent again."""
+        if not deliveries:
+            return
+        stamp = now()
         async with self.engine.begin() as conn:
             await conn.execute(
                 update(outbox)
-                .where(outbox.c.id == outbox_id)
+                .where(outbox.c.id == bindparam("row_id"))
                 .values(
                     state="sent",
-                    sent_external_id=external_id,
-                    sent_at=now(),
+                    sent_external_id=bindparam("external_id"),
+                    sent_at=stamp,
                     lease_until=None,
-                )
+                ),
+                [{"row_id": row_id, "external_id": ext} for row_id, ext in deliveries],
             )
 
     async def release(self, outbox_ids: Collection[int]) -> None:
