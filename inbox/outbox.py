@@ -3,7 +3,8 @@
 Each outbox row is leased before it is sent and marked sent, in a commit of its own, right
 after, so a row is sent once; a crash between the send and the mark can repeat that one
 send, which is why connectors key deliveries by the outbox id where the channel allows (an
-email Message-ID, say). A temporary failure is retried with capped back-off for
+email Message-ID, say). Channels where a repeat is harmless (the web form, the chat) share
+one commit per pass instead. A temporary failure is retried with capped back-off for
 ``give_up_after_hours``; only a permanent refusal fails a row at once.
 Rows to one recipient go out in order: a row waits while an earlier one to the same
 address is unsent, and a long answer sent in parts resumes after its last delivered part.
@@ -141,20 +142,8 @@ class OutboxSender:
         reason = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
         row_id = outbound.outbox_id
         state = await self.rows.retry_state(row_id)
-        hours = state.age / 3600
         if state.age >= self.settings.give_up_after_hours * 3600:
-            log.error(
-                "outbox %s to %s: gave up after %.1f h and %d tries: %s",
-                row_id,
-                outbound.channel,
-                hours,
-                state.attempts,
-                reason,
-            )
-            await self.rows.mark_failed(
-                row_id, f"gave up after {hours:.1f} h and {state.attempts} tries: {reason}"
-            )
-            self.metrics.count(FAILED_TOTAL[0])
+            await self._give_up(outbound, reason, state)
             return
         self.metrics.count(RETRIED_TOTAL[0])
         rate_limited = isinstance(err, RateLimited)
@@ -178,6 +167,22 @@ class OutboxSender:
             parts_sent=progress if progress > outbound.parts_sent else None,
             counted=not rate_limited,
         )
+
+    async def _give_up(self, outbound: Outbound, reason: str, state: RetryState) -> None:
+        hours = state.age / 3600
+        log.error(
+            "outbox %s to %s %s: gave up after %.1f h and %d tries: %s",
+            outbound.outbox_id,
+            outbound.channel,
+            outbound.address,
+            hours,
+            state.attempts,
+            reason,
+        )
+        await self.rows.mark_failed(
+            outbound.outbox_id, f"gave up after {hours:.1f} h and {state.attempts} tries: {reason}"
+        )
+        self.metrics.count(FAILED_TOTAL[0])
 
     def _backoff(self, state: RetryState) -> float:
         exponent = min(max(state.attempts - 1, 0), 30)  # 2**30 s is past any cap
