@@ -199,6 +199,7 @@ class InboxService:
                 s.outbox,
                 self.outbox_wake,
                 metrics=self.metrics,
+                repeat_safe=[c.name for c in sends if isinstance(c, WEB_CHANNELS)],
             )
             self._spawn(sender.run(self.stopping), "outbox-sender")
         if "web" in roles:

@@ -153,11 +153,13 @@ class StoreSettings:
 
 @dataclass(frozen=True)
 class OutboxSettings:
-    """The outbox sender's retry policy."""
+    """The outbox sender's retry policy: a temporary failure is retried, with back-off, for
+    ``give_up_after_hours``; supervisors hear of an answer failing ``alert_after_minutes``."""
 
-    max_attempts: int = 8
     retry_backoff: float = 2.0
-    retry_backoff_max: float = 600.0
+    retry_backoff_max: float = 300.0
+    give_up_after_hours: float = 72.0
+    alert_after_minutes: float = 30.0
     lease_seconds: float = 60.0
     poll_interval: float = 0.5
 
@@ -666,10 +668,12 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
     s.finish()
 
     o = top.table_of("outbox")
+    o.get("max_attempts", None)  # no longer used (answers are retried for hours); tolerated
     outbox = OutboxSettings(
-        max_attempts=o.integer("max_attempts", 8, minimum=1),
         retry_backoff=o.number("retry_backoff", 2.0),
-        retry_backoff_max=o.number("retry_backoff_max", 600.0),
+        retry_backoff_max=o.number("retry_backoff_max", 300.0),
+        give_up_after_hours=o.number("give_up_after_hours", 72.0, minimum=0.0001),
+        alert_after_minutes=o.number("alert_after_minutes", 30.0),
         lease_seconds=o.number("lease_seconds", 60.0, minimum=1.0),
         poll_interval=o.number("poll_interval", 0.5, minimum=0.01),
     )

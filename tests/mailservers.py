@@ -473,6 +473,7 @@ class SmtpServer(_Server):
     def __init__(self) -> None:
         self._recorder = _Recorder()
         self._controller: _Controller | None = None
+        self._last_port = 0
 
     @property
     def host(self) -> str:
@@ -558,7 +559,17 @@ class SmtpServer(_Server):
     def stop(self) -> None:
         controller, self._controller = self._controller, None
         if controller is not None:
+            self._last_port = controller.port
             controller.stop()
+
+    def start_again(self) -> Self:
+        """Back after a ``stop``, on the same port (a mail server returning from an outage);
+        what it received before is kept."""
+        if self._controller is None:
+            controller = _Controller(self._recorder, hostname=LOOPBACK, port=self._last_port)
+            controller.start()
+            self._controller = controller
+        return self
 
 
 # -- configuration -----------------------------------------------------------------------

@@ -61,6 +61,12 @@ class BotApi:
     # update ids each getUpdates answer carried, in order
     served: list[list[int]] = field(default_factory=list)
     on_get_file: Callable[[str], Awaitable[None]] | None = None
+    # sendMessage takes this long before Telegram accepts the message; a client that goes
+    # away meanwhile (its process killed) has sent nothing
+    send_delay: float = 0.0
+    # awaited as each sendMessage call arrives (with the call's number, from 1), before
+    # the delay: a test can act while the send is in flight
+    on_send_message: Callable[[int], Awaitable[None]] | None = None
     _retry_after: int = 1
     _limited_calls: set[int] = field(default_factory=set)
     _send_calls: int = 0
@@ -257,10 +263,20 @@ class BotApi:
         }.get(method)
         if handler is None:
             return _error(404, "Not Found")
+        if method == "sendMessage" and not await self._client_waits(request):
+            return _error(500, "Internal Server Error: the client went away")
         response = await handler(params)
         if self._closing.is_set() and request.transport is not None:
             request.transport.abort()  # the connection drops before any answer
         return response
+
+    async def _client_waits(self, request: web.Request) -> bool:
+        """Runs the send hook and the send delay; False if the client went away meanwhile."""
+        if self.on_send_message is not None:
+            await self.on_send_message(self.calls["sendMessage"])
+        if self.send_delay:
+            await asyncio.sleep(self.send_delay)
+        return request.transport is not None and not request.transport.is_closing()
 
     async def _get_me(self, params: dict[str, Any]) -> web.Response:
         return _ok(

@@ -169,3 +169,14 @@ def test_bad_telegram_settings_name_the_key(
     raw["channels"]["telegram"] = table
     with pytest.raises(ConfigError, match=message):
         parse_settings(raw, tmp_path)
+
+
+def test_an_old_outbox_max_attempts_still_loads_and_no_longer_limits_retries(
+    tmp_path: Path,
+) -> None:
+    raw = default_config()
+    raw["inbox"]["data_dir"] = str(tmp_path)
+    raw["outbox"] = {"max_attempts": 8, "give_up_after_hours": 24}
+    outbox = parse_settings(raw, tmp_path).outbox
+    assert (outbox.give_up_after_hours, outbox.alert_after_minutes) == (24.0, 30.0)
+    assert not hasattr(outbox, "max_attempts")

@@ -21,6 +21,14 @@ WAITING = (Status.NEW.value, Status.OPEN.value)  # waiting on an agent
 OPEN = (*WAITING, Status.PENDING.value)
 AT_RISK_ROWS = 50
 ALERT_ROWS = 30
+# SLA alerts, and answers that keep failing to reach the customer (or were given up on).
+ALERT_KINDS = (
+    "sla_warning",
+    "sla_breached",
+    "sla_escalated",
+    "delivery_delayed",
+    "delivery_failed",
+)
 CSAT_DAYS = 30
 
 
@@ -95,7 +103,7 @@ async def dashboard(engine: AsyncEngine, supervisor: Agent) -> Dashboard:
     alerts = (
         select(events.c.kind, events.c.data, events.c.created_at, c.c.reference, c.c.team)
         .join(c, c.c.id == events.c.conversation_id)
-        .where(in_teams, events.c.kind.in_(("sla_warning", "sla_breached", "sla_escalated")))
+        .where(in_teams, events.c.kind.in_(ALERT_KINDS))
         .order_by(events.c.id.desc())
         .limit(ALERT_ROWS)
     )
@@ -164,7 +172,8 @@ async def dashboard(engine: AsyncEngine, supervisor: Agent) -> Dashboard:
                 "kind": r.kind.removeprefix("sla_"),
                 "reference": int(r.reference),
                 "team": r.team,
-                "target": str(r.data.get("target", "")).replace("_", " "),
+                "target": str(r.data.get("target", "")).replace("_", " ")
+                or str(r.data.get("error", ""))[:200],
                 "at": float(r.created_at),
             }
             for r in alert_rows

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import aliased
 
@@ -15,6 +16,16 @@ from inbox.store.tables import conversations, messages, outbox
 from inbox.store.writes import record_event
 
 _earlier = aliased(outbox)
+
+
+@dataclass(frozen=True)
+class RetryState:
+    """A failed row's history: leases taken, seconds since it was queued, and whether
+    supervisors were told it keeps failing."""
+
+    attempts: int
+    age: float
+    alerted: bool
 
 
 def _due(stamp: float):  # type: ignore[no-untyped-def]
@@ -37,6 +48,8 @@ def _due(stamp: float):  # type: ignore[no-untyped-def]
 
 
 MAX_REFERENCES = 20
+# The attempt a lease counted, given back (a rate limit, a row handed back unsent).
+_GIVE_BACK = case((outbox.c.attempts > 0, outbox.c.attempts - 1), else_=0)
 
 
 async def _thread_parents(
@@ -149,14 +162,25 @@ class OutboxRows:
             for r in details
         ]
 
-    async def attempts(self, outbox_id: int) -> int:
-        """How many times the row was leased."""
+    async def retry_state(self, outbox_id: int) -> RetryState:
+        """How often and how long the row has been tried, and whether supervisors know."""
         async with self.engine.connect() as conn:
-            value = await conn.scalar(select(outbox.c.attempts).where(outbox.c.id == outbox_id))
-        return int(value or 0)
+            row = (
+                await conn.execute(
+                    select(outbox.c.attempts, outbox.c.created_at, outbox.c.delay_alerted_at).where(
+                        outbox.c.id == outbox_id
+                    )
+                )
+            ).one()
+        return RetryState(
+            attempts=int(row.attempts or 0),
+            age=max(0.0, now() - float(row.created_at)),
+            alerted=row.delay_alerted_at is not None,
+        )
 
     async def mark_sent(self, deliveries: list[tuple[int, str]]) -> None:
-        """Records deliveries ``(outbox_id, channel's id)``; those rows are never sent again."""
+        """Records deliveries ``(outbox_id, channel's id)`` in one commit; those rows are
+        never sent again."""
         if not deliveries:
             return
         stamp = now()
@@ -173,11 +197,31 @@ class OutboxRows:
                 [{"row_id": row_id, "external_id": ext} for row_id, ext in deliveries],
             )
 
+    async def release(self, outbox_ids: Collection[int]) -> None:
+        """Hands leased rows back unsent (the pass ran out of lease time), without counting
+        the attempt their lease took."""
+        if not outbox_ids:
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(list(outbox_ids)), outbox.c.state == "sending")
+                .values(state="pending", lease_until=None, attempts=_GIVE_BACK)
+            )
+
     async def mark_retry(
-        self, outbox_id: int, error: str, delay: float, parts_sent: int | None = None
+        self,
+        outbox_id: int,
+        error: str,
+        delay: float,
+        parts_sent: int | None = None,
+        *,
+        counted: bool = True,
     ) -> None:
         """Puts the row back for another try after ``delay`` seconds; ``parts_sent``
-        records how far a long answer got, so the next try goes on from there."""
+        records how far a long answer got, so the next try goes on from there. A try that
+        is not ``counted`` (the channel asked us to wait) gives back the attempt its lease
+        took, so it does not lengthen the back-off."""
         values: dict[str, Any] = {
             "state": "pending",
             "next_attempt_at": now() + delay,
@@ -186,8 +230,38 @@ class OutboxRows:
         }
         if parts_sent is not None:
             values["parts_sent"] = parts_sent
+        if not counted:
+            values["attempts"] = _GIVE_BACK
         async with self.engine.begin() as conn:
             await conn.execute(update(outbox).where(outbox.c.id == outbox_id).values(**values))
+
+    async def mark_delayed(self, outbox_id: int, error: str, failing_for: float) -> bool:
+        """Notes, once, that the row has kept failing for ``failing_for`` seconds, and says
+        so on its conversation; True if this call was the one that noted it."""
+        async with self.engine.begin() as conn:
+            noted = await conn.execute(
+                update(outbox)
+                .where(outbox.c.id == outbox_id, outbox.c.delay_alerted_at.is_(None))
+                .values(delay_alerted_at=now())
+                .returning(outbox.c.conversation_id)
+            )
+            found = noted.all()
+            if not found:
+                return False
+            conversation_id = found[0][0]
+            if conversation_id is not None:
+                await record_event(
+                    conn,
+                    int(conversation_id),
+                    "delivery_delayed",
+                    "outbox",
+                    {
+                        "outbox_id": outbox_id,
+                        "error": error,
+                        "failing_minutes": round(failing_for / 60, 1),
+                    },
+                )
+        return True
 
     async def mark_failed(self, outbox_id: int, error: str) -> None:
         """Gives up on the row and says why on its conversation."""

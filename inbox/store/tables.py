@@ -161,6 +161,8 @@ outbox = Table(
     Column("text", Text, nullable=True),
     Column("subject", String(300), nullable=True),
     Column("parts_sent", Integer, nullable=False, default=0, server_default="0"),
+    # When supervisors were told the row keeps failing (once; see [outbox] alert_after).
+    Column("delay_alerted_at", Float, nullable=True),
     Index("ix_outbox_due", "state", "next_attempt_at"),
     Index("ix_outbox_line", "channel", "address", "state"),
     Index("ix_outbox_sent", "channel", "sent_at"),
