@@ -29,6 +29,8 @@ PUBLIC = {
     ("POST", "/form"),
     ("POST", "/api/messages"),
     ("GET", "/ticket/{token}"),
+    ("GET", "/form/confirm/{token}"),  # a form address's confirmation: the signed link is
+    ("POST", "/form/confirm/{token}"),  # the key, and only the POST confirms
     ("GET", "/chat"),
     ("POST", "/chat/session"),
     ("GET", "/chat/ws"),
