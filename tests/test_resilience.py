@@ -32,6 +32,8 @@ def _write_config(tmp_path: Path, port: int) -> tuple[Path, Settings]:
     raw = make_raw_config(tmp_path, queue={"batch_size": 8, "visibility_timeout": 2})
     raw["web"]["port"] = port
     raw["channels"]["form"]["rate_limit_per_minute"] = 100_000
+    # Receipts at once: the kill must land while the worker is still storing the burst.
+    raw["channels"]["form"]["receipt_wait_seconds"] = 0
     path = tmp_path / "config.toml"
     path.write_text(tomlwrite.dumps(raw))
     return path, parse_settings(raw, tmp_path)
