@@ -89,6 +89,21 @@ async def test_who_may_see_the_dashboard(running: Running) -> None:
             assert r.status == 200 and "Supervisor dashboard" in await r.text()
 
 
+async def test_agent_load_counts_each_conversation_once(running: Running) -> None:
+    token = await running.agent_token("mo", "billing", "orders", "triage", role="supervisor")
+    receipt = await running.submit(email="pat@example.com", message="Refund my double charge")
+    reference = receipt["reference"]
+    status, _ = await running.api(
+        "POST", f"/api/conversations/{reference}/assign", token, {"agent": "mo"}
+    )
+    assert status == 200
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as http:
+        await sign_in_http(http, running.base, "mo", TEST_PASSWORD)
+        async with http.get(running.base + "/supervisor/panel") as r:
+            panel = await r.text()
+    assert "<li>mo: 1 open</li>" in panel
+
+
 async def test_the_live_stream_keeps_to_the_teams_of_the_person(running: Running) -> None:
     await running.agent_token("bo", "billing")
     async with aiohttp.ClientSession() as http, http.get(running.base + "/live") as r:

@@ -92,13 +92,15 @@ async def dashboard(engine: AsyncEngine, supervisor: Agent) -> Dashboard:
         .order_by(c.c.sla_due, c.c.id)
         .limit(AT_RISK_ROWS)
     )
+    # Distinct: the join with the person's teams repeats each conversation once per team.
+    assigned = func.count(c.c.id.distinct())
     load = (
-        select(agents.c.name, func.count(c.c.id))
+        select(agents.c.name, assigned)
         .join(agent_teams, agent_teams.c.agent_id == agents.c.id)
         .outerjoin(c, and_(c.c.assignee_id == agents.c.id, c.c.status.in_(OPEN)))
         .where(agent_teams.c.team.in_(teams))
         .group_by(agents.c.id, agents.c.name)
-        .order_by(func.count(c.c.id).desc(), agents.c.name)
+        .order_by(assigned.desc(), agents.c.name)
     )
     alerts = (
         select(events.c.kind, events.c.data, events.c.created_at, c.c.reference, c.c.team)
