@@ -583,6 +583,7 @@ def _report(sender: str, report_type: str, reported_id: str, subject: str) -> by
     ).encode()
 
 
+@pytest.mark.both_backends
 async def test_bounces_complaints_and_receipts_stay_on_their_conversation_unanswered(
     mailbox: Mailbox, dovecot: Dovecot, smtp_server: SmtpServer
 ) -> None:
@@ -616,6 +617,7 @@ async def test_bounces_complaints_and_receipts_stay_on_their_conversation_unansw
     assert len(smtp_server.received) == 1
 
 
+@pytest.mark.both_backends
 async def test_mailer_daemons_never_raise_an_incident(
     tmp_path: Path,
     dovecot: Dovecot,
@@ -655,6 +657,7 @@ async def test_mailer_daemons_never_raise_an_incident(
     assert store.count(f"{members} WHERE c.address LIKE 'mailer-daemon@%'") == 0
 
 
+@pytest.mark.both_backends
 async def test_an_email_follow_up_quoting_its_reference_joins_without_a_notice(
     mailbox: Mailbox, dovecot: Dovecot, smtp_server: SmtpServer
 ) -> None:
