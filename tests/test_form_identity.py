@@ -191,3 +191,15 @@ async def test_a_receipt_that_cannot_wait_names_the_message_not_a_ticket(
         ) as r:
             page = await r.text()
         assert "Its reference is" in page and "Your ticket is" not in page
+
+
+async def test_a_message_sent_twice_is_one_ticket_and_shows_once(running: Running) -> None:
+    first = await running.submit(email="gil@example.com", message="I was charged twice!")
+    second = await running.submit(email="gil@example.com", message="I was charged twice!")
+    assert second["message_reference"] != first["message_reference"]
+    assert second["ticket"] == first["ticket"] == f"#{first['reference']}"
+    for receipt in (first, second):
+        async with running.http.get(running.base + receipt["ticket_url"]) as r:
+            page = await r.text()
+        assert f"<h1>Ticket #{first['reference']}</h1>" in page
+        assert page.count("I was charged twice!") == 1
