@@ -9,12 +9,11 @@ touches the store or the classifier, and it translates its third-party errors in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from aiohttp import web
 
-from inbox.models import Outbound
+from inbox.models import Outbound, TranscriptEntry
 from inbox.queue import Sink
 
 
@@ -47,17 +46,6 @@ class WebChannel(Connector, Protocol):
     async def close_connections(self) -> None:
         """Closes long-lived connections (sockets) so the server can stop at once."""
         ...
-
-
-@dataclass(frozen=True)
-class TranscriptEntry:
-    """One message as the customer sees it (internal notes never appear)."""
-
-    message_id: int
-    reference: int
-    author: str
-    text: str
-    created_at: float
 
 
 class CustomerTranscripts(Protocol):

@@ -79,11 +79,6 @@ class Submitters:
         return self._cookies.sign(submitter.key)
 
 
-def typed_email(identity_address: str) -> str:
-    """The address a form identity's sender typed (the part before the key digest)."""
-    return identity_address.split("#", 1)[0]
-
-
 def external_id_prefix(identity_address: str) -> str:
     """The prefix of every message id this form identity sent."""
     return f"form:{identity_address.rsplit('#', 1)[-1]}:"

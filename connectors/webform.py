@@ -26,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from connectors.base import CustomerTranscripts, FormAddresses, TranscriptEntry
+from connectors.base import CustomerTranscripts, FormAddresses
 from connectors.pages import client_ip, render
 from connectors.ratelimit import RateLimiter
 from connectors.submitters import (
@@ -39,8 +39,8 @@ from connectors.submitters import (
 )
 from inbox import safe_json
 from inbox.config import FormSettings
-from inbox.form_confirmation import confirmed_identity, typed_address
-from inbox.models import Envelope, Outbound, Receipt
+from inbox.form_links import confirmed_identity, typed_address
+from inbox.models import Envelope, Outbound, Receipt, TranscriptEntry
 from inbox.queue import Sink
 from inbox.signing import Signer
 from inbox.text import clean_text, format_reference, single_line

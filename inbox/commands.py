@@ -23,8 +23,6 @@ from inbox.store.writes import queue_service_answer, record_event
 from inbox.text import format_reference, single_line
 
 EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-COMMANDS = frozenset({"start", "help", "status", "human", "link", "verify"})
-_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?:\s+(.*))?$", re.DOTALL)
 MAX_CODE_TRIES = 5
 LINK_WINDOW = 3600.0
 
@@ -35,16 +33,6 @@ HELP = (
     "/human - ask for a person\n"
     "/link you@example.com - join this chat with your email history"
 )
-
-
-def parse_command(text: str) -> tuple[str, str] | None:
-    """``("link", "ann@example.com")`` for ``/link@our_bot ann@example.com``; None for
-    anything that is not a command. An unknown command comes back as ``help``."""
-    match = _COMMAND.match(text.strip())
-    if match is None:
-        return None
-    name = match.group(1).lower()
-    return (name if name in COMMANDS else "help", (match.group(2) or "").strip()[:320])
 
 
 def _greeting(name: str) -> str:

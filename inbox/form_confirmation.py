@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox.config import Settings
-from inbox.signing import Signer
+from inbox.form_links import confirmation_path, typed_address
 from inbox.store.writes import queue_service_answer
 from inbox.text import format_reference
-
-PURPOSE = "form-confirm"
 
 
 @dataclass(frozen=True)
@@ -28,21 +26,6 @@ class NewFormSender:
     address: str  # the form identity: "typed@address#key digest"
     conversation_id: int
     reference: int
-
-
-def typed_address(identity_address: str) -> str:
-    """The address the sender typed."""
-    return identity_address.split("#", 1)[0]
-
-
-def confirmation_path(secret: bytes, identity_address: str) -> str:
-    """The path of the signed confirmation link for one form identity."""
-    return f"/form/confirm/{Signer(secret, PURPOSE).sign(identity_address)}"
-
-
-def confirmed_identity(secret: bytes, token: str) -> str | None:
-    """The form identity a confirmation token was made for, or None if it is not ours."""
-    return Signer(secret, PURPOSE).verify(token)
 
 
 async def queue_confirmations(

@@ -243,3 +243,14 @@ class TriageDecision:
     reasons: tuple[str, ...]
     language: str = ""  # ISO 639-1, "" when not detected
     spam: str = ""  # why it is spam: it goes to quarantine, never answered
+
+
+@dataclass(frozen=True)
+class TranscriptEntry:
+    """One message as the customer sees it (internal notes never appear)."""
+
+    message_id: int
+    reference: int
+    author: str
+    text: str
+    created_at: float

@@ -20,7 +20,7 @@ from connectors.telegram.split import MAX_MESSAGE, split_text, units
 from inbox import tomlwrite
 from inbox.app import InboxService
 from inbox.bench import start_service
-from inbox.commands import parse_command
+from inbox.command_words import parse_command
 from inbox.config import Settings, parse_settings
 from inbox.store.accounts import Accounts
 from tests.conftest import Store, make_raw_config, store_of, until

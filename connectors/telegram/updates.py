@@ -19,7 +19,7 @@ from telegram.error import (
     TelegramError,
 )
 
-from inbox.commands import parse_command
+from inbox.command_words import parse_command
 from inbox.config import TelegramSettings
 from inbox.models import Attachment, Envelope
 from inbox.text import clean_text

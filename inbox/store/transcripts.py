@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connectors.base import TranscriptEntry
+from inbox.models import TranscriptEntry
 from inbox.store.tables import conversation_refs, conversations, messages, outbox
 
 # A TranscriptEntry's fields, in order.
