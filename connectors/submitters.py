@@ -13,7 +13,7 @@ typed address and a *submitter key* that only the sender holds:
 
 The identity ``("form", "ann@example.com#<key digest>")`` is never merged with the
 email customer ``ann@example.com`` by itself: only when its sender confirms the link
-mailed to that address (``inbox.form_confirmation``). Until then an agent may merge a
+mailed to that address (``inbox.pipeline.form_confirmation``). Until then an agent may merge a
 message of it into that customer's ticket, and the desk shows the address as not verified.
 """
 

@@ -18,12 +18,12 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from connectors.base import CustomerTranscripts
-from connectors.pages import EMBEDDABLE_CSP, client_ip, render
-from connectors.ratelimit import RateLimiter
 from inbox import safe_json
 from inbox.command_words import parse_command
-from inbox.config import ChatSettings
+from inbox.config.settings import ChatSettings
 from inbox.models import Envelope, Outbound, TranscriptEntry
+from inbox.pages.ratelimit import RateLimiter
+from inbox.pages.render import EMBEDDABLE_CSP, client_ip, render
 from inbox.queue import Sink
 from inbox.signing import Signer
 from inbox.text import clean_text

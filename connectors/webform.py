@@ -27,8 +27,6 @@ from typing import Any
 from aiohttp import web
 
 from connectors.base import CustomerTranscripts, FormAddresses
-from connectors.pages import client_ip, render
-from connectors.ratelimit import RateLimiter
 from connectors.submitters import (
     COOKIE,
     COOKIE_MAX_AGE,
@@ -38,9 +36,11 @@ from connectors.submitters import (
     external_id_prefix,
 )
 from inbox import safe_json
-from inbox.config import FormSettings
+from inbox.config.settings import FormSettings
 from inbox.form_links import confirmed_identity, typed_address
 from inbox.models import Envelope, Outbound, Receipt, TranscriptEntry
+from inbox.pages.ratelimit import RateLimiter
+from inbox.pages.render import client_ip, render
 from inbox.queue import Sink
 from inbox.signing import Signer
 from inbox.text import clean_text, format_reference, single_line

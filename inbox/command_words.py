@@ -1,7 +1,7 @@
 """The bot's commands as words: which ones there are and how a message names one.
 
 Pure text, so the channels can tell a command from a message without the code that
-answers commands (``inbox.commands``, which reads and writes the store).
+answers commands (``inbox.pipeline.commands``, which reads and writes the store).
 """
 
 from __future__ import annotations

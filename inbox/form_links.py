@@ -1,6 +1,6 @@
 """The signed link that confirms an address typed into the web form (pure: no store).
 
-``inbox.form_confirmation`` mails it; the web form checks it when it is opened.
+``inbox.pipeline.form_confirmation`` mails it; the web form checks it when it is opened.
 """
 
 from __future__ import annotations

@@ -30,11 +30,11 @@ import aiohttp
 from sqlalchemy import update
 
 from inbox import tomlwrite
-from inbox.bench import read_texts, start_service
-from inbox.config import parse_settings
-from inbox.ingest import IngestPlan, ingest_batch
+from inbox.cli.bench import read_texts, start_service
+from inbox.config.settings import parse_settings
 from inbox.models import Envelope, Priority, RoutingDecision, TriageDecision
-from inbox.sla_watch import SlaWatcher
+from inbox.pipeline.ingest.batch import IngestPlan, ingest_batch
+from inbox.sla.watcher import SlaWatcher
 from inbox.store.accounts import Accounts
 from inbox.store.engine import create_engine, migrate
 from inbox.store.sla_clocks import clocks_for
@@ -87,7 +87,7 @@ async def fill(raw: dict[str, Any], folder: Path, count: int, texts: list[str]) 
                 .where(conversations.c.id % 24 == i)
                 .values(assignee_id=agent.agent_id, status="open")
             )
-    logging.getLogger("inbox.sla_watch").setLevel(logging.ERROR)  # hundreds of alerts
+    logging.getLogger("inbox.sla.watcher").setLevel(logging.ERROR)  # hundreds of alerts
     watcher = SlaWatcher(engine, clocks_for(settings))
     await watcher.check()
     await engine.dispose()

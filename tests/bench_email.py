@@ -32,7 +32,7 @@ import aioimaplib
 
 from connectors.mail.imap import parse_fetch, parse_search
 from inbox import tomlwrite
-from inbox.bench import measure_encode, read_texts, start_service
+from inbox.cli.bench import measure_encode, read_texts, start_service
 from tests.benching import arguments, latency
 from tests.conftest import default_config
 from tests.mailservers import Dovecot, SmtpServer, mailbox_config

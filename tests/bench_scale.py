@@ -35,8 +35,8 @@ import redis.asyncio as aioredis
 from sqlalchemy import select
 
 from inbox import tomlwrite
-from inbox.bench import _push, measure_encode, read_texts, start_service, stop_service
-from inbox.config import QueueSettings
+from inbox.cli.bench import _push, measure_encode, read_texts, start_service, stop_service
+from inbox.config.settings import QueueSettings
 from inbox.models import Envelope
 from inbox.queue.redis_keys import RedisKeys
 from inbox.queue.redis_streams import RedisStreamsQueue

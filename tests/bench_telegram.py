@@ -27,7 +27,7 @@ from pathlib import Path
 from telegram import Bot
 
 from inbox import tomlwrite
-from inbox.bench import measure_encode, read_texts, start_service
+from inbox.cli.bench import measure_encode, read_texts, start_service
 from tests.benching import arguments, latency
 from tests.conftest import default_config
 from tests.telegram_api import BotApi

@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 
 from classifiers.embedder import SentenceTransformerEmbedder
-from inbox.app import InboxService
-from inbox.config import Settings, parse_settings
+from inbox.config.settings import Settings, parse_settings
+from inbox.service.app import InboxService
 
 # The real mail servers' fixtures (``dovecot``, ``smtp_server``), a configured ``mailbox``
 # on them, headless Chromium

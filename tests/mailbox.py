@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from inbox.app import InboxService
-from inbox.config import Settings, parse_settings
+from inbox.config.settings import Settings, parse_settings
+from inbox.service.app import InboxService
 from tests.conftest import Store, make_raw_config, store_of
 from tests.mailservers import Dovecot, SmtpServer, mailbox_config
 

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from inbox.config import QueueSettings
+from inbox.config.settings import QueueSettings
 from inbox.queue import open_queue
 from inbox.queue.base import consumer_name
 

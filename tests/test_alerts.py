@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from inbox.config import parse_settings
+from inbox.config.settings import parse_settings
 from inbox.errors import ConfigError
 from tests.conftest import make_raw_config, store_of, until
 from tests.mailbox import email_config

@@ -17,8 +17,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from inbox import tomlwrite
-from inbox.bench import start_service
-from inbox.config import Settings, parse_settings
+from inbox.cli.bench import start_service
+from inbox.config.settings import Settings, parse_settings
 from inbox.errors import QueueUnavailable
 from inbox.models import Envelope
 from inbox.queue.redis_keys import RedisKeys

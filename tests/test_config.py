@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from inbox.config import load_settings, parse_settings
+from inbox.config.settings import load_settings, parse_settings
 from inbox.errors import ConfigError
 from tests.conftest import ROOT, default_config
 

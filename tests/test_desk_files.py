@@ -11,8 +11,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from inbox.app import InboxService
-from inbox.config import Settings, parse_settings
+from inbox.config.settings import Settings, parse_settings
+from inbox.service.app import InboxService
 from inbox.store.accounts import Accounts
 from tests.browser import TEST_PASSWORD
 from tests.conftest import store_of, until

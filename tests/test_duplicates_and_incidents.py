@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser
 
-from inbox.app import InboxService
-from inbox.config import Settings
+from inbox.config.settings import Settings
+from inbox.service.app import InboxService
 from tests.browser import open_conversation, sign_in
 from tests.conftest import Running, make_settings, store_of, until
 from tests.mailbox import Mailbox, mail

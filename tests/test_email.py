@@ -17,11 +17,11 @@ import pytest
 from connectors.mail.imap import ImapIngest
 from connectors.mail.smtp import build_message
 from inbox import tomlwrite
-from inbox.app import InboxService
-from inbox.bench import start_service
-from inbox.config import Settings, parse_settings
+from inbox.cli.bench import start_service
+from inbox.config.settings import Settings, parse_settings
 from inbox.models import Envelope, Outbound, Receipt
 from inbox.queue import Queue, open_queue
+from inbox.service.app import InboxService
 from tests.conftest import SHARED_DATA, Store, store_of, until
 from tests.mailbox import SUPPORT, Mailbox, email_config, email_settings, mail
 from tests.mailservers import Dovecot, SmtpServer
@@ -119,7 +119,7 @@ def _box() -> Any:
         "imap_user": "",
         "smtp_host": "127.0.0.1",
     }
-    from inbox.config import _email_settings
+    from inbox.config.settings import _email_settings
 
     return _email_settings([raw])[0]
 
@@ -462,7 +462,7 @@ async def test_agents_get_sanitised_html_and_files_only_as_downloads(
             assert r.status == 404
 
     # The operator sees the quarantined mail and gets its original bytes back.
-    from inbox.cli import main
+    from inbox.cli.main import main
 
     assert await asyncio.to_thread(main, ["--config", str(config), "quarantine"]) == 0
     listing = capsys.readouterr().out

@@ -12,8 +12,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from inbox.app import InboxService
-from inbox.config import Settings
+from inbox.config.settings import Settings
+from inbox.service.app import InboxService
 from tests.browser import TEST_PASSWORD
 from tests.conftest import Running, make_settings, until
 from tests.signing_in import cookie_jar, sign_in_http

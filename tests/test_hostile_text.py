@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser
 
-from inbox.config import parse_settings
+from inbox.config.settings import parse_settings
 from tests.browser import TEST_PASSWORD, ScriptWatch, open_conversation, sign_in
 from tests.conftest import Running, store_of, until
 from tests.telegram_api import BotApi

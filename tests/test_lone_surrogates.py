@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from inbox.config import Settings
+from inbox.config.settings import Settings
 from inbox.text import clean_text
 from tests.conftest import Running, make_settings, store_of, until
 from tests.telegram_api import BotApi

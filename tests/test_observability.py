@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 
 from classifiers.embedder import SentenceTransformerEmbedder
-from inbox.app import InboxService
-from inbox.config import Settings
+from inbox.config.settings import Settings
+from inbox.service.app import InboxService
 from inbox.store.accounts import Accounts
 from tests.browser import TEST_PASSWORD
 from tests.conftest import Running, store_of, until

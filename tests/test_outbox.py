@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inbox.config import OutboxSettings, Settings
+from inbox.config.settings import OutboxSettings, Settings
 from inbox.errors import PermanentError, RateLimited, TransientError
-from inbox.ingest import IngestPlan, ingest_batch
 from inbox.models import Envelope, Outbound, Priority, TriageDecision
-from inbox.outbox import OutboxSender
+from inbox.pipeline.ingest.batch import IngestPlan, ingest_batch
+from inbox.pipeline.outbox import OutboxSender
 from inbox.queue import Sink
 from inbox.store.accounts import Accounts
 from inbox.store.dashboard_rows import dashboard
@@ -212,7 +212,7 @@ async def test_gives_up_only_after_give_up_after_hours_and_says_so(
 async def test_an_answer_failing_for_long_is_raised_to_supervisors_once(
     engine: AsyncEngine, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="inbox.outbox")
+    caplog.set_level(logging.INFO, logger="inbox.pipeline.outbox")
     await _tickets(engine, settings, ["down", "fine"])
     channel = ScriptedChannel(failures={"down": [TransientError("451 try later")] * 40})
     sender = OutboxSender(

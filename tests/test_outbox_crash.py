@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from inbox import tomlwrite
-from inbox.bench import start_service
-from inbox.config import Settings, parse_settings
+from inbox.cli.bench import start_service
+from inbox.config.settings import Settings, parse_settings
 from tests.conftest import assert_each_stored_once, make_raw_config, store_of, until
 from tests.telegram_api import BotApi
 

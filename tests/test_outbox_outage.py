@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from inbox.app import InboxService
-from inbox.config import parse_settings
-from inbox.ingest import IngestPlan, ingest_batch
+from inbox.config.settings import parse_settings
 from inbox.models import Envelope, Priority, TriageDecision
+from inbox.pipeline.ingest.batch import IngestPlan, ingest_batch
+from inbox.service.app import InboxService
 from inbox.store.engine import create_engine, migrate
 from inbox.store.tables import conversations
 from inbox.store.writes import queue_outbound

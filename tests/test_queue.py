@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from inbox.config import QueueSettings
+from inbox.config.settings import QueueSettings
 from inbox.errors import InvalidMessage, QueueUnavailable
 from inbox.models import Envelope
 from inbox.queue import Queue, open_queue

@@ -15,8 +15,8 @@ import pytest
 import redis
 
 from inbox import tomlwrite
-from inbox.bench import start_service
-from inbox.config import QueueSettings, Settings, parse_settings
+from inbox.cli.bench import start_service
+from inbox.config.settings import QueueSettings, Settings, parse_settings
 from inbox.models import Envelope
 from inbox.queue import open_queue
 from inbox.queue.redis_keys import RedisKeys

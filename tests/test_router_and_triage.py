@@ -9,9 +9,9 @@ import numpy as np
 from classifiers.embedder import SentenceTransformerEmbedder
 from classifiers.router import LabelledExample, Router
 from classifiers.triage import Triage
-from inbox.config import Settings
+from inbox.config.settings import Settings
 from inbox.models import Priority
-from inbox.routing import RoutingService
+from inbox.pipeline.routing import RoutingService
 from inbox.text import embedding_text
 
 

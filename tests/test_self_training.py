@@ -18,8 +18,8 @@ from classifiers.self_training import (
     pseudo_label,
     save_history,
 )
-from inbox.app import learned_history
-from inbox.config import Settings
+from inbox.config.settings import Settings
+from inbox.service.app import learned_history
 from inbox.text import embedding_text
 from tests.conftest import Running, store_of, until
 from tests.test_cli import _config, _inbox

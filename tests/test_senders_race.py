@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from inbox.app import InboxService
-from inbox.config import parse_settings
-from inbox.ingest import IngestPlan, ingest_batch
+from inbox.config.settings import parse_settings
 from inbox.models import Envelope, Priority, TriageDecision
+from inbox.pipeline.ingest.batch import IngestPlan, ingest_batch
+from inbox.service.app import InboxService
 from inbox.store.engine import create_engine, migrate
 from tests.conftest import store_of, until
 from tests.mailbox import email_config

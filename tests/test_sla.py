@@ -20,12 +20,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inbox.business_hours import BusinessCalendar, parse_hours
-from inbox.config import Settings, parse_settings
+from inbox.config.settings import Settings, parse_settings
 from inbox.errors import ConfigError
-from inbox.ingest import IngestPlan, ingest_batch
 from inbox.models import Envelope, Priority, RoutingDecision, TriageDecision
-from inbox.sla_watch import SlaWatcher
+from inbox.pipeline.ingest.batch import IngestPlan, ingest_batch
+from inbox.sla.business_hours import BusinessCalendar, parse_hours
+from inbox.sla.watcher import SlaWatcher
 from inbox.store.accounts import Accounts, Agent
 from inbox.store.desk import Desk
 from inbox.store.engine import create_engine, migrate

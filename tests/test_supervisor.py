@@ -13,8 +13,8 @@ from typing import Any
 import aiohttp
 from playwright.async_api import Browser
 
-from inbox.config import parse_settings
-from inbox.live import LiveEvent
+from inbox.config.settings import parse_settings
+from inbox.web.live import LiveEvent
 from tests.browser import TEST_PASSWORD, ScriptWatch
 from tests.conftest import Running, make_raw_config, until
 from tests.signing_in import cookie_jar, sign_in_http

@@ -18,10 +18,10 @@ import pytest
 
 from connectors.telegram.split import MAX_MESSAGE, split_text, units
 from inbox import tomlwrite
-from inbox.app import InboxService
-from inbox.bench import start_service
+from inbox.cli.bench import start_service
 from inbox.command_words import parse_command
-from inbox.config import Settings, parse_settings
+from inbox.config.settings import Settings, parse_settings
+from inbox.service.app import InboxService
 from inbox.store.accounts import Accounts
 from tests.conftest import Store, make_raw_config, store_of, until
 from tests.mailbox import PASSWORD_ENV, mail

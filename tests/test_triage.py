@@ -8,8 +8,8 @@ from typing import Any
 
 import aiohttp
 
-from inbox.app import InboxService
-from inbox.config import Settings, parse_settings
+from inbox.config.settings import Settings, parse_settings
+from inbox.service.app import InboxService
 from tests.conftest import Running, make_raw_config, store_of, until
 
 ALL_TEAMS = ("billing", "orders", "accounts", "technical", "general", "triage")

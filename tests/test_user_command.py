@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from inbox import tomlwrite
-from inbox.config import parse_settings
+from inbox.config.settings import parse_settings
 from inbox.store.accounts import MAX_FAILED_LOGINS, Accounts, LoginRefused
 from inbox.store.engine import create_engine
 from tests.conftest import ROOT, make_raw_config

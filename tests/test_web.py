@@ -12,8 +12,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from inbox.app import InboxService
-from inbox.live import LiveEvent
+from inbox.service.app import InboxService
+from inbox.web.live import LiveEvent
 from tests.browser import TEST_PASSWORD
 from tests.conftest import Running, make_settings, until
 from tests.signing_in import cookie_jar, sign_in_http

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from inbox.store.accounts import MAX_FAILED_LOGINS
-from inbox.web_auth import source_of
+from inbox.web.auth import source_of
 from tests.browser import TEST_PASSWORD
 from tests.conftest import Running, make_settings, store_of, until
 from tests.signing_in import cookie_jar, login_form, sign_in_http

@@ -6,7 +6,7 @@ import logging
 
 from connectors.mail.imap import ImapIngest
 from connectors.mail.smtp import SmtpSender
-from inbox.config import EmailSettings
+from inbox.config.settings import EmailSettings
 from inbox.models import Outbound
 from inbox.queue import Sink
 

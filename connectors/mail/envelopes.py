@@ -14,7 +14,7 @@ from email.policy import compat32
 
 from connectors.mail.charsets import decode_words
 from connectors.mail.parse import UnparseableMail, parse_mail
-from inbox.config import EmailSettings
+from inbox.config.settings import EmailSettings
 from inbox.models import Attachment, Envelope
 from inbox.text import clean_text, single_line
 

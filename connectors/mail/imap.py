@@ -23,7 +23,7 @@ from typing import TypeVar
 import aioimaplib
 
 from connectors.mail.envelopes import envelope_from_mail
-from inbox.config import EmailSettings
+from inbox.config.settings import EmailSettings
 from inbox.errors import TransientError
 from inbox.queue import Sink
 

@@ -19,7 +19,7 @@ from email.utils import formataddr, formatdate
 
 import aiosmtplib
 
-from inbox.config import EmailSettings
+from inbox.config.settings import EmailSettings
 from inbox.errors import PermanentError, TransientError
 from inbox.message_ids import outbound_message_id
 from inbox.models import Outbound

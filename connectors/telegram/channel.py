@@ -29,7 +29,7 @@ from telegram.warnings import PTBDeprecationWarning
 from connectors.telegram.redact import hide_token
 from connectors.telegram.split import split_text
 from connectors.telegram.updates import SKIP_REASONS, Skipped, safe_envelope_of
-from inbox.config import TelegramSettings
+from inbox.config.settings import TelegramSettings
 from inbox.errors import DeliveryError, PermanentError, RateLimited, TransientError
 from inbox.metrics import Metrics
 from inbox.models import Envelope, Outbound

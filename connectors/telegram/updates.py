@@ -20,7 +20,7 @@ from telegram.error import (
 )
 
 from inbox.command_words import parse_command
-from inbox.config import TelegramSettings
+from inbox.config.settings import TelegramSettings
 from inbox.models import Attachment, Envelope
 from inbox.text import clean_text
 

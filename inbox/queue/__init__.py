@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from inbox.config import QueueSettings
+from inbox.config.settings import QueueSettings
 from inbox.queue.base import Queue, Sink
 
 __all__ = ["Queue", "Sink", "open_queue"]

@@ -31,7 +31,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 
-from inbox.config import QueueSettings
+from inbox.config.settings import QueueSettings
 from inbox.errors import QueueUnavailable
 from inbox.models import DeadLetter, Envelope, QueueItem, Receipt
 from inbox.queue.base import DEDUP_SECONDS, FIRST_REFERENCE, abandoned, queue_record

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from inbox.config import QueueSettings
+from inbox.config.settings import QueueSettings
 from inbox.models import DeadLetter, Envelope, QueueItem, Receipt
 from inbox.queue.base import DEDUP_SECONDS, FIRST_REFERENCE, abandoned, queue_record
 

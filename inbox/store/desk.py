@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.errors import Conflict, NotFound
 from inbox.models import Priority, Status
-from inbox.sla_policy import RESPONSES, SlaSettings, Target
+from inbox.sla.policy import RESPONSES, SlaSettings, Target
 from inbox.store.accounts import Agent
 from inbox.store.engine import now
 from inbox.store.files import StoredFile, attachments_of, message_file

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from inbox.business_hours import ALWAYS, BusinessCalendar
-from inbox.config import Settings
+from inbox.config.settings import Settings
 from inbox.models import Priority
-from inbox.sla_policy import RESPONSES, SlaSettings, Target, TeamSla
+from inbox.sla.business_hours import ALWAYS, BusinessCalendar
+from inbox.sla.policy import RESPONSES, SlaSettings, Target, TeamSla
 from inbox.store.tables import conversations, sla_timers
 
 RUNNING, PAUSED, STOPPED = "running", "paused", "stopped"

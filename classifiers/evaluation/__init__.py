@@ -1,0 +1,1 @@
+"""Measuring the classifiers on labelled data (``inbox eval``)."""

@@ -1,0 +1,1 @@
+"""The ``inbox`` command, one module per command family."""

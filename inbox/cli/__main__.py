@@ -1,0 +1,5 @@
+"""``python -m inbox.cli``."""
+
+from inbox.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Settings: frozen dataclasses read from config.toml and validated at start."""

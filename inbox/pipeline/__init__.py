@@ -1,0 +1,1 @@
+"""The message pipeline: worker, routing, triage, ingest, bot commands, outbox sender."""

@@ -1,0 +1,243 @@
+"""Bot commands a chat customer sends (/start, /status, /human, /link, /verify).
+
+They ride the queue like messages, so each is answered exactly once, in order with the
+customer's other answers. None of them opens a ticket.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+
+from sqlalchemy import ColumnElement, and_, case, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from inbox.config.settings import Settings
+from inbox.models import Envelope, Priority, Status
+from inbox.store.engine import now
+from inbox.store.links import contact_of, join_identities
+from inbox.store.tables import bot_commands, conversations, link_codes
+from inbox.store.writes import queue_service_answer, record_event
+from inbox.text import format_reference, single_line
+
+EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+MAX_CODE_TRIES = 5
+LINK_WINDOW = 3600.0
+
+HELP = (
+    "Write your question here: you get a ticket number at once, and our team answers in "
+    "this chat.\n\n"
+    "/status - your open tickets\n"
+    "/human - ask for a person\n"
+    "/link you@example.com - join this chat with your email history"
+)
+
+
+def _greeting(name: str) -> str:
+    hello = f"Hello {name}!" if name else "Hello!"
+    return f"{hello} This is our support desk.\n\n{HELP}"
+
+
+async def answer_command(conn: AsyncConnection, env: Envelope, settings: Settings) -> bool:
+    """Answers one command; False if it was answered before (a redelivery)."""
+    known = await conn.scalar(
+        select(bot_commands.c.id).where(
+            bot_commands.c.channel == env.channel,
+            bot_commands.c.external_id == env.external_id,
+        )
+    )
+    if known is not None:
+        return False
+    name, args = env.meta.get("command", "help"), env.meta.get("args", "")
+    await conn.execute(
+        insert(bot_commands).values(
+            channel=env.channel,
+            external_id=env.external_id,
+            address=env.address,
+            command=name,
+            created_at=now(),
+        )
+    )
+    if name == "start":
+        text = _greeting(single_line(env.sender_name.split(" ")[0]))
+    elif name == "status":
+        text = await _status(conn, env)
+    elif name == "human":
+        text = await _human(conn, env)
+    elif name == "link":
+        text = await _link(conn, env, args, settings)
+    elif name == "verify":
+        text = await _verify(conn, env, args, settings)
+    else:
+        text = HELP
+    await queue_service_answer(conn, channel=env.channel, address=env.address, text=text)
+    return True
+
+
+async def _status(conn: AsyncConnection, env: Envelope) -> str:
+    contact = await contact_of(conn, env.identity_channel, env.address)
+    if contact is None:
+        return "You have no tickets with us yet. Write your question and you will get one."
+    rows = (
+        await conn.execute(
+            select(
+                conversations.c.reference,
+                conversations.c.status,
+                conversations.c.channel,
+                conversations.c.subject,
+            )
+            .where(
+                conversations.c.contact_id == contact,
+                conversations.c.status != Status.RESOLVED.value,
+            )
+            .order_by(conversations.c.created_at)
+        )
+    ).all()
+    if not rows:
+        return "You have no open tickets."
+    lines = [
+        f"{format_reference(int(r.reference))} - {r.status} - {r.channel}"
+        + (f" - {single_line(r.subject)[:60]}" if r.subject else "")
+        for r in rows
+    ]
+    return "Your open tickets:\n" + "\n".join(lines)
+
+
+async def _open_session(conn: AsyncConnection, env: Envelope) -> tuple[int, int] | None:
+    row = (
+        await conn.execute(
+            select(conversations.c.id, conversations.c.reference)
+            .where(
+                conversations.c.channel == env.channel,
+                conversations.c.address == env.address,
+                conversations.c.status != Status.RESOLVED.value,
+            )
+            .order_by(conversations.c.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+async def _human(conn: AsyncConnection, env: Envelope) -> str:
+    session = await _open_session(conn, env)
+    if session is None:
+        return "Write your question here and a person from our team will answer it."
+    conversation_id, reference = session
+    await conn.execute(
+        update(conversations)
+        .where(conversations.c.id == conversation_id)
+        .values(
+            priority=case(
+                (conversations.c.priority < int(Priority.HIGH), int(Priority.HIGH)),
+                else_=conversations.c.priority,
+            ),
+            updated_at=now(),
+        )
+    )
+    await record_event(conn, conversation_id, "human_requested", "customer", {})
+    return f"A person from our team will answer here about ticket {format_reference(reference)}."
+
+
+def _code_hash(settings: Settings, env: Envelope, email: str, code: str) -> str:
+    message = f"link:{env.identity_channel}:{env.address}:{email}:{code}".encode()
+    return hmac.new(settings.secret, message, hashlib.sha256).hexdigest()
+
+
+def _codes_of(env: Envelope) -> ColumnElement[bool]:
+    """The link codes this chat asked for."""
+    return and_(
+        link_codes.c.identity_channel == env.identity_channel,
+        link_codes.c.address == env.address,
+    )
+
+
+def _masked(email: str) -> str:
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+async def _link(conn: AsyncConnection, env: Envelope, args: str, settings: Settings) -> str:
+    linking = settings.linking
+    if not linking.link_via:
+        return "Linking with an email address is not available here."
+    email = args.strip().lower()
+    if not EMAIL.match(email):
+        return "Send /link followed by your email address, for example /link you@example.com"
+    stamp = now()
+    recent = await conn.scalar(
+        select(func.count())
+        .select_from(link_codes)
+        .where(_codes_of(env), link_codes.c.created_at > stamp - LINK_WINDOW)
+    )
+    if int(recent or 0) >= linking.per_hour:
+        return "You asked for several codes within the hour; please try again later."
+    code = f"{secrets.randbelow(10**6):06d}"
+    minutes = linking.code_minutes
+    # A new code replaces any earlier one still waiting.
+    await conn.execute(
+        update(link_codes)
+        .where(_codes_of(env), link_codes.c.used_at.is_(None))
+        .values(used_at=stamp)
+    )
+    await conn.execute(
+        insert(link_codes).values(
+            identity_channel=env.identity_channel,
+            address=env.address,
+            email=email,
+            code_hash=_code_hash(settings, env, email, code),
+            attempts=0,
+            expires_at=stamp + minutes * 60,
+            created_at=stamp,
+        )
+    )
+    await queue_service_answer(
+        conn,
+        channel=linking.link_via,
+        address=email,
+        subject="Your code to link your chat",
+        text=(
+            f"Your code is {code}.\n\n"
+            f"Send /verify {code} in the chat within {minutes:g} minutes to join your chat "
+            "with the tickets of this email address.\n\n"
+            "If you did not ask for this, ignore this mail: nothing is linked without the code."
+        ),
+    )
+    return f"We sent a code to {_masked(email)}. Send /verify CODE here within {minutes:g} minutes."
+
+
+async def _verify(conn: AsyncConnection, env: Envelope, args: str, settings: Settings) -> str:
+    stamp = now()
+    row = (
+        await conn.execute(
+            select(link_codes)
+            .where(
+                _codes_of(env),
+                link_codes.c.used_at.is_(None),
+                link_codes.c.expires_at > stamp,
+                link_codes.c.attempts < MAX_CODE_TRIES,
+            )
+            .order_by(link_codes.c.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return "No code is waiting for this chat. Send /link you@example.com first."
+    code = "".join(args.split())
+    expected = _code_hash(settings, env, row.email, code)
+    if not hmac.compare_digest(expected, row.code_hash):
+        tries = int(row.attempts) + 1
+        await conn.execute(
+            update(link_codes).where(link_codes.c.id == row.id).values(attempts=tries)
+        )
+        left = MAX_CODE_TRIES - tries
+        if left <= 0:
+            return "That code is not right, and it is now void. Send /link again for a new one."
+        return f"That code is not right. You can try {left} more time{'s' if left > 1 else ''}."
+    await conn.execute(update(link_codes).where(link_codes.c.id == row.id).values(used_at=stamp))
+    await join_identities(
+        conn, (env.identity_channel, env.address), row.email, single_line(env.sender_name)
+    )
+    return f"Done: this chat is now linked with {row.email}. /status shows all your open tickets."

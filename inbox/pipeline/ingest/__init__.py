@@ -1,0 +1,1 @@
+"""Persisting a batch of inbound messages, step by step."""

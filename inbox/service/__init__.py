@@ -1,0 +1,1 @@
+"""The running service: roles, and the wiring of connectors, pipeline and web."""

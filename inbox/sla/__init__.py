@@ -1,0 +1,1 @@
+"""SLAs: business hours, policies per team and priority, and the watcher."""

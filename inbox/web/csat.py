@@ -1,0 +1,134 @@
+"""Customer satisfaction: after resolution the customer gets a rating link on their own
+channel; one tap on a face records the rating (changeable, one per conversation).
+
+The link is signed, so nobody rates another customer's conversation. Opening it records
+nothing: mail scanners and chat link previews open every link they see, so the rating
+is a POST made by a person's tap on the page.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from inbox.pages.render import render
+from inbox.signing import Signer
+from inbox.store.engine import now
+from inbox.store.tables import conversation_refs, csat_ratings
+from inbox.store.writes import record_event
+from inbox.text import clean_text
+
+SCORES = {
+    5: "Very happy",
+    4: "Happy",
+    3: "Neutral",
+    2: "Unhappy",
+    1: "Very unhappy",
+}
+MAX_COMMENT = 2000
+
+
+class CsatLinks:
+    """Makes and reads the signed rating links."""
+
+    def __init__(self, secret: bytes, public_url: str) -> None:
+        self.signer = Signer(secret, "csat")
+        self.public_url = public_url
+
+    def url(self, reference: int) -> str:
+        """The link a customer taps to rate ticket ``reference``."""
+        return f"{self.public_url}/rate/{self.signer.sign(str(reference))}"
+
+    def reference(self, token: str) -> int | None:
+        """The ticket a link is for, or None for a forged one."""
+        value = self.signer.verify(token)
+        return int(value) if value is not None and value.isdigit() else None
+
+    def request_text(self, reference: int) -> str:
+        """The message sent when a conversation is resolved."""
+        return (
+            f"Your ticket #{reference} is resolved. How did we do? One tap tells us: "
+            f"{self.url(reference)}\nIf something is still wrong, just write back."
+        )
+
+
+async def record_rating(
+    conn: AsyncConnection, conversation_id: int, score: int, comment: str
+) -> None:
+    """Stores or replaces the conversation's rating, with an audit event. (A portable
+    upsert: the primary key makes a racing second insert fail, never a second row.)"""
+    stamp = now()
+    changed = await conn.execute(
+        update(csat_ratings)
+        .where(csat_ratings.c.conversation_id == conversation_id)
+        .values(score=score, comment=comment, updated_at=stamp)
+    )
+    if not changed.rowcount:
+        await conn.execute(
+            insert(csat_ratings).values(
+                conversation_id=conversation_id,
+                score=score,
+                comment=comment,
+                created_at=stamp,
+                updated_at=stamp,
+            )
+        )
+    await record_event(conn, conversation_id, "csat_rated", "customer", {"score": score})
+
+
+class CsatRoutes:
+    """``GET /rate/{token}`` (the faces) and ``POST /rate/{token}`` (the tap)."""
+
+    def __init__(self, engine: AsyncEngine, links: CsatLinks) -> None:
+        self.engine = engine
+        self.links = links
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        """The rating page's routes (public: the signed link is the key)."""
+        return [web.get("/rate/{token}", self.page), web.post("/rate/{token}", self.rate)]
+
+    async def _conversation(self, token: str) -> tuple[int, int]:
+        reference = self.links.reference(token)
+        if reference is not None:
+            async with self.engine.connect() as conn:
+                found = await conn.scalar(
+                    select(conversation_refs.c.conversation_id).where(
+                        conversation_refs.c.reference == reference
+                    )
+                )
+            if found is not None:
+                return reference, int(found)
+        raise web.HTTPNotFound(text="This rating link is not valid.")
+
+    async def page(self, request: web.Request) -> web.Response:
+        """Five faces, each a one-tap button; nothing is recorded by opening the link."""
+        reference, conversation_id = await self._conversation(request.match_info["token"])
+        async with self.engine.connect() as conn:
+            current = await conn.scalar(
+                select(csat_ratings.c.score).where(
+                    csat_ratings.c.conversation_id == conversation_id
+                )
+            )
+        return render(
+            "rate.html",
+            {"reference": reference, "scores": SCORES, "current": current, "thanks": False},
+        )
+
+    async def rate(self, request: web.Request) -> web.Response:
+        """Records the tapped score (and an optional comment)."""
+        reference, conversation_id = await self._conversation(request.match_info["token"])
+        form = await request.post()
+        try:
+            score = int(str(form.get("score", "")))
+        except ValueError:
+            score = 0
+        if score not in SCORES:
+            raise web.HTTPUnprocessableEntity(text="Choose one of the five faces.")
+        comment = clean_text(str(form.get("comment", "")))[:MAX_COMMENT]
+        async with self.engine.begin() as conn:
+            await record_rating(conn, conversation_id, score, comment)
+        return render(
+            "rate.html",
+            {"reference": reference, "scores": SCORES, "current": score, "thanks": True},
+        )

@@ -1,0 +1,144 @@
+"""The agent desk's pages, rendered on the server with Jinja2 (autoescaped).
+
+``/agent`` is the page; ``/agent/queue`` and ``/agent/conversations/{ref}`` are the parts
+the page swaps in when something changes (a live event, an action). Actions go through
+the agent API with the session and its CSRF token. A mail's sanitised HTML is shown only
+in an iframe with an empty ``sandbox`` attribute, as its ``srcdoc`` (escaped as an
+attribute value), under this page's CSP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+
+from inbox.config.settings import CannedReply
+from inbox.errors import NotFound
+from inbox.pages.render import relative_time, render
+from inbox.store.accounts import Agent, Session
+from inbox.store.desk import ConversationView, Desk
+from inbox.web.auth import WebAuth
+
+QUEUE_ROWS = 200
+
+
+def fill_canned(
+    canned: Sequence[CannedReply], view: ConversationView, agent: Agent, display: dict[str, str]
+) -> list[dict[str, str]]:
+    """The canned replies with this conversation's and this agent's details filled in."""
+    values = {
+        "customer": view.customer.get("name") or "there",
+        "ticket": f"#{view.summary.reference}",
+        "agent": agent.name,
+        "team": display.get(view.summary.team, view.summary.team),
+    }
+    return [{"name": c.name, "text": c.expand(**values)} for c in canned]
+
+
+def sla_words(state: str | None, due: float | None) -> str:
+    """``SLA ok, due in 3 h 5 min``, ``SLA paused``, or "" without a clock."""
+    if not state:
+        return ""
+    return f"SLA {state}, due {relative_time(due)}" if due else f"SLA {state}"
+
+
+def evidence(routing: dict[str, Any] | None) -> str:
+    """Why the conversation is with its team, in one line."""
+    if not routing:
+        return ""
+    if routing.get("abstained"):
+        why = f"sent to {routing['team']}: {routing.get('abstain_reason', '')}"
+    else:
+        why = f"routed to {routing['team']} with confidence {routing['confidence']:.2f}"
+    near = [
+        f"\u201c{n['text']}\u201d ({n['team']}, {n['score']:.2f})"
+        for n in routing.get("nearest", [])[:2]
+    ]
+    return "Why: " + why + (f"; closest examples: {', '.join(near)}" if near else "")
+
+
+def duplicate_offer(view: ConversationView) -> dict[str, Any] | None:
+    """The latest "possibly the same issue" suggestion still open, if any."""
+    kinds = [e["kind"] for e in view.events]
+    offers = [e for e in view.events if e["kind"] == "possible_duplicate"]
+    if not offers or "merged_into" in kinds or view.summary.status == "resolved":
+        return None
+    data: dict[str, Any] = offers[-1]["data"]
+    return data
+
+
+class DeskPages:
+    """``/agent``, ``/agent/queue`` and ``/agent/conversations/{ref}``."""
+
+    def __init__(
+        self,
+        desk: Desk,
+        auth: WebAuth,
+        *,
+        teams: Sequence[tuple[str, str]],
+        canned: Sequence[CannedReply],
+    ) -> None:
+        self.desk = desk
+        self.auth = auth
+        self.teams = list(teams)
+        self.canned = list(canned)
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        """The desk's pages, each behind sign-in."""
+        page = self.auth.page
+        return [
+            web.get("/agent", page(self.page)),
+            web.get("/agent/queue", page(self.queue)),
+            web.get("/agent/conversations/{ref:\\d+}", page(self.conversation)),
+        ]
+
+    async def _queue(self, agent: Agent) -> list[dict[str, Any]]:
+        # Resolved ones leave the queue (they stay reachable by number and in history).
+        rows = await self.desk.list(agent, limit=QUEUE_ROWS, unresolved=True)
+        return [{**r.to_json(), "sla": sla_words(r.sla_state, r.sla_due)} for r in rows]
+
+    async def page(self, request: web.Request, session: Session) -> web.Response:
+        """The whole desk, with the queue already in it."""
+        response = render(
+            "agent.html",
+            {"csrf": session.csrf, "me": session.agent, "queue": await self._queue(session.agent)},
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    async def queue(self, request: web.Request, session: Session) -> web.Response:
+        """The queue alone."""
+        response = render("desk_queue.html", {"queue": await self._queue(session.agent)})
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    async def conversation(self, request: web.Request, session: Session) -> web.Response:
+        """One conversation with everything an agent does with it."""
+        agent = session.agent
+        try:
+            view = await self.desk.view(agent, int(request.match_info["ref"]))
+        except NotFound as err:
+            return render("desk_missing.html", {"message": str(err)}, status=404)
+        s = view.summary
+        people = [p for p in await self.desk.teammates(agent) if s.team in p["teams"]]
+        display = dict(self.teams)
+        meta = [s.status, s.team, s.priority, s.channel]
+        meta.append(f"assigned to {s.assignee}" if s.assignee else "unassigned")
+        meta.append(sla_words(s.sla_state, s.sla_due))
+        response = render(
+            "desk_conversation.html",
+            {
+                "c": view.to_json(),
+                "meta": " · ".join(m for m in meta if m),
+                "evidence": evidence(view.routing),
+                "offer": duplicate_offer(view),
+                "seen": max((m.message_id for m in view.messages), default=0),
+                "canned": fill_canned(self.canned, view, agent, display),
+                "people": [p["name"] for p in people],
+                "teams": self.teams,
+            },
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
