@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, case, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.models import Priority, Status
 from inbox.store.accounts import Agent
@@ -60,8 +60,22 @@ class Dashboard:
 async def dashboard(engine: AsyncEngine, supervisor: Agent) -> Dashboard:
     """The dashboard of ``supervisor``'s teams."""
     teams = list(supervisor.teams)
+    async with engine.connect() as conn:
+        csat = await _csat(conn, teams)
+        lines = await _team_lines(conn, teams)
+        risky = await _at_risk(conn, teams)
+        load = await _agent_load(conn, teams)
+        alerts = await _alerts(conn, teams)
+    totals = {
+        key: sum(getattr(line, key) for line in lines)
+        for key in ("waiting", "pending", "unassigned", "at_risk", "breached")
+    }
+    return Dashboard(teams=lines, risky=risky, load=load, alerts=alerts, totals=totals, csat=csat)
+
+
+async def _team_lines(conn: AsyncConnection, teams: list[str]) -> list[TeamLine]:
+    """Each team's queue, in the order of ``teams`` (a team with nothing open: zeros)."""
     c = conversations
-    in_teams = c.c.team.in_(teams)
     counts = (
         select(
             c.c.team,
@@ -74,68 +88,10 @@ async def dashboard(engine: AsyncEngine, supervisor: Agent) -> Dashboard:
             func.sum(case((c.c.sla_state == "breached", 1), else_=0)).label("breached"),
             func.min(case((c.c.status.in_(WAITING), c.c.created_at), else_=None)).label("oldest"),
         )
-        .where(in_teams, c.c.status.in_(OPEN))
+        .where(c.c.team.in_(teams), c.c.status.in_(OPEN))
         .group_by(c.c.team)
     )
-    risky = (
-        select(
-            c.c.reference,
-            c.c.subject,
-            c.c.team,
-            c.c.priority,
-            c.c.sla_state,
-            c.c.sla_due,
-            agents.c.name.label("assignee"),
-        )
-        .outerjoin(agents, agents.c.id == c.c.assignee_id)
-        .where(in_teams, c.c.sla_state.in_(("warning", "breached")))
-        .order_by(c.c.sla_due, c.c.id)
-        .limit(AT_RISK_ROWS)
-    )
-    # Distinct: the join with the person's teams repeats each conversation once per team.
-    assigned = func.count(c.c.id.distinct())
-    load = (
-        select(agents.c.name, assigned)
-        .join(agent_teams, agent_teams.c.agent_id == agents.c.id)
-        .outerjoin(c, and_(c.c.assignee_id == agents.c.id, c.c.status.in_(OPEN)))
-        .where(agent_teams.c.team.in_(teams))
-        .group_by(agents.c.id, agents.c.name)
-        .order_by(assigned.desc(), agents.c.name)
-    )
-    alerts = (
-        select(events.c.kind, events.c.data, events.c.created_at, c.c.reference, c.c.team)
-        .join(c, c.c.id == events.c.conversation_id)
-        .where(in_teams, events.c.kind.in_(ALERT_KINDS))
-        .order_by(events.c.id.desc())
-        .limit(ALERT_ROWS)
-    )
-    since = time.time() - CSAT_DAYS * 86400
-    ratings = (
-        select(
-            c.c.team,
-            func.count(csat_ratings.c.score).label("ratings"),
-            func.avg(csat_ratings.c.score).label("average"),
-            func.sum(case((csat_ratings.c.score >= 4, 1), else_=0)).label("happy"),
-        )
-        .join(c, c.c.id == csat_ratings.c.conversation_id)
-        .where(in_teams, csat_ratings.c.updated_at >= since)
-        .group_by(c.c.team)
-        .order_by(c.c.team)
-    )
-    async with engine.connect() as conn:
-        csat = [
-            {
-                "team": r.team,
-                "count": int(r.ratings),
-                "average": round(float(r.average), 2),
-                "happy_share": round(int(r.happy) / int(r.ratings), 3),
-            }
-            for r in await conn.execute(ratings)
-        ]
-        by_team = {r.team: r for r in await conn.execute(counts)}
-        risky_rows = (await conn.execute(risky)).all()
-        load_rows = (await conn.execute(load)).all()
-        alert_rows = (await conn.execute(alerts)).all()
+    by_team = {r.team: r for r in await conn.execute(counts)}
     lines = []
     for team in teams:
         r = by_team.get(team)
@@ -150,36 +106,102 @@ async def dashboard(engine: AsyncEngine, supervisor: Agent) -> Dashboard:
                 float(r.oldest) if r and r.oldest is not None else None,
             )
         )
-    totals = {
-        key: sum(getattr(line, key) for line in lines)
-        for key in ("waiting", "pending", "unassigned", "at_risk", "breached")
-    }
-    return Dashboard(
-        teams=lines,
-        risky=[
-            {
-                "reference": int(r.reference),
-                "subject": r.subject,
-                "team": r.team,
-                "priority": Priority(r.priority).name.lower(),
-                "state": r.sla_state,
-                "due": r.sla_due,
-                "assignee": r.assignee,
-            }
-            for r in risky_rows
-        ],
-        load=[(str(r[0]), int(r[1])) for r in load_rows],
-        alerts=[
-            {
-                "kind": r.kind.removeprefix("sla_"),
-                "reference": int(r.reference),
-                "team": r.team,
-                "target": str(r.data.get("target", "")).replace("_", " ")
-                or str(r.data.get("error", ""))[:200],
-                "at": float(r.created_at),
-            }
-            for r in alert_rows
-        ],
-        totals=totals,
-        csat=csat,
+    return lines
+
+
+async def _at_risk(conn: AsyncConnection, teams: list[str]) -> list[dict[str, Any]]:
+    """Conversations whose SLA is at risk or breached, the soonest due first."""
+    c = conversations
+    risky = (
+        select(
+            c.c.reference,
+            c.c.subject,
+            c.c.team,
+            c.c.priority,
+            c.c.sla_state,
+            c.c.sla_due,
+            agents.c.name.label("assignee"),
+        )
+        .outerjoin(agents, agents.c.id == c.c.assignee_id)
+        .where(c.c.team.in_(teams), c.c.sla_state.in_(("warning", "breached")))
+        .order_by(c.c.sla_due, c.c.id)
+        .limit(AT_RISK_ROWS)
     )
+    return [
+        {
+            "reference": int(r.reference),
+            "subject": r.subject,
+            "team": r.team,
+            "priority": Priority(r.priority).name.lower(),
+            "state": r.sla_state,
+            "due": r.sla_due,
+            "assignee": r.assignee,
+        }
+        for r in (await conn.execute(risky)).all()
+    ]
+
+
+async def _agent_load(conn: AsyncConnection, teams: list[str]) -> list[tuple[str, int]]:
+    """Each member of the teams with the number of open conversations they hold, busiest first."""
+    c = conversations
+    # Distinct: the join with the person's teams repeats each conversation once per team.
+    assigned = func.count(c.c.id.distinct())
+    load = (
+        select(agents.c.name, assigned)
+        .join(agent_teams, agent_teams.c.agent_id == agents.c.id)
+        .outerjoin(c, and_(c.c.assignee_id == agents.c.id, c.c.status.in_(OPEN)))
+        .where(agent_teams.c.team.in_(teams))
+        .group_by(agents.c.id, agents.c.name)
+        .order_by(assigned.desc(), agents.c.name)
+    )
+    return [(str(r[0]), int(r[1])) for r in (await conn.execute(load)).all()]
+
+
+async def _alerts(conn: AsyncConnection, teams: list[str]) -> list[dict[str, Any]]:
+    """The latest SLA and delivery alerts in the teams, newest first."""
+    c = conversations
+    alerts = (
+        select(events.c.kind, events.c.data, events.c.created_at, c.c.reference, c.c.team)
+        .join(c, c.c.id == events.c.conversation_id)
+        .where(c.c.team.in_(teams), events.c.kind.in_(ALERT_KINDS))
+        .order_by(events.c.id.desc())
+        .limit(ALERT_ROWS)
+    )
+    return [
+        {
+            "kind": r.kind.removeprefix("sla_"),
+            "reference": int(r.reference),
+            "team": r.team,
+            "target": str(r.data.get("target", "")).replace("_", " ")
+            or str(r.data.get("error", ""))[:200],
+            "at": float(r.created_at),
+        }
+        for r in (await conn.execute(alerts)).all()
+    ]
+
+
+async def _csat(conn: AsyncConnection, teams: list[str]) -> list[dict[str, Any]]:
+    """Each team's customer ratings of the last CSAT_DAYS days."""
+    c = conversations
+    since = time.time() - CSAT_DAYS * 86400
+    ratings = (
+        select(
+            c.c.team,
+            func.count(csat_ratings.c.score).label("ratings"),
+            func.avg(csat_ratings.c.score).label("average"),
+            func.sum(case((csat_ratings.c.score >= 4, 1), else_=0)).label("happy"),
+        )
+        .join(c, c.c.id == csat_ratings.c.conversation_id)
+        .where(c.c.team.in_(teams), csat_ratings.c.updated_at >= since)
+        .group_by(c.c.team)
+        .order_by(c.c.team)
+    )
+    return [
+        {
+            "team": r.team,
+            "count": int(r.ratings),
+            "average": round(float(r.average), 2),
+            "happy_share": round(int(r.happy) / int(r.ratings), 3),
+        }
+        for r in await conn.execute(ratings)
+    ]
