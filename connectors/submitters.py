@@ -24,11 +24,13 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+# IDENTITY_CHANNEL is re-exported: the web form names its identities' channel from here.
+from inbox.form_identity import IDENTITY_CHANNEL as IDENTITY_CHANNEL
+from inbox.form_identity import form_identity_address, submitter_tag
 from inbox.signing import Signer
 
 COOKIE = "inbox_form"
 COOKIE_MAX_AGE = 180 * 86400  # a returning customer's browser is still theirs
-IDENTITY_CHANNEL = "form"
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Submitter:
     @property
     def address(self) -> str:
         """The identity's address: the typed email and a digest of the key."""
-        return f"{self.email}#{self.tag}"
+        return form_identity_address(self.email, self.tag)
 
     @property
     def tag(self) -> str:
@@ -81,4 +83,4 @@ class Submitters:
 
 def external_id_prefix(identity_address: str) -> str:
     """The prefix of every message id this form identity sent."""
-    return f"form:{identity_address.rsplit('#', 1)[-1]}:"
+    return f"form:{submitter_tag(identity_address)}:"

@@ -5,14 +5,11 @@
 
 from __future__ import annotations
 
+# Re-exported: the web form and the confirmation mailer still import it from here.
+from inbox.form_identity import typed_address as typed_address
 from inbox.signing import Signer
 
 PURPOSE = "form-confirm"
-
-
-def typed_address(identity_address: str) -> str:
-    """The address a form sender typed (the part before the key digest)."""
-    return identity_address.split("#", 1)[0]
 
 
 def confirmation_path(secret: bytes, identity_address: str) -> str:

@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from inbox.form_identity import typed_address
 from inbox.store.engine import now
 from inbox.store.locks import serialize
 from inbox.store.tables import contacts, conversations, identities, message_vectors
@@ -100,7 +101,7 @@ class StoreFormAddresses:
     async def confirm(self, identity_address: str) -> str:
         """Joins a form sender to the customer of the address they typed, now proved by
         a link mailed there; returns that address."""
-        email = identity_address.split("#", 1)[0]
+        email = typed_address(identity_address)
         async with self.engine.begin() as conn:
             # Conversations change hands: no ingest may decide about this customer meanwhile.
             await serialize(conn, "ingest")
