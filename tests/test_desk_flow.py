@@ -112,6 +112,7 @@ async def test_the_conversation_shows_the_customers_other_tickets(running: Runni
     (identity,) = view["customer"]["identities"]
     assert (identity["channel"], identity["verified"]) == ("form", False)
     assert identity["address"].startswith("lou@example.com#")
+    assert identity["display"] == "lou@example.com"  # what the desk shows: no key digest
 
 
 async def test_assign_within_the_team_only(running: Running) -> None:
@@ -166,6 +167,7 @@ async def test_a_form_ticket_can_be_answered_by_email(
         # A typed address is not mailed until its owner confirms it.
         (own,) = await until(options)
         assert own["channel"] == "form" and own["address"].startswith("ida@example.com#")
+        assert own["display"] == "ida@example.com"
         (confirmation,) = await smtp_server.wait_for(1, timeout=30)
         body = confirmation.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         link = re.search(r"https?://\S+(/form/confirm/\S+)", body)
@@ -174,7 +176,12 @@ async def test_a_form_ticket_can_be_answered_by_email(
             assert r.status == 200
         assert await options() == [
             own,
-            {"channel": "email", "address": "ida@example.com", "own": False},
+            {
+                "channel": "email",
+                "address": "ida@example.com",
+                "display": "ida@example.com",
+                "own": False,
+            },
         ]
         url = f"{base}/api/conversations/{reference}/reply"
         async with http.post(url, json={"text": "Attached.", "channel": "telegram"}) as r:

@@ -16,7 +16,8 @@ from inbox.config.settings import CannedReply
 from inbox.errors import Conflict, NotFound
 from inbox.models import Status
 from inbox.store.accounts import Accounts, Agent
-from inbox.store.desk import Desk, Held
+from inbox.store.desk import Desk
+from inbox.store.desk_answers import Held
 from inbox.store.incident_rows import visible_incidents
 from inbox.text import clean_text
 from inbox.web.auth import SAFE_METHODS, WebAuth

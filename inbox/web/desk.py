@@ -18,7 +18,8 @@ from inbox.config.settings import CannedReply
 from inbox.errors import NotFound
 from inbox.pages.render import relative_time, render
 from inbox.store.accounts import Agent, Session
-from inbox.store.desk import ConversationView, Desk
+from inbox.store.desk import Desk
+from inbox.store.desk_views import ConversationView
 from inbox.web.auth import WebAuth
 
 QUEUE_ROWS = 200

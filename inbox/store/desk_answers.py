@@ -1,0 +1,178 @@
+"""The desk's answers to the customer: a reply on a channel of theirs, an internal note,
+and the resolution (with its one request for a rating).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Row, and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from inbox.errors import Conflict, NotFound
+from inbox.models import Status
+from inbox.sla.policy import RESPONSES, Target
+from inbox.store.accounts import Agent
+from inbox.store.desk_scope import DeskScope
+from inbox.store.tables import conversations, events, messages
+from inbox.store.writes import queue_outbound, record_event
+
+
+class Held(Conflict):
+    """An answer not sent because the conversation changed since the agent looked."""
+
+
+class DeskAnswers(DeskScope):
+    """Replying, noting and resolving."""
+
+    async def _route_answer(
+        self, conn: AsyncConnection, row: Row[Any], via: str | None
+    ) -> tuple[str, str]:
+        options = await self._reply_options(conn, row)
+        if via is None:
+            return options[0]["channel"], options[0]["address"]
+        for option in options:
+            if option["channel"] == via:
+                return via, option["address"]
+        raise NotFound(
+            f"#{row.reference} cannot be answered on {via!r}: the customer has no identity "
+            f"there (choose one of {', '.join(o['channel'] for o in options)})"
+        )
+
+    async def reply(
+        self,
+        agent: Agent,
+        reference: int,
+        text: str,
+        *,
+        seen: int | None = None,
+        via: str | None = None,
+    ) -> int:
+        """Answers the customer on their channel; returns the message id.
+
+        With ``seen`` (the newest message id the agent's page showed), the answer is held
+        (Conflict) when a customer message or another agent's answer arrived since.
+        """
+        async with self.engine.begin() as conn:
+            row = await self._visible(conn, agent, reference, lock=True)
+            if seen is not None:
+                newer = await conn.scalar(
+                    select(func.count(messages.c.id)).where(
+                        messages.c.conversation_id == row.id,
+                        messages.c.id > seen,
+                        messages.c.internal.is_(False),
+                        or_(
+                            messages.c.direction == "in",
+                            and_(
+                                messages.c.author == "agent",
+                                messages.c.agent_id != agent.agent_id,
+                            ),
+                        ),
+                    )
+                )
+                if newer:
+                    raise Held(
+                        f"not sent: {newer} new message(s) arrived in #{reference} since you "
+                        "opened it. Read them, then send again."
+                    )
+            channel, address = await self._route_answer(conn, row, via)
+            message_id = await queue_outbound(
+                conn,
+                conversation_id=row.id,
+                channel=channel,
+                address=address,
+                text=text,
+                author="agent",
+                kind="reply",
+                agent_id=agent.agent_id,
+                subject=row.subject,
+            )
+            stamp = self.clock()
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.id == row.id)
+                .values(status=Status.PENDING.value, updated_at=stamp)
+            )
+            # Answered: the response clocks stop; the rest wait while the customer does.
+            await self.clocks.stop(conn, row.id, RESPONSES, stamp)
+            await self.clocks.pause(conn, row.id, stamp)
+            await self.clocks.refresh(conn, [row.id])
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.id == row.id, conversations.c.first_response_at.is_(None))
+                .values(first_response_at=stamp)
+            )
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.id == row.id, conversations.c.assignee_id.is_(None))
+                .values(assignee_id=agent.agent_id)
+            )
+            await record_event(conn, row.id, "replied", agent.name, {"message_id": message_id})
+        return message_id
+
+    async def note(self, agent: Agent, reference: int, text: str) -> int:
+        """Adds an internal note, never shown to the customer."""
+        async with self.engine.begin() as conn:
+            row = await self._visible(conn, agent, reference, lock=True)
+            message_id = (
+                await conn.execute(
+                    insert(messages)
+                    .values(
+                        conversation_id=row.id,
+                        direction="out",
+                        channel="note",
+                        external_id=f"note:{uuid.uuid4().hex}",
+                        author="agent",
+                        agent_id=agent.agent_id,
+                        internal=True,
+                        subject="",
+                        text=text,
+                        created_at=self.clock(),
+                    )
+                    .returning(messages.c.id)
+                )
+            ).scalar_one()
+            await record_event(conn, row.id, "noted", agent.name, {"message_id": message_id})
+        return int(message_id)
+
+    async def resolve(self, agent: Agent, reference: int) -> None:
+        """Marks the conversation resolved; a new customer message reopens it."""
+        async with self.engine.begin() as conn:
+            row = await self._visible(conn, agent, reference, lock=True)
+            if row.status == Status.RESOLVED.value:
+                raise Conflict(f"#{reference} is already resolved")
+            stamp = self.clock()
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.id == row.id)
+                .values(status=Status.RESOLVED.value, updated_at=stamp)
+            )
+            await self.clocks.stop(conn, row.id, list(Target), stamp)
+            await self.clocks.refresh(conn, [row.id])
+            await record_event(conn, row.id, "resolved", agent.name, {})
+            await self._ask_for_rating(conn, row)
+
+    async def _ask_for_rating(self, conn: AsyncConnection, row: Row[Any]) -> None:
+        """The first resolution of a conversation asks the customer for a rating, on
+        their channel (once: a reopened and resolved again conversation is not asked)."""
+        if self.rating_request is None:
+            return
+        asked = await conn.scalar(
+            select(events.c.id).where(
+                events.c.conversation_id == row.id, events.c.kind == "csat_requested"
+            )
+        )
+        if asked is not None:
+            return
+        message_id = await queue_outbound(
+            conn,
+            conversation_id=row.id,
+            channel=row.channel,
+            address=row.address,
+            text=self.rating_request(int(row.reference)),
+            author="bot",
+            kind="csat",
+            subject=row.subject,
+        )
+        await record_event(conn, row.id, "csat_requested", "desk", {"message_id": message_id})

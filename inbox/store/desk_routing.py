@@ -1,0 +1,99 @@
+"""Which team and which person hold a conversation: reassigning, assigning, and confirming
+the router's choice. A correction or a confirmation teaches the router an example.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from inbox.errors import Conflict, NotFound
+from inbox.store.accounts import Agent
+from inbox.store.desk_scope import DeskScope
+from inbox.store.engine import now
+from inbox.store.tables import agent_teams, agents, conversations, messages, routing_examples
+from inbox.store.writes import record_event
+from inbox.text import embedding_text
+
+
+class DeskRouting(DeskScope):
+    """Moving conversations between teams and people."""
+
+    async def reassign(self, agent: Agent, reference: int, team: str) -> str:
+        """Moves the conversation to another team; the first message becomes a routing
+        example for that team (a correction). Returns that text."""
+        if team not in self.team_names:
+            raise NotFound(f"no team called {team!r}")
+        async with self.engine.begin() as conn:
+            row = await self._visible(conn, agent, reference, lock=True)
+            if row.team == team:
+                raise Conflict(f"#{reference} is already with {team}")
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.id == row.id)
+                .values(team=team, assignee_id=None, updated_at=self.clock())
+            )
+            data = {"from": row.team, "to": team, "correction": True}
+            await record_event(conn, row.id, "reassigned", agent.name, data)
+            return await _teach(conn, row.id, team, "reassignment")
+
+    async def assign(self, agent: Agent, reference: int, assignee: str | None) -> str | None:
+        """Gives the conversation to a member of its team (``None``: to nobody)."""
+        async with self.engine.begin() as conn:
+            row = await self._visible(conn, agent, reference, lock=True)
+            assignee_id = None
+            if assignee is not None:
+                assignee_id = await conn.scalar(
+                    select(agents.c.id)
+                    .join(agent_teams, agent_teams.c.agent_id == agents.c.id)
+                    .where(agents.c.name == assignee, agent_teams.c.team == row.team)
+                )
+                if assignee_id is None:
+                    raise NotFound(f"nobody called {assignee!r} works in {row.team}")
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.id == row.id)
+                .values(assignee_id=assignee_id, updated_at=self.clock())
+            )
+            await record_event(
+                conn, row.id, "assigned", agent.name, {"from": row.assignee, "to": assignee}
+            )
+        return assignee
+
+    async def confirm(self, agent: Agent, reference: int) -> tuple[str, str]:
+        """Confirms the conversation is with the right team: its first message becomes a
+        routing example for that team. Returns the team and the text."""
+        async with self.engine.begin() as conn:
+            row = await self._visible(conn, agent, reference, lock=True)
+            if row.team == self.fallback_team:
+                raise Conflict(f"#{reference} is with {row.team}, which is no team to confirm")
+            taught = await conn.scalar(
+                select(routing_examples.c.id).where(routing_examples.c.conversation_id == row.id)
+            )
+            if taught is not None:
+                raise Conflict(f"#{reference} has already taught the router")
+            await record_event(conn, row.id, "routing_confirmed", agent.name, {"team": row.team})
+            return row.team, await _teach(conn, row.id, row.team, "confirmation")
+
+
+async def _teach(conn: AsyncConnection, conversation_id: int, team: str, source: str) -> str:
+    """Stores the conversation's first message as a routing example for ``team``."""
+    first = (
+        await conn.execute(
+            select(messages.c.subject, messages.c.text)
+            .where(messages.c.conversation_id == conversation_id, messages.c.direction == "in")
+            .order_by(messages.c.id)
+            .limit(1)
+        )
+    ).one()
+    text = embedding_text(first.subject, first.text)
+    await conn.execute(
+        insert(routing_examples).values(
+            team=team,
+            text=text,
+            source=source,
+            conversation_id=conversation_id,
+            created_at=now(),
+        )
+    )
+    return text
