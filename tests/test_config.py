@@ -203,6 +203,15 @@ def test_an_old_outbox_max_attempts_still_loads_and_no_longer_limits_retries(
     assert not hasattr(outbox, "max_attempts")
 
 
+def _shipped_with(tmp_path: Path, **tables: dict[str, Any]) -> dict[str, Any]:
+    """The shipped file in ``tmp_path`` with keys of ``tables`` added or replaced."""
+    raw = default_config()
+    raw["inbox"]["data_dir"] = str(tmp_path)
+    for name, values in tables.items():
+        raw.setdefault(name, {}).update(values)
+    return raw
+
+
 SECTIONS: dict[str, type[Any]] = {
     "inbox": InboxTable,
     "web": WebSettings,
@@ -252,20 +261,15 @@ def test_mailbox_defaults_follow_its_other_keys(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TEST_CFG_IMAP_PW", "s3cret")
-    raw = default_config()
-    raw["inbox"]["data_dir"] = str(tmp_path)
-    raw["channels"]["email"] = [
-        _mailbox(imap_tls="none", smtp_tls="ssl", fetch_batch=900, attachment_max_mb=2.5)
-    ]
+    table = _mailbox(imap_tls="none", smtp_tls="ssl", fetch_batch=900, attachment_max_mb=2.5)
+    raw = _shipped_with(tmp_path, channels={"email": [table]})
     box = parse_settings(raw, tmp_path).email[0]
     assert (box.imap_port, box.smtp_port, box.fetch_batch) == (143, 465, 200)
     assert box.attachment_max_bytes == int(2.5 * 1024 * 1024)
 
 
 def test_alert_chat_ids_must_be_a_list(tmp_path: Path) -> None:
-    raw = default_config()
-    raw["inbox"]["data_dir"] = str(tmp_path)
-    raw["alerts"] = {"telegram": 12345}
+    raw = _shipped_with(tmp_path, alerts={"telegram": 12345})
     with pytest.raises(ConfigError, match=r"alerts\.telegram: must be a list"):
         parse_settings(raw, tmp_path)
 
