@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import pytest
 
-from inbox.config.settings import load_settings, parse_settings
+from inbox.config.reader import TableReader, default_of, read_section
+from inbox.config.rules import Rule, at_most
+from inbox.config.runtime import InboxTable
+from inbox.config.settings import (
+    AlertSettings,
+    ChatSettings,
+    DedupSettings,
+    FormSettings,
+    IncidentSettings,
+    ModelSettings,
+    OutboxSettings,
+    QueueSettings,
+    RoutingSettings,
+    TriageSettings,
+    WebSettings,
+    load_settings,
+    parse_settings,
+)
 from inbox.errors import ConfigError
 from tests.conftest import ROOT, default_config
 
@@ -180,3 +201,121 @@ def test_an_old_outbox_max_attempts_still_loads_and_no_longer_limits_retries(
     outbox = parse_settings(raw, tmp_path).outbox
     assert (outbox.give_up_after_hours, outbox.alert_after_minutes) == (24.0, 30.0)
     assert not hasattr(outbox, "max_attempts")
+
+
+def _shipped_with(tmp_path: Path, **tables: dict[str, Any]) -> dict[str, Any]:
+    """The shipped file in ``tmp_path`` with keys of ``tables`` added or replaced."""
+    raw = default_config()
+    raw["inbox"]["data_dir"] = str(tmp_path)
+    for name, values in tables.items():
+        raw.setdefault(name, {}).update(values)
+    return raw
+
+
+SECTIONS: dict[str, type[Any]] = {
+    "inbox": InboxTable,
+    "web": WebSettings,
+    "queue": QueueSettings,
+    "outbox": OutboxSettings,
+    "model": ModelSettings,
+    "channels.form": FormSettings,
+    "channels.chat": ChatSettings,
+    "routing": RoutingSettings,
+    "dedup": DedupSettings,
+    "incidents": IncidentSettings,
+    "triage": TriageSettings,
+    "alerts": AlertSettings,
+}
+
+
+def test_the_shipped_file_writes_no_default_again() -> None:
+    shipped = tomllib.loads((ROOT / "config.toml").read_text())
+    for section, cls in SECTIONS.items():
+        table: Any = shipped
+        for part in section.split("."):
+            table = table.get(part, {})
+        for key, value in table.items():
+            written = tuple(value) if isinstance(value, list) else value
+            assert written != default_of(cls, key), f"{section}.{key} repeats its default"
+
+
+def test_an_absent_key_takes_the_dataclass_default(tmp_path: Path) -> None:
+    raw = {"inbox": {"data_dir": str(tmp_path)}, "teams": [{"name": "a", "examples": ["x"]}]}
+    settings = parse_settings(raw, tmp_path)
+    assert settings.queue == replace(QueueSettings(), path=tmp_path / "var" / "queue.db")
+    assert settings.store.url == f"sqlite+aiosqlite:///{tmp_path}/var/inbox.db"
+    assert (settings.web, settings.outbox, settings.model) == (
+        WebSettings(),
+        OutboxSettings(),
+        ModelSettings(),
+    )
+    assert (settings.form, settings.chat) == (FormSettings(), ChatSettings())
+    assert (settings.routing, settings.dedup) == (RoutingSettings(), DedupSettings())
+    assert (settings.triage, settings.incidents) == (TriageSettings(), IncidentSettings())
+    assert settings.alerts == AlertSettings() and settings.csat is True
+    assert settings.dedup_window_minutes == InboxTable().dedup_window_minutes
+    assert settings.teams[0].display_name == "A" and settings.teams[0].first_response_hours == 8
+
+
+def test_mailbox_defaults_follow_its_other_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_CFG_IMAP_PW", "s3cret")
+    table = _mailbox(imap_tls="none", smtp_tls="ssl", fetch_batch=900, attachment_max_mb=2.5)
+    raw = _shipped_with(tmp_path, channels={"email": [table]})
+    box = parse_settings(raw, tmp_path).email[0]
+    assert (box.imap_port, box.smtp_port, box.fetch_batch) == (143, 465, 200)
+    assert box.attachment_max_bytes == int(2.5 * 1024 * 1024)
+
+
+def test_alert_chat_ids_must_be_a_list(tmp_path: Path) -> None:
+    raw = _shipped_with(tmp_path, alerts={"telegram": 12345})
+    with pytest.raises(ConfigError, match=r"alerts\.telegram: must be a list"):
+        parse_settings(raw, tmp_path)
+
+
+def _half(values: Any) -> Any:
+    return values["whole"] / 2
+
+
+@dataclass(frozen=True)
+class _Sample:
+    """A section to read: one field of each kind the reader knows."""
+
+    text: str
+    choice: Literal["a", "b"] = "a"
+    flag: bool = True
+    whole: Annotated[int, Rule(minimum=1, check=at_most(10))] = 4
+    half: Annotated[float, Rule(default_from=_half)] = 0.0
+    capped: Annotated[float, Rule(minimum=-1.0, cap=2.0)] = 0.0
+    texts: Annotated[tuple[str, ...], Rule(non_empty=True)] = ("x",)
+    path: Path = Path("here")
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({}, "s.text: must be a non-empty string"),
+        ({"text": "t", "choice": "c"}, "s.choice: must be one of a, b"),
+        ({"text": "t", "flag": 1}, "s.flag: must be true or false"),
+        ({"text": "t", "whole": 1.5}, "s.whole: must be an integer"),
+        ({"text": "t", "whole": 0}, "s.whole: must be at least 1"),
+        ({"text": "t", "whole": 11}, "s.whole: must be at most 10"),
+        ({"text": "t", "capped": -2}, "s.capped: must be at least -1.0"),
+        ({"text": "t", "texts": []}, "s.texts: must be a non-empty list"),
+        ({"text": "t", "texts": ["ok", ""]}, "s.texts[1]: must be a non-empty string"),
+        ({"text": "t", "txet": 1}, "s.txet: unknown key"),
+    ],
+)
+def test_the_typed_reader_names_the_key(table: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        read_section(_Sample, TableReader(table, "s"), base=Path("/b"))
+
+
+def test_the_typed_reader_takes_defaults_caps_and_resolves_paths() -> None:
+    read = read_section(_Sample, TableReader({"text": "t", "capped": 9}, "s"), base=Path("/b"))
+    assert read == _Sample(text="t", half=2.0, capped=2.0, path=Path("/b/here"))
+    given = read_section(
+        _Sample, TableReader({"whole": 6}, "s"), base=Path("/b"), given={"text": "g"}
+    )
+    assert (given.text, given.half) == ("g", 3.0)

@@ -119,7 +119,7 @@ def _box() -> Any:
         "imap_user": "",
         "smtp_host": "127.0.0.1",
     }
-    from inbox.config.settings import _email_settings
+    from inbox.config.parse_channels import parse_mailboxes as _email_settings
 
     return _email_settings([raw])[0]
 

@@ -34,8 +34,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import dataclass, field, replace
+from typing import Annotated
 
-from inbox.config.reader import TableReader
+from inbox.config.reader import TableReader, read_section
+from inbox.config.rules import Rule
 from inbox.errors import ConfigError
 from inbox.models import Priority
 from inbox.sla.business_hours import ALWAYS, DAY_NAMES, BusinessCalendar, parse_hours
@@ -84,13 +86,18 @@ class TeamSla:
     escalate_to: str = ""
 
 
+def _share(value: float) -> str | None:
+    return None if 0 < value < 1 else "must be between 0 and 1 (a share of the target)"
+
+
 @dataclass(frozen=True)
 class SlaSettings:
     """The SLA engine's settings: the shared ones and the calendars."""
 
-    warn_at: float = 0.8
+    warn_at: Annotated[float, Rule(check=_share)] = 0.8
     escalate_after_minutes: float = 30.0
-    check_interval: float = 30.0  # longest the watcher sleeps between looks at the store
+    # Longest the watcher sleeps between looks at the store.
+    check_interval: Annotated[float, Rule(minimum=0.05)] = 30.0
     targets: dict[Priority, SlaTargets] = field(default_factory=lambda: dict(DEFAULT_TARGETS))
     calendars: dict[str, BusinessCalendar] = field(
         default_factory=lambda: {ALWAYS: BusinessCalendar.always()}
@@ -152,18 +159,8 @@ def parse_calendars(r: TableReader) -> dict[str, BusinessCalendar]:
 
 def parse_sla(r: TableReader, calendars: dict[str, BusinessCalendar]) -> SlaSettings:
     """The ``[sla]`` table."""
-    warn_at = r.number("warn_at", 0.8)
-    if not 0 < warn_at < 1:
-        raise ConfigError(f"{r.key('warn_at')}: must be between 0 and 1 (a share of the target)")
-    settings = SlaSettings(
-        warn_at=warn_at,
-        escalate_after_minutes=r.number("escalate_after_minutes", 30.0),
-        check_interval=r.number("check_interval", 30.0, minimum=0.05),
-        targets=parse_priority_targets(r, DEFAULT_TARGETS),
-        calendars=calendars,
-    )
-    r.finish()
-    return settings
+    targets = parse_priority_targets(r, DEFAULT_TARGETS)
+    return read_section(SlaSettings, r, given={"targets": targets, "calendars": calendars})
 
 
 def capped(
@@ -184,11 +181,10 @@ def parse_team_sla(t: TableReader, sla: SlaSettings, first_response_hours: float
     ``first_response_hours`` (the older, shorter way to say it) caps the first-response
     target of every priority.
     """
-    calendar = t.string("calendar", ALWAYS)
-    if calendar not in sla.calendars:
-        raise ConfigError(f"{t.key('calendar')}: no [calendars.{calendar}] table")
-    targets = capped(sla.targets, first_response_hours)
     own = t.table_of("sla")
-    targets = parse_priority_targets(own, targets)
+    targets = parse_priority_targets(own, capped(sla.targets, first_response_hours))
     own.finish()
-    return TeamSla(calendar, targets, t.string("escalate_to", "", allow_empty=True))
+    team = read_section(TeamSla, t, given={"targets": targets}, finish=False)
+    if team.calendar not in sla.calendars:
+        raise ConfigError(f"{t.key('calendar')}: no [calendars.{team.calendar}] table")
+    return team

@@ -1,0 +1,170 @@
+"""Settings of what the product decides: teams, routing, triage, duplicates, incidents,
+alerts and canned replies. Each default is written here once; ``Rule`` says the limits."""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, get_args
+
+from classifiers.meaning import known_language_codes
+from inbox.config.reader import TableReader
+from inbox.config.rules import (
+    AtLeastOne,
+    LowerCase,
+    Rule,
+    Similarity,
+    at_most,
+    lower_all,
+    made_of,
+    matching,
+)
+from inbox.errors import ConfigError
+from inbox.sla.policy import TeamSla
+
+TEAM_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def _team_title(team: dict[str, Any]) -> str:
+    name: str = team["name"]
+    return name.title()
+
+
+@dataclass(frozen=True)
+class TeamSettings:
+    """One team: who it is, how fast it answers, and example phrases that route to it."""
+
+    name: Annotated[
+        str, Rule(check=made_of(TEAM_NAME_CHARS, "use lower-case letters, digits, '-' and '_'"))
+    ]
+    display_name: Annotated[str, Rule(default_from=_team_title)]
+    first_response_hours: float = field(default=8.0, kw_only=True)
+    examples: Annotated[tuple[str, ...], Rule(non_empty=True)]
+    # Messages in these languages come here, whatever the topic.
+    languages: LowerCase = ()
+    sla: TeamSla = field(default_factory=TeamSla)
+
+
+AlertKind = Literal["sla_warning", "sla_breached", "sla_escalated"]
+ALERT_KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
+
+
+def _chat_ids(r: TableReader, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """Chat ids, written as numbers or as text."""
+    value = r.get(key, list(default))
+    if not isinstance(value, list):
+        raise ConfigError(f"{r.key(key)}: must be a list")
+    return tuple(str(chat) for chat in value)
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Who hears of SLA alerts besides the live dashboard, and of which kinds."""
+
+    # Addresses, sent through the first mailbox.
+    email: Annotated[
+        tuple[str, ...],
+        Rule(each=matching(r"[^@\s]+@[^@\s]+\.[^@\s]+", "{value!r} is not an email address")),
+    ] = ()
+    # Chat ids of people who started the bot.
+    telegram: Annotated[
+        tuple[str, ...],
+        Rule(read=_chat_ids, each=matching(r"-?\d+", "must be a chat id (a number)")),
+    ] = ()
+    kinds: tuple[AlertKind, ...] = ("sla_breached", "sla_escalated")
+
+
+CANNED_FIELDS = ("customer", "ticket", "agent", "team")
+
+
+def _placeholders(text: str) -> str | None:
+    """Why ``text`` cannot be filled in, if it cannot."""
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+    except ValueError as err:
+        return f"{err} (write {{{{ for a brace)"
+    unknown = sorted(fields - set(CANNED_FIELDS))
+    if unknown:
+        return (
+            f"unknown placeholder {{{unknown[0]}}}; "
+            f"use {', '.join('{' + f + '}' for f in CANNED_FIELDS)}"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class CannedReply:
+    """A prepared answer; ``{customer}``, ``{ticket}``, ``{agent}``, ``{team}`` are filled in."""
+
+    name: str
+    text: Annotated[str, Rule(check=_placeholders)]
+
+    def expand(self, **values: str) -> str:
+        """The text with its placeholders filled."""
+        return self.text.format_map({k: values.get(k, "") for k in CANNED_FIELDS})
+
+
+@dataclass(frozen=True)
+class RoutingSettings:
+    """How the router decides, and where it sends what it is unsure of."""
+
+    threshold: Annotated[float, Rule(check=at_most(1, "must be between 0 and 1"))] = 0.5
+    margin: float = 0.0
+    min_similarity: Similarity = 0.2
+    fallback_team: str = "triage"
+    fallback_display_name: str = "Triage"
+    fallback_first_response_hours: float = 8.0
+    evidence_examples: AtLeastOne = 3
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """How a chat customer links their chat to their email (/link, /verify)."""
+
+    link_via: str = ""  # the mailbox that sends the codes; empty: linking is off
+    code_minutes: float = 15.0
+    per_hour: int = 3
+
+
+@dataclass(frozen=True)
+class DedupSettings:
+    """When a customer's new message is the same issue as an open one."""
+
+    auto_merge: Similarity = 0.7
+    suggest: Similarity = 0.5
+    stitch: Similarity = 0.6  # a new email this close to an open conversation continues it
+    stitch_days: float = 14.0
+    split_below: Similarity = 0.3  # a long reply this unlike its thread, for another team: split
+
+
+@dataclass(frozen=True)
+class IncidentSettings:
+    """When similar messages from many customers at once are one incident."""
+
+    enabled: bool = True
+    customers: Annotated[int, Rule(minimum=2)] = 5
+    window_minutes: float = 10.0
+    similarity: Similarity = 0.5
+
+
+def _unknown_language(codes: tuple[str, ...]) -> str | None:
+    known = known_language_codes()
+    unknown = [code for code in codes if code not in known]
+    return f"'{unknown[0]}' is not an ISO 639-1 code lingua knows" if unknown else None
+
+
+@dataclass(frozen=True)
+class TriageSettings:
+    """What makes a message urgent or a customer important."""
+
+    urgent_phrases: LowerCase = ()
+    high_phrases: LowerCase = ()
+    vip_contacts: LowerCase = ()
+    urgent_examples: tuple[str, ...] = ()
+    negative_examples: tuple[str, ...] = ()
+    spam_examples: tuple[str, ...] = ()
+    urgent_similarity: Similarity = 0.5
+    negative_similarity: Similarity = 0.45
+    spam_similarity: Similarity = 0.5
+    # ISO 639-1 codes to tell apart; each one more costs detection time.
+    languages: Annotated[tuple[str, ...], Rule(tidy=lower_all, check=_unknown_language)] = ()
