@@ -39,10 +39,10 @@ from inbox.store.accounts import Accounts
 from inbox.store.engine import create_engine, migrate
 from inbox.store.sla_clocks import clocks_for
 from inbox.store.tables import conversations
-from tests.benching import BITEXT_TEST, latency
-from tests.browser import TEST_PASSWORD
-from tests.conftest import make_raw_config
-from tests.signing_in import cookie_jar, sign_in_http
+from tests.benching import latency
+from tests.support.config import make_raw_config
+from tests.support.paths import BITEXT_TEST
+from tests.support.signing_in import TEST_PASSWORD, cookie_jar, sign_in_http
 
 TARGET_MS = 300.0
 

@@ -34,8 +34,9 @@ from connectors.mail.imap import parse_fetch, parse_search
 from inbox import tomlwrite
 from inbox.cli.bench import measure_encode, read_texts, start_service
 from tests.benching import arguments, latency
-from tests.conftest import default_config
-from tests.mailservers import Dovecot, SmtpServer, mailbox_config
+from tests.support.config import default_config
+from tests.support.mailservers import Dovecot, mailbox_config
+from tests.support.smtp_server import SmtpServer
 
 PASSWORD_ENV = "BENCH_IMAP_PASSWORD"
 FETCH_BATCH = 50

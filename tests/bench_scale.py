@@ -42,10 +42,9 @@ from inbox.queue.redis_keys import RedisKeys
 from inbox.queue.redis_streams import RedisStreamsQueue
 from inbox.store.engine import create_engine
 from inbox.store.tables import conversations, outbox
-from tests.conftest import make_raw_config
+from tests.support.config import make_raw_config
+from tests.support.paths import BITEXT_TEST
 
-ROOT = Path(__file__).resolve().parent.parent
-TEXTS = ROOT.parent / "shared" / "data" / "bitext-customer-service" / "test.csv"
 POSTGRES = os.environ.get(
     "INBOX_TEST_POSTGRES", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
 )
@@ -192,7 +191,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--memory-messages", type=int, default=100_000)
     args = parser.parse_args()
-    texts = read_texts(TEXTS)
+    texts = read_texts(BITEXT_TEST)
     sample = [texts[i % len(texts)] for i in range(args.messages)]
     encode, _ = measure_encode(sample, 32)
     print(f"raw encode: {encode:.1f} texts/s (batch 32, the model in a process of its own)")

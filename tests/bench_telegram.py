@@ -29,8 +29,8 @@ from telegram import Bot
 from inbox import tomlwrite
 from inbox.cli.bench import measure_encode, read_texts, start_service
 from tests.benching import arguments, latency
-from tests.conftest import default_config
-from tests.telegram_api import BotApi
+from tests.support.config import default_config
+from tests.support.telegram_api import BotApi
 
 TOKEN_ENV = "BENCH_TELEGRAM_TOKEN"
 FIRST_CHAT = 10_000_000

@@ -8,9 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tests.conftest import ROOT
-
-BITEXT_TEST = ROOT.parent / "shared" / "data" / "bitext-customer-service" / "test.csv"
+from tests.support.paths import BITEXT_TEST
 
 
 def arguments(description: str, items: str) -> argparse.Namespace:

@@ -9,10 +9,12 @@ import pytest
 from playwright.async_api import Browser
 
 from inbox.store.accounts import Accounts
-from tests.browser import TEST_PASSWORD, ScriptWatch, open_conversation, sign_in
-from tests.conftest import SHARED_DATA, until
-from tests.mailbox import SUPPORT, Mailbox
-from tests.mailservers import Dovecot
+from tests.support.browser import ScriptWatch, open_conversation, sign_in
+from tests.support.mailbox import SUPPORT, Mailbox
+from tests.support.mailservers import Dovecot
+from tests.support.paths import SHARED_DATA
+from tests.support.signing_in import TEST_PASSWORD
+from tests.support.waiting import until
 
 # Each payload, where script runs, opens a dialog, sets ``top.__pwned`` or calls ``/pwned``.
 RUN = "alert('{0}'); top.__pwned = '{0}'; fetch('/pwned/{0}')"

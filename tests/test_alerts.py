@@ -11,11 +11,14 @@ import pytest
 
 from inbox.config.settings import parse_settings
 from inbox.errors import ConfigError
-from tests.conftest import make_raw_config, store_of, until
-from tests.mailbox import email_config
-from tests.mailservers import Dovecot, SmtpServer
-from tests.telegram_api import BotApi
-from tests.test_telegram import TOKEN_ENV
+from tests.support.config import make_raw_config
+from tests.support.mailbox import email_config
+from tests.support.mailservers import Dovecot
+from tests.support.smtp_server import SmtpServer
+from tests.support.store import store_of
+from tests.support.telegram_api import BotApi
+from tests.support.telegram_channel import TOKEN_ENV
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import aiohttp
 
-from tests.browser import TEST_PASSWORD
-from tests.conftest import Running, until
-from tests.signing_in import cookie_jar, sign_in_http
+from tests.support.service import Running
+from tests.support.signing_in import TEST_PASSWORD, cookie_jar, sign_in_http
+from tests.support.waiting import until
 
 PUBLIC = {
     ("GET", "/"),

@@ -23,7 +23,9 @@ from inbox.errors import QueueUnavailable
 from inbox.models import Envelope
 from inbox.queue.redis_keys import RedisKeys
 from inbox.queue.redis_streams import RedisStreamsQueue
-from tests.conftest import assert_each_stored_once, make_raw_config, store_of, until
+from tests.support.config import make_raw_config
+from tests.support.store import assert_each_stored_once, store_of
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.parametrize("backend", ["scaled"], indirect=True)
 
@@ -156,7 +158,7 @@ async def test_workers_killed_every_second_lose_and_repeat_nothing(
 @pytest.fixture
 async def private_redis(tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
     """A Redis of this test's own, append-only file on, that the test can kill."""
-    from tests.mailservers import free_port
+    from tests.support.loopback import free_port
 
     port = free_port()
     folder = tmp_path / "redis"

@@ -6,59 +6,35 @@ import json
 import os
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
-from inbox import tomlwrite
-from tests.conftest import ROOT, default_config
-
-
-def _inbox(*args: str, config: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inbox.cli", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-        check=False,
-    )
-
-
-def _config(tmp_path: Path, **changes: object) -> Path:
-    raw = default_config()
-    raw["inbox"]["data_dir"] = str(tmp_path / "var")
-    raw["store"]["url"] = f"sqlite+aiosqlite:///{tmp_path}/inbox.db"
-    raw["queue"]["path"] = str(tmp_path / "queue.db")
-    raw.update(changes)
-    path = tmp_path / "config.toml"
-    path.write_text(tomlwrite.dumps(raw))
-    return path
+from tests.support.cli import config_file, run_inbox
+from tests.support.config import default_config
 
 
 def test_a_wrong_value_stops_start_up_naming_the_key(tmp_path: Path) -> None:
     raw = default_config()
     raw["teams"][2]["examples"] = []
-    result = _inbox("serve", config=_config(tmp_path, teams=raw["teams"]))
+    result = run_inbox("serve", config=config_file(tmp_path, teams=raw["teams"]))
     assert result.returncode == 2
     assert "configuration error: teams[2].examples: must be a non-empty list" in result.stderr
 
 
 def test_agent_add_prints_a_token_once_and_refuses_unknown_teams(tmp_path: Path) -> None:
-    config = _config(tmp_path)
-    added = _inbox("agent", "add", "ana", "--team", "billing", "--team", "orders", config=config)
+    config = config_file(tmp_path)
+    added = run_inbox("agent", "add", "ana", "--team", "billing", "--team", "orders", config=config)
     assert added.returncode == 0, added.stderr
     assert "agent ana added to billing, orders" in added.stdout
     assert "token: ibx_" in added.stdout
-    again = _inbox("agent", "add", "ana", "--team", "billing", config=config)
+    again = run_inbox("agent", "add", "ana", "--team", "billing", config=config)
     assert again.returncode == 1 and "already exists" in again.stderr
-    unknown = _inbox("agent", "add", "bo", "--team", "nowhere", config=config)
+    unknown = run_inbox("agent", "add", "bo", "--team", "nowhere", config=config)
     assert unknown.returncode == 2 and "unknown team 'nowhere'" in unknown.stderr
 
 
 def test_user_add_sets_role_and_password_and_password_resets(tmp_path: Path) -> None:
-    config = _config(tmp_path)
-    generated = _inbox(
+    config = config_file(tmp_path)
+    generated = run_inbox(
         "user", "add", "sue", "--team", "billing", "--role", "supervisor", config=config
     )
     assert generated.returncode == 0, generated.stderr
@@ -67,12 +43,12 @@ def test_user_add_sets_role_and_password_and_password_resets(tmp_path: Path) -> 
     assert password is not None and len(password.group(1)) >= 12
     os.environ["INBOX_TEST_PASSWORD"] = "short"
     try:
-        short = _inbox(
+        short = run_inbox(
             "user", "password", "sue", "--password-env", "INBOX_TEST_PASSWORD", config=config
         )
         assert short.returncode == 1 and "at least 10 characters" in short.stderr
         os.environ["INBOX_TEST_PASSWORD"] = "long enough passphrase"
-        reset = _inbox(
+        reset = run_inbox(
             "user", "password", "sue", "--password-env", "INBOX_TEST_PASSWORD", config=config
         )
         assert reset.returncode == 0 and "new password for sue set" in reset.stdout
@@ -84,7 +60,7 @@ def test_user_add_sets_role_and_password_and_password_resets(tmp_path: Path) -> 
 
 
 def test_route_shows_team_confidence_and_evidence(tmp_path: Path) -> None:
-    result = _inbox("route", "I was charged twice for one order", config=_config(tmp_path))
+    result = run_inbox("route", "I was charged twice for one order", config=config_file(tmp_path))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "team: billing"
@@ -94,17 +70,17 @@ def test_route_shows_team_confidence_and_evidence(tmp_path: Path) -> None:
 
 
 def test_route_shows_urgency_by_meaning_and_spam(tmp_path: Path) -> None:
-    config = _config(tmp_path)
-    urgent = _inbox("route", "The charger exploded and burned my hand", config=config)
+    config = config_file(tmp_path)
+    urgent = run_inbox("route", "The charger exploded and burned my hand", config=config)
     assert urgent.returncode == 0, urgent.stderr
     assert "priority: urgent; urgent in meaning: like " in urgent.stdout
-    spam = _inbox("route", "Get more Instagram followers cheaply", config=config)
+    spam = run_inbox("route", "Get more Instagram followers cheaply", config=config)
     assert "spam: it would be quarantined, not answered" in spam.stdout
 
 
 def test_train_makes_a_model_the_router_then_uses(tmp_path: Path) -> None:
-    config = _config(tmp_path)
-    result = _inbox("train", "--epochs", "1", config=config)
+    config = config_file(tmp_path)
+    result = run_inbox("train", "--epochs", "1", config=config)
     assert result.returncode == 0, result.stderr
     assert "training on 50 examples for 5 teams (0 of them agents' corrections)" in result.stdout
     assert "fine-tuning [" in result.stderr  # the progress bar
@@ -112,7 +88,7 @@ def test_train_makes_a_model_the_router_then_uses(tmp_path: Path) -> None:
     assert not (tmp_path / "var" / "model" / "inbox-history.npz").exists()
     report = json.loads((tmp_path / "var" / "model" / "inbox-training.json").read_text())
     assert report["examples"] == 50 and report["labels"] == 5 and report["steps"] >= 1
-    routed = _inbox("route", "--json", "I was charged twice for one order", config=config)
+    routed = run_inbox("route", "--json", "I was charged twice for one order", config=config)
     assert json.loads(routed.stdout)["team"] == "billing"
 
 
@@ -151,14 +127,14 @@ def test_eval_reports_intents_out_of_scope_pairs_and_triage_as_json(tmp_path: Pa
         ]
         (tmp_path / f"{name}.csv").write_text("\n".join(lines) + "\n")
     out = tmp_path / "eval.json"
-    result = _inbox(
+    result = run_inbox(
         "eval",
         str(tmp_path / "test.csv"),
         "--shots", "2", "--seed", "0", "--seed", "1",
         "--fine-tune", "--epochs", "1",
         "--oos-holdout", "1", "--pairs", "--triage",
         "--json-out", str(out),
-        config=_config(tmp_path),
+        config=config_file(tmp_path),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "encoder: all-MiniLM-L6-v2 fine-tuned (1 epochs)" in result.stdout
@@ -173,7 +149,7 @@ def test_eval_reports_intents_out_of_scope_pairs_and_triage_as_json(tmp_path: Pa
 
 
 def test_queue_command_reports_depth_and_dead_letters(tmp_path: Path) -> None:
-    result = _inbox("queue", config=_config(tmp_path))
+    result = run_inbox("queue", config=config_file(tmp_path))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[:2] == ["pending: 0", "dead letters: 0"]
 
@@ -181,8 +157,15 @@ def test_queue_command_reports_depth_and_dead_letters(tmp_path: Path) -> None:
 def test_bench_runs_end_to_end_and_reports_its_figures(tmp_path: Path) -> None:
     texts = tmp_path / "texts.csv"
     texts.write_text("text\nwhere is my parcel\nI was charged twice\nI cannot log in\n")
-    result = _inbox(
-        "bench", "-n", "30", "--texts", str(texts), "--concurrency", "4", config=_config(tmp_path)
+    result = run_inbox(
+        "bench",
+        "-n",
+        "30",
+        "--texts",
+        str(texts),
+        "--concurrency",
+        "4",
+        config=config_file(tmp_path),
     )
     assert result.returncode == 0, result.stderr + result.stdout
     out = result.stdout

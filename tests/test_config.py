@@ -8,7 +8,8 @@ import pytest
 
 from inbox.config.settings import load_settings, parse_settings
 from inbox.errors import ConfigError
-from tests.conftest import ROOT, default_config
+from tests.support.config import default_config
+from tests.support.paths import ROOT
 
 
 def test_shipped_config_loads_with_teams_and_fallback(tmp_path: Path) -> None:

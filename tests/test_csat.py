@@ -10,9 +10,10 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser
 
-from tests.browser import TEST_PASSWORD
-from tests.conftest import Running, store_of, until
-from tests.signing_in import cookie_jar, sign_in_http
+from tests.support.service import Running
+from tests.support.signing_in import TEST_PASSWORD, cookie_jar, sign_in_http
+from tests.support.store import store_of
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
 

@@ -14,12 +14,13 @@ import pytest
 from inbox.config.settings import Settings, parse_settings
 from inbox.service.app import InboxService
 from inbox.store.accounts import Accounts
-from tests.browser import TEST_PASSWORD
-from tests.conftest import store_of, until
-from tests.mailbox import SUPPORT, email_config
-from tests.mailservers import Dovecot, SmtpServer
-from tests.signing_in import cookie_jar, sign_in_http
-from tests.telegram_api import BotApi
+from tests.support.mailbox import SUPPORT, email_config
+from tests.support.mailservers import Dovecot
+from tests.support.signing_in import TEST_PASSWORD, cookie_jar, sign_in_http
+from tests.support.smtp_server import SmtpServer
+from tests.support.store import store_of
+from tests.support.telegram_api import BotApi
+from tests.support.waiting import until
 
 TOKEN_ENV = "TEST_TELEGRAM_TOKEN"
 ANN = 515151

@@ -12,10 +12,11 @@ import pytest
 from playwright.async_api import Browser
 
 from inbox.store.accounts import Accounts
-from tests.browser import sign_in
-from tests.conftest import Running, until
-from tests.mailbox import Mailbox
-from tests.mailservers import SmtpServer
+from tests.support.browser import sign_in
+from tests.support.mailbox import Mailbox
+from tests.support.service import Running
+from tests.support.smtp_server import SmtpServer
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
 

@@ -17,10 +17,14 @@ from playwright.async_api import Browser
 
 from inbox.config.settings import Settings
 from inbox.service.app import InboxService
-from tests.browser import open_conversation, sign_in
-from tests.conftest import Running, make_settings, store_of, until
-from tests.mailbox import Mailbox, mail
-from tests.mailservers import Dovecot, SmtpServer
+from tests.support.browser import open_conversation, sign_in
+from tests.support.config import make_settings
+from tests.support.mailbox import Mailbox, mail
+from tests.support.mailservers import Dovecot
+from tests.support.service import Running
+from tests.support.smtp_server import SmtpServer
+from tests.support.store import store_of
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
 

@@ -22,9 +22,12 @@ from inbox.config.settings import Settings, parse_settings
 from inbox.models import Envelope, Outbound, Receipt
 from inbox.queue import Queue, open_queue
 from inbox.service.app import InboxService
-from tests.conftest import SHARED_DATA, Store, store_of, until
-from tests.mailbox import SUPPORT, Mailbox, email_config, email_settings, mail
-from tests.mailservers import Dovecot, SmtpServer
+from tests.support.mailbox import SUPPORT, Mailbox, email_config, email_settings, mail
+from tests.support.mailservers import Dovecot
+from tests.support.paths import SHARED_DATA
+from tests.support.smtp_server import SmtpServer
+from tests.support.store import Store, store_of
+from tests.support.waiting import until
 
 
 async def test_round_trip_ack_reply_and_agent_answer_are_threaded(

@@ -14,9 +14,10 @@ import pytest
 
 from inbox.config.settings import Settings
 from inbox.service.app import InboxService
-from tests.browser import TEST_PASSWORD
-from tests.conftest import Running, make_settings, until
-from tests.signing_in import cookie_jar, sign_in_http
+from tests.support.config import make_settings
+from tests.support.service import Running
+from tests.support.signing_in import TEST_PASSWORD, cookie_jar, sign_in_http
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
 

@@ -14,10 +14,13 @@ import pytest
 from playwright.async_api import Browser
 
 from inbox.config.settings import parse_settings
-from tests.browser import TEST_PASSWORD, ScriptWatch, open_conversation, sign_in
-from tests.conftest import Running, store_of, until
-from tests.telegram_api import BotApi
-from tests.test_telegram import telegram_config
+from tests.support.browser import ScriptWatch, open_conversation, sign_in
+from tests.support.service import Running
+from tests.support.signing_in import TEST_PASSWORD
+from tests.support.store import store_of
+from tests.support.telegram_api import BotApi
+from tests.support.telegram_channel import telegram_config
+from tests.support.waiting import until
 
 RUN = "alert('{0}'); top.__pwned = '{0}'; fetch('/pwned/{0}')"
 

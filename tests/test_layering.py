@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import ROOT
 
 # Lowest first. A module's layer is its longest matching prefix; other ``inbox.*`` modules
 # at the top level are the shared vocabulary (errors, models, text, signing, ...).

@@ -13,9 +13,12 @@ import pytest
 
 from inbox.config.settings import Settings
 from inbox.text import clean_text
-from tests.conftest import Running, make_settings, store_of, until
-from tests.telegram_api import BotApi
-from tests.test_telegram import ANN, telegram_settings
+from tests.support.config import make_settings
+from tests.support.service import Running
+from tests.support.store import store_of
+from tests.support.telegram_api import BotApi
+from tests.support.telegram_channel import ANN, telegram_settings
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
 

@@ -21,9 +21,9 @@ from connectors.mail.parse import (
     strip_quotes_and_signature,
 )
 from inbox.errors import InvalidMessage
+from tests.support.paths import SHARED_DATA
 
-ROOT = Path(__file__).resolve().parent.parent
-HOSTILE = ROOT.parent / "shared" / "data" / "hostile-mail"
+HOSTILE = SHARED_DATA / "hostile-mail"
 HOSTILE_FILES = sorted(HOSTILE.glob("cpython/*.txt")) + sorted(HOSTILE.glob("mail-parser/*.eml"))
 # An event-handler attribute inside a tag; text that merely says "on=" is harmless.
 EVENT_HANDLER = re.compile(r"<[^>]*\son[a-z]+\s*=", re.IGNORECASE)

@@ -11,7 +11,8 @@ import aioimaplib
 import aiosmtplib
 import pytest
 
-from tests.mailservers import Dovecot, SmtpServer
+from tests.support.mailservers import Dovecot
+from tests.support.smtp_server import SmtpServer
 
 # The `dovecot` and `smtp_server` fixtures come from conftest.py's
 # `pytest_plugins = ["tests.mailservers"]`: one Dovecot for the whole run.

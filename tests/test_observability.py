@@ -15,10 +15,11 @@ from classifiers.embedder import SentenceTransformerEmbedder
 from inbox.config.settings import Settings
 from inbox.service.app import InboxService
 from inbox.store.accounts import Accounts
-from tests.browser import TEST_PASSWORD
-from tests.conftest import Running, store_of, until
-from tests.mailservers import free_port
-from tests.signing_in import cookie_jar, sign_in_http
+from tests.support.loopback import free_port
+from tests.support.service import Running
+from tests.support.signing_in import TEST_PASSWORD, cookie_jar, sign_in_http
+from tests.support.store import store_of
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
 

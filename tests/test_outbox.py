@@ -28,7 +28,7 @@ from inbox.store.dashboard_rows import dashboard
 from inbox.store.engine import create_engine, migrate
 from inbox.store.outbox_rows import OutboxRows
 from inbox.store.tables import conversations, events, outbox
-from tests.conftest import until
+from tests.support.waiting import until
 
 
 @dataclass

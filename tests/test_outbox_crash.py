@@ -15,8 +15,10 @@ import pytest
 from inbox import tomlwrite
 from inbox.cli.bench import start_service
 from inbox.config.settings import Settings, parse_settings
-from tests.conftest import assert_each_stored_once, make_raw_config, store_of, until
-from tests.telegram_api import BotApi
+from tests.support.config import make_raw_config
+from tests.support.store import assert_each_stored_once, store_of
+from tests.support.telegram_api import BotApi
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
 

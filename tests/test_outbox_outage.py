@@ -18,9 +18,11 @@ from inbox.service.app import InboxService
 from inbox.store.engine import create_engine, migrate
 from inbox.store.tables import conversations
 from inbox.store.writes import queue_outbound
-from tests.conftest import store_of, until
-from tests.mailbox import email_config
-from tests.mailservers import Dovecot, ReceivedMail, SmtpServer
+from tests.support.mailbox import email_config
+from tests.support.mailservers import Dovecot
+from tests.support.smtp_server import ReceivedMail, SmtpServer
+from tests.support.store import store_of
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
 

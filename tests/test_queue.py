@@ -22,7 +22,7 @@ from inbox.models import Envelope
 from inbox.queue import Queue, open_queue
 from inbox.queue.base import PROCESS_STARTED, abandoned, consumer_name
 from inbox.queue.redis_streams import RedisStreamsQueue, block_millis
-from tests import backends
+from tests.support import backends
 
 pytestmark = pytest.mark.both_backends
 
@@ -297,7 +297,7 @@ async def _hold_in_a_process(settings: QueueSettings, count: int) -> tuple[Proce
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.queue_holder",
+        "tests.support.queue_holder",
         settings.url,
         settings.name,
         str(settings.path),

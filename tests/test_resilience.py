@@ -20,8 +20,11 @@ from inbox.config.settings import QueueSettings, Settings, parse_settings
 from inbox.models import Envelope
 from inbox.queue import open_queue
 from inbox.queue.redis_keys import RedisKeys
-from tests.conftest import Running, assert_each_stored_once, make_raw_config, store_of, until
-from tests.mailservers import free_port
+from tests.support.config import make_raw_config
+from tests.support.loopback import free_port
+from tests.support.service import Running
+from tests.support.store import assert_each_stored_once, store_of
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
 

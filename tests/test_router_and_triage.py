@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 
 from classifiers.embedder import SentenceTransformerEmbedder
-from classifiers.router import LabelledExample, Router
+from classifiers.router import LabelledExample
 from classifiers.triage import Triage
 from inbox.config.settings import Settings
 from inbox.models import Priority
-from inbox.pipeline.routing import RoutingService
 from inbox.text import embedding_text
-
-
-def _router(settings: Settings, embedder: SentenceTransformerEmbedder) -> Router:
-    """The router exactly as the service builds it from config.toml."""
-    return asyncio.run(RoutingService.build(settings, embedder)).router
+from tests.support.routing import shipped_router
 
 
 def test_paraphrases_reach_the_right_team(
     settings: Settings, embedder: SentenceTransformerEmbedder
 ) -> None:
-    router = _router(settings, embedder)
+    router = shipped_router(settings, embedder)
     cases = {
         "I got billed two times for my subscription": "billing",
         "My package still hasn't shown up, order 55512": "orders",
@@ -41,7 +34,7 @@ def test_paraphrases_reach_the_right_team(
 def test_unrelated_text_abstains_to_triage_with_a_reason(
     settings: Settings, embedder: SentenceTransformerEmbedder
 ) -> None:
-    router = _router(settings, embedder)
+    router = shipped_router(settings, embedder)
     (decision,) = router.route(embedder.encode(["The mitochondria is the powerhouse of the cell"]))
     assert decision.abstained and decision.team == "triage"
     assert decision.abstain_reason
@@ -51,7 +44,7 @@ def test_unrelated_text_abstains_to_triage_with_a_reason(
 def test_probabilities_are_a_distribution_and_learning_moves_the_boundary(
     settings: Settings, embedder: SentenceTransformerEmbedder
 ) -> None:
-    router = _router(settings, embedder)
+    router = shipped_router(settings, embedder)
     text = "Question about the carbon offset on my flight booking"
     vector = embedder.encode([text])
     probs = router.probabilities(vector)

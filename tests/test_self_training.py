@@ -21,9 +21,11 @@ from classifiers.self_training import (
 from inbox.config.settings import Settings
 from inbox.service.app import learned_history
 from inbox.text import embedding_text
-from tests.conftest import Running, store_of, until
-from tests.test_cli import _config, _inbox
-from tests.test_router_and_triage import _router
+from tests.support.cli import config_file, run_inbox
+from tests.support.routing import shipped_router
+from tests.support.service import Running
+from tests.support.store import store_of
+from tests.support.waiting import until
 
 
 def _encode(embedder: SentenceTransformerEmbedder, texts: list[str]) -> np.ndarray:
@@ -33,7 +35,7 @@ def _encode(embedder: SentenceTransformerEmbedder, texts: list[str]) -> np.ndarr
 def test_only_what_the_router_is_sure_of_is_learnt(
     settings: Settings, embedder: SentenceTransformerEmbedder
 ) -> None:
-    router = _router(settings, embedder)
+    router = shipped_router(settings, embedder)
     clear = {
         "I was charged twice for my subscription this month": "billing",
         "Where is my parcel? The order was placed two weeks ago": "orders",
@@ -51,7 +53,7 @@ def test_only_what_the_router_is_sure_of_is_learnt(
 def test_learnt_examples_teach_but_are_never_shown_as_evidence(
     settings: Settings, embedder: SentenceTransformerEmbedder
 ) -> None:
-    base = _router(settings, embedder)
+    base = shipped_router(settings, embedder)
     history = ["My card got charged two times for one order, please fix this"]
     vectors = _encode(embedder, history)
     learned = pseudo_label(base, history, vectors, min_confidence=0.5)
@@ -123,7 +125,7 @@ def test_history_is_saved_beside_its_model_and_only_used_with_it(
     ]
     examples, vectors = _examples(settings, embedder)
     guessed = pseudo_label(
-        _router(settings, embedder), texts, _encode(embedder, texts), min_confidence=0.5
+        shipped_router(settings, embedder), texts, _encode(embedder, texts), min_confidence=0.5
     )
     assert [e.team for e in guessed.examples] == ["billing", "orders"]
     # Two learnt examples against 50 labelled ones: too few to move the temperature.
@@ -187,8 +189,8 @@ async def test_train_learns_from_the_stores_unlabelled_messages(
         await running.submit(email=f"c{i}@example.com", message=text)
     store = store_of(running.service.settings)
     await until(lambda: store.count("SELECT count(*) FROM conversations") == 4)
-    config = _config(tmp_path)
-    trained = await asyncio.to_thread(_inbox, "train", "--epochs", "1", config=config)
+    config = config_file(tmp_path)
+    trained = await asyncio.to_thread(run_inbox, "train", "--epochs", "1", config=config)
     assert trained.returncode == 0, trained.stderr
     assert "of 4 unlabelled messages from the history" in trained.stdout
     history = load_history(tmp_path / "var" / "model")
@@ -201,7 +203,7 @@ async def test_train_learns_from_the_stores_unlabelled_messages(
     assert f"learnt {len(learnt)} of 4" in trained.stdout
     # The router the service and `inbox route` build has them, and never shows them.
     some = next(iter(learnt))
-    routed = await asyncio.to_thread(_inbox, "route", "--json", some, config=config)
+    routed = await asyncio.to_thread(run_inbox, "route", "--json", some, config=config)
     assert routed.returncode == 0, routed.stderr
     answer = json.loads(routed.stdout)
     assert answer["examples"]["learnt"] == len(learnt)

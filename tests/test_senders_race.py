@@ -13,9 +13,11 @@ from inbox.models import Envelope, Priority, TriageDecision
 from inbox.pipeline.ingest.batch import IngestPlan, ingest_batch
 from inbox.service.app import InboxService
 from inbox.store.engine import create_engine, migrate
-from tests.conftest import store_of, until
-from tests.mailbox import email_config
-from tests.mailservers import Dovecot, SmtpServer
+from tests.support.mailbox import email_config
+from tests.support.mailservers import Dovecot
+from tests.support.smtp_server import SmtpServer
+from tests.support.store import store_of
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
 

@@ -32,7 +32,8 @@ from inbox.store.engine import create_engine, migrate
 from inbox.store.sla_clocks import clocks_for
 from inbox.store.tables import conversations, events, messages
 from inbox.text import format_reference
-from tests.conftest import make_raw_config, until
+from tests.support.config import make_raw_config
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
 

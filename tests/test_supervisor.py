@@ -15,9 +15,11 @@ from playwright.async_api import Browser
 
 from inbox.config.settings import parse_settings
 from inbox.web.live import LiveEvent
-from tests.browser import TEST_PASSWORD, ScriptWatch
-from tests.conftest import Running, make_raw_config, until
-from tests.signing_in import cookie_jar, sign_in_http
+from tests.support.browser import ScriptWatch
+from tests.support.config import make_raw_config
+from tests.support.service import Running
+from tests.support.signing_in import TEST_PASSWORD, cookie_jar, sign_in_http
+from tests.support.waiting import until
 
 HOSTILE_SUBJECT = "<img src=x onerror=\"alert('dash'); top.__pwned = 1\"> refund"
 

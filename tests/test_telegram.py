@@ -23,36 +23,13 @@ from inbox.command_words import parse_command
 from inbox.config.settings import Settings, parse_settings
 from inbox.service.app import InboxService
 from inbox.store.accounts import Accounts
-from tests.conftest import Store, make_raw_config, store_of, until
-from tests.mailbox import PASSWORD_ENV, mail
-from tests.mailservers import Dovecot, SmtpServer, mailbox_config
-from tests.telegram_api import BotApi
-
-TOKEN_ENV = "TEST_TELEGRAM_TOKEN"
-ANN = 424242
-
-
-def telegram_config(
-    tmp_path: Path, api: BotApi, monkeypatch: pytest.MonkeyPatch, **extra: Any
-) -> dict[str, Any]:
-    monkeypatch.setenv(TOKEN_ENV, api.token)
-    raw = make_raw_config(tmp_path)
-    raw["channels"]["telegram"] = {
-        "token_env": TOKEN_ENV,
-        "base_url": api.base_url,
-        "poll_timeout": 5,
-        "reconnect_backoff": 0.05,
-        "reconnect_backoff_max": 0.5,
-        **extra,
-    }
-    raw["outbox"] = {"retry_backoff": 0.1, "poll_interval": 0.05}
-    return raw
-
-
-def telegram_settings(
-    tmp_path: Path, api: BotApi, monkeypatch: pytest.MonkeyPatch, **extra: Any
-) -> Settings:
-    return parse_settings(telegram_config(tmp_path, api, monkeypatch, **extra), tmp_path)
+from tests.support.mailbox import PASSWORD_ENV, mail
+from tests.support.mailservers import Dovecot, mailbox_config
+from tests.support.smtp_server import SmtpServer
+from tests.support.store import Store, store_of
+from tests.support.telegram_api import BotApi
+from tests.support.telegram_channel import ANN, telegram_config, telegram_settings
+from tests.support.waiting import until
 
 
 async def agent_reply(service: InboxService, reference: int, text: str) -> None:

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Running, until
+from tests.support.service import Running
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
 

@@ -10,7 +10,10 @@ import aiohttp
 
 from inbox.config.settings import Settings, parse_settings
 from inbox.service.app import InboxService
-from tests.conftest import Running, make_raw_config, store_of, until
+from tests.support.config import make_raw_config
+from tests.support.service import Running
+from tests.support.store import store_of
+from tests.support.waiting import until
 
 ALL_TEAMS = ("billing", "orders", "accounts", "technical", "general", "triage")
 

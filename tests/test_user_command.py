@@ -16,7 +16,8 @@ from inbox import tomlwrite
 from inbox.config.settings import parse_settings
 from inbox.store.accounts import MAX_FAILED_LOGINS, Accounts, LoginRefused
 from inbox.store.engine import create_engine
-from tests.conftest import ROOT, make_raw_config
+from tests.support.config import make_raw_config
+from tests.support.paths import ROOT
 
 PASSWORD = "correct horse battery"
 

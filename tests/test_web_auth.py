@@ -12,9 +12,11 @@ import pytest
 
 from inbox.store.accounts import MAX_FAILED_LOGINS
 from inbox.web.auth import source_of
-from tests.browser import TEST_PASSWORD
-from tests.conftest import Running, make_settings, store_of, until
-from tests.signing_in import cookie_jar, login_form, sign_in_http
+from tests.support.config import make_settings
+from tests.support.service import Running
+from tests.support.signing_in import TEST_PASSWORD, cookie_jar, login_form, sign_in_http
+from tests.support.store import store_of
+from tests.support.waiting import until
 
 
 async def test_sign_in_gives_a_strict_http_only_session(running: Running) -> None:

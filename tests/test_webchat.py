@@ -14,7 +14,8 @@ import pytest
 from yarl import URL
 
 from connectors.webchat import WebChatConnector
-from tests.conftest import Running, until
+from tests.support.service import Running
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
 

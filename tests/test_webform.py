@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.conftest import Running, until
+from tests.support.service import Running
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
 

@@ -1,8 +1,8 @@
 """A worker process that claims and then hangs until killed, for the restart tests.
 
-``python -m tests.queue_holder URL NAME PATH COUNT`` opens the queue (Redis when URL is
-set, else the SQLite file at PATH), claims up to COUNT items as this process's worker
-would, prints their ids as one JSON line, and waits for its stdin to close.
+``python -m tests.support.queue_holder URL NAME PATH COUNT`` opens the queue (Redis when
+URL is set, else the SQLite file at PATH), claims up to COUNT items as this process's
+worker would, prints their ids as one JSON line, and waits for its stdin to close.
 """
 
 from __future__ import annotations

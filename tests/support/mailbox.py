@@ -17,8 +17,10 @@ import pytest
 
 from inbox.config.settings import Settings, parse_settings
 from inbox.service.app import InboxService
-from tests.conftest import Store, make_raw_config, store_of
-from tests.mailservers import Dovecot, SmtpServer, mailbox_config
+from tests.support.config import make_raw_config
+from tests.support.mailservers import Dovecot, mailbox_config
+from tests.support.smtp_server import SmtpServer
+from tests.support.store import Store, store_of
 
 SUPPORT = "support@inbox.test"
 PASSWORD_ENV = "TEST_IMAP_PASSWORD"
@@ -91,6 +93,7 @@ class Mailbox:
     _start: Callable[[Settings], Awaitable[InboxService]]
 
     async def start(self) -> InboxService:
+        """Starts the product on this mailbox's settings."""
         return await self._start(self.settings)
 
 
@@ -102,5 +105,6 @@ def mailbox(
     monkeypatch: pytest.MonkeyPatch,
     service_factory: Callable[[Settings], Awaitable[InboxService]],
 ) -> Mailbox:
+    """A fresh Dovecot user's mailbox, configured; ``start`` runs the product on it."""
     settings, user = email_settings(tmp_path, dovecot, smtp_server, monkeypatch)
     return Mailbox(settings, user, store_of(settings), service_factory)

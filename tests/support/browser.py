@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Dialog, Page, Request, async_playwright
 
+from tests.support.signing_in import TEST_PASSWORD
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -61,9 +63,6 @@ class ScriptWatch:
     async def flag(page: Page) -> object:
         """``window.__pwned`` on the top page, which a payload sets when it can reach it."""
         return await page.evaluate("() => window.__pwned")
-
-
-TEST_PASSWORD = "correct horse battery staple"
 
 
 async def sign_in(page: Page, base: str, name: str, password: str = TEST_PASSWORD) -> None:
