@@ -15,7 +15,7 @@ from tests.support.mailservers import Dovecot
 from tests.support.smtp_server import SmtpServer
 
 # The `dovecot` and `smtp_server` fixtures come from conftest.py's
-# `pytest_plugins = ["tests.mailservers"]`: one Dovecot for the whole run.
+# `pytest_plugins = ["tests.support.mailservers"]`: one Dovecot for the whole run.
 
 RAW = (
     b"From: Customer <customer@example.com>\r\n"

@@ -1,6 +1,7 @@
 """Email benchmark: IMAP to acknowledgement committed, beside the raw IMAP fetch rate.
 
-Run with ``scripts/bench-email`` (or ``python -m tests.bench_email``). In one run it:
+Run with ``scripts/bench-email`` (or ``python -m tests.benchmarks.bench_email``).
+In one run it:
 
 1. starts a private Dovecot and an SMTP server on loopback (the test harness);
 2. puts N mails (texts from the Bitext test set) into a mailbox and measures the raw
@@ -33,7 +34,7 @@ import aioimaplib
 from connectors.mail.imap import parse_fetch, parse_search
 from inbox import tomlwrite
 from inbox.cli.bench import measure_encode, read_texts, start_service
-from tests.benching import arguments, latency
+from tests.benchmarks.benching import arguments, latency
 from tests.support.config import default_config
 from tests.support.mailservers import Dovecot, mailbox_config
 from tests.support.smtp_server import SmtpServer

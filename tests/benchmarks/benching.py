@@ -1,5 +1,5 @@
-"""What the channel benchmarks (``tests/bench_*.py``) share: their arguments and how they
-print a latency."""
+"""What the channel benchmarks (``tests/benchmarks/bench_*.py``) share: their arguments
+and how they print a latency."""
 
 from __future__ import annotations
 

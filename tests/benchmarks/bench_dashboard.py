@@ -1,7 +1,8 @@
 """Dashboard benchmark: a supervisor with N open conversations (500 by default) asks for
 the dashboard page; how long until the whole page is received.
 
-Run with ``scripts/bench-dashboard`` (or ``python -m tests.bench_dashboard``). In one run it:
+Run with ``scripts/bench-dashboard`` (or ``python -m tests.benchmarks.bench_dashboard``).
+In one run it:
 
 1. fills a fresh store through the real ingest transaction with N open conversations
    across every team (texts from the Bitext test set), a third of them assigned, and
@@ -39,7 +40,7 @@ from inbox.store.accounts import Accounts
 from inbox.store.engine import create_engine, migrate
 from inbox.store.sla_clocks import clocks_for
 from inbox.store.tables import conversations
-from tests.benching import latency
+from tests.benchmarks.benching import latency
 from tests.support.config import make_raw_config
 from tests.support.paths import BITEXT_TEST
 from tests.support.signing_in import TEST_PASSWORD, cookie_jar, sign_in_http

@@ -1,7 +1,8 @@
 """Telegram benchmark: customer message to acknowledgement in the chat, beside the raw rate
 of the channel's own plumbing (a bare bot client on the same Bot API stand-in).
 
-Run with ``scripts/bench-telegram`` (or ``python -m tests.bench_telegram``). In one run it:
+Run with ``scripts/bench-telegram`` (or ``python -m tests.benchmarks.bench_telegram``).
+In one run it:
 
 1. starts the Bot API stand-in on loopback (the test harness);
 2. measures the raw plumbing rate: a bare python-telegram-bot client long-polls N updates
@@ -28,7 +29,7 @@ from telegram import Bot
 
 from inbox import tomlwrite
 from inbox.cli.bench import measure_encode, read_texts, start_service
-from tests.benching import arguments, latency
+from tests.benchmarks.benching import arguments, latency
 from tests.support.config import default_config
 from tests.support.telegram_api import BotApi
 

@@ -1,7 +1,8 @@
 """Scale-out benchmark: the embedded default beside Redis + PostgreSQL with 1 and 2 worker
 processes, in one run, and Redis memory per 100,000 queued messages.
 
-Run with ``scripts/bench-scale`` (or ``python -m tests.bench_scale``). In one run it:
+Run with ``scripts/bench-scale`` (or ``python -m tests.benchmarks.bench_scale``).
+In one run it:
 
 1. measures the raw encode rate of the model on the same texts (the ceiling on 2 cores);
 2. for each set-up, posts N form messages over HTTP (Bitext texts, 16 connections) and
