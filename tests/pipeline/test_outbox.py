@@ -19,8 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inbox.config.settings import OutboxSettings, Settings
 from inbox.errors import PermanentError, RateLimited, TransientError
-from inbox.models import Envelope, Outbound, Priority, TriageDecision
-from inbox.pipeline.ingest.batch import IngestPlan, ingest_batch
+from inbox.models import Envelope, Outbound
 from inbox.pipeline.outbox import OutboxSender
 from inbox.queue import Sink
 from inbox.store.accounts import Accounts
@@ -28,6 +27,7 @@ from inbox.store.dashboard_rows import dashboard
 from inbox.store.engine import create_engine, migrate
 from inbox.store.outbox_rows import OutboxRows
 from inbox.store.tables import conversations, events, outbox
+from tests.support.tickets import ingest_tickets
 from tests.support.waiting import until
 
 
@@ -72,17 +72,12 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 
 async def _tickets(engine: AsyncEngine, settings: Settings, addresses: list[str]) -> None:
-    plans = [
-        IngestPlan(
-            envelope=Envelope("scripted", f"m-{a}", "scripted", a, f"hello from {a}", time.time()),
-            reference=2000 + i,
-            routing=None,
-            triage=TriageDecision(Priority.NORMAL, ()),
-        )
-        for i, a in enumerate(addresses)
+    envelopes = [
+        Envelope("scripted", f"m-{a}", "scripted", a, f"hello from {a}", time.time())
+        for a in addresses
     ]
     async with engine.begin() as conn:
-        await ingest_batch(conn, plans, settings, lambda _env: "standard")
+        await ingest_tickets(conn, settings, envelopes, first_reference=2000)
 
 
 def _fast(settings: Settings, **changes: float) -> OutboxSettings:
@@ -96,6 +91,18 @@ async def _states(engine: AsyncEngine) -> dict[str, str]:
     async with engine.connect() as conn:
         rows = (await conn.execute(select(outbox.c.address, outbox.c.state))).all()
     return {r.address: r.state for r in rows}
+
+
+@dataclass
+class _SentAtEachSend:
+    """How many rows the store already shows as sent, looked at as each send begins."""
+
+    engine: AsyncEngine
+    counts: list[int] = field(default_factory=list)
+
+    async def look(self, _outbound: Outbound) -> None:
+        states = await _states(self.engine)
+        self.counts.append(sum(1 for state in states.values() if state == "sent"))
 
 
 async def test_transient_failures_are_retried_until_sent(
@@ -253,18 +260,13 @@ async def test_each_delivery_is_committed_before_the_next_send(
     # A crash can then repeat only the one send in flight, never the pass's earlier ones.
     addresses = [f"c{i}" for i in range(8)]
     await _tickets(engine, settings, addresses)
-    recorded_at_send: list[int] = []
-
-    async def count_recorded(_outbound: Outbound) -> None:
-        states = await _states(engine)
-        recorded_at_send.append(sum(1 for state in states.values() if state == "sent"))
-
-    channel = ScriptedChannel(on_send=count_recorded)
+    recorded = _SentAtEachSend(engine)
+    channel = ScriptedChannel(on_send=recorded.look)
     sender = OutboxSender(
         OutboxRows(engine), {"scripted": channel}, _fast(settings), asyncio.Event()
     )
     assert await sender.send_due() == 8  # one pass
-    assert recorded_at_send == list(range(8))
+    assert recorded.counts == list(range(8))
     assert set((await _states(engine)).values()) == {"sent"}
 
 
@@ -274,13 +276,8 @@ async def test_a_repeat_safe_channel_records_its_pass_in_one_commit(
     # The web form's "send" only points at the store: repeating it is harmless, so its
     # deliveries share one commit (a commit per answer would slow the web role down).
     await _tickets(engine, settings, [f"c{i}" for i in range(5)])
-    recorded_at_send: list[int] = []
-
-    async def count_recorded(_outbound: Outbound) -> None:
-        states = await _states(engine)
-        recorded_at_send.append(sum(1 for state in states.values() if state == "sent"))
-
-    channel = ScriptedChannel(on_send=count_recorded)
+    recorded = _SentAtEachSend(engine)
+    channel = ScriptedChannel(on_send=recorded.look)
     sender = OutboxSender(
         OutboxRows(engine),
         {"scripted": channel},
@@ -289,7 +286,7 @@ async def test_a_repeat_safe_channel_records_its_pass_in_one_commit(
         repeat_safe=["scripted"],
     )
     assert await sender.send_due() == 5
-    assert recorded_at_send == [0] * 5
+    assert recorded.counts == [0] * 5
     assert set((await _states(engine)).values()) == {"sent"}
     assert sender.metrics.counters["inbox_outbox_sent_total"] == 5
 

@@ -4,7 +4,6 @@ failed more often than the outbox used to allow; each then arrives exactly once.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -12,8 +11,6 @@ import pytest
 from sqlalchemy import select
 
 from inbox.config.settings import parse_settings
-from inbox.models import Envelope, Priority, TriageDecision
-from inbox.pipeline.ingest.batch import IngestPlan, ingest_batch
 from inbox.service.app import InboxService
 from inbox.store.engine import create_engine, migrate
 from inbox.store.tables import conversations
@@ -22,6 +19,7 @@ from tests.support.mailbox import email_config
 from tests.support.mailservers import Dovecot
 from tests.support.smtp_server import ReceivedMail, SmtpServer
 from tests.support.store import store_of
+from tests.support.tickets import first_mails, ingest_tickets
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
@@ -51,17 +49,8 @@ async def test_a_mail_server_outage_ends_with_every_answer_delivered_once(
     engine = create_engine(settings.store.url)
     await migrate(engine)
     addresses = [f"c{i}@customer.test" for i in range(CUSTOMERS)]
-    plans = [
-        IngestPlan(
-            envelope=Envelope(box, f"<m{i}@customer.test>", "email", a, "Hello", time.time()),
-            reference=7000 + i,
-            routing=None,
-            triage=TriageDecision(Priority.NORMAL, ()),
-        )
-        for i, a in enumerate(addresses)
-    ]
     async with engine.begin() as conn:  # an acknowledgement each, and an agent's answer
-        await ingest_batch(conn, plans, settings, lambda _env: "standard")
+        await ingest_tickets(conn, settings, first_mails(box, addresses), first_reference=7000)
         for conversation_id, address in (
             await conn.execute(select(conversations.c.id, conversations.c.address))
         ).all():

@@ -3,20 +3,18 @@ server receives each exactly once."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
 from inbox.config.settings import parse_settings
-from inbox.models import Envelope, Priority, TriageDecision
-from inbox.pipeline.ingest.batch import IngestPlan, ingest_batch
 from inbox.service.app import InboxService
 from inbox.store.engine import create_engine, migrate
 from tests.support.mailbox import email_config
 from tests.support.mailservers import Dovecot
 from tests.support.smtp_server import SmtpServer
 from tests.support.store import store_of
+from tests.support.tickets import first_mails, ingest_tickets
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
@@ -36,19 +34,9 @@ async def test_two_senders_send_each_answer_once(
     box = settings.email[0].name
     engine = create_engine(settings.store.url)
     await migrate(engine)
-    plans = [
-        IngestPlan(
-            envelope=Envelope(
-                box, f"<m{i}@customer.test>", "email", f"c{i}@customer.test", "Hello", time.time()
-            ),
-            reference=5000 + i,
-            routing=None,
-            triage=TriageDecision(Priority.NORMAL, ()),
-        )
-        for i in range(ANSWERS)
-    ]
+    addresses = [f"c{i}@customer.test" for i in range(ANSWERS)]
     async with engine.begin() as conn:  # 1,000 tickets: 1,000 acknowledgements to send
-        await ingest_batch(conn, plans, settings, lambda _env: "standard")
+        await ingest_tickets(conn, settings, first_mails(box, addresses), first_reference=5000)
     await engine.dispose()
     store = store_of(settings)
     assert store.count("SELECT count(*) FROM outbox WHERE state='pending'") == ANSWERS

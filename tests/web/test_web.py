@@ -31,18 +31,15 @@ async def test_redirects_and_aiohttps_own_errors_carry_the_security_headers(
     running: Running,
 ) -> None:
     http = running.http
-    async with http.get(running.base + "/agent", allow_redirects=False) as r:
-        assert r.status == 303
-        _secured(r.headers, "redirect to sign in")
-    async with http.get(running.base + "/no/such/page") as r:
-        assert r.status == 404
-        _secured(r.headers, "404")
-    async with http.delete(running.base + "/login") as r:
-        assert r.status == 405
-        _secured(r.headers, "405")
-    async with http.get(running.base + "/static/no-such-file.js") as r:
-        assert r.status == 404
-        _secured(r.headers, "static 404")
+    for method, path, status, what in (
+        ("GET", "/agent", 303, "redirect to sign in"),
+        ("GET", "/no/such/page", 404, "404"),
+        ("DELETE", "/login", 405, "405"),
+        ("GET", "/static/no-such-file.js", 404, "static 404"),
+    ):
+        async with http.request(method, running.base + path, allow_redirects=False) as r:
+            assert r.status == status, what
+            _secured(r.headers, what)
     async with http.get(running.base + "/form") as r:
         assert r.status == 200
         assert "Strict-Transport-Security" not in r.headers  # plain http: no HSTS
