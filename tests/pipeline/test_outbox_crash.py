@@ -18,13 +18,13 @@ from inbox.config.settings import Settings, parse_settings
 from tests.support.config import make_raw_config
 from tests.support.store import assert_each_stored_once, store_of
 from tests.support.telegram_api import BotApi
+from tests.support.telegram_channel import TOKEN_ENV
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
 
 CUSTOMERS = 50
 KILL_AT_SEND = 8  # the process dies while Telegram handles this sendMessage call
-TOKEN_ENV = "TEST_TELEGRAM_TOKEN"
 FIRST_CHAT = 610_000
 
 

@@ -6,20 +6,18 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from inbox.config.settings import parse_settings
 from inbox.service.app import InboxService
-from inbox.store.engine import create_engine, migrate
 from inbox.store.tables import conversations
 from inbox.store.writes import queue_outbound
-from tests.support.mailbox import email_config
-from tests.support.mailservers import Dovecot
 from tests.support.smtp_server import ReceivedMail, SmtpServer
 from tests.support.store import store_of
-from tests.support.tickets import first_mails, ingest_tickets
+from tests.support.tickets import first_mails, ingest_tickets, migrated_engine
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
@@ -37,17 +35,12 @@ REAL_OUTBOX = {  # the shipped settings, in seconds, hours and minutes
 
 @pytest.mark.timeout(300)
 async def test_a_mail_server_outage_ends_with_every_answer_delivered_once(
-    tmp_path: Path,
-    dovecot: Dovecot,
-    smtp_server: SmtpServer,
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, mail_config: dict[str, Any], smtp_server: SmtpServer
 ) -> None:
-    raw, _user = email_config(tmp_path, dovecot, smtp_server, monkeypatch)
-    raw["outbox"].update({key: value / SCALE for key, value in REAL_OUTBOX.items()})
-    settings = parse_settings(raw, tmp_path)
+    mail_config["outbox"].update({key: value / SCALE for key, value in REAL_OUTBOX.items()})
+    settings = parse_settings(mail_config, tmp_path)
     box = settings.email[0].name
-    engine = create_engine(settings.store.url)
-    await migrate(engine)
+    engine = await migrated_engine(settings)
     addresses = [f"c{i}@customer.test" for i in range(CUSTOMERS)]
     async with engine.begin() as conn:  # an acknowledgement each, and an agent's answer
         await ingest_tickets(conn, settings, first_mails(box, addresses), first_reference=7000)

@@ -4,17 +4,15 @@ server receives each exactly once."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from inbox.config.settings import parse_settings
 from inbox.service.app import InboxService
-from inbox.store.engine import create_engine, migrate
-from tests.support.mailbox import email_config
-from tests.support.mailservers import Dovecot
 from tests.support.smtp_server import SmtpServer
 from tests.support.store import store_of
-from tests.support.tickets import first_mails, ingest_tickets
+from tests.support.tickets import first_mails, ingest_tickets, migrated_engine
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
@@ -24,16 +22,11 @@ ANSWERS = 1000
 
 @pytest.mark.timeout(900)
 async def test_two_senders_send_each_answer_once(
-    tmp_path: Path,
-    dovecot: Dovecot,
-    smtp_server: SmtpServer,
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, mail_config: dict[str, Any], smtp_server: SmtpServer
 ) -> None:
-    raw, _user = email_config(tmp_path, dovecot, smtp_server, monkeypatch)
-    settings = parse_settings(raw, tmp_path)
+    settings = parse_settings(mail_config, tmp_path)
     box = settings.email[0].name
-    engine = create_engine(settings.store.url)
-    await migrate(engine)
+    engine = await migrated_engine(settings)
     addresses = [f"c{i}@customer.test" for i in range(ANSWERS)]
     async with engine.begin() as conn:  # 1,000 tickets: 1,000 acknowledgements to send
         await ingest_tickets(conn, settings, first_mails(box, addresses), first_reference=5000)

@@ -1,7 +1,7 @@
 """A mailbox the product reads in the tests: a fresh Dovecot user, the settings with that
 mailbox configured, the store the product writes, and the mails customers send to it.
 
-The ``mailbox`` fixture is visible to every test module (``pytest_plugins`` in conftest).
+The ``mailbox`` and ``mail_config`` fixtures are visible to every test module (``pytest_plugins`` in conftest).
 """
 
 from __future__ import annotations
@@ -108,3 +108,13 @@ def mailbox(
     """A fresh Dovecot user's mailbox, configured; ``start`` runs the product on it."""
     settings, user = email_settings(tmp_path, dovecot, smtp_server, monkeypatch)
     return Mailbox(settings, user, store_of(settings), service_factory)
+
+
+@pytest.fixture
+def mail_config(
+    tmp_path: Path, dovecot: Dovecot, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
+    """The test configuration with one mailbox (a fresh Dovecot user) sending through the
+    test's SMTP server, before validation: for tests that tune it first."""
+    raw, _user = email_config(tmp_path, dovecot, smtp_server, monkeypatch)
+    return raw

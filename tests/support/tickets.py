@@ -6,11 +6,19 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.config.settings import Settings
 from inbox.models import Envelope, Priority, TriageDecision
 from inbox.pipeline.ingest.batch import IngestPlan, ingest_batch
+from inbox.store.engine import create_engine, migrate
+
+
+async def migrated_engine(settings: Settings) -> AsyncEngine:
+    """An engine on the settings' store, migrated to the newest schema."""
+    engine = create_engine(settings.store.url)
+    await migrate(engine)
+    return engine
 
 
 def first_mails(box: str, addresses: Sequence[str]) -> list[Envelope]:

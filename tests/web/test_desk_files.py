@@ -20,9 +20,9 @@ from tests.support.signing_in import TEST_PASSWORD, cookie_jar, sign_in_http
 from tests.support.smtp_server import SmtpServer
 from tests.support.store import store_of
 from tests.support.telegram_api import BotApi
+from tests.support.telegram_channel import TOKEN_ENV
 from tests.support.waiting import until
 
-TOKEN_ENV = "TEST_TELEGRAM_TOKEN"
 ANN = 515151
 CAP_MB = 0.001  # 1,048 bytes: a 2,000-byte file is over it
 
