@@ -1,0 +1,192 @@
+"""The authorization matrix over every route of the web app.
+
+Every route is either public (the customer channels, sign-in, health) or staff-only, and
+this file says which: a route added without being listed here fails the first test. For
+each staff route it then checks: signed out → refused; another team's conversation → 404,
+as if it did not exist; a supervisor page for an agent → 403; a write with the session
+cookie but without the CSRF token → 403.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import aiohttp
+
+from tests.support.service import Running
+from tests.support.signing_in import TEST_PASSWORD, cookie_jar, sign_in_http
+from tests.support.waiting import until
+
+PUBLIC = {
+    ("GET", "/"),
+    ("GET", "/healthz"),
+    ("GET", "/health"),  # store and queue reachable: no data
+    ("GET", "/metrics"),  # counts only (queue depth, backlog, latency); no data
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("GET", "/form"),
+    ("POST", "/form"),
+    ("POST", "/api/messages"),
+    ("GET", "/ticket/{token}"),
+    ("GET", "/form/confirm/{token}"),  # a form address's confirmation: the signed link is
+    ("POST", "/form/confirm/{token}"),  # the key, and only the POST confirms
+    ("GET", "/chat"),
+    ("POST", "/chat/session"),
+    ("GET", "/chat/ws"),
+    ("GET", "/api"),  # the API's index: what it offers, no data
+    ("GET", "/rate/{token}"),  # a customer's rating page: the signed link is the key
+    ("POST", "/rate/{token}"),
+    ("GET", "/static"),
+}
+# Staff routes, and what kind of check applies beyond "signed in".
+STAFF: dict[tuple[str, str], str] = {
+    ("GET", "/agent"): "page",
+    ("GET", "/agent/queue"): "page",
+    ("GET", "/agent/conversations/{ref}"): "conversation-page",
+    ("POST", "/logout"): "logout",  # signed out, it only sends you to the login page
+    ("GET", "/live"): "stream",
+    ("GET", "/supervisor"): "supervisor",
+    ("GET", "/supervisor/panel"): "supervisor",
+    ("GET", "/supervisor/export.csv"): "supervisor",
+    ("GET", "/supervisor/charts.json"): "supervisor",
+    ("GET", "/api/me"): "api",
+    ("GET", "/api/conversations"): "api",
+    ("POST", "/api/conversations/next"): "api",
+    ("GET", "/api/incidents"): "api",
+    ("GET", "/api/teams"): "api",
+    ("GET", "/api/agents"): "api",
+    ("GET", "/api/conversations/{ref}"): "conversation",
+    ("GET", "/api/conversations/{ref}/attachments/{file}"): "conversation",
+    ("GET", "/api/conversations/{ref}/canned"): "conversation",
+    ("POST", "/api/conversations/{ref}/reply"): "conversation",
+    ("POST", "/api/conversations/{ref}/notes"): "conversation",
+    ("POST", "/api/conversations/{ref}/reassign"): "conversation",
+    ("POST", "/api/conversations/{ref}/resolve"): "conversation",
+    ("POST", "/api/conversations/{ref}/merge"): "conversation",
+    ("POST", "/api/conversations/{ref}/confirm"): "conversation",
+    ("POST", "/api/conversations/{ref}/assign"): "conversation",
+}
+BODIES: dict[str, dict[str, Any]] = {
+    "reply": {"text": "hello"},
+    "notes": {"text": "hello"},
+    "reassign": {"team": "orders"},
+    "merge": {"into": 1},
+    "assign": {"agent": None},
+}
+
+
+def _routes(running: Running) -> set[tuple[str, str]]:
+    runner = running.service._runner
+    assert runner is not None
+    found = set()
+    for route in runner.app.router.routes():
+        info = route.resource.get_info() if route.resource is not None else {}
+        path = info.get("formatter") or info.get("path") or info.get("prefix")
+        if route.method != "HEAD":
+            found.add((route.method, str(path)))
+    return found
+
+
+def _url(running: Running, path: str, reference: int) -> str:
+    return running.base + path.replace("{ref}", str(reference)).replace("{file}", "1")
+
+
+def _body(path: str) -> dict[str, Any]:
+    return dict(BODIES.get(path.rsplit("/", 1)[-1], {}))
+
+
+async def test_every_route_is_either_public_or_staff(running: Running) -> None:
+    routes = _routes(running)
+    unlisted = routes - PUBLIC - set(STAFF)
+    assert not unlisted, f"classify these routes in this test: {sorted(unlisted)}"
+    assert set(STAFF) <= routes and routes >= PUBLIC  # the table is not stale
+
+
+async def _billing_ticket(running: Running) -> int:
+    token = await running.agent_token("billie", "billing", "triage")
+    ticket = await running.submit(email="p@example.com", message="I was charged twice")
+
+    async def stored() -> bool:
+        status, _ = await running.api("GET", f"/api/conversations/{ticket['reference']}", token)
+        return status == 200
+
+    await until(stored)
+    return int(ticket["reference"])
+
+
+async def test_signed_out_nothing_staff_answers(running: Running) -> None:
+    reference = await _billing_ticket(running)
+    async with aiohttp.ClientSession() as http:
+        for (method, path), kind in STAFF.items():
+            async with http.request(
+                method, _url(running, path, reference), json=_body(path), allow_redirects=False
+            ) as r:
+                if (method == "GET" and kind in ("page", "supervisor", "conversation-page")) or (
+                    kind == "logout"
+                ):
+                    assert r.status == 303 and r.headers["Location"].startswith("/login"), path
+                else:
+                    assert r.status == 401, (method, path, r.status)
+
+
+async def test_another_teams_conversation_is_404_by_token_and_by_session(
+    running: Running,
+) -> None:
+    reference = await _billing_ticket(running)
+    token = await running.agent_token("ollie", "orders")
+    conversation_routes = [key for key, kind in STAFF.items() if kind == "conversation"]
+    pages = [key for key, kind in STAFF.items() if kind == "conversation-page"]
+    for method, path in conversation_routes:
+        status, _ = await running.api(
+            method, _url(running, path, reference)[len(running.base) :], token, _body(path)
+        )
+        assert status == 404, (method, path, status)
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as http:
+        await sign_in_http(http, running.base, "ollie", TEST_PASSWORD)
+        csrf = await _page_csrf(http, running)
+        for method, path in conversation_routes + pages:
+            async with http.request(
+                method,
+                _url(running, path, reference),
+                json=_body(path),
+                headers={"X-CSRF-Token": csrf},
+            ) as r:
+                assert r.status == 404, (method, path, r.status)
+
+
+async def test_supervisor_pages_are_403_for_an_agent(running: Running) -> None:
+    await running.agent_token("abe", "billing")
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as http:
+        await sign_in_http(http, running.base, "abe", TEST_PASSWORD)
+        for (method, path), kind in STAFF.items():
+            if kind == "supervisor":
+                async with http.request(method, running.base + path) as r:
+                    assert r.status == 403, path
+
+
+async def test_writes_with_the_cookie_need_the_csrf_token(running: Running) -> None:
+    reference = await _billing_ticket(running)
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as http:
+        await sign_in_http(http, running.base, "billie", TEST_PASSWORD)
+        for (method, path), _kind in STAFF.items():
+            if method != "POST":
+                continue
+            async with http.request(
+                method, _url(running, path, reference), json=_body(path), allow_redirects=False
+            ) as r:
+                assert r.status == 403, (path, r.status)
+        status, body = await _get_json(http, running, f"/api/conversations/{reference}")
+        assert status == 200 and body["status"] != "resolved"  # nothing happened
+
+
+async def _page_csrf(http: aiohttp.ClientSession, running: Running) -> str:
+    async with http.get(running.base + "/agent") as r:
+        found = re.search(r'data-csrf="([^"]+)"', await r.text())
+    assert found is not None
+    return found.group(1)
+
+
+async def _get_json(http: aiohttp.ClientSession, running: Running, path: str) -> tuple[int, Any]:
+    async with http.get(running.base + path) as r:
+        return r.status, await r.json()
