@@ -47,6 +47,7 @@ def envelope(
 
 
 def plan_of(env: Envelope, vector: Vectors | None = None) -> IngestPlan:
+    """The plan the worker would make: reference 2001 reserved, no routing decision."""
     return IngestPlan(env, 2001, None, TriageDecision(Priority.NORMAL, ()), vector)
 
 
@@ -60,6 +61,7 @@ def state_with(*envs: Envelope, contact: int = ANN) -> BatchState:
 
 
 def unit(*values: float) -> Vectors:
+    """An embedding: the values, L2-normalised as the embedder's are."""
     vector = np.asarray(values, dtype=np.float32)
     return vector / np.linalg.norm(vector)
 

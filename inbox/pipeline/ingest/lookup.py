@@ -78,6 +78,22 @@ async def _senders(conn: AsyncConnection, envs: list[Envelope], state: BatchStat
         state.contacts[(row[0], row[1])] = int(row[2])
 
 
+# A conversation's columns as ``_thread`` reads them, at the end of a row.
+_THREAD = (
+    conversations.c.id,
+    conversations.c.contact_id,
+    conversations.c.reference,
+    conversations.c.status,
+)
+
+
+def _thread(row: Any, state: BatchState) -> Thread:
+    """The conversation in ``row``'s last columns (``_THREAD``), now known to ``state``."""
+    conversation_id, contact_id, reference, status = row[-4:]
+    state.remember(Conversation(int(conversation_id), int(reference), int(contact_id), status))
+    return Thread(int(conversation_id), int(contact_id), int(reference))
+
+
 async def _threads(conn: AsyncConnection, envs: list[Envelope], state: BatchState) -> None:
     """The conversations of the emails these answer, and stored copies of these emails."""
     keys_wanted = {thread_key(mid) for e in envs for mid in e.thread_ids}
@@ -86,20 +102,12 @@ async def _threads(conn: AsyncConnection, envs: list[Envelope], state: BatchStat
         return
     row: Any
     for row in await conn.execute(
-        select(
-            messages.c.thread_key,
-            messages.c.id,
-            conversations.c.id,
-            conversations.c.contact_id,
-            conversations.c.reference,
-            conversations.c.status,
-        )
+        select(messages.c.thread_key, messages.c.id, *_THREAD)
         .join(conversations, conversations.c.id == messages.c.conversation_id)
         .where(messages.c.thread_key.in_(keys_wanted))
     ):
-        state.by_thread_key[row[0]] = Thread(int(row[2]), int(row[3]), int(row[4]))
+        state.by_thread_key[row[0]] = _thread(row, state)
         state.mail_copies.setdefault(row[0], int(row[1]))
-        state.remember(Conversation(int(row[2]), int(row[4]), int(row[3]), row[5]))
 
 
 async def _references(conn: AsyncConnection, wanted: set[int], state: BatchState) -> None:
@@ -108,19 +116,12 @@ async def _references(conn: AsyncConnection, wanted: set[int], state: BatchState
         return
     row: Any
     for row in await conn.execute(
-        select(
-            conversation_refs.c.reference,
-            conversations.c.id,
-            conversations.c.contact_id,
-            conversations.c.reference,
-            conversations.c.status,
-        )
+        select(conversation_refs.c.reference, *_THREAD)
         .join(conversations, conversations.c.id == conversation_refs.c.conversation_id)
         .where(conversation_refs.c.reference.in_(wanted))
     ):
         state.taken_references.add(int(row[0]))
-        state.by_reference[int(row[0])] = Thread(int(row[1]), int(row[2]), int(row[3]))
-        state.remember(Conversation(int(row[1]), int(row[3]), int(row[2]), row[4]))
+        state.by_reference[int(row[0])] = _thread(row, state)
 
 
 async def _sessions(conn: AsyncConnection, envs: list[Envelope], state: BatchState) -> None:
