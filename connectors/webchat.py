@@ -13,6 +13,7 @@ import contextlib
 import logging
 import secrets
 import time
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -21,7 +22,7 @@ from connectors.base import CustomerTranscripts
 from inbox import safe_json
 from inbox.command_words import parse_command
 from inbox.config.settings import ChatSettings
-from inbox.models import Envelope, Outbound, TranscriptEntry
+from inbox.models import Envelope, MessageMeta, Outbound, TranscriptEntry
 from inbox.pages.ratelimit import RateLimiter
 from inbox.pages.render import EMBEDDABLE_CSP, client_ip, render
 from inbox.queue import Sink
@@ -215,10 +216,11 @@ class WebChatConnector:
             return {"type": "error", "client_id": client_id, "error": "slow down a little"}
         if self._sink is None:
             return {"type": "error", "client_id": client_id, "error": "the inbox is restarting"}
-        meta: dict[str, Any] = {"ip": client_ip(request)}
+        meta = MessageMeta(ip=client_ip(request))
         command = parse_command(text)
         if command is not None:  # /link you@example.com, /status ...: answered by the bot
-            meta["command"], meta["args"] = command
+            name, args = command
+            meta = replace(meta, command=name, args=args)
         envelope = Envelope(
             channel=CHANNEL,
             external_id=f"{session}:{client_id}",

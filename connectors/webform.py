@@ -38,7 +38,7 @@ from connectors.submitters import (
 from inbox import safe_json
 from inbox.config.settings import FormSettings
 from inbox.form_links import confirmed_identity, typed_address
-from inbox.models import Envelope, Outbound, Receipt, TranscriptEntry
+from inbox.models import Envelope, MessageMeta, Outbound, Receipt, TranscriptEntry
 from inbox.pages.ratelimit import RateLimiter
 from inbox.pages.render import client_ip, render
 from inbox.queue import Sink
@@ -355,7 +355,7 @@ class WebFormConnector:
             received_at=time.time(),
             sender_name=submission.name,
             subject=submission.subject,
-            meta={"ip": client_ip(request)},
+            meta=MessageMeta(ip=client_ip(request)),
         )
         (receipt,) = await self._sink.put([envelope])
         ticket = await self._decided(receipt)

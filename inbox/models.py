@@ -6,7 +6,7 @@ import base64
 import enum
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from inbox.errors import InvalidMessage
@@ -61,6 +61,44 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class MessageMeta:
+    """A message's channel details, each by name; "" where the channel has none.
+
+    Queued envelopes and ``messages.meta`` hold it as a JSON object of the fields that are
+    set, the shape they always had, so payloads and rows written before it still read.
+    """
+
+    message_id: str = ""  # email: its Message-ID
+    mailbox: str = ""  # email: our address it came to
+    in_reply_to: str = ""  # email: the first In-Reply-To
+    references: str = ""  # email: the last References, space-separated
+    defects: str = ""  # email: what the parser found wrong with it
+    chat_id: str = ""  # telegram
+    telegram_message_id: str = ""  # telegram
+    update_id: str = ""  # telegram
+    edit_of: str = ""  # telegram: the message an edit changes
+    unfetched_file_ids: str = ""  # telegram: files the Bot API did not give, space-separated
+    ip: str = ""  # web form and web chat: the client's address
+    command: str = ""  # a bot command's name ("status" for /status): never a ticket
+    args: str = ""  # the command's arguments
+    # Only in ``messages.meta``: why the message is machine-made (``Envelope.automated``).
+    automated: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        """The fields that are set, as stored and queued."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+
+    @classmethod
+    def from_dict(cls, raw: object) -> MessageMeta:
+        """Reads a stored or queued meta object (``None`` for none); values become text,
+        as they always did, and keys this version does not know are left out."""
+        if not isinstance(raw, dict):
+            return cls()
+        known = {f.name for f in fields(cls)}
+        return cls(**{str(k): str(v) for k, v in raw.items() if k in known})
+
+
+@dataclass(frozen=True)
 class Envelope:
     """One inbound customer message as a connector hands it over.
 
@@ -77,7 +115,7 @@ class Envelope:
     received_at: float
     sender_name: str = ""
     subject: str = ""
-    meta: dict[str, str] = field(default_factory=dict)
+    meta: MessageMeta = field(default_factory=MessageMeta)
     # What the classifier reads when it differs from ``text`` (an email without its
     # quoted reply and signature); "" means ``text``.
     classify_text: str = ""
@@ -93,7 +131,7 @@ class Envelope:
     @property
     def is_command(self) -> bool:
         """A bot command (/status, /link ...): answered by the bot, never a ticket."""
-        return bool(self.meta.get("command"))
+        return bool(self.meta.command)
 
     @property
     def routing_text(self) -> str:
@@ -103,6 +141,7 @@ class Envelope:
     def to_json(self) -> str:
         """Serialises the envelope for the queue."""
         raw = asdict(self)
+        raw["meta"] = self.meta.to_dict()
         raw["attachments"] = [a.to_dict() for a in self.attachments]
         return json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
 
@@ -116,7 +155,6 @@ class Envelope:
         if not isinstance(raw, dict):
             raise InvalidMessage("payload is not a JSON object")
         try:
-            meta = raw.get("meta", {})
             envelope = cls(
                 channel=_text(raw, "channel"),
                 external_id=_text(raw, "external_id"),
@@ -126,7 +164,7 @@ class Envelope:
                 received_at=float(raw["received_at"]),
                 sender_name=str(raw.get("sender_name", "")),
                 subject=str(raw.get("subject", "")),
-                meta={str(k): str(v) for k, v in meta.items()},
+                meta=_meta(raw.get("meta", {})),
                 classify_text=str(raw.get("classify_text", "")),
                 html=str(raw.get("html", "")),
                 thread_ids=tuple(str(t) for t in raw.get("thread_ids", ())),
@@ -139,6 +177,12 @@ class Envelope:
         if not math.isfinite(envelope.received_at):
             raise InvalidMessage(f"received_at is not a time: {envelope.received_at}")
         return envelope
+
+
+def _meta(raw: object) -> MessageMeta:
+    if not isinstance(raw, dict):  # a payload's meta was always an object
+        raise TypeError("meta must be a JSON object")
+    return MessageMeta.from_dict(raw)
 
 
 def _text(raw: dict[str, Any], key: str) -> str:

@@ -15,7 +15,7 @@ from email.policy import compat32
 from connectors.mail.charsets import decode_words
 from connectors.mail.parse import UnparseableMail, parse_mail
 from inbox.config.settings import EmailSettings
-from inbox.models import Attachment, Envelope
+from inbox.models import Attachment, Envelope, MessageMeta
 from inbox.text import clean_text, single_line
 
 log = logging.getLogger(__name__)
@@ -89,13 +89,13 @@ def envelope_from_mail(raw: bytes, box: EmailSettings) -> Envelope:
     thread_ids = tuple(
         dict.fromkeys((*parsed.in_reply_to, *reversed(parsed.references), *parsed.reported))
     )
-    meta = {"message_id": parsed.message_id, "mailbox": box.address}
-    if parsed.in_reply_to:
-        meta["in_reply_to"] = parsed.in_reply_to[0]
-    if parsed.references:
-        meta["references"] = " ".join(parsed.references[-MAX_REFERENCES:])
-    if parsed.defects:
-        meta["defects"] = "; ".join(parsed.defects)[:1000]
+    meta = MessageMeta(
+        message_id=parsed.message_id,
+        mailbox=box.address,
+        in_reply_to=parsed.in_reply_to[0] if parsed.in_reply_to else "",
+        references=" ".join(parsed.references[-MAX_REFERENCES:]),
+        defects="; ".join(parsed.defects)[:1000],
+    )
     return Envelope(
         channel=box.name,
         external_id=external_id(raw),
@@ -105,7 +105,7 @@ def envelope_from_mail(raw: bytes, box: EmailSettings) -> Envelope:
         received_at=time.time(),
         sender_name=parsed.from_name,
         subject=parsed.subject,
-        meta={k: v for k, v in meta.items() if v},
+        meta=meta,
         classify_text=clean_text(parsed.classify_text),
         html=parsed.html,
         thread_ids=thread_ids,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from telegram import Bot, Message, Update
@@ -21,7 +21,7 @@ from telegram.error import (
 
 from inbox.command_words import parse_command
 from inbox.config.settings import TelegramSettings
-from inbox.models import Attachment, Envelope
+from inbox.models import Attachment, Envelope, MessageMeta
 from inbox.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -183,25 +183,26 @@ async def envelope_of(
     assert message is not None  # _skipped checked
     text = clean_text(message.text or message.caption or "")
     files = files_of(message)
-    meta = {
-        "chat_id": str(message.chat.id),
-        "telegram_message_id": str(message.message_id),
-        "update_id": str(update.update_id),
-    }
+    meta = MessageMeta(
+        chat_id=str(message.chat.id),
+        telegram_message_id=str(message.message_id),
+        update_id=str(update.update_id),
+    )
     command = parse_command(message.text) if message.text and edited is None else None
     if command is not None:
-        meta["command"], meta["args"] = command
+        name, args = command
+        meta = replace(meta, command=name, args=args)
         files = []
     fetched = [await download(bot, ref, box.attachment_max_bytes) for ref in files]
     shown = text or _placeholder(message, files)
     received = message.date
     if edited is not None:
-        meta["edit_of"] = str(message.message_id)
+        meta = replace(meta, edit_of=str(message.message_id))
         shown = f"(edited an earlier message) {shown}"
         received = edited.edit_date or message.date
     missing = [(ref, f.failure) for ref, f in zip(files, fetched, strict=True) if f.failure]
     if missing:
-        meta["unfetched_file_ids"] = " ".join(ref.file_id for ref, _ in missing)
+        meta = replace(meta, unfetched_file_ids=" ".join(ref.file_id for ref, _ in missing))
         shown += _unfetched_note(missing)
     user = message.from_user
     return Envelope(

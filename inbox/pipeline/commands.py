@@ -50,7 +50,7 @@ async def answer_command(conn: AsyncConnection, env: Envelope, settings: Setting
     )
     if known is not None:
         return False
-    name, args = env.meta.get("command", "help"), env.meta.get("args", "")
+    name, args = env.meta.command or "help", env.meta.args
     await conn.execute(
         insert(bot_commands).values(
             channel=env.channel,

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.errors import NotFound
+from inbox.models import MessageMeta
 from inbox.store.tables import attachments, messages, quarantine
 
 
@@ -27,7 +28,7 @@ ONLY_IN_ORIGINAL = "too large: only in the original message"
 NOT_KEPT = "not kept"
 
 
-def not_kept_because(kinds: set[str], meta: Any) -> str:
+def not_kept_because(kinds: set[str], meta: MessageMeta) -> str:
     """Why a message's omitted files are missing, as far as the store can tell.
 
     The attachments table says only that a file was omitted. A Telegram message names the
@@ -35,7 +36,7 @@ def not_kept_because(kinds: set[str], meta: Any) -> str:
     omits a file only over the size cap, and keeps it in its original. Anything else (a
     Telegram file over the cap, or one the Bot API refused) is just "not kept".
     """
-    if isinstance(meta, dict) and meta.get("unfetched_file_ids"):
+    if meta.unfetched_file_ids:
         return NOT_FETCHED
     if "original" in kinds:
         return ONLY_IN_ORIGINAL
@@ -80,7 +81,11 @@ async def attachments_of(
                 "content_type": row.content_type,
                 "size": int(row.size),
                 "omitted": bool(row.omitted),
-                "not_kept": (not_kept_because(kinds[message_id], row.meta) if row.omitted else ""),
+                "not_kept": (
+                    not_kept_because(kinds[message_id], MessageMeta.from_dict(row.meta))
+                    if row.omitted
+                    else ""
+                ),
             }
         )
     return found

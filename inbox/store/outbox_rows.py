@@ -10,7 +10,7 @@ from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import aliased
 
-from inbox.models import Outbound
+from inbox.models import MessageMeta, Outbound
 from inbox.store.engine import now
 from inbox.store.tables import conversations, messages, outbox
 from inbox.store.writes import record_event
@@ -60,7 +60,7 @@ async def _thread_parents(
     the parent's own Message-ID)."""
     details = [r for r in details if r.conversation_id is not None and r.message_id is not None]
     conversation_ids = {int(r.conversation_id) for r in details}
-    parents: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+    parents: dict[int, list[tuple[int, MessageMeta]]] = {}
     for row in await conn.execute(
         select(messages.c.conversation_id, messages.c.id, messages.c.meta)
         .where(
@@ -70,15 +70,15 @@ async def _thread_parents(
         )
         .order_by(messages.c.id)
     ):
-        parents.setdefault(int(row[0]), []).append((int(row[1]), row[2] or {}))
+        parents.setdefault(int(row[0]), []).append((int(row[1]), MessageMeta.from_dict(row[2])))
     found: dict[int, tuple[str, tuple[str, ...]]] = {}
     for r in details:
         earlier = [m for m in parents.get(int(r.conversation_id), []) if m[0] < int(r.message_id)]
         if not earlier:
             continue
         meta = earlier[-1][1]
-        parent = str(meta.get("message_id", ""))
-        chain = [*str(meta.get("references", "")).split(), parent]
+        parent = meta.message_id
+        chain = [*meta.references.split(), parent]
         found[int(r.message_id)] = (parent, tuple(chain[-MAX_REFERENCES:]))
     return found
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox.store.engine import now
-from inbox.store.tables import events, messages, outbox
+from inbox.store.outbound import OutboundDraft, queue_drafts
+from inbox.store.tables import events
 
 
 async def record_event(
@@ -39,41 +39,12 @@ async def queue_outbound(
     """Stores an outbound message and its outbox row together; returns the message id.
     An ``internal`` one (an alert to staff) shows in the conversation as a note and is
     never part of what the customer can read."""
-    stamp = now()
-    message_id = (
-        await conn.execute(
-            insert(messages)
-            .values(
-                conversation_id=conversation_id,
-                direction="out",
-                channel=channel,
-                external_id=f"out:{uuid.uuid4().hex}",
-                author=author,
-                agent_id=agent_id,
-                internal=internal,
-                subject=subject,
-                text=text,
-                created_at=stamp,
-            )
-            .returning(messages.c.id)
-        )
-    ).scalar_one()
-    await conn.execute(
-        insert(outbox).values(
-            message_id=message_id,
-            conversation_id=conversation_id,
-            channel=channel,
-            address=address,
-            kind=kind,
-            state="pending",
-            attempts=0,
-            next_attempt_at=stamp,
-            created_at=stamp,
-            # Staff messages carry their own subject, not the customer's thread's.
-            subject=subject if internal else None,
-        )
+    draft = OutboundDraft(
+        channel, address, text, kind, conversation_id, author, agent_id, subject, internal
     )
-    return int(message_id)
+    (message_id,) = await queue_drafts(conn, [draft], now())
+    assert message_id is not None  # a stored draft always has its message
+    return message_id
 
 
 async def queue_service_answer(
@@ -87,19 +58,7 @@ async def queue_service_answer(
 ) -> None:
     """Queues a bot's service answer (a command's reply, a link code): sent in order with
     the recipient's other answers, but not a message of any conversation."""
-    stamp = now()
-    await conn.execute(
-        insert(outbox).values(
-            message_id=None,
-            conversation_id=conversation_id,
-            channel=channel,
-            address=address,
-            kind="service",
-            state="pending",
-            attempts=0,
-            next_attempt_at=stamp,
-            created_at=stamp,
-            text=text,
-            subject=subject,
-        )
+    draft = OutboundDraft(
+        channel, address, text, "service", conversation_id, subject=subject, stored=False
     )
+    await queue_drafts(conn, [draft], now())

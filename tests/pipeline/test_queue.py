@@ -18,7 +18,7 @@ import pytest
 
 from inbox.config.settings import QueueSettings
 from inbox.errors import InvalidMessage, QueueUnavailable
-from inbox.models import Envelope
+from inbox.models import Envelope, MessageMeta
 from inbox.queue import Queue, open_queue
 from inbox.queue.base import PROCESS_STARTED, abandoned, consumer_name
 from inbox.queue.redis_streams import RedisStreamsQueue, block_millis
@@ -212,7 +212,7 @@ async def test_lone_surrogates_are_stored_replaced_and_fail_no_other_put(queue: 
 async def test_a_put_that_cannot_be_stored_fails_alone(queue: Queue) -> None:
     """A connector's bug (a field of the wrong type) fails its own put with a clear error;
     the puts that shared its group commit are stored."""
-    broken = replace(envelope("broken"), meta={"size": b"12"})  # type: ignore[dict-item]
+    broken = replace(envelope("broken"), meta=MessageMeta(ip=b"12"))  # type: ignore[arg-type]
     envelopes = [broken if i % 9 == 4 else envelope(f"m{i}") for i in range(27)]
     outcomes = await asyncio.gather(
         *(queue.put([env]) for env in envelopes), return_exceptions=True

@@ -1,0 +1,161 @@
+"""The instant answer to a new ticket (and to a form follow-up): queued in the outbox in
+the ingest transaction, so a message is stored with its answer queued, or not at all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from inbox.config.settings import Settings, TeamSettings
+from inbox.pipeline.ingest.audit import EventLog
+from inbox.pipeline.ingest.plan import SESSION_CHANNELS
+from inbox.pipeline.ingest.state import Inbound
+from inbox.sla.policy import Target
+from inbox.store.bulk import pairs_in
+from inbox.store.outbound import OutboundDraft, queue_drafts
+from inbox.store.sla_clocks import SlaClocks
+from inbox.store.tables import outbox
+from inbox.text import format_reference
+
+ACK_WINDOW = 3600.0  # acknowledgements to one email address are limited per hour
+
+
+def acknowledgement_text(
+    reference: int, team: TeamSettings, is_fallback: bool, within: float | None, business: bool
+) -> str:
+    """The instant answer a customer gets for a new ticket; ``within`` is the first-response
+    target in seconds (of business time when ``business``)."""
+    who = "Our support team" if is_fallback else f"The {team.display_name} team"
+    promise = "will answer you as soon as possible."
+    if within is not None:
+        hours = within / 3600
+        unit = "business " if business else ""
+        span = (
+            f"{round(hours * 60)} {unit}minutes"
+            if hours < 1
+            else f"1 {unit}hour"
+            if hours == 1
+            else f"{hours:g} {unit}hours"
+        )
+        promise = f"usually answers within {span}."
+    return (
+        f"Thank you, we have your message. Your ticket is {format_reference(reference)}. "
+        f"{who} {promise}"
+    )
+
+
+def follow_up_text(reference: int) -> str:
+    """The answer to a message that joined an existing ticket."""
+    return (
+        f"Thank you, we have added your message to ticket {format_reference(reference)}. "
+        "The team handling it will answer there."
+    )
+
+
+def to_acknowledge(inbound: list[Inbound], settings: Settings) -> list[Inbound]:
+    """The messages that get an acknowledgement.
+
+    A new ticket is acknowledged; so is a follow-up that joined a ticket by its reference
+    on the web form, which tells the customer which ticket it joined. Chat follow-ups are
+    the conversation itself; duplicates get none. Machine-made mail is never answered:
+    that is how loops with auto-responders start. A follow-up by email is already in the
+    thread: no acknowledgement for it either.
+    """
+    quiet_follow_ups = SESSION_CHANNELS | settings.email_channels
+    return [
+        m
+        for m in inbound
+        if not m.plan.envelope.automated
+        and (
+            m.outcome == "new"
+            or (m.outcome == "joined" and m.plan.envelope.channel not in quiet_follow_ups)
+        )
+    ]
+
+
+async def acknowledge(
+    conn: AsyncConnection,
+    inbound: list[Inbound],
+    settings: Settings,
+    clocks: SlaClocks,
+    log: EventLog,
+) -> None:
+    """Queues the batch's acknowledgements, as many as each address's limit allows."""
+    acks, suppressed = await _limit(conn, to_acknowledge(inbound, settings), settings, log.stamp)
+    for m in suppressed:
+        log.add(
+            m.target,
+            "acknowledgement_suppressed",
+            "worker",
+            {"reason": "too many acknowledgements to this address in the last hour"},
+        )
+    if not acks:
+        return
+    drafts = [
+        OutboundDraft(
+            m.plan.envelope.channel,
+            m.plan.envelope.address,
+            _text(m, settings, clocks),
+            "acknowledgement",
+            m.target.conversation_id,
+            subject=m.plan.envelope.subject,
+        )
+        for m in acks
+    ]
+    message_ids = await queue_drafts(conn, drafts, log.stamp)
+    for m, message_id in zip(acks, message_ids, strict=True):
+        log.add(m.target, "acknowledged", "worker", {"message_id": message_id})
+
+
+def _text(m: Inbound, settings: Settings, clocks: SlaClocks) -> str:
+    if m.outcome != "new":
+        return follow_up_text(m.target.reference)
+    routing = m.plan.routing
+    team = settings.team(routing.team if routing else settings.routing.fallback_team)
+    return acknowledgement_text(
+        m.target.reference,
+        team,
+        team.name == settings.routing.fallback_team,
+        clocks.allowed(team.name, m.plan.triage.priority, Target.FIRST_RESPONSE),
+        clocks.business_hours_only(team.name),
+    )
+
+
+async def _limit(
+    conn: AsyncConnection, acks: list[Inbound], settings: Settings, stamp: float
+) -> tuple[list[Inbound], list[Inbound]]:
+    """Splits acknowledgements into those to send and those over an email address's limit.
+
+    An auto-responder that slips past the headers still cannot start an endless loop.
+    """
+    limits = {box.name: box.acknowledgements_per_hour for box in settings.email}
+    limited = [m for m in acks if m.plan.envelope.channel in limits]
+    if not limited:
+        return acks, []
+    pairs = list({(m.plan.envelope.channel, m.plan.envelope.address) for m in limited})
+    sent: dict[tuple[str, str], int] = {}
+    row: Any
+    for row in await conn.execute(
+        select(outbox.c.channel, outbox.c.address, func.count())
+        .where(
+            pairs_in(outbox.c.channel, outbox.c.address, pairs),
+            outbox.c.kind == "acknowledgement",
+            outbox.c.created_at >= stamp - ACK_WINDOW,
+        )
+        .group_by(outbox.c.channel, outbox.c.address)
+    ):
+        sent[(row[0], row[1])] = int(row[2])
+    keep: list[Inbound] = []
+    dropped: list[Inbound] = []
+    for m in acks:
+        env = m.plan.envelope
+        limit = limits.get(env.channel)
+        key = (env.channel, env.address)
+        if limit is not None and sent.get(key, 0) >= limit:
+            dropped.append(m)
+            continue
+        sent[key] = sent.get(key, 0) + 1
+        keep.append(m)
+    return keep, dropped
