@@ -40,7 +40,7 @@ def _password(args: argparse.Namespace) -> tuple[str, bool]:
     return secrets.token_urlsafe(12), True
 
 
-def add_user(settings: Settings, args: argparse.Namespace) -> int:
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
     """Creates a person with a role, teams, a password and an API token."""
     known = {t.name for t in settings.all_teams}
     unknown = [t for t in args.team if t not in known]
@@ -71,7 +71,7 @@ def add_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def set_password(settings: Settings, args: argparse.Namespace) -> int:
+def cmd_user_password(settings: Settings, args: argparse.Namespace) -> int:
     """Sets a new password (unlocks the account, signs out its browsers)."""
     password, generated = _password(args)
 
@@ -88,7 +88,7 @@ def set_password(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def unlock(settings: Settings, args: argparse.Namespace) -> int:
+def cmd_user_unlock(settings: Settings, args: argparse.Namespace) -> int:
     """Forgets an account's wrong passwords from every address: signing in works again."""
 
     async def run() -> None:
@@ -114,12 +114,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         add.add_argument("--team", action="append", required=True, help="a team (repeatable)")
         add.add_argument("--role", choices=ROLES, default=role_default)
         add.add_argument("--password-env", help="the environment variable holding the password")
-        add.set_defaults(func_settings=add_user)
+        add.set_defaults(func_settings=cmd_user_add)
         if command == "user":
             reset = actions.add_parser("password", help="set a new password")
             reset.add_argument("name")
             reset.add_argument("--password-env", help="the variable holding the password")
-            reset.set_defaults(func_settings=set_password)
+            reset.set_defaults(func_settings=cmd_user_password)
             free = actions.add_parser("unlock", help="forget wrong passwords: sign-in works again")
             free.add_argument("name")
-            free.set_defaults(func_settings=unlock)
+            free.set_defaults(func_settings=cmd_user_unlock)
