@@ -10,13 +10,13 @@ import sys
 import time
 from dataclasses import dataclass
 
+from inbox.cli.store_access import open_store
 from inbox.config.settings import Settings
 from inbox.models import Envelope, RoutingDecision, TriageDecision
 from inbox.pipeline.routing import RoutingService
 from inbox.pipeline.triaging import TriageService
 from inbox.queue import open_queue
 from inbox.service.model import learned_history, load_embedder
-from inbox.store.engine import create_engine, migrate
 from inbox.store.files import Quarantine
 from inbox.text import embedding_text
 
@@ -32,15 +32,11 @@ class Routed:
 
 
 async def _route(settings: Settings, text: str) -> Routed:
-    engine = create_engine(settings.store.url)
-    try:
-        await migrate(engine)
+    async with open_store(settings) as engine:
         # The live router: config examples plus every correction agents made.
         embedder = load_embedder(settings)
         history = learned_history(settings, embedder)
         routing = await RoutingService.build(settings, embedder, engine, history)
-    finally:
-        await engine.dispose()
     triaging = await TriageService.build(settings, routing.embedder)
     vectors = await routing.embedder.encode_async([embedding_text("", text)])
     (decision,) = routing.route_vectors(vectors)
@@ -124,12 +120,8 @@ def cmd_quarantine(settings: Settings, args: argparse.Namespace) -> int:
     """Lists messages that could not become tickets, or writes one's original bytes."""
 
     async def run() -> None:
-        engine = create_engine(settings.store.url)
-        try:
-            await migrate(engine)
+        async with open_store(settings) as engine:
             await _show_quarantine(Quarantine(engine), args)
-        finally:
-            await engine.dispose()
 
     asyncio.run(run())
     return 0

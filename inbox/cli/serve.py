@@ -7,12 +7,12 @@ import asyncio
 import os
 from dataclasses import replace
 
+from inbox.cli.store_access import open_store
 from inbox.config.settings import Settings
 from inbox.errors import ConfigError
 from inbox.service.roles import ROLES
 from inbox.service.serve import serve_roles
 from inbox.service.worker_pool import WorkerPool
-from inbox.store.engine import create_engine, migrate
 
 
 def _quiet_blas() -> None:
@@ -75,11 +75,8 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
     """Brings the store's schema up to date."""
 
     async def run() -> None:
-        engine = create_engine(settings.store.url)
-        try:
-            await migrate(engine)
-        finally:
-            await engine.dispose()
+        async with open_store(settings):
+            pass  # opening the store brings its schema up to date
 
     asyncio.run(run())
     print("store schema is up to date")

@@ -28,19 +28,17 @@ from classifiers.router import LabelledExample
 from classifiers.self_training import HISTORY_CONFIDENCE, learn_history, save_history
 from classifiers.tuning import TrainingSettings, fine_tune
 from inbox.cli.eval import progress_bar
+from inbox.cli.store_access import open_store
 from inbox.config.settings import Settings
 from inbox.pipeline.routing import labelled_examples
 from inbox.service.model import trained_model_folder
-from inbox.store.engine import create_engine, migrate
 from inbox.store.tables import messages
 from inbox.text import embedding_text
 
 
 async def _examples(settings: Settings, history: int) -> tuple[list[LabelledExample], list[str]]:
     """The labelled examples, and the latest ``history`` unlabelled first messages."""
-    engine = create_engine(settings.store.url)
-    try:
-        await migrate(engine)
+    async with open_store(settings) as engine:
         examples, _last = await labelled_examples(settings, engine)
         first = (
             select(sa_func.min(messages.c.id).label("id"))
@@ -57,8 +55,6 @@ async def _examples(settings: Settings, history: int) -> tuple[list[LabelledExam
                     .limit(history)
                 )
             ).all()
-    finally:
-        await engine.dispose()
     labelled = {e.text for e in examples}
     texts = dict.fromkeys(embedding_text(r.subject, r.text) for r in rows)
     return examples, [t for t in texts if t.strip() and t not in labelled]

@@ -14,10 +14,10 @@ import os
 import secrets
 import sys
 
+from inbox.cli.store_access import open_store
 from inbox.config.settings import Settings
 from inbox.errors import ConfigError, InboxError
 from inbox.store.accounts import ROLES, Accounts
-from inbox.store.engine import create_engine, migrate
 
 
 def _password(args: argparse.Namespace) -> tuple[str, bool]:
@@ -49,16 +49,11 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
     password, generated = _password(args)
 
     async def run() -> str:
-        engine = create_engine(settings.store.url)
-        try:
-            await migrate(engine)
-            accounts = Accounts(engine)
-            _agent, token = await accounts.add_agent(
+        async with open_store(settings) as engine:
+            _agent, token = await Accounts(engine).add_agent(
                 args.name, args.team, role=args.role, password=password
             )
             return token
-        finally:
-            await engine.dispose()
 
     token = asyncio.run(run())
     print(f"{args.role} {args.name} added to {', '.join(args.team)}")
@@ -76,12 +71,8 @@ def cmd_user_password(settings: Settings, args: argparse.Namespace) -> int:
     password, generated = _password(args)
 
     async def run() -> None:
-        engine = create_engine(settings.store.url)
-        try:
-            await migrate(engine)
+        async with open_store(settings) as engine:
             await Accounts(engine).set_password(args.name, password)
-        finally:
-            await engine.dispose()
 
     asyncio.run(run())
     print(f"new password for {args.name}" + (f": {password}" if generated else " set"))
@@ -92,12 +83,8 @@ def cmd_user_unlock(settings: Settings, args: argparse.Namespace) -> int:
     """Forgets an account's wrong passwords from every address: signing in works again."""
 
     async def run() -> None:
-        engine = create_engine(settings.store.url)
-        try:
-            await migrate(engine)
+        async with open_store(settings) as engine:
             await Accounts(engine).unlock(args.name)
-        finally:
-            await engine.dispose()
 
     asyncio.run(run())
     print(f"{args.name} is unlocked")
