@@ -259,7 +259,7 @@ async def _run(
 ) -> tuple[float, dict[int, float], dict[int, float], float]:
     env = {**os.environ, "INBOX_SECRET": "bench"}
     log = (folder / "service.log").open("wb")
-    # The load generator runs at nice 10 (see run_bench); the service is put back to 0.
+    # The load generator runs at nice 10 (see cmd_bench); the service is put back to 0.
     proc, base = await start_service(config, stderr=log, env=env, prefix=("nice", "-n", "-10"))
     try:
         cpu_before = _cpu_seconds(proc.pid)
@@ -285,8 +285,8 @@ async def _run(
         log.close()
 
 
-def run_bench(args: argparse.Namespace) -> int:
-    """The ``inbox bench`` command."""
+def cmd_bench(args: argparse.Namespace) -> int:
+    """End-to-end benchmark through the real HTTP endpoint."""
     texts = read_texts(Path(args.texts))
     n = args.messages
     config_path = Path(args.config)
@@ -336,3 +336,14 @@ def run_bench(args: argparse.Namespace) -> int:
             f"({service_cpu:.1f} s for {n})"
         )
     return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``inbox bench``."""
+    bench = sub.add_parser("bench", help="end-to-end throughput and latency")
+    bench.add_argument("--messages", "-n", type=int, default=2000)
+    bench.add_argument(
+        "--texts", default="../shared/data/bitext-customer-service/test.csv", help="CSV of texts"
+    )
+    bench.add_argument("--concurrency", type=int, default=64)
+    bench.set_defaults(func=cmd_bench)

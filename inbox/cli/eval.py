@@ -9,6 +9,7 @@ Results are printed as tables and, with ``--json-out``, written as JSON.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import tempfile
@@ -32,6 +33,9 @@ from classifiers.evaluation.intents import (
 from classifiers.evaluation.out_of_scope import OosResult, evaluate_oos, split_for_oos
 from classifiers.evaluation.pairs import PairResult, evaluate_pairs, pair_scores
 from classifiers.tuning import TrainingSettings, fine_tune
+from inbox.config.settings import load_settings
+from inbox.models import Envelope
+from inbox.pipeline.triaging import TriageService
 from inbox.text import embedding_text
 
 Encoders = Callable[[list[Labelled], int], Embedder]
@@ -133,12 +137,6 @@ def run_pairs(
 def run_triage(test: list[Labelled], args: argparse.Namespace) -> dict[str, Any]:
     """How much of this (ordinary) traffic each triage-by-meaning kind flags at the
     configured thresholds: on real customer messages, urgent is rare, spam should be nil."""
-    import asyncio
-
-    from inbox.config.settings import load_settings
-    from inbox.models import Envelope
-    from inbox.pipeline.triaging import TriageService
-
     settings = load_settings(Path(args.config))
     embedder = SentenceTransformerEmbedder(settings.model.path)
     triaging = asyncio.run(TriageService.build(settings, embedder))
@@ -194,8 +192,8 @@ def _print_intents(results: list[SeedResult]) -> dict[str, float]:
     return means
 
 
-def run_eval(args: argparse.Namespace) -> int:
-    """The ``inbox eval`` command."""
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Few-shot evaluation of the router on a labelled CSV."""
     test_path = Path(args.csv)
     train_path = Path(args.train) if args.train else test_path.with_name("train.csv")
     test = read_labelled(test_path, args.text_col, args.label_col)
@@ -266,3 +264,52 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(report, indent=2), encoding="utf-8")
     return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``inbox eval``."""
+    ev = sub.add_parser("eval", help="evaluate the router on a labelled CSV")
+    ev.add_argument("csv", help="the test CSV")
+    ev.add_argument(
+        "--train", help="where examples come from (default: train.csv beside the test CSV)"
+    )
+    ev.add_argument("--text-col", help="text column (default: text or utterance)")
+    ev.add_argument("--label-col", help="label column (default: intent, category or label)")
+    ev.add_argument("--shots", type=int, default=10, help="examples per label (0 = all)")
+    ev.add_argument("--seed", type=int, action="append", help="sampling seed (repeatable)")
+    ev.add_argument("--json-out", help="write the results as JSON here")
+    ev.add_argument(
+        "--fine-tune",
+        action="store_true",
+        help="fine-tune the encoder on the examples first, as `inbox train` does",
+    )
+    ev.add_argument("--epochs", type=float, default=TrainingSettings.epochs)
+    ev.add_argument(
+        "--unlabelled",
+        action="store_true",
+        help="with --shots K: the train rows not sampled become unlabelled history, which "
+        "the router learns from as `inbox train` makes it learn from the store's messages",
+    )
+    ev.add_argument(
+        "--oos-holdout",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also test out-of-scope detection with N labels left out of training",
+    )
+    ev.add_argument("--pairs", action="store_true", help="also test duplicate detection")
+    ev.add_argument(
+        "--triage",
+        action="store_true",
+        help="also show what triage by meaning flags in these (ordinary) messages",
+    )
+    ev.add_argument(
+        "--merge-precision",
+        type=float,
+        default=0.99,
+        help="precision the auto-merge threshold is chosen for (with --pairs)",
+    )
+    ev.add_argument(
+        "--skip-intents", action="store_true", help="only the out-of-scope / pair tests"
+    )
+    ev.set_defaults(func=cmd_eval)

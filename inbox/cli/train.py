@@ -25,22 +25,20 @@ from sqlalchemy import select
 
 from classifiers.embedder import SentenceTransformerEmbedder
 from classifiers.router import LabelledExample
-from classifiers.self_training import learn_history, save_history
+from classifiers.self_training import HISTORY_CONFIDENCE, learn_history, save_history
 from classifiers.tuning import TrainingSettings, fine_tune
 from inbox.cli.eval import progress_bar
+from inbox.cli.store_access import open_store
 from inbox.config.settings import Settings
 from inbox.pipeline.routing import labelled_examples
-from inbox.service.app import trained_model_folder
-from inbox.store.engine import create_engine, migrate
+from inbox.service.model import trained_model_folder
 from inbox.store.tables import messages
 from inbox.text import embedding_text
 
 
 async def _examples(settings: Settings, history: int) -> tuple[list[LabelledExample], list[str]]:
     """The labelled examples, and the latest ``history`` unlabelled first messages."""
-    engine = create_engine(settings.store.url)
-    try:
-        await migrate(engine)
+    async with open_store(settings) as engine:
         examples, _last = await labelled_examples(settings, engine)
         first = (
             select(sa_func.min(messages.c.id).label("id"))
@@ -57,8 +55,6 @@ async def _examples(settings: Settings, history: int) -> tuple[list[LabelledExam
                     .limit(history)
                 )
             ).all()
-    finally:
-        await engine.dispose()
     labelled = {e.text for e in examples}
     texts = dict.fromkeys(embedding_text(r.subject, r.text) for r in rows)
     return examples, [t for t in texts if t.strip() and t not in labelled]
@@ -86,8 +82,9 @@ def _learn_history(
     print(f"the router's temperature, chosen on the labelled examples: {learned.temperature:g}")
 
 
-def run_train(args: argparse.Namespace, settings: Settings) -> int:
-    """Trains, then swaps the new model in."""
+def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
+    """Fine-tunes the encoder on the teams' examples and agents' corrections, then swaps
+    the new model in."""
     examples, history = asyncio.run(_examples(settings, max(0, args.history)))
     texts, labels = [e.text for e in examples], [e.team for e in examples]
     teams = len(set(labels))
@@ -126,3 +123,24 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print("restart `inbox serve` to use it (`inbox route TEXT` uses it at once).")
     return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``inbox train``."""
+    train = sub.add_parser("train", help="fine-tune the encoder on the teams' examples")
+    train.add_argument("--epochs", type=float, default=TrainingSettings.epochs)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--history",
+        type=int,
+        default=10000,
+        metavar="N",
+        help="learn from the first messages of the latest N conversations (0: none)",
+    )
+    train.add_argument(
+        "--history-confidence",
+        type=float,
+        default=HISTORY_CONFIDENCE,
+        help="how sure the router must be of a history message to learn from it",
+    )
+    train.set_defaults(func_settings=cmd_train)

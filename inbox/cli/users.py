@@ -14,10 +14,10 @@ import os
 import secrets
 import sys
 
+from inbox.cli.store_access import open_store
 from inbox.config.settings import Settings
 from inbox.errors import ConfigError, InboxError
 from inbox.store.accounts import ROLES, Accounts
-from inbox.store.engine import create_engine, migrate
 
 
 def _password(args: argparse.Namespace) -> tuple[str, bool]:
@@ -40,7 +40,7 @@ def _password(args: argparse.Namespace) -> tuple[str, bool]:
     return secrets.token_urlsafe(12), True
 
 
-def add_user(settings: Settings, args: argparse.Namespace) -> int:
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
     """Creates a person with a role, teams, a password and an API token."""
     known = {t.name for t in settings.all_teams}
     unknown = [t for t in args.team if t not in known]
@@ -49,16 +49,11 @@ def add_user(settings: Settings, args: argparse.Namespace) -> int:
     password, generated = _password(args)
 
     async def run() -> str:
-        engine = create_engine(settings.store.url)
-        try:
-            await migrate(engine)
-            accounts = Accounts(engine)
-            _agent, token = await accounts.add_agent(
+        async with open_store(settings) as engine:
+            _agent, token = await Accounts(engine).add_agent(
                 args.name, args.team, role=args.role, password=password
             )
             return token
-        finally:
-            await engine.dispose()
 
     token = asyncio.run(run())
     print(f"{args.role} {args.name} added to {', '.join(args.team)}")
@@ -71,33 +66,25 @@ def add_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def set_password(settings: Settings, args: argparse.Namespace) -> int:
+def cmd_user_password(settings: Settings, args: argparse.Namespace) -> int:
     """Sets a new password (unlocks the account, signs out its browsers)."""
     password, generated = _password(args)
 
     async def run() -> None:
-        engine = create_engine(settings.store.url)
-        try:
-            await migrate(engine)
+        async with open_store(settings) as engine:
             await Accounts(engine).set_password(args.name, password)
-        finally:
-            await engine.dispose()
 
     asyncio.run(run())
     print(f"new password for {args.name}" + (f": {password}" if generated else " set"))
     return 0
 
 
-def unlock(settings: Settings, args: argparse.Namespace) -> int:
+def cmd_user_unlock(settings: Settings, args: argparse.Namespace) -> int:
     """Forgets an account's wrong passwords from every address: signing in works again."""
 
     async def run() -> None:
-        engine = create_engine(settings.store.url)
-        try:
-            await migrate(engine)
+        async with open_store(settings) as engine:
             await Accounts(engine).unlock(args.name)
-        finally:
-            await engine.dispose()
 
     asyncio.run(run())
     print(f"{args.name} is unlocked")
@@ -114,12 +101,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         add.add_argument("--team", action="append", required=True, help="a team (repeatable)")
         add.add_argument("--role", choices=ROLES, default=role_default)
         add.add_argument("--password-env", help="the environment variable holding the password")
-        add.set_defaults(func_settings=add_user)
+        add.set_defaults(func_settings=cmd_user_add)
         if command == "user":
             reset = actions.add_parser("password", help="set a new password")
             reset.add_argument("name")
             reset.add_argument("--password-env", help="the variable holding the password")
-            reset.set_defaults(func_settings=set_password)
+            reset.set_defaults(func_settings=cmd_user_password)
             free = actions.add_parser("unlock", help="forget wrong passwords: sign-in works again")
             free.add_argument("name")
-            free.set_defaults(func_settings=unlock)
+            free.set_defaults(func_settings=cmd_user_unlock)

@@ -16,24 +16,14 @@ import asyncio
 import logging
 from collections.abc import Coroutine, Iterable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from classifiers.dedup import Deduper
-from classifiers.embedder import (
-    Embedder,
-    ProcessEmbedder,
-    SentenceTransformerEmbedder,
-    model_id,
-)
-from classifiers.self_training import LearnedHistory, load_history
-from classifiers.tuning import training_report
+from classifiers.embedder import Embedder, ProcessEmbedder, model_id
 from connectors.base import Connector, WebChannel
-from connectors.mail.channel import EmailConnector
-from connectors.telegram.channel import TelegramConnector
 from connectors.webchat import WebChatConnector
 from connectors.webform import WebFormConnector
 from inbox.config.settings import Settings
@@ -46,78 +36,21 @@ from inbox.pipeline.routing import RoutingService
 from inbox.pipeline.triaging import TriageService
 from inbox.pipeline.worker import Worker, consumer_name
 from inbox.queue import Queue, open_queue
+from inbox.service.channels import WEB_CHANNELS, make_connectors
+from inbox.service.model import learned_history, model_path, start_process_embedder
 from inbox.service.roles import ROLES
+from inbox.service.web_role import WebParts, listen, web_app, web_runner
 from inbox.sla.watcher import AlertRecipients, SlaAlert, SlaWatcher
-from inbox.store.accounts import Accounts
-from inbox.store.desk import Desk
 from inbox.store.engine import create_engine, highest_reference, migrate
-from inbox.store.links import StoreFormAddresses
 from inbox.store.outbox_rows import OutboxRows
 from inbox.store.sla_clocks import SlaClocks, clocks_for
-from inbox.store.transcripts import StoreTranscripts
-from inbox.web.agent_api import AgentApi
-from inbox.web.app import build_web_app
-from inbox.web.auth import WebAuth
-from inbox.web.csat import CsatLinks, CsatRoutes
-from inbox.web.desk import DeskPages
+from inbox.web.csat import CsatLinks
 from inbox.web.health import HealthRoutes, register_gauges, serve_health
-from inbox.web.live import ChangeFeed, LiveEvent, LiveHub, LiveRoutes, StoreFeed
-from inbox.web.supervisor import SupervisorPages
+from inbox.web.live import ChangeFeed, LiveEvent, LiveHub, StoreFeed
 
 log = logging.getLogger(__name__)
 WORKER_LOOPS = 2  # one encodes while the other persists
-WEB_CHANNELS = (WebFormConnector, WebChatConnector)  # served by the web role
 STOP_TIMEOUT = 30.0
-
-
-def trained_model_folder(settings: Settings) -> Path:
-    """Where ``inbox train`` puts the model it makes."""
-    return settings.data_dir / "model"
-
-
-def model_path(settings: Settings) -> str:
-    """The configured model; else the one ``inbox train`` made; else the bundled one."""
-    if settings.model.path:
-        return settings.model.path
-    trained = trained_model_folder(settings)
-    return str(trained) if training_report(trained) is not None else ""
-
-
-def learned_history(settings: Settings, embedder: Embedder) -> LearnedHistory | None:
-    """What ``inbox train`` learnt from unlabelled history, when ``embedder`` is the model
-    it was learnt with (vectors of two models never mix)."""
-    path = model_path(settings)
-    if not path or embedder.model_id != model_id(path):
-        return None
-    history = load_history(Path(path))
-    if history is not None:
-        log.info("router: %d examples learnt from history", len(history))
-    return history
-
-
-def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    """The model, loaded offline in this process (for commands)."""
-    return SentenceTransformerEmbedder(model_path(settings), settings.model.batch_size)
-
-
-def reply_channels(settings: Settings) -> dict[str, str]:
-    """Which connector reaches a customer identity of each kind: email addresses through
-    the first mailbox, Telegram chats through the bot, chat sessions through the chat."""
-    found: dict[str, str] = {}
-    if settings.email:
-        found["email"] = settings.email[0].name
-    if settings.telegram is not None:
-        found["telegram"] = settings.telegram.name
-    if settings.chat.enabled:
-        found["webchat"] = "webchat"
-    return found
-
-
-def start_process_embedder(settings: Settings) -> ProcessEmbedder:
-    """The model in a process of its own (for the service)."""
-    embedder = ProcessEmbedder(model_path(settings), settings.model.batch_size)
-    embedder.start()
-    return embedder
 
 
 class InboxService:
@@ -179,29 +112,15 @@ class InboxService:
         changes = ChangeFeed(engine, self.live)
         clocks = clocks_for(s)
         sla = self._start_watchers(engine, clocks) if "sla" in roles else None
+        self.connectors = connectors = make_connectors(s, roles, engine, self.metrics)
         if "worker" in roles:
             await self._start_workers(engine, changes, sla)
-        connectors = self._make_connectors(engine)
         if "connectors" in roles:
             assert self.queue is not None
             for connector in connectors:
                 if not isinstance(connector, WEB_CHANNELS):
                     self._spawn(connector.run(self.queue), f"connector-{connector.name}")
-        # Answers on the web channels go out from the web role, where the chat's sockets
-        # are; every other channel from the sender role.
-        sends = [
-            c for c in connectors if ("web" if isinstance(c, WEB_CHANNELS) else "sender") in roles
-        ]
-        if sends:
-            sender = OutboxSender(
-                OutboxRows(engine),
-                {c.name: c for c in sends},
-                s.outbox,
-                self.outbox_wake,
-                metrics=self.metrics,
-                repeat_safe=[c.name for c in sends if isinstance(c, WEB_CHANNELS)],
-            )
-            self._spawn(sender.run(self.stopping), "outbox-sender")
+        self._start_sender(engine, connectors)
         if "web" in roles:
             await self._start_web(engine, changes, clocks, sla, connectors)
         elif self.health_port is not None:
@@ -210,6 +129,25 @@ class InboxService:
                 s.web.host,
                 self.health_port,
             )
+
+    def _start_sender(self, engine: AsyncEngine, connectors: list[Connector]) -> None:
+        # Answers on the web channels go out from the web role, where the chat's sockets
+        # are; every other channel from the sender role.
+        roles = self.roles
+        sends = [
+            c for c in connectors if ("web" if isinstance(c, WEB_CHANNELS) else "sender") in roles
+        ]
+        if not sends:
+            return
+        sender = OutboxSender(
+            OutboxRows(engine),
+            {c.name: c for c in sends},
+            self.settings.outbox,
+            self.outbox_wake,
+            metrics=self.metrics,
+            repeat_safe=[c.name for c in sends if isinstance(c, WEB_CHANNELS)],
+        )
+        self._spawn(sender.run(self.stopping), "outbox-sender")
 
     def _start_watchers(self, engine: AsyncEngine, clocks: SlaClocks) -> SlaWatcher:
         s = self.settings
@@ -247,13 +185,14 @@ class InboxService:
         triage = await TriageService.build(s, embedder)
         deduper = Deduper(s.dedup.auto_merge, s.dedup.suggest)
         watcher = self.incidents
+        # A form's receipt page waits for its message to be stored by a worker here.
+        forms = [c for c in self.connectors if isinstance(c, WebFormConnector)]
 
         def committed(results: list[IngestResult]) -> None:
             changes.changed(ids=[r.conversation_id for r in results if r.conversation_id])
             self.outbox_wake.set()
-            for connector in self.connectors:
-                if isinstance(connector, WebFormConnector):
-                    connector.store_committed()
+            for form in forms:
+                form.store_committed()
             if sla is not None:
                 sla.wake.set()
             if watcher is not None:
@@ -273,32 +212,6 @@ class InboxService:
             )
             self._spawn(worker.run(self.stopping), f"worker-{i}")
 
-    def _make_connectors(self, engine: AsyncEngine) -> list[Connector]:
-        """The channels this process's roles use: intake (connectors, web) or sending."""
-        s, roles = self.settings, self.roles
-        if not roles & {"web", "connectors", "sender"}:
-            return []
-        transcripts = StoreTranscripts(engine)
-        connectors: list[Connector] = []
-        if s.form.enabled:
-            secure = s.web.public_url.startswith("https://")
-            connectors.append(
-                WebFormConnector(
-                    s.form,
-                    s.secret,
-                    transcripts,
-                    secure_cookies=secure,
-                    addresses=StoreFormAddresses(engine),
-                )
-            )
-        if s.chat.enabled:
-            connectors.append(WebChatConnector(s.chat, s.secret, transcripts))
-        connectors += [EmailConnector(box, s.secret) for box in s.email]
-        if s.telegram is not None:
-            connectors.append(TelegramConnector(s.telegram, self.metrics))
-        self.connectors = connectors
-        return connectors
-
     async def _start_web(
         self,
         engine: AsyncEngine,
@@ -309,81 +222,30 @@ class InboxService:
     ) -> None:
         s = self.settings
         assert self.queue is not None
-        live = self.live
         channels: list[WebChannel] = [c for c in connectors if isinstance(c, WEB_CHANNELS)]
         for channel in channels:
             self._spawn(channel.run(self.queue), f"connector-{channel.name}")
         if self.roles != set(ROLES):
             # Workers, watchers or other web processes change what pages show, and
             # another web process may send a chat answer to a socket held here.
-            self._spawn(StoreFeed(engine, live).run(self.stopping), "store-feed")
+            self._spawn(StoreFeed(engine, self.live).run(self.stopping), "store-feed")
             for channel in channels:
                 if isinstance(channel, WebChatConnector):
                     self._spawn(channel.follow(self.stopping), "chat-follow")
-        accounts = Accounts(engine)
         rating = CsatLinks(s.secret, s.web.public_url)
-        web_auth = WebAuth(
-            accounts, secure_cookies=s.web.public_url.startswith("https://"), secret=s.secret
-        )
-        desk = Desk(
+        parts = WebParts(
             engine,
-            {t.name for t in s.all_teams},
-            s.routing.fallback_team,
-            clocks=clocks,
-            rating_request=rating.request_text if s.csat else None,
-            reply_channels=reply_channels(s),
-        )
-        team_names = [(t.name, t.display_name) for t in s.all_teams]
-        api = AgentApi(
-            accounts,
-            desk,
+            self.queue,
+            self.metrics,
+            self.live,
+            changes,
+            clocks,
+            tuple(channels),
+            tuple(sorted(self.roles)),
             on_reply=self.outbox_wake.set,
-            web_auth=web_auth,
-            teams=team_names,
-            canned=s.canned,
-            on_change=lambda reference: changes.changed(references=[reference]),
         )
-        health = HealthRoutes(engine, self.queue, self.metrics, sorted(self.roles))
-        more_routes = [
-            *DeskPages(desk, web_auth, teams=team_names, canned=s.canned).routes(),
-            *CsatRoutes(engine, rating).routes(),
-            *LiveRoutes(live, web_auth).routes(),
-            *SupervisorPages(engine, web_auth).routes(),
-            *health.routes(),
-        ]
-        app = build_web_app(
-            [*(r for c in channels for r in c.routes()), *more_routes],
-            api,
-            web_auth,
-            max_request_bytes=s.web.max_request_bytes,
-            read_timeout=s.web.read_timeout,
-            https=s.web.public_url.startswith("https://"),
-        )
-
-        async def close_connections(_app: web.Application) -> None:
-            # Runs once the server stopped accepting, before it waits for open requests:
-            # a chat socket would otherwise hold the shutdown until aiohttp gives up.
-            live.close()
-            for channel in channels:
-                await channel.close_connections()
-
-        app.on_shutdown.append(close_connections)
-        # aiohttp's keep-alive timer also runs from a connection's start until a request's
-        # headers are in: the limit on slow headers (the body has its own, in web.py).
-        # Lingering (reading an unread body before closing) would give a client cut off
-        # for a slow body 10 s more.
-        self._runner = web.AppRunner(
-            app,
-            access_log=None,
-            keepalive_timeout=s.web.read_timeout,
-            lingering_time=min(10.0, s.web.read_timeout),
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, s.web.host, s.web.port)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else s.web.port
+        self._runner = web_runner(web_app(s, parts, rating), s.web)
+        self.port = await listen(self._runner, s.web)
         if self.port != s.web.port and s.web.public_url.endswith(f":{s.web.port}"):
             # Port 0 (any free port): links in messages point at the port really bound.
             public = s.web.public_url.rsplit(":", 1)[0] + f":{self.port}"

@@ -23,7 +23,7 @@ from types import FrameType
 
 from classifiers.embedder import SentenceTransformerEmbedder
 from inbox.config.settings import Settings
-from inbox.service.app import model_path
+from inbox.service.model import model_path
 from inbox.service.serve import serve_roles
 
 log = logging.getLogger(__name__)

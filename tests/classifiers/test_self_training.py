@@ -19,7 +19,7 @@ from classifiers.self_training import (
     save_history,
 )
 from inbox.config.settings import Settings
-from inbox.service.app import learned_history
+from inbox.service.model import learned_history
 from inbox.text import embedding_text
 from tests.support.cli import config_file, run_inbox
 from tests.support.routing import shipped_router

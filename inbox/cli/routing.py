@@ -1,0 +1,144 @@
+"""``inbox route``, ``inbox queue`` and ``inbox quarantine``: what the router would do with
+a text, what waits in the queue, and what could not become a ticket."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from dataclasses import dataclass
+
+from inbox.cli.store_access import open_store
+from inbox.config.settings import Settings
+from inbox.models import Envelope, RoutingDecision, TriageDecision
+from inbox.pipeline.routing import RoutingService
+from inbox.pipeline.triaging import TriageService
+from inbox.queue import open_queue
+from inbox.service.model import learned_history, load_embedder
+from inbox.store.files import Quarantine
+from inbox.text import embedding_text
+
+
+@dataclass(frozen=True)
+class Routed:
+    """One text as the live router and triage see it."""
+
+    decision: RoutingDecision
+    triage: TriageDecision
+    labelled: int  # the router's examples from the configuration
+    learnt: int  # and those learnt from history
+
+
+async def _route(settings: Settings, text: str) -> Routed:
+    async with open_store(settings) as engine:
+        # The live router: config examples plus every correction agents made.
+        embedder = load_embedder(settings)
+        history = learned_history(settings, embedder)
+        routing = await RoutingService.build(settings, embedder, engine, history)
+    triaging = await TriageService.build(settings, routing.embedder)
+    vectors = await routing.embedder.encode_async([embedding_text("", text)])
+    (decision,) = routing.route_vectors(vectors)
+    env = Envelope("cli", "route", "cli", "", text, time.time())
+    (triage,) = triaging.assess([env], vectors)
+    decision = triaging.route_by_language(decision, triage)
+    labelled, learnt = routing.router.example_counts
+    return Routed(decision, triage, labelled, learnt)
+
+
+def _print_route(routed: Routed) -> None:
+    decision, triage = routed.decision, routed.triage
+    verdict = f" (abstained: {decision.abstain_reason})" if decision.abstained else ""
+    print(f"team: {decision.team}{verdict}")
+    print(f"confidence: {decision.confidence:.3f} (threshold {decision.threshold})")
+    priority = triage.priority.name.lower()
+    print(f"priority: {priority}" + "".join(f"; {r}" for r in triage.reasons))
+    print(f"language: {triage.language or 'not detected'}")
+    print("nearest examples:")
+    for n in decision.nearest:
+        print(f"  {n.score:.3f}  {n.team:<12} {n.text}")
+    if triage.spam:
+        print("spam: it would be quarantined, not answered")
+    print(f"router: {routed.labelled} labelled examples, {routed.learnt} learnt from history")
+
+
+def cmd_route(settings: Settings, args: argparse.Namespace) -> int:
+    """Routes one text with the configured examples and prints the evidence."""
+    routed = asyncio.run(_route(settings, args.text))
+    if not args.json:
+        _print_route(routed)
+        return 0
+    triage = routed.triage
+    result = {
+        **routed.decision.evidence(),
+        "priority": triage.priority.name.lower(),
+        "triage_reasons": list(triage.reasons),
+        "language": triage.language,
+        "spam": triage.spam,
+        "examples": {"labelled": routed.labelled, "learnt": routed.learnt},
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_queue(settings: Settings, args: argparse.Namespace) -> int:
+    """Shows what waits in the queue and what was dead-lettered, with reasons."""
+
+    async def run() -> None:
+        queue = await open_queue(settings.queue)
+        try:
+            print(f"pending: {await queue.pending()}")
+            dead = await queue.dead_letters(args.limit)
+            print(f"dead letters: {len(dead)}")
+            for d in dead:
+                print(f"  item {d.item_id} after {d.attempts} tries: {d.reason}")
+        finally:
+            await queue.close()
+
+    asyncio.run(run())
+    return 0
+
+
+async def _show_quarantine(kept: Quarantine, args: argparse.Namespace) -> None:
+    if args.raw is not None:
+        sys.stdout.buffer.write(await kept.original(args.raw))
+        sys.stdout.buffer.flush()
+        return
+    entries = await kept.entries(args.limit)
+    print(f"quarantined: {len(entries)} shown (newest first)")
+    for e in entries:
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(e.received_at))
+        print(f"  {e.entry_id}  {when}Z  {e.channel}  {e.size} bytes  from {e.sender!r}")
+        print(f"      subject: {e.subject!r}")
+        print(f"      reason:  {e.reason}")
+    if entries:
+        print("the original of entry N (an email, or the text): inbox quarantine --raw N")
+
+
+def cmd_quarantine(settings: Settings, args: argparse.Namespace) -> int:
+    """Lists messages that could not become tickets, or writes one's original bytes."""
+
+    async def run() -> None:
+        async with open_store(settings) as engine:
+            await _show_quarantine(Quarantine(engine), args)
+
+    asyncio.run(run())
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``inbox route``, ``inbox queue`` and ``inbox quarantine``."""
+    route = sub.add_parser("route", help="route a text and show why")
+    route.add_argument("text")
+    route.add_argument("--json", action="store_true")
+    route.set_defaults(func_settings=cmd_route)
+
+    queue = sub.add_parser("queue", help="queue depth and dead letters")
+    queue.add_argument("--limit", type=int, default=20)
+    queue.set_defaults(func_settings=cmd_queue)
+
+    kept = sub.add_parser("quarantine", help="messages that could not become tickets")
+    kept.add_argument("--limit", type=int, default=50)
+    kept.add_argument("--raw", type=int, metavar="N", help="write entry N's original to stdout")
+    kept.set_defaults(func_settings=cmd_quarantine)

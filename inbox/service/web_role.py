@@ -1,0 +1,125 @@
+"""The web role's server: the web channels, the agent desk and API, the dashboard, the
+live pages and health, in one aiohttp application."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connectors.base import WebChannel
+from inbox.config.settings import Settings, WebSettings
+from inbox.metrics import Metrics
+from inbox.queue import Queue
+from inbox.service.channels import reply_channels
+from inbox.store.accounts import Accounts
+from inbox.store.desk import Desk
+from inbox.store.sla_clocks import SlaClocks
+from inbox.web.agent_api import AgentApi
+from inbox.web.app import build_web_app
+from inbox.web.auth import WebAuth
+from inbox.web.csat import CsatLinks, CsatRoutes
+from inbox.web.desk import DeskPages
+from inbox.web.health import HealthRoutes
+from inbox.web.live import ChangeFeed, LiveHub, LiveRoutes
+from inbox.web.supervisor import SupervisorPages
+
+
+@dataclass(frozen=True)
+class WebParts:
+    """What the service gives its web app: the store, the queue and the live feeds."""
+
+    engine: AsyncEngine
+    queue: Queue
+    metrics: Metrics
+    live: LiveHub
+    changes: ChangeFeed
+    clocks: SlaClocks
+    channels: tuple[WebChannel, ...]
+    roles: tuple[str, ...]
+    on_reply: Callable[[], None]
+
+
+def _desk(settings: Settings, parts: WebParts, rating: CsatLinks) -> Desk:
+    s = settings
+    return Desk(
+        parts.engine,
+        {t.name for t in s.all_teams},
+        s.routing.fallback_team,
+        clocks=parts.clocks,
+        rating_request=rating.request_text if s.csat else None,
+        reply_channels=reply_channels(s),
+    )
+
+
+def web_app(settings: Settings, parts: WebParts, rating: CsatLinks) -> web.Application:
+    """The web role's application; its links to customers come from ``rating``."""
+    s, engine, changes = settings, parts.engine, parts.changes
+    https = s.web.public_url.startswith("https://")
+    accounts = Accounts(engine)
+    web_auth = WebAuth(accounts, secure_cookies=https, secret=s.secret)
+    desk = _desk(s, parts, rating)
+    team_names = [(t.name, t.display_name) for t in s.all_teams]
+    api = AgentApi(
+        accounts,
+        desk,
+        on_reply=parts.on_reply,
+        web_auth=web_auth,
+        teams=team_names,
+        canned=s.canned,
+        on_change=lambda reference: changes.changed(references=[reference]),
+    )
+    health = HealthRoutes(engine, parts.queue, parts.metrics, list(parts.roles))
+    pages = [
+        *DeskPages(desk, web_auth, teams=team_names, canned=s.canned).routes(),
+        *CsatRoutes(engine, rating).routes(),
+        *LiveRoutes(parts.live, web_auth).routes(),
+        *SupervisorPages(engine, web_auth).routes(),
+        *health.routes(),
+    ]
+    app = build_web_app(
+        [*(r for c in parts.channels for r in c.routes()), *pages],
+        api,
+        web_auth,
+        max_request_bytes=s.web.max_request_bytes,
+        read_timeout=s.web.read_timeout,
+        https=https,
+    )
+
+    async def close_connections(_app: web.Application) -> None:
+        # Runs once the server stopped accepting, before it waits for open requests:
+        # a chat socket would otherwise hold the shutdown until aiohttp gives up.
+        parts.live.close()
+        for channel in parts.channels:
+            await channel.close_connections()
+
+    app.on_shutdown.append(close_connections)
+    return app
+
+
+def web_runner(app: web.Application, settings: WebSettings) -> web.AppRunner:
+    """The runner that serves ``app`` with the configured time limits."""
+    # aiohttp's keep-alive timer also runs from a connection's start until a request's
+    # headers are in: the limit on slow headers (the body has its own, in web.py).
+    # Lingering (reading an unread body before closing) would give a client cut off
+    # for a slow body 10 s more.
+    return web.AppRunner(
+        app,
+        access_log=None,
+        keepalive_timeout=settings.read_timeout,
+        lingering_time=min(10.0, settings.read_timeout),
+    )
+
+
+async def listen(runner: web.AppRunner, settings: WebSettings) -> int:
+    """Starts serving on the configured address; returns the port really bound (the
+    configured one, or a free one for port 0)."""
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    server = site._server
+    sockets = getattr(server, "sockets", None) or []
+    port: int = sockets[0].getsockname()[1] if sockets else settings.port
+    return port
