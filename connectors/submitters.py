@@ -24,8 +24,6 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-# IDENTITY_CHANNEL is re-exported: the web form names its identities' channel from here.
-from inbox.form_identity import IDENTITY_CHANNEL as IDENTITY_CHANNEL
 from inbox.form_identity import form_identity_address, submitter_tag
 from inbox.signing import Signer
 

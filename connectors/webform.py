@@ -30,14 +30,14 @@ from connectors.base import CustomerTranscripts, FormAddresses
 from connectors.submitters import (
     COOKIE,
     COOKIE_MAX_AGE,
-    IDENTITY_CHANNEL,
     Submitter,
     Submitters,
     external_id_prefix,
 )
 from inbox import safe_json
 from inbox.config.settings import FormSettings
-from inbox.form_links import confirmed_identity, typed_address
+from inbox.form_identity import IDENTITY_CHANNEL, typed_address
+from inbox.form_links import confirmed_identity
 from inbox.models import Envelope, MessageMeta, Outbound, Receipt, TranscriptEntry
 from inbox.pages.ratelimit import RateLimiter
 from inbox.pages.render import client_ip, render

@@ -16,8 +16,10 @@ def form_identity_address(email: str, tag: str) -> str:
 
 
 def typed_address(identity_address: str) -> str:
-    """The address a form sender typed (the part before the key digest)."""
-    return identity_address.split(_SEPARATOR, 1)[0]
+    """The address a form sender typed (the part before the key digest). The digest never
+    holds the separator, but an address may ("a#b@example.com" is a valid one)."""
+    typed, separator, _tag = identity_address.rpartition(_SEPARATOR)
+    return typed if separator else identity_address
 
 
 def submitter_tag(identity_address: str) -> str:

@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-# Re-exported: the web form and the confirmation mailer still import it from here.
-from inbox.form_identity import typed_address as typed_address
 from inbox.signing import Signer
 
 PURPOSE = "form-confirm"

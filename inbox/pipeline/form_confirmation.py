@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox.config.settings import Settings
-from inbox.form_links import confirmation_path, typed_address
+from inbox.form_identity import typed_address
+from inbox.form_links import confirmation_path
 from inbox.store.writes import queue_service_answer
 from inbox.text import format_reference
 

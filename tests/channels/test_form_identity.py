@@ -13,6 +13,12 @@ import aiohttp
 import pytest
 
 from inbox.config.settings import Settings
+from inbox.form_identity import (
+    form_identity_address,
+    shown_address,
+    submitter_tag,
+    typed_address,
+)
 from inbox.service.app import InboxService
 from tests.support.config import make_settings
 from tests.support.service import Running
@@ -204,3 +210,14 @@ async def test_a_message_sent_twice_is_one_ticket_and_shows_once(running: Runnin
             page = await r.text()
         assert f"<h1>Ticket #{first['reference']}</h1>" in page
         assert page.count("I was charged twice!") == 1
+
+
+@pytest.mark.parametrize("typed", ["ann@example.com", "a#b@example.com", "#@example.com"])
+def test_a_form_identity_gives_back_the_typed_address_even_with_a_hash_in_it(typed: str) -> None:
+    """An address may hold the separator itself; only the last one ends the address (the
+    typed "a#b@example.com" came back as "a", so its confirmation went to "a")."""
+    identity = form_identity_address(typed, "3f9a1c")
+    assert typed_address(identity) == typed
+    assert submitter_tag(identity) == "3f9a1c"
+    assert shown_address("form", identity) == typed
+    assert shown_address("email", typed) == typed
