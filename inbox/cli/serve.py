@@ -31,6 +31,12 @@ def _env_port(name: str) -> int | None:
     return int(value)
 
 
+def _health_port(args: argparse.Namespace) -> int | None:
+    """``--health-port``, else ``$INBOX_HEALTH_PORT`` (read when the command runs, so a bad
+    value is a configuration error, not a crash while building the parser)."""
+    return args.health_port if args.health_port is not None else _env_port("INBOX_HEALTH_PORT")
+
+
 def _roles(values: list[str] | None) -> tuple[str, ...]:
     """``--role web --role worker`` or ``--role web,worker``; all roles when not given."""
     if not values:
@@ -59,15 +65,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 "--processes: only with --role worker (the other roles scale by "
                 "running more of them)"
             )
-        return WorkerPool(settings, args.processes, args.health_port).run()
-    asyncio.run(serve_roles(settings, roles, args.health_port))
+        return WorkerPool(settings, args.processes, _health_port(args)).run()
+    asyncio.run(serve_roles(settings, roles, _health_port(args)))
     return 0
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     """Runs only the worker role (the same as ``inbox serve --role worker``)."""
     _quiet_blas()
-    asyncio.run(serve_roles(settings, ("worker",), args.health_port))
+    asyncio.run(serve_roles(settings, ("worker",), _health_port(args)))
     return 0
 
 
@@ -103,13 +109,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     serve.add_argument(
         "--health-port",
         type=int,
-        default=_env_port("INBOX_HEALTH_PORT"),
         help="serve /health and /metrics on this port (roles without web; "
         "default: $INBOX_HEALTH_PORT)",
     )
     serve.set_defaults(func_settings=cmd_serve)
     worker = sub.add_parser("worker", help="run only the worker (serve --role worker)")
-    worker.add_argument("--health-port", type=int, default=_env_port("INBOX_HEALTH_PORT"))
+    worker.add_argument("--health-port", type=int)
     worker.set_defaults(func_settings=cmd_worker)
     sub.add_parser("migrate", help="upgrade the store schema").set_defaults(
         func_settings=cmd_migrate

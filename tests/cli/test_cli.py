@@ -8,6 +8,8 @@ import re
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import config_file, run_inbox
 from tests.support.config import default_config
 
@@ -18,6 +20,22 @@ def test_a_wrong_value_stops_start_up_naming_the_key(tmp_path: Path) -> None:
     result = run_inbox("serve", config=config_file(tmp_path, teams=raw["teams"]))
     assert result.returncode == 2
     assert "configuration error: teams[2].examples: must be a non-empty list" in result.stderr
+
+
+def test_a_bad_health_port_in_the_environment_is_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was read while the parser was built, outside the error handling: a traceback."""
+    monkeypatch.setenv("INBOX_HEALTH_PORT", "abc")
+    config = config_file(tmp_path)
+    for command in (("serve", "--role", "worker"), ("worker",)):
+        result = run_inbox(*command, config=config)
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        assert "configuration error: INBOX_HEALTH_PORT: 'abc' is not a port number" in (
+            result.stderr
+        )
+    assert run_inbox("queue", config=config).returncode == 0
 
 
 def test_agent_add_prints_a_token_once_and_refuses_unknown_teams(tmp_path: Path) -> None:
