@@ -61,3 +61,7 @@ class Conflict(InboxError):
 class QueueUnavailable(InboxError):
     """The queue's server cannot be reached or refused a command; nothing was queued or
     taken. Callers wait and try again (connectors keep their cursor, workers their loop)."""
+
+
+class ArticleError(InboxError):
+    """A knowledge-base article cannot be read; the message names the file and the fault."""

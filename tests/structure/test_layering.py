@@ -20,7 +20,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("classifiers",),
     # SLA policies and the business-hours calendar are settings and pure arithmetic:
     # the config reads them and the store's SLA clocks compute with them.
-    ("inbox.config", "inbox.sla.business_hours", "inbox.sla.policy"),
+    # Knowledge-base articles as files are plain data, like the settings.
+    ("inbox.config", "inbox.kb", "inbox.sla.business_hours", "inbox.sla.policy"),
     ("inbox.queue",),
     ("connectors",),
     ("inbox.store", "inbox.migrations"),

@@ -1,0 +1,1 @@
+"""The knowledge base's articles: Markdown files with front matter, read and checked."""
