@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 from classifiers.meaning import known_language_codes
@@ -168,3 +169,13 @@ class TriageSettings:
     spam_similarity: Similarity = 0.5
     # ISO 639-1 codes to tell apart; each one more costs detection time.
     languages: Annotated[tuple[str, ...], Rule(tidy=lower_all, check=_unknown_language)] = ()
+
+
+@dataclass(frozen=True)
+class KbSettings:
+    """The knowledge base: the folder its articles are loaded from at start, and how sure
+    the bot must be before it answers from them."""
+
+    path: Path | None = None  # a folder of Markdown articles; none: articles come from the web app
+    # The share of the bot's answers that must be right; the confidence threshold follows.
+    precision: Annotated[float, Rule(minimum=0.5, check=at_most(0.999))] = 0.97

@@ -11,6 +11,7 @@ from inbox.config.decisions import (
     CannedReply,
     DedupSettings,
     IncidentSettings,
+    KbSettings,
     LinkSettings,
     RoutingSettings,
     TeamSettings,
@@ -51,6 +52,7 @@ class Settings:
     sla: SlaSettings = field(default_factory=SlaSettings)
     canned: tuple[CannedReply, ...] = ()
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    kb: KbSettings = field(default_factory=KbSettings)
     csat: bool = True  # ask for a rating after the first resolution
 
     def team(self, name: str) -> TeamSettings:

@@ -13,6 +13,7 @@ from inbox.config.decisions import (
     CannedReply,
     DedupSettings,
     IncidentSettings,
+    KbSettings,
     LinkSettings,
     RoutingSettings,
     TeamSettings,
@@ -79,6 +80,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
     csat_enabled = csat.boolean("enabled", default_of(Settings, "csat"))
     csat.finish()
     incidents = read_section(IncidentSettings, top.table_of("incidents"))
+    kb = read_section(KbSettings, top.table_of("kb"), base=base)
     top.finish()
     return Settings(
         data_dir=inbox.data_dir,
@@ -102,6 +104,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         canned=canned,
         alerts=alerts,
         csat=csat_enabled,
+        kb=kb,
         linking=_linking(channels),
     )
 

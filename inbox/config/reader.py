@@ -123,6 +123,7 @@ class _Kind(enum.Enum):
     WHOLE = "whole"
     NUMBER = "number"
     PATH = "path"
+    OPTIONAL_PATH = "optional path"  # "" or absent: None
     TEXTS = "texts"
     GIVEN = "given"  # no key of its own: the caller passes the value
 
@@ -149,6 +150,8 @@ def _kind(hint: Any) -> tuple[_Kind, tuple[str, ...]]:
         return simple[hint], ()
     if hint is Path:
         return _Kind.PATH, ()
+    if hint == Path | None:
+        return _Kind.OPTIONAL_PATH, ()
     if get_origin(hint) is Literal:
         return _Kind.CHOICE, get_args(hint)
     if get_origin(hint) is tuple and get_args(hint)[1:] == (Ellipsis,):
@@ -262,9 +265,13 @@ def _typed(r: TableReader, f: _Field, default: Any, base: Path | None) -> Any:
         return r.integer(key, default, minimum=int(rule.minimum or 0))
     if f.kind is _Kind.NUMBER:
         return r.number(key, default, minimum=float(rule.minimum or 0.0))
-    if f.kind is _Kind.PATH:
+    if f.kind in (_Kind.PATH, _Kind.OPTIONAL_PATH):
         if base is None:
             raise TypeError(f"{f.name}: a path needs the base folder to resolve it against")
-        path = Path(r.string(key, str(default)))
+        optional = f.kind is _Kind.OPTIONAL_PATH
+        written = r.string(key, "" if default is None else str(default), allow_empty=optional)
+        if optional and not written.strip():
+            return None
+        path = Path(written)
         return path if path.is_absolute() else base / path
     return r.strings(key, list(default) if default is not None else None, non_empty=rule.non_empty)

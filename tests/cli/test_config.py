@@ -19,6 +19,7 @@ from inbox.config.settings import (
     DedupSettings,
     FormSettings,
     IncidentSettings,
+    KbSettings,
     ModelSettings,
     OutboxSettings,
     QueueSettings,
@@ -226,6 +227,7 @@ SECTIONS: dict[str, type[Any]] = {
     "incidents": IncidentSettings,
     "triage": TriageSettings,
     "alerts": AlertSettings,
+    "kb": KbSettings,
 }
 
 
@@ -320,3 +322,13 @@ def test_the_typed_reader_takes_defaults_caps_and_resolves_paths() -> None:
         _Sample, TableReader({"whole": 6}, "s"), base=Path("/b"), given={"text": "g"}
     )
     assert (given.text, given.half) == ("g", 3.0)
+
+
+def test_the_knowledge_base_folder_is_read_beside_the_config_and_optional(tmp_path: Path) -> None:
+    assert parse_settings(_shipped_with(tmp_path), tmp_path).kb == KbSettings(None, 0.97)
+    settings = parse_settings(_shipped_with(tmp_path, kb={"path": "articles"}), tmp_path)
+    assert settings.kb.path == tmp_path / "articles"
+    assert parse_settings(_shipped_with(tmp_path, kb={"path": " "}), tmp_path).kb.path is None
+    for precision, message in ((0.2, "at least 0.5"), (1.0, "at most 0.999")):
+        with pytest.raises(ConfigError, match=f"kb.precision: must be {message}"):
+            parse_settings(_shipped_with(tmp_path, kb={"precision": precision}), tmp_path)
