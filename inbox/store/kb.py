@@ -16,8 +16,10 @@ run one after the other, and all but the first find nothing to do.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import Select, func, insert, select, update
@@ -25,7 +27,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.errors import Conflict, NotFound
-from inbox.kb.articles import Article
+from inbox.kb.articles import Article, read_folder
 from inbox.store.engine import now
 from inbox.store.locks import serialize
 from inbox.store.tables import kb_article_versions, kb_articles
@@ -92,6 +94,12 @@ class KnowledgeBase:
                     await _add_version(conn, article, by, state="published", current=True)
                     updated.append(article.id)
         return ImportSummary(tuple(created), tuple(updated), tuple(unchanged))
+
+    async def import_folder(self, folder: Path, by: str = IMPORTED_BY) -> ImportSummary:
+        """Imports every article in ``folder``; all or nothing: one bad file (ArticleError,
+        naming it) and nothing is imported, the articles stored before stay as they were."""
+        articles = await asyncio.to_thread(read_folder, folder)
+        return await self.import_articles(articles, by)
 
     async def published(self) -> list[StoredArticle]:
         """The version in force of every published article, by id: what the bot answers from."""
