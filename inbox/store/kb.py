@@ -244,16 +244,19 @@ async def _create(conn: AsyncConnection, article: Article, by: str, state: Artic
         insert(kb_articles).values(
             id=article.id,
             state=state,
-            team=article.team,
-            language=article.language,
-            tags=list(article.tags),
             current_version=1,
             created_at=stamp,
             updated_at=stamp,
+            **_filtered_by(article),
         )
     )
     await _insert_version(conn, article, 1, by)
     return 1
+
+
+def _filtered_by(article: Article) -> dict[str, Any]:
+    """The columns the article row copies from its version in force."""
+    return {"team": article.team, "language": article.language, "tags": list(article.tags)}
 
 
 async def _add_version(
@@ -263,15 +266,7 @@ async def _add_version(
     version = await _latest_version(conn, article.id) + 1
     await _insert_version(conn, article, version, by)
     if current:
-        await _set(
-            conn,
-            article.id,
-            state=state,
-            current_version=version,
-            team=article.team,
-            language=article.language,
-            tags=list(article.tags),
-        )
+        await _set(conn, article.id, state=state, current_version=version, **_filtered_by(article))
     return version
 
 
@@ -282,11 +277,9 @@ async def _insert_version(conn: AsyncConnection, article: Article, version: int,
             version=version,
             title=article.title,
             body=article.body,
-            team=article.team,
-            language=article.language,
-            tags=list(article.tags),
             questions=list(article.questions),
             content_hash=article.content_hash,
+            **_filtered_by(article),
             created_at=now(),
             created_by=by,
         )

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from inbox.config.settings import Settings
 from inbox.errors import Conflict, NotFound
 from inbox.kb.articles import Article
-from inbox.store.engine import create_engine, migrate
 from inbox.store.kb import ImportSummary, KnowledgeBase
 from tests.support.store import store_of
+from tests.support.tickets import migrated_engine
 
 pytestmark = pytest.mark.both_backends
 
@@ -30,8 +30,7 @@ PASSWORD = Article(id="reset-password", title="Resetting a password", body="Use 
 
 @pytest.fixture
 async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(settings.store.url)
-    await migrate(engine)
+    engine = await migrated_engine(settings)
     yield engine
     await engine.dispose()
 
