@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Coroutine, Iterable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -27,7 +28,7 @@ from connectors.base import Connector, WebChannel
 from connectors.webchat import WebChatConnector
 from connectors.webform import WebFormConnector
 from inbox.config.settings import Settings
-from inbox.errors import ConfigError
+from inbox.errors import ArticleError, ConfigError
 from inbox.metrics import Metrics
 from inbox.pipeline.incidents import IncidentWatcher
 from inbox.pipeline.ingest.batch import IngestResult
@@ -42,6 +43,7 @@ from inbox.service.roles import ROLES
 from inbox.service.web_role import WebParts, listen, web_app, web_runner
 from inbox.sla.watcher import AlertRecipients, SlaAlert, SlaWatcher
 from inbox.store.engine import create_engine, highest_reference, migrate
+from inbox.store.kb import KnowledgeBase, summary_line
 from inbox.store.outbox_rows import OutboxRows
 from inbox.store.sla_clocks import SlaClocks, clocks_for
 from inbox.web.csat import CsatLinks
@@ -51,6 +53,18 @@ from inbox.web.live import ChangeFeed, LiveEvent, LiveHub, StoreFeed
 log = logging.getLogger(__name__)
 WORKER_LOOPS = 2  # one encodes while the other persists
 STOP_TIMEOUT = 30.0
+
+
+async def _import_knowledge_base(engine: AsyncEngine, folder: Path) -> None:
+    """Imports the configured articles (unchanged ones write nothing). All or nothing: a
+    bad article is logged with its file and fault, and the service starts on the articles
+    stored before, so one typo neither stops the service nor half-updates its answers."""
+    try:
+        summary = await KnowledgeBase(engine).import_folder(folder)
+    except ArticleError as err:
+        log.error("kb: nothing imported from %s (the stored articles stay in use): %s", folder, err)
+        return
+    log.info("%s, from %s", summary_line(summary), folder)
 
 
 class InboxService:
@@ -105,6 +119,8 @@ class InboxService:
         s, roles = self.settings, self.roles
         self.engine = engine = create_engine(s.store.url)
         await migrate(engine)
+        if s.kb.path is not None:
+            await _import_knowledge_base(engine, s.kb.path)
         if roles & {"web", "connectors", "worker"}:
             self.queue = await open_queue(s.queue)
             await self.queue.reserve_references_above(await highest_reference(engine))

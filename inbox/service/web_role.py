@@ -23,6 +23,7 @@ from inbox.web.auth import WebAuth
 from inbox.web.csat import CsatLinks, CsatRoutes
 from inbox.web.desk import DeskPages
 from inbox.web.health import HealthRoutes
+from inbox.web.kb_pages import KbPages
 from inbox.web.live import ChangeFeed, LiveHub, LiveRoutes
 from inbox.web.supervisor import SupervisorPages
 
@@ -75,6 +76,7 @@ def web_app(settings: Settings, parts: WebParts, rating: CsatLinks) -> web.Appli
     pages = [
         *DeskPages(desk, web_auth, teams=team_names, canned=s.canned).routes(),
         *CsatRoutes(engine, rating).routes(),
+        *KbPages(engine).routes(),
         *LiveRoutes(parts.live, web_auth).routes(),
         *SupervisorPages(engine, web_auth).routes(),
         *health.routes(),

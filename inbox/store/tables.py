@@ -352,3 +352,38 @@ incident_members = Table(
     Column("created_at", Float, nullable=False),
     UniqueConstraint("conversation_id", name="uq_incident_member"),
 )
+
+# Knowledge-base articles: the row says where the article stands; its text lives in
+# versions. ``current_version`` is the version in force (what is published, or the draft
+# of an article never published); an edit of a published article waits as a newer version.
+# Team, language and tags are the version in force's, copied here to filter by.
+kb_articles = Table(
+    "kb_articles",
+    metadata,
+    Column("id", String(80), primary_key=True),
+    Column("state", String(20), nullable=False),  # draft | published | retired
+    Column("team", String(60), nullable=True),
+    Column("language", String(8), nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("current_version", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_kb_articles_state", "state"),
+)
+
+# Every version an article ever had: an answer names the version it quoted.
+kb_article_versions = Table(
+    "kb_article_versions",
+    metadata,
+    Column("article_id", String(80), ForeignKey("kb_articles.id"), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("title", String(300), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("team", String(60), nullable=True),
+    Column("language", String(8), nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("questions", JSON, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(100), nullable=False),  # "import" or an agent's name
+)

@@ -325,7 +325,10 @@ def test_the_typed_reader_takes_defaults_caps_and_resolves_paths() -> None:
 
 
 def test_the_knowledge_base_folder_is_read_beside_the_config_and_optional(tmp_path: Path) -> None:
-    assert parse_settings(_shipped_with(tmp_path), tmp_path).kb == KbSettings(None, 0.97)
+    shipped = KbSettings(tmp_path / "inbox" / "kb" / "examples", 0.97)
+    assert parse_settings(_shipped_with(tmp_path), tmp_path).kb == shipped
+    assert parse_settings(default_config(), ROOT).kb.path == ROOT / "inbox" / "kb" / "examples"
+    assert parse_settings(_shipped_with(tmp_path, kb={"path": ""}), tmp_path).kb.path is None
     settings = parse_settings(_shipped_with(tmp_path, kb={"path": "articles"}), tmp_path)
     assert settings.kb.path == tmp_path / "articles"
     assert parse_settings(_shipped_with(tmp_path, kb={"path": " "}), tmp_path).kb.path is None

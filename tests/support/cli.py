@@ -29,6 +29,7 @@ def config_file(tmp_path: Path, **changes: object) -> Path:
     raw["inbox"]["data_dir"] = str(tmp_path / "var")
     raw["store"]["url"] = f"sqlite+aiosqlite:///{tmp_path}/inbox.db"
     raw["queue"]["path"] = str(tmp_path / "queue.db")
+    raw["kb"]["path"] = str(ROOT / "inbox" / "kb" / "examples")  # as beside the shipped file
     raw.update(changes)
     path = tmp_path / "config.toml"
     path.write_text(tomlwrite.dumps(raw))

@@ -29,6 +29,8 @@ def make_raw_config(tmp_path: Path, **overrides: dict[str, Any]) -> dict[str, An
     raw["queue"].update(path=str(tmp_path / "queue.db"), retry_backoff=0.05, poll_interval=0.05)
     raw["outbox"].update(retry_backoff=0.05, poll_interval=0.05)
     raw["web"]["port"] = 0
+    # The shipped example articles, as an installation beside its config.toml finds them.
+    raw["kb"]["path"] = str(ROOT / "inbox" / "kb" / "examples")
     if backends.current() == "scaled":
         raw["store"]["url"] = backends.scaled_store(tmp_path)
         queue_url, queue_name = backends.scaled_queue(tmp_path)
