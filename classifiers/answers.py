@@ -1,0 +1,254 @@
+"""Answer retrieval: which knowledge-base article answers a message, and how sure that is.
+
+Each article is split into passages: its title, each paragraph (encoded with the heading
+it sits under) and each of its example ``questions``. A message is scored against every
+passage by cosine (the routing encoder) and by BM25 (``classifiers.lexical``, computed in
+Python, so SQLite and PostgreSQL give the same answers by construction). An article's
+score is its best passage's cosine plus ``LEXICAL_WEIGHT`` times its best passage's BM25
+share; the best article wins.
+
+The confidence is a logistic model of three signals of the winner: its cosine, its BM25
+share, and its lead over the runner-up article. Its coefficients (``CALIBRATION``) were
+fitted once on the Bitext *validation* split against the benchmark knowledge base
+(``tests/benchmarks/kb_bitext``, with and without example questions, unanswerable rows
+included) and are reported on the *test* split in docs/BENCHMARKS.md: so the confidence
+is an estimate of the chance that the answer is right. The threshold then follows from
+the precision asked for: answering only when that chance is at least ``precision`` keeps
+every answer's own estimated chance of being right at or above it, hence the precision
+of the answers as a whole too (a fixed rule, measured on the benchmark).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from classifiers.embedder import Embedder, Vectors
+from classifiers.lexical import Bm25
+
+LEXICAL_WEIGHT = 0.3
+SHARPNESS = 10.0  # of the soft maximum over an article's passages
+# bias, cosine, BM25 share, lead over the runner-up: fitted on Bitext validation.
+CALIBRATION = (-3.41, 4.92, 3.94, 12.18)
+_MARKUP = re.compile(r"[*_`>#]+|\[([^\]]*)\]\([^)]*\)")
+
+
+class Article(Protocol):
+    """What retrieval reads of an article (``inbox.kb.articles.Article`` is one; the
+    classifiers sit below the knowledge base in the layering, so they name no class)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def questions(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A piece of an article a message can match: its title, a paragraph or a question."""
+
+    article_id: str
+    kind: str  # "title", "paragraph" or "question"
+    text: str
+    heading: str = ""
+
+    @property
+    def encoded_text(self) -> str:
+        """What the encoder reads: a paragraph with the heading it sits under."""
+        return f"{self.heading}. {self.text}" if self.heading else self.text
+
+
+@dataclass(frozen=True)
+class AnswerEvidence:
+    """Why the decision is what it is: the closest passage and the runner-up."""
+
+    matched: str  # the text of the passage (or question) closest to the message
+    matched_kind: str
+    similarity: float  # the winner's best cosine
+    lexical: float  # the winner's best BM25 share, 0..1
+    lexical_terms: tuple[str, ...]  # the message's words that passage contains
+    runner_up: str | None  # the second-best article
+    lead: float  # the winner's score minus the runner-up's
+
+
+@dataclass(frozen=True)
+class AnswerDecision:
+    """The article to answer with (None: abstain), the passage to quote, and why."""
+
+    article_id: str | None
+    passage: str
+    confidence: float
+    threshold: float
+    evidence: AnswerEvidence | None
+    best_article: str | None = None  # the candidate, also when abstaining
+    reason: str = ""  # why it abstains; empty when it answers
+
+
+def passages_of(article: Article) -> list[Passage]:
+    """The article's title, paragraphs (with their heading) and questions."""
+    found = [Passage(article.id, "title", article.title)]
+    heading = ""
+    for block in re.split(r"\n\s*\n", article.body):
+        lines = [line.strip() for line in block.strip().splitlines() if line.strip()]
+        text_lines = []
+        for line in lines:
+            if line.startswith("#"):
+                heading = _plain(line)
+            else:
+                text_lines.append(_plain(line))
+        text = " ".join(text_lines).strip()
+        if text:
+            found.append(
+                Passage(article.id, "paragraph", text, "" if heading == article.title else heading)
+            )
+    found.extend(Passage(article.id, "question", q) for q in article.questions)
+    return found
+
+
+def _plain(line: str) -> str:
+    """A Markdown line as text: link text kept, emphasis and heading marks gone."""
+    return _MARKUP.sub(lambda m: m.group(1) or "", line).strip()
+
+
+def confidence(similarity: float, lexical: float, lead: float) -> float:
+    """The calibrated chance that the winning article is the right answer."""
+    bias, w_sim, w_lex, w_lead = CALIBRATION
+    z = bias + w_sim * similarity + w_lex * lexical + w_lead * lead
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def threshold_for(precision: float) -> float:
+    """The confidence an answer needs for ``precision``: the confidence is calibrated, so
+    it is the precision itself (see the module docstring)."""
+    return precision
+
+
+class AnswerIndex:
+    """Articles' passages and their vectors; decides, per message, whether to answer."""
+
+    def __init__(
+        self,
+        articles: Sequence[Article],
+        passages: Sequence[Passage],
+        vectors: Vectors,
+        *,
+        precision: float,
+    ) -> None:
+        if len(passages) != len(vectors):
+            raise ValueError("the answer index needs one vector per passage")
+        self.articles = {a.id: a for a in articles}
+        self.passages = list(passages)
+        self.vectors = np.asarray(vectors, dtype=np.float32)
+        self.threshold = threshold_for(precision)
+        self.article_ids = sorted({p.article_id for p in self.passages})
+        column = {a: i for i, a in enumerate(self.article_ids)}
+        self._owner = np.array([column[p.article_id] for p in self.passages], dtype=np.int64)
+        self._bm25 = Bm25([p.encoded_text for p in self.passages])
+        self.languages = {a.language for a in articles}
+
+    @classmethod
+    def build(
+        cls, articles: Sequence[Article], embedder: Embedder, *, precision: float
+    ) -> AnswerIndex:
+        """Splits and encodes the articles (one encode call)."""
+        passages = [p for a in articles for p in passages_of(a)]
+        vectors = embedder.encode([p.encoded_text for p in passages])
+        return cls(articles, passages, vectors, precision=precision)
+
+    def decide(
+        self, texts: Sequence[str], vectors: Vectors, languages: Sequence[str] = ()
+    ) -> list[AnswerDecision]:
+        """One decision per message; ``languages`` (optional, "" when unknown) restricts
+        each message to the articles written in its language."""
+        x = np.asarray(vectors, dtype=np.float32)
+        sims = x @ self.vectors.T if len(self.passages) else np.zeros((len(x), 0))
+        decisions = []
+        for i, text in enumerate(texts):
+            language = languages[i] if i < len(languages) else ""
+            decisions.append(self._decide_one(text, sims[i], language))
+        return decisions
+
+    def _abstain(self, reason: str) -> AnswerDecision:
+        return AnswerDecision(None, "", 0.0, self.threshold, None, None, reason)
+
+    def _decide_one(self, text: str, sims: np.ndarray, language: str) -> AnswerDecision:
+        if not self.passages:
+            return self._abstain("the knowledge base has no articles")
+        if language and language not in self.languages:
+            return self._abstain(f"no article is written in this language ({language})")
+        lexical = self._bm25.scores(text)
+        lex = np.array([m.score for m in lexical])
+        allowed = np.array(
+            [
+                not language or self.articles[p.article_id].language == language
+                for p in self.passages
+            ]
+        )
+        passage_score = np.where(allowed, sims + LEXICAL_WEIGHT * lex, -np.inf)
+        best_sim = np.full(len(self.article_ids), -np.inf)
+        best_lex = np.zeros(len(self.article_ids))
+        np.maximum.at(best_sim, self._owner, np.where(allowed, sims, -np.inf))
+        np.maximum.at(best_lex, self._owner, np.where(allowed, lex, 0.0))
+        article_score = self._soft_maximum(passage_score)
+        order = np.argsort(-article_score)
+        top = int(order[0])
+        second = float(article_score[order[1]]) if len(order) > 1 else -np.inf
+        lead = float(article_score[top] - second) if math.isfinite(second) else 1.0
+        mine = np.flatnonzero(self._owner == top)
+        matched = int(mine[np.argmax(passage_score[mine])])
+        quoted = self._quote(mine, passage_score)
+        sim, share = float(best_sim[top]), float(best_lex[top])
+        sure = confidence(sim, share, lead)
+        evidence = AnswerEvidence(
+            matched=self.passages[matched].text,
+            matched_kind=self.passages[matched].kind,
+            similarity=sim,
+            lexical=share,
+            lexical_terms=lexical[matched].terms,
+            runner_up=self.article_ids[int(order[1])] if math.isfinite(second) else None,
+            lead=lead,
+        )
+        article_id = self.article_ids[top]
+        reason = ""
+        if sure < self.threshold:
+            reason = f"confidence {sure:.3f} is below the threshold {self.threshold:.3f}"
+        return AnswerDecision(
+            None if reason else article_id,
+            "" if reason else quoted,
+            sure,
+            self.threshold,
+            evidence,
+            article_id,
+            reason,
+        )
+
+    def _soft_maximum(self, passage_score: np.ndarray) -> np.ndarray:
+        """Each article's score: a soft maximum of its passages' (log-sum-exp), so an
+        article that several passages support beats one with a single lucky match."""
+        finite = np.isfinite(passage_score)
+        peak = float(passage_score[finite].max())
+        weights = np.where(finite, np.exp(SHARPNESS * (passage_score - peak)), 0.0)
+        totals = np.zeros(len(self.article_ids))
+        np.add.at(totals, self._owner, weights)
+        with np.errstate(divide="ignore"):
+            scores: np.ndarray = peak + np.log(totals) / SHARPNESS
+        return scores
+
+    def _quote(self, mine: np.ndarray, passage_score: np.ndarray) -> str:
+        """The article's paragraph that best answers: the best-scoring one (a question or
+        the title matched, perhaps, but a paragraph is what the customer reads)."""
+        paragraphs = [int(i) for i in mine if self.passages[int(i)].kind == "paragraph"]
+        if not paragraphs:
+            return self.passages[int(mine[0])].text
+        return self.passages[max(paragraphs, key=lambda i: float(passage_score[i]))].text

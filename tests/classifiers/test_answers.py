@@ -1,0 +1,86 @@
+"""Answer retrieval with the real model: answers it is sure of, abstains otherwise."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from classifiers.answers import AnswerDecision, AnswerIndex, passages_of
+from classifiers.embedder import SentenceTransformerEmbedder
+from classifiers.lexical import Bm25, terms
+from inbox.text import embedding_text
+from tests.support.articles import sample_articles
+
+
+def _decide(
+    index: AnswerIndex, embedder: SentenceTransformerEmbedder, *texts: str
+) -> list[AnswerDecision]:
+    return index.decide(texts, embedder.encode([embedding_text("", t) for t in texts]))
+
+
+def test_a_covered_question_gets_its_article_with_evidence(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    index = AnswerIndex.build(sample_articles(), embedder, precision=0.97)
+    (decision,) = _decide(index, embedder, "How can I reset my password?")
+    assert decision.article_id == "reset-password", decision
+    assert decision.confidence >= decision.threshold == 0.97
+    assert decision.reason == ""
+    assert "Forgot password?" in decision.passage
+    evidence = decision.evidence
+    assert evidence is not None
+    assert evidence.matched_kind == "question" and "password" in evidence.matched
+    assert "password" in evidence.lexical_terms and "reset" in evidence.lexical_terms
+    assert evidence.runner_up in {"opening-hours", "track-order"} and evidence.lead > 0
+
+
+def test_unrelated_text_and_nonsense_abstain_with_a_reason(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    index = AnswerIndex.build(sample_articles(), embedder, precision=0.97)
+    texts = ("The mitochondria is the powerhouse of the cell", "asdf qwerty", "zzzz")
+    for decision in _decide(index, embedder, *texts):
+        assert decision.article_id is None and decision.passage == ""
+        assert decision.confidence < decision.threshold
+        assert (
+            decision.reason.startswith("confidence ") and "below the threshold" in decision.reason
+        )
+        assert decision.evidence is not None
+
+
+def test_a_language_no_article_is_written_in_abstains(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    index = AnswerIndex.build(sample_articles(), embedder, precision=0.97)
+    text = "Wie setze ich mein Passwort zurück?"
+    (decision,) = index.decide([text], embedder.encode([text]), ["de"])
+    assert decision.article_id is None
+    assert decision.reason == "no article is written in this language (de)"
+    articles = [
+        dataclasses.replace(a, language="de") if a.id == "reset-password" else a
+        for a in sample_articles()
+    ]
+    mixed = AnswerIndex.build(articles, embedder, precision=0.97)
+    (decision,) = mixed.decide([text], embedder.encode([text]), ["de"])
+    assert decision.best_article == "reset-password"  # the only German article
+    assert decision.evidence is not None and decision.evidence.runner_up is None
+
+
+def test_passages_are_title_paragraphs_and_questions() -> None:
+    article = sample_articles()[1]  # reset-password
+    kinds = [(p.kind, p.text[:20]) for p in passages_of(article)]
+    assert kinds == [
+        ("title", "Resetting your passw"),
+        ("paragraph", "On the sign-in page "),
+        ("question", "I forgot my password"),
+        ("question", "How do I reset my pa"),
+    ]
+
+
+def test_bm25_shares_are_between_zero_and_one_and_unknown_words_count_against() -> None:
+    bm25 = Bm25(["reset your password", "track your order", "opening hours"])
+    assert terms("Where are my Orders?") == ["order"]
+    scores = bm25.scores("reset password")
+    assert 0 < scores[0].score <= 1 and scores[0].terms == ("reset", "password")
+    assert scores[1].score == 0
+    assert bm25.scores("reset xyzzy")[0].score < scores[0].score
+    assert all(m.score == 0 for m in bm25.scores("asdf qwerty"))
