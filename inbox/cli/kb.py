@@ -23,6 +23,7 @@ from classifiers.evaluation.answers import (
     read_questions,
     score_answers,
 )
+from inbox.cli.kb_import import add_import_parser
 from inbox.config.settings import Settings
 from inbox.errors import InboxError
 from inbox.kb.articles import Article, read_folder
@@ -169,9 +170,10 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``inbox kb ask`` and ``inbox kb eval``."""
-    kb = sub.add_parser("kb", help="ask the knowledge base, and measure its answers")
+    """``inbox kb import``, ``inbox kb ask`` and ``inbox kb eval``."""
+    kb = sub.add_parser("kb", help="load the knowledge base, ask it, and measure its answers")
     commands = kb.add_subparsers(dest="kb_command", required=True)
+    add_import_parser(commands)
     ask_parser = commands.add_parser("ask", help="what the bot would answer to a question")
     ask_parser.add_argument("text", nargs="?", help="the question")
     ask_parser.add_argument("--file", help="one question per line (with --json)")

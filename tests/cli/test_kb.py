@@ -1,4 +1,4 @@
-"""``inbox kb ask`` and ``inbox kb eval`` through the real command line."""
+"""``inbox kb import``, ``inbox kb ask`` and ``inbox kb eval`` through the real command line."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ def test_ask_answers_from_the_configured_folder_and_says_why(tmp_path: Path) -> 
     assert "passage: On the sign-in page choose Forgot password?" in result.stdout
     assert "evidence: question" in result.stdout
     (tmp_path / "bare").mkdir()
-    missing = run_inbox("kb", "ask", "hello", config=config_file(tmp_path / "bare"))
+    bare = config_file(tmp_path / "bare", kb={"path": ""})
+    missing = run_inbox("kb", "ask", "hello", config=bare)
     assert missing.returncode == 1
     assert "no knowledge base: set [kb] path" in missing.stderr
 
@@ -66,3 +67,14 @@ def test_eval_counts_right_wrong_and_abstained(tmp_path: Path) -> None:
     printed = run_inbox("kb", "eval", str(rows), "--kb", str(folder), config=config)
     assert "answerable       2: right 1, wrong 1, abstained 0" in printed.stdout
     assert "unanswerable     2: answered 1" in printed.stdout
+
+
+def test_import_loads_the_folder_once_and_then_finds_nothing_new(tmp_path: Path) -> None:
+    folder = write_sample_articles(tmp_path / "kb")
+    config = config_file(tmp_path, kb={"path": str(folder)})
+    first = run_inbox("kb", "import", config=config)
+    assert first.returncode == 0, first.stderr
+    count = len(list(folder.glob("*.md")))
+    assert f"kb: {count} articles: {count} new, 0 updated, 0 unchanged" in first.stdout
+    again = run_inbox("kb", "import", config=config)
+    assert f"kb: {count} articles: 0 new, 0 updated, {count} unchanged" in again.stdout
