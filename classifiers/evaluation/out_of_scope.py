@@ -6,7 +6,8 @@ validation rows; the validation set also gets the held-out labels' *train* rows.
 router is fitted on the fit rows, and the abstain threshold is chosen on validation (the
 one that maximises the mean of in-scope accuracy and out-of-scope recall). The test set
 is the test file: in-scope rows must be routed right (an abstention counts as wrong), and
-held-out rows should be abstained on.
+held-out rows should be abstained on. The same router is also scored as it runs at the
+default settings (``[routing]`` left as shipped), where every abstention rule applies.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from classifiers.embedder import Vectors
 from classifiers.evaluation.intents import Labelled
 from classifiers.router import LabelledExample, Router
+from inbox.config.decisions import RoutingSettings
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class OosResult:
     oos_precision: float
     validation_in_scope_accuracy: float
     validation_oos_recall: float
+    default_in_scope_accuracy: float
+    default_oos_recall: float
+    default_oos_precision: float
 
 
 def split_for_oos(train: list[Labelled], test: list[Labelled], holdout: int, seed: int) -> OosSplit:
@@ -77,12 +82,14 @@ def evaluate_oos(
     split: OosSplit, fit_vectors: Vectors, validation_vectors: Vectors, test_vectors: Vectors
 ) -> OosResult:
     """Fits on the fit rows, chooses the threshold on validation, scores the test rows."""
+    defaults = RoutingSettings()
     router = Router(
         [LabelledExample(r.label, r.text) for r in split.fit],
         fit_vectors,
-        threshold=0.0,
-        margin=0.0,
+        threshold=defaults.threshold,
+        margin=defaults.margin,
         fallback_team="__oos__",
+        min_similarity=defaults.min_similarity,
     )
     v_predicted, v_confidence = _scores(router, validation_vectors)
     best: tuple[float, float, float, float] = (-1.0, 0.0, 0.0, 0.0)
@@ -98,6 +105,13 @@ def evaluate_oos(
     accuracy, recall, precision = _rates(
         split.test, split.unseen, predicted, confidence < threshold
     )
+    decisions = router.route(test_vectors)
+    at_defaults = _rates(
+        split.test,
+        split.unseen,
+        [d.predicted_team for d in decisions],
+        np.array([d.abstained for d in decisions], dtype=bool),
+    )
     return OosResult(
         unseen=sorted(split.unseen),
         threshold=threshold,
@@ -106,4 +120,7 @@ def evaluate_oos(
         oos_precision=precision,
         validation_in_scope_accuracy=v_accuracy,
         validation_oos_recall=v_recall,
+        default_in_scope_accuracy=at_defaults[0],
+        default_oos_recall=at_defaults[1],
+        default_oos_precision=at_defaults[2],
     )

@@ -242,6 +242,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 f"  in-scope accuracy {oos.in_scope_accuracy:.4f}, out-of-scope recall "
                 f"{oos.oos_recall:.4f}, precision {oos.oos_precision:.4f}"
             )
+            print(
+                f"  at the default [routing] settings: in-scope accuracy "
+                f"{oos.default_in_scope_accuracy:.4f}, out-of-scope recall "
+                f"{oos.default_oos_recall:.4f}, precision {oos.default_oos_precision:.4f}"
+            )
             report["out_of_scope"] = asdict(oos)
         if args.triage:
             report["triage"] = run_triage(test, args)
