@@ -111,7 +111,7 @@ class RoutingSettings:
 
     threshold: Annotated[float, Rule(check=at_most(1, "must be between 0 and 1"))] = 0.5
     margin: float = 0.0
-    min_similarity: Similarity = 0.2
+    min_similarity: Similarity = 0.35
     fallback_team: str = "triage"
     fallback_display_name: str = "Triage"
     fallback_first_response_hours: float = 8.0
