@@ -155,7 +155,9 @@ async def test_hostile_html_in_a_draft_is_inert_in_the_preview(
     watch = ScriptWatch()
     watch.attach(page)
     await sign_in(page, base, "ada")
-    await page.goto(f"{base}/agent/kb")
+    await page.goto(f"{base}/agent")
+    await page.click("#kb-link")  # the desk links to the knowledge base
+    await page.wait_for_url(f"{base}/agent/kb")
     await page.fill("#kb-id", "payments")  # the title's slug would name the beacon
     await page.fill("#kb-title", "Payments <script>window.__pwned = 1</script>")
     await page.fill("#kb-body", HOSTILE)
