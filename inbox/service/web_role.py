@@ -23,6 +23,7 @@ from inbox.web.auth import WebAuth
 from inbox.web.csat import CsatLinks, CsatRoutes
 from inbox.web.desk import DeskPages
 from inbox.web.health import HealthRoutes
+from inbox.web.kb_admin import KbAdminPages
 from inbox.web.kb_pages import KbPages
 from inbox.web.live import ChangeFeed, LiveHub, LiveRoutes
 from inbox.web.supervisor import SupervisorPages
@@ -77,6 +78,7 @@ def web_app(settings: Settings, parts: WebParts, rating: CsatLinks) -> web.Appli
         *DeskPages(desk, web_auth, teams=team_names, canned=s.canned).routes(),
         *CsatRoutes(engine, rating).routes(),
         *KbPages(engine).routes(),
+        *KbAdminPages(engine, web_auth, team_names).routes(),
         *LiveRoutes(parts.live, web_auth).routes(),
         *SupervisorPages(engine, web_auth).routes(),
         *health.routes(),

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,7 +30,8 @@ from inbox.errors import Conflict, NotFound
 from inbox.kb.articles import Article, read_folder
 from inbox.store.engine import now
 from inbox.store.locks import serialize
-from inbox.store.tables import kb_article_versions, kb_articles
+from inbox.store.tables import conversations, kb_article_versions, kb_articles
+from inbox.store.writes import record_event
 
 ArticleState = Literal["draft", "published", "retired"]
 IMPORTED_BY = "import"
@@ -52,6 +53,14 @@ class StoredArticle:
     def id(self) -> str:
         """The article's id."""
         return self.article.id
+
+
+@dataclass(frozen=True)
+class AnswerSource:
+    """The agent's answer a draft article was made from: its conversation and message."""
+
+    reference: int
+    message_id: int
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,16 @@ class KnowledgeBase:
             )
             return [_stored(r) for r in rows]
 
+    async def listing(self) -> list[StoredArticle]:
+        """Every article in any state, by id, with its version in force: the editors' list."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                _stored_select()
+                .where(kb_article_versions.c.version == kb_articles.c.current_version)
+                .order_by(kb_articles.c.id)
+            )
+            return [_stored(r) for r in rows]
+
     async def article(self, article_id: str, version: int | None = None) -> StoredArticle | None:
         """The article's version in force (or its ``version``), whatever its state."""
         async with self.engine.connect() as conn:
@@ -140,6 +159,38 @@ class KnowledgeBase:
             else:
                 version = await _add_version(conn, article, by, state="draft", current=True)
         stored = await self.article(article.id, version)
+        assert stored is not None
+        return stored
+
+    async def create_draft(self, article: Article, by: str) -> StoredArticle:
+        """A new article, as a draft; Conflict when its id is taken (an edit is a
+        ``save_draft`` of the existing one, never a new article landing on it)."""
+        async with self.engine.begin() as conn:
+            await serialize(conn, _LOCK)
+            if await _article_row(conn, article.id) is not None:
+                raise Conflict(f"an article {article.id} exists already: edit it instead")
+            await _create(conn, article, by, "draft")
+        stored = await self.article(article.id, 1)
+        assert stored is not None
+        return stored
+
+    async def draft_from_answer(
+        self, article: Article, by: str, source: AnswerSource
+    ) -> StoredArticle:
+        """A new draft made from an agent's answer, under the article's id or the first
+        free ``id-2``, ``id-3``…; the conversation's audit trail records it."""
+        async with self.engine.begin() as conn:
+            await serialize(conn, _LOCK)
+            conversation_id = await conn.scalar(
+                select(conversations.c.id).where(conversations.c.reference == source.reference)
+            )
+            if conversation_id is None:
+                raise NotFound(f"no conversation #{source.reference}")
+            article = replace(article, id=await _free_id(conn, article.id))
+            await _create(conn, article, by, "draft")
+            data = {"article": article.id, "version": 1, "message": source.message_id}
+            await record_event(conn, conversation_id, "kb_draft", by, data)
+        stored = await self.article(article.id, 1)
         assert stored is not None
         return stored
 
@@ -218,6 +269,24 @@ async def _existing(conn: AsyncConnection, article_id: str) -> Row[Any]:
     if row is None:
         raise NotFound(f"no article {article_id}")
     return row
+
+
+async def _free_id(conn: AsyncConnection, wanted: str) -> str:
+    """``wanted``, or ``wanted-2``, ``wanted-3``… whichever no article has yet (``wanted``
+    leaves room for the suffix: at most 70 characters)."""
+    taken = set(
+        await conn.scalars(
+            select(kb_articles.c.id).where(
+                (kb_articles.c.id == wanted)
+                | kb_articles.c.id.startswith(f"{wanted}-", autoescape=True)
+            )
+        )
+    )
+    found, number = wanted, 1
+    while found in taken:
+        number += 1
+        found = f"{wanted}-{number}"
+    return found
 
 
 async def _current_hash(conn: AsyncConnection, row: Row[Any]) -> str | None:

@@ -13,15 +13,17 @@ from aiohttp import web
 
 from inbox import safe_json
 from inbox.config.settings import CannedReply
-from inbox.errors import Conflict, NotFound
+from inbox.errors import ArticleError, Conflict, NotFound
 from inbox.models import Status
 from inbox.store.accounts import Accounts, Agent
 from inbox.store.desk import Desk
 from inbox.store.desk_answers import Held
 from inbox.store.incident_rows import visible_incidents
+from inbox.store.kb import KnowledgeBase
 from inbox.text import clean_text
 from inbox.web.auth import SAFE_METHODS, WebAuth
 from inbox.web.desk import fill_canned
+from inbox.web.kb_editing import KbEditing, NotAllowed, article_json, fields_from_json
 
 AGENT = web.AppKey("agent", Agent)
 MAX_REPLY_CHARS = 50_000
@@ -54,6 +56,7 @@ class AgentApi:
         self.accounts = accounts
         self.desk = desk
         self.on_reply = on_reply
+        self.articles = KbEditing(KnowledgeBase(desk.engine), [name for name, _ in self.teams])
 
     def routes(self) -> list[web.AbstractRouteDef]:
         """The API's routes, each behind the bearer-token check."""
@@ -76,6 +79,13 @@ class AgentApi:
             web.get("/api/agents", guard(self.teammates)),
             web.post("/api/conversations/{ref:\\d+}/assign", guard(self.assign)),
             web.get("/api/conversations/{ref:\\d+}/canned", guard(self.canned_replies)),
+            web.post("/api/conversations/{ref:\\d+}/kb-draft", guard(self.kb_from_answer)),
+            web.get("/api/kb", guard(self.kb_list)),
+            web.post("/api/kb", guard(self.kb_create)),
+            web.get("/api/kb/{article_id}", guard(self.kb_article)),
+            web.post("/api/kb/{article_id}", guard(self.kb_edit)),
+            web.post("/api/kb/{article_id}/publish", guard(self.kb_publish)),
+            web.post("/api/kb/{article_id}/retire", guard(self.kb_retire)),
         ]
 
     def _authenticated(
@@ -94,8 +104,10 @@ class AgentApi:
                 return api_error(404, str(err))
             except Conflict as err:
                 return api_error(409, str(err))
-            except _BadRequest as err:
+            except (_BadRequest, ArticleError) as err:
                 return api_error(422, str(err))
+            except NotAllowed as err:
+                return api_error(403, str(err))
             reference = request.match_info.get("ref")
             if request.method == "POST" and reference and self.on_change is not None:
                 self.on_change(int(reference))  # live pages learn of it
@@ -147,6 +159,15 @@ class AgentApi:
                     "GET /api/agents": "people who share a team with me",
                     "POST /api/conversations/{ref}/assign": '{"agent": name or null}',
                     "GET /api/conversations/{ref}/canned": "canned replies, filled in",
+                    "POST /api/conversations/{ref}/kb-draft": '{"message": id} a draft '
+                    "article from an agent's answer and the customer's question before it",
+                    "GET /api/kb": "every article, any state, with its version in force",
+                    "GET /api/kb/{id}": "an article's version in force and a waiting draft",
+                    "POST /api/kb": '{"title", "body", "id", "team", "language", "tags": [], '
+                    '"questions": []} a new draft article',
+                    "POST /api/kb/{id}": "the same fields: an edit, as a new draft version",
+                    "POST /api/kb/{id}/publish": "publish the newest version (supervisors)",
+                    "POST /api/kb/{id}/retire": "retire the article (supervisors)",
                     "POST /api/messages": "a customer message (the web form's JSON twin)",
                 },
             }
@@ -273,6 +294,48 @@ class AgentApi:
         """Open incidents with members in my teams (only those members are listed)."""
         found = await visible_incidents(self.desk.engine, agent)
         return web.json_response({"incidents": found})
+
+    async def kb_list(self, request: web.Request, agent: Agent) -> web.Response:
+        """Every article in any state, with its version in force."""
+        found = await self.articles.listing()
+        return web.json_response({"articles": [article_json(a) for a in found]})
+
+    async def kb_article(self, request: web.Request, agent: Agent) -> web.Response:
+        """An article's version in force, and its newer draft if one waits."""
+        current, newest = await self.articles.versions(request.match_info["article_id"])
+        draft = article_json(newest) if newest.version > current.version else None
+        return web.json_response({"article": article_json(current), "draft": draft})
+
+    async def kb_create(self, request: web.Request, agent: Agent) -> web.Response:
+        """A new article, as a draft (409 when the id is taken)."""
+        fields = fields_from_json(await _json_object(request))
+        stored = await self.articles.create(agent, fields)
+        return web.json_response(article_json(stored), status=201)
+
+    async def kb_edit(self, request: web.Request, agent: Agent) -> web.Response:
+        """An edit of an article: a new draft version; the version in force stays."""
+        fields = fields_from_json(await _json_object(request))
+        stored = await self.articles.edit(agent, request.match_info["article_id"], fields)
+        return web.json_response(article_json(stored), status=201)
+
+    async def kb_publish(self, request: web.Request, agent: Agent) -> web.Response:
+        """Publishes the article's newest version (supervisors and admins; others 403)."""
+        stored = await self.articles.publish(agent, request.match_info["article_id"])
+        return web.json_response(article_json(stored))
+
+    async def kb_retire(self, request: web.Request, agent: Agent) -> web.Response:
+        """Retires the article (supervisors and admins; others 403)."""
+        await self.articles.retire(agent, request.match_info["article_id"])
+        return web.json_response({"state": "retired"})
+
+    async def kb_from_answer(self, request: web.Request, agent: Agent) -> web.Response:
+        """A draft article from an agent's answer in this conversation."""
+        found = await self.desk.view(agent, int(request.match_info["ref"]))  # 404 first
+        message = (await _json_object(request)).get("message")
+        if isinstance(message, bool) or not isinstance(message, int):
+            raise _BadRequest("'message' must be a message id")
+        stored = await self.articles.from_answer(agent, found, message)
+        return web.json_response(article_json(stored), status=201)
 
 
 class _BadRequest(Exception):

@@ -38,6 +38,7 @@ PUBLIC = {
     ("GET", "/rate/{token}"),  # a customer's rating page: the signed link is the key
     ("POST", "/rate/{token}"),
     ("GET", "/static"),
+    ("GET", "/kb/{article_id}"),  # a published article's page; anything else is 404
 }
 # Staff routes, and what kind of check applies beyond "signed in".
 STAFF: dict[tuple[str, str], str] = {
@@ -66,6 +67,19 @@ STAFF: dict[tuple[str, str], str] = {
     ("POST", "/api/conversations/{ref}/merge"): "conversation",
     ("POST", "/api/conversations/{ref}/confirm"): "conversation",
     ("POST", "/api/conversations/{ref}/assign"): "conversation",
+    ("POST", "/api/conversations/{ref}/kb-draft"): "conversation",
+    ("GET", "/agent/kb"): "page",
+    ("POST", "/agent/kb"): "page",
+    ("GET", "/agent/kb/{article_id}"): "page",
+    ("POST", "/agent/kb/{article_id}"): "page",
+    ("POST", "/agent/kb/{article_id}/publish"): "page",
+    ("POST", "/agent/kb/{article_id}/retire"): "page",
+    ("GET", "/api/kb"): "api",
+    ("POST", "/api/kb"): "api",
+    ("GET", "/api/kb/{article_id}"): "api",
+    ("POST", "/api/kb/{article_id}"): "api",
+    ("POST", "/api/kb/{article_id}/publish"): "api",
+    ("POST", "/api/kb/{article_id}/retire"): "api",
 }
 BODIES: dict[str, dict[str, Any]] = {
     "reply": {"text": "hello"},
@@ -89,6 +103,7 @@ def _routes(running: Running) -> set[tuple[str, str]]:
 
 
 def _url(running: Running, path: str, reference: int) -> str:
+    path = path.replace("{article_id}", "opening-hours")  # a shipped example article
     return running.base + path.replace("{ref}", str(reference)).replace("{file}", "1")
 
 

@@ -90,6 +90,15 @@
     }).catch(function (err) { say(err.message); });
   }
 
+  // An agent's answer becomes a draft article (the customer's question before it is its
+  // example question), opened in the knowledge base's editor.
+  function makeDraft(button) {
+    var body = { message: Number(button.getAttribute("data-message")) };
+    act("/kb-draft", body, function (draft) {
+      window.location.assign("/agent/kb/" + encodeURIComponent(draft.id) + "?done=drafted");
+    });
+  }
+
   function changed(text) {
     $("changed").textContent = text;
     $("changed").hidden = false;
@@ -162,6 +171,7 @@
     if (!button) { return; }
     if (buttons[button.id]) { buttons[button.id](button); }
     else if (button.classList.contains("file")) { download(button); }
+    else if (button.classList.contains("make-draft")) { makeDraft(button); }
   });
   $("conversation").addEventListener("change", function (event) {
     if (event.target.id !== "canned") { return; }
