@@ -20,7 +20,6 @@ import numpy as np
 from classifiers.embedder import Vectors
 from classifiers.evaluation.intents import Labelled
 from classifiers.router import LabelledExample, Router
-from inbox.config.decisions import RoutingSettings
 
 
 @dataclass(frozen=True)
@@ -78,18 +77,31 @@ def _rates(
     return accuracy, recall, precision
 
 
+@dataclass(frozen=True)
+class RouterRules:
+    """The router's abstention rules as the product runs them (its [routing] settings)."""
+
+    threshold: float
+    margin: float
+    min_similarity: float
+
+
 def evaluate_oos(
-    split: OosSplit, fit_vectors: Vectors, validation_vectors: Vectors, test_vectors: Vectors
+    split: OosSplit,
+    fit_vectors: Vectors,
+    validation_vectors: Vectors,
+    test_vectors: Vectors,
+    rules: RouterRules,
 ) -> OosResult:
-    """Fits on the fit rows, chooses the threshold on validation, scores the test rows."""
-    defaults = RoutingSettings()
+    """Fits on the fit rows, chooses the threshold on validation, scores the test rows;
+    and scores them once more with every rule of ``rules`` applied."""
     router = Router(
         [LabelledExample(r.label, r.text) for r in split.fit],
         fit_vectors,
-        threshold=defaults.threshold,
-        margin=defaults.margin,
+        threshold=rules.threshold,
+        margin=rules.margin,
         fallback_team="__oos__",
-        min_similarity=defaults.min_similarity,
+        min_similarity=rules.min_similarity,
     )
     v_predicted, v_confidence = _scores(router, validation_vectors)
     best: tuple[float, float, float, float] = (-1.0, 0.0, 0.0, 0.0)

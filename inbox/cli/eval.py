@@ -30,15 +30,24 @@ from classifiers.evaluation.intents import (
     sample_shots,
     score_router,
 )
-from classifiers.evaluation.out_of_scope import OosResult, evaluate_oos, split_for_oos
+from classifiers.evaluation.out_of_scope import (
+    OosResult,
+    RouterRules,
+    evaluate_oos,
+    split_for_oos,
+)
 from classifiers.evaluation.pairs import PairResult, evaluate_pairs, pair_scores
 from classifiers.tuning import TrainingSettings, fine_tune
-from inbox.config.settings import load_settings
+from inbox.config.settings import RoutingSettings, load_settings
 from inbox.models import Envelope
 from inbox.pipeline.triaging import TriageService
 from inbox.text import embedding_text
 
 Encoders = Callable[[list[Labelled], int], Embedder]
+
+_ROUTING = RoutingSettings()
+# The router as the product runs it by default, for the figures "at the default settings".
+_DEFAULT_RULES = RouterRules(_ROUTING.threshold, _ROUTING.margin, _ROUTING.min_similarity)
 
 
 def progress_bar(label: str) -> Callable[[int, int, float], None]:
@@ -108,6 +117,7 @@ def run_oos(
         _encode(embedder, split.fit),
         _encode(embedder, split.validation),
         _encode(embedder, split.test),
+        _DEFAULT_RULES,
     )
 
 
