@@ -62,6 +62,10 @@ conversations = Table(
     # and ok | warning | breached | paused (NULL: no clock).
     Column("sla_due", Float, nullable=True),
     Column("sla_state", String(20), nullable=True),
+    # The bot's part (see inbox.pipeline.bot): "" none, holding (it answered and waits for
+    # the customer's verdict; no agent sees it in the queue yet), resolved, handed_off.
+    Column("bot_state", String(20), nullable=False, server_default=""),
+    Index("ix_conversations_bot_state", "bot_state"),
     Index("ix_conversations_queue", "team", "status", "priority", "created_at"),
     Index("ix_conversations_session", "channel", "address"),
 )

@@ -1,0 +1,56 @@
+"""The customer's answer to a bot answer: the choices offered, and how an exact one reads.
+
+Pure vocabulary, shared by the channels (which show the choices as buttons and send the
+pressed one back as the customer's words) and the pipeline (which reads any reply by
+meaning; an exact choice needs no model).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class BotState(enum.StrEnum):
+    """The bot's part in a conversation (``conversations.bot_state``)."""
+
+    NONE = ""  # the bot never answered in it
+    HOLDING = "holding"  # it answered and waits for the customer: no agent's queue yet
+    RESOLVED = "resolved"  # the customer said it helped (or did not write again)
+    HANDED_OFF = "handed_off"  # a person answers from here on; the bot never speaks again
+
+
+BOT_ANSWER = "bot_answer"  # the outbox kind of a bot answer: it carries the choices
+
+
+class Verdict(enum.StrEnum):
+    """What a customer's reply to a bot answer says."""
+
+    YES = "yes"  # it solved the problem
+    NO = "no"  # it did not
+    HUMAN = "human"  # they want a person
+    OTHER = "other"  # something else: a new question, perhaps
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A button under a bot answer; pressing it sends ``text`` as the customer's reply."""
+
+    verdict: Verdict
+    text: str
+
+
+CHOICES = (
+    Choice(Verdict.YES, "Yes, that solved it"),
+    Choice(Verdict.NO, "No, that didn't help"),
+    Choice(Verdict.HUMAN, "I want to talk to a person"),
+)
+
+
+def exact_verdict(text: str) -> Verdict | None:
+    """The verdict of a reply that is exactly one of the choices (a pressed button)."""
+    folded = " ".join(text.split()).casefold()
+    for choice in CHOICES:
+        if folded == choice.text.casefold():
+            return choice.verdict
+    return None
