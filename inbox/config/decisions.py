@@ -179,3 +179,37 @@ class KbSettings:
     path: Path | None = None  # a folder of Markdown articles; none: articles come from the web app
     # The share of the bot's answers that must be right; the confidence threshold follows.
     precision: Annotated[float, Rule(minimum=0.5, check=at_most(0.999))] = 0.97
+    answers: bool = True  # false: the bot never answers; articles are for reading only
+    # A bot-answered conversation with no word from the customer for this long is resolved
+    # by the bot (it counts as answered); their next message opens a new conversation.
+    settle_hours: Annotated[float, Rule(minimum=0.01)] = 24.0
+    # How a reply to a bot answer is read: close enough (cosine) to one of these says it
+    # helped, did not, or asks for a person; anything else is a new question.
+    yes_examples: tuple[str, ...] = (
+        "yes",
+        "yes thanks",
+        "that solved it",
+        "that helped, thank you",
+        "perfect, that is what I needed",
+        "great, it works now",
+        "problem solved",
+        "all sorted, thanks",
+    )
+    no_examples: tuple[str, ...] = (
+        "no",
+        "that didn't help",
+        "this does not answer my question",
+        "that is not what I asked",
+        "it still does not work",
+        "no, that's wrong",
+        "not really",
+    )
+    human_examples: tuple[str, ...] = (
+        "I want to talk to a person",
+        "can I speak to a human",
+        "let me talk to an agent",
+        "put me through to a real person",
+        "I don't want a bot",
+        "connect me with someone from support",
+    )
+    reply_similarity: Similarity = 0.6

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox.config.settings import Settings
 from inbox.models import Envelope, Priority, Status
+from inbox.store.bot_rows import take_from_bot
 from inbox.store.engine import now
 from inbox.store.links import contact_of, join_identities
 from inbox.store.tables import bot_commands, conversations, link_codes
@@ -138,6 +139,8 @@ async def _human(conn: AsyncConnection, env: Envelope) -> str:
         )
     )
     await record_event(conn, conversation_id, "human_requested", "customer", {})
+    # If the bot holds the conversation, this is its handoff: this reply tells the customer.
+    await take_from_bot(conn, conversation_id, "customer", "the customer asked for a person")
     return f"A person from our team will answer here about ticket {format_reference(reference)}."
 
 

@@ -20,10 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from classifiers.dedup import Deduper
 from classifiers.embedder import Vectors
+from inbox.bot_words import Verdict
 from inbox.config.settings import Settings
 from inbox.errors import InvalidMessage, QueueUnavailable
 from inbox.metrics import Metrics
 from inbox.models import Envelope, Priority, QueueItem, RoutingDecision, TriageDecision
+from inbox.pipeline.answering import AnswerService, Candidate
 from inbox.pipeline.ingest.batch import IngestPlan, IngestResult, ingest_batch
 from inbox.pipeline.routing import RoutingService
 from inbox.pipeline.triaging import TriageService
@@ -59,7 +61,9 @@ class Worker:
         name: str | None = None,
         on_committed: Callable[[list[IngestResult]], None] | None = None,
         metrics: Metrics | None = None,
+        answers: AnswerService | None = None,
     ) -> None:
+        self.answers = answers
         self.metrics = metrics or Metrics()
         self.metrics.declare(*PROCESSED_TOTAL)
         self.metrics.declare(*PROCESSING_SECONDS)
@@ -119,6 +123,8 @@ class Worker:
         decisions: list[RoutingDecision] = []
         assessed: list[TriageDecision] = []
         vectors: Vectors = np.zeros((0, 0), dtype=np.float32)
+        candidates: list[Candidate | None] = [None] * len(readable)
+        verdicts: list[Verdict] = [Verdict.OTHER] * len(readable)
         if readable:
             # A reply's subject is its thread's ("Re: ..."): it says nothing of the reply.
             texts = [
@@ -129,7 +135,9 @@ class Worker:
             await self.routing.catch_up()  # corrections agents made since the last batch
             decisions = self.routing.route_vectors(vectors)
             assessed = self.triage.assess(readable, vectors)
-        routed = iter(zip(decisions, assessed, vectors, strict=True))
+            if self.answers is not None:
+                candidates, verdicts = await self._read_for_bot(readable, vectors, assessed)
+        routed = iter(zip(decisions, assessed, vectors, candidates, verdicts, strict=True))
         plans = []
         for item, env in parsed:
             if env.quarantine or env.is_command:
@@ -137,13 +145,15 @@ class Worker:
                 kept = TriageDecision(Priority.LOW, (why,))
                 plans.append(IngestPlan(env, item.reference, None, kept))
                 continue
-            decision, triage, vector = next(routed)
+            decision, triage, vector, candidate, verdict = next(routed)
             if triage.spam:  # kept for an operator to look at, never answered
                 spam = dataclasses.replace(env, quarantine=f"spam: {triage.spam}")
                 plans.append(IngestPlan(spam, item.reference, None, triage))
                 continue
             decision = self.triage.route_by_language(decision, triage)
-            plans.append(IngestPlan(env, item.reference, decision, triage, vector))
+            plans.append(
+                IngestPlan(env, item.reference, decision, triage, vector, candidate, verdict)
+            )
         try:
             results = await self._persist(plans)
             done = [item for item, _ in parsed]
@@ -170,6 +180,18 @@ class Worker:
         self.metrics.count(PROCESSED_TOTAL[0], len(done))
         return results
 
+    async def _read_for_bot(
+        self, readable: list[Envelope], vectors: Vectors, assessed: list[TriageDecision]
+    ) -> tuple[list[Candidate | None], list[Verdict]]:
+        """Which article would answer each message, and what each says as a reply to a
+        bot answer: a small matrix product on the vectors in hand."""
+        assert self.answers is not None
+        await self.answers.catch_up()  # articles published or retired since the last batch
+        texts = [env.routing_text for env in readable]
+        languages = [t.language for t in assessed]
+        found: list[Candidate | None] = list(self.answers.candidates(texts, vectors, languages))
+        return found, self.answers.verdicts(texts, vectors)
+
     async def _persist(self, plans: list[IngestPlan]) -> list[IngestResult]:
         async with self.engine.begin() as conn:
             # Ingest decides across rows (which customer, which conversation, duplicate
@@ -183,6 +205,7 @@ class Worker:
                 self._tier,
                 self.deduper,
                 self.routing.embedder.model_id,
+                self.answers.links if self.answers is not None else None,
             )
 
     def _tier(self, env: Envelope) -> str:

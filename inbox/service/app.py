@@ -28,8 +28,12 @@ from connectors.base import Connector, WebChannel
 from connectors.webchat import WebChatConnector
 from connectors.webform import WebFormConnector
 from inbox.config.settings import Settings
+from inbox.customer_links import CustomerLinks
 from inbox.errors import ArticleError, ConfigError
 from inbox.metrics import Metrics
+from inbox.pipeline.answering import AnswerService
+from inbox.pipeline.bot.moves import BotTools
+from inbox.pipeline.bot.settle import run_settler
 from inbox.pipeline.incidents import IncidentWatcher
 from inbox.pipeline.ingest.batch import IngestResult
 from inbox.pipeline.outbox import OutboxSender
@@ -46,7 +50,6 @@ from inbox.store.engine import create_engine, highest_reference, migrate
 from inbox.store.kb import KnowledgeBase, summary_line
 from inbox.store.outbox_rows import OutboxRows
 from inbox.store.sla_clocks import SlaClocks, clocks_for
-from inbox.web.csat import CsatLinks
 from inbox.web.health import HealthRoutes, register_gauges, serve_health
 from inbox.web.live import ChangeFeed, LiveEvent, LiveHub, StoreFeed
 
@@ -102,6 +105,9 @@ class InboxService:
         self.sla: SlaWatcher | None = None
         self.metrics = Metrics()
         self.live = LiveHub()
+        # The customer's signed links (rating, article, the bot's yes/no), shared by the
+        # workers and the web app: its address is fixed once the port is bound.
+        self.links = CustomerLinks(settings.secret, settings.web.public_url)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -119,7 +125,8 @@ class InboxService:
         s, roles = self.settings, self.roles
         self.engine = engine = create_engine(s.store.url)
         await migrate(engine)
-        if s.kb.path is not None:
+        if s.kb.path is not None and "web" in roles:
+            # Once, where the articles are edited; workers read them from the store.
             await _import_knowledge_base(engine, s.kb.path)
         if roles & {"web", "connectors", "worker"}:
             self.queue = await open_queue(s.queue)
@@ -182,6 +189,8 @@ class InboxService:
         recipients = AlertRecipients(tuple(to), s.alerts.kinds, s.web.public_url)
         self.sla = SlaWatcher(engine, clocks, on_alert=alerted, recipients=recipients)
         self._spawn(self.sla.run(self.stopping), "sla-watcher")
+        tools = BotTools(s, clocks, self.links)
+        self._spawn(run_settler(engine, tools, self.stopping), "bot-settler")
         return self.sla
 
     async def _start_workers(
@@ -199,6 +208,7 @@ class InboxService:
         history = await asyncio.to_thread(learned_history, s, embedder)
         routing = await RoutingService.build(s, embedder, engine, history)
         triage = await TriageService.build(s, embedder)
+        answers = await AnswerService.build(s.kb, embedder, engine, self.links)
         deduper = Deduper(s.dedup.auto_merge, s.dedup.suggest)
         watcher = self.incidents
         # A form's receipt page waits for its message to be stored by a worker here.
@@ -225,6 +235,7 @@ class InboxService:
                 name=consumer_name(f":{i}"),
                 on_committed=committed,
                 metrics=self.metrics,
+                answers=answers,
             )
             self._spawn(worker.run(self.stopping), f"worker-{i}")
 
@@ -248,7 +259,7 @@ class InboxService:
             for channel in channels:
                 if isinstance(channel, WebChatConnector):
                     self._spawn(channel.follow(self.stopping), "chat-follow")
-        rating = CsatLinks(s.secret, s.web.public_url)
+        rating = self.links
         parts = WebParts(
             engine,
             self.queue,

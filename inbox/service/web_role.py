@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connectors.base import WebChannel
 from inbox.config.settings import Settings, WebSettings
 from inbox.metrics import Metrics
+from inbox.pipeline.bot.moves import BotTools
 from inbox.queue import Queue
 from inbox.service.channels import reply_channels
 from inbox.store.accounts import Accounts
@@ -20,6 +21,7 @@ from inbox.store.sla_clocks import SlaClocks
 from inbox.web.agent_api import AgentApi
 from inbox.web.app import build_web_app
 from inbox.web.auth import WebAuth
+from inbox.web.bot_verdict import VerdictRoutes
 from inbox.web.csat import CsatLinks, CsatRoutes
 from inbox.web.desk import DeskPages
 from inbox.web.health import HealthRoutes
@@ -73,10 +75,16 @@ def web_app(settings: Settings, parts: WebParts, rating: CsatLinks) -> web.Appli
         canned=s.canned,
         on_change=lambda reference: changes.changed(references=[reference]),
     )
+
+    def verdict_changed(conversation_id: int) -> None:
+        parts.on_reply()  # the handoff or thanks message goes out now
+        changes.changed(ids=[conversation_id])
+
     health = HealthRoutes(engine, parts.queue, parts.metrics, list(parts.roles))
     pages = [
         *DeskPages(desk, web_auth, teams=team_names, canned=s.canned).routes(),
         *CsatRoutes(engine, rating).routes(),
+        *VerdictRoutes(engine, BotTools(s, parts.clocks, rating), verdict_changed).routes(),
         *KbPages(engine).routes(),
         *KbAdminPages(engine, web_auth, team_names).routes(),
         *LiveRoutes(parts.live, web_auth).routes(),

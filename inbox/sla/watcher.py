@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from inbox.bot_words import BotState
 from inbox.sla.policy import TeamSla
 from inbox.store.engine import now
 from inbox.store.sla_clocks import RUNNING, SlaClocks
@@ -98,7 +99,7 @@ class SlaWatcher:
         at = self.clock()
         escalate_before = at - self.settings.escalate_after_minutes * 60
         t = sla_timers
-        running = t.c.state == RUNNING
+        running = _running()
         marks = (
             ("sla_warning", t.c.warned_at, t.c.warn_at <= at),
             ("sla_breached", t.c.breached_at, t.c.due_at <= at),
@@ -189,7 +190,7 @@ class SlaWatcher:
     async def next_mark(self) -> float | None:
         """The earliest moment a running clock passes a mark not yet raised."""
         t = sla_timers
-        running = t.c.state == RUNNING
+        running = _running()
         escalate = self.settings.escalate_after_minutes * 60
         async with self.engine.connect() as conn:
             found = [
@@ -225,3 +226,11 @@ class SlaWatcher:
             except Exception:
                 log.exception("SLA check failed; trying again shortly")
             await nap(self.wake, stopping, timeout)
+
+
+def _running() -> ColumnElement[bool]:
+    """The clocks that can raise an alert: running, and not in a conversation the bot
+    holds (no agent can see it yet). Those run all the same, so a conversation the bot
+    hands off is due from the customer's first message."""
+    bot_held = select(conversations.c.id).where(conversations.c.bot_state == BotState.HOLDING.value)
+    return and_(sla_timers.c.state == RUNNING, sla_timers.c.conversation_id.not_in(bot_held))

@@ -14,8 +14,10 @@ from inbox.errors import Conflict, NotFound
 from inbox.models import Status
 from inbox.sla.policy import RESPONSES, Target
 from inbox.store.accounts import Agent
+from inbox.store.bot_rows import take_from_bot
 from inbox.store.desk_scope import DeskScope
-from inbox.store.tables import conversations, events, messages
+from inbox.store.ratings import ask_for_rating
+from inbox.store.tables import conversations, messages
 from inbox.store.writes import queue_outbound, record_event
 
 
@@ -77,6 +79,7 @@ class DeskAnswers(DeskScope):
                         "opened it. Read them, then send again."
                     )
             channel, address = await self._route_answer(conn, row, via)
+            await take_from_bot(conn, row.id, agent.name)
             message_id = await queue_outbound(
                 conn,
                 conversation_id=row.id,
@@ -154,25 +157,8 @@ class DeskAnswers(DeskScope):
             await self._ask_for_rating(conn, row)
 
     async def _ask_for_rating(self, conn: AsyncConnection, row: Row[Any]) -> None:
-        """The first resolution of a conversation asks the customer for a rating, on
-        their channel (once: a reopened and resolved again conversation is not asked)."""
+        """The first resolution of a conversation asks the customer for a rating."""
         if self.rating_request is None:
             return
-        asked = await conn.scalar(
-            select(events.c.id).where(
-                events.c.conversation_id == row.id, events.c.kind == "csat_requested"
-            )
-        )
-        if asked is not None:
-            return
-        message_id = await queue_outbound(
-            conn,
-            conversation_id=row.id,
-            channel=row.channel,
-            address=row.address,
-            text=self.rating_request(int(row.reference)),
-            author="bot",
-            kind="csat",
-            subject=row.subject,
-        )
-        await record_event(conn, row.id, "csat_requested", "desk", {"message_id": message_id})
+        text = self.rating_request(int(row.reference))
+        await ask_for_rating(conn, row.id, row.channel, row.address, row.subject, text, "desk")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
+from inbox.bot_words import BotState
 from inbox.errors import Conflict
 from inbox.models import Status
 from inbox.store.accounts import Agent
@@ -36,7 +37,10 @@ class DeskQueue(DeskScope):
         """Conversations in the agent's teams, most urgent and oldest first (``unresolved``:
         without the resolved ones)."""
         teams = [t for t in agent.teams if team is None or t == team]
-        query = summary_query().where(conversations.c.team.in_(teams))
+        # A conversation the bot holds is nobody's work until it hands it off.
+        query = summary_query().where(
+            conversations.c.team.in_(teams), conversations.c.bot_state != BotState.HOLDING.value
+        )
         if status is not None:
             query = query.where(conversations.c.status == status)
         if unresolved:
@@ -61,6 +65,7 @@ class DeskQueue(DeskScope):
                         conversations.c.team.in_(agent.teams),
                         conversations.c.assignee_id.is_(None),
                         conversations.c.status.in_(OPEN_STATES),
+                        conversations.c.bot_state != BotState.HOLDING.value,
                     )
                     .order_by(
                         conversations.c.priority.desc(),

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox.errors import Conflict, NotFound
 from inbox.store.accounts import Agent
+from inbox.store.bot_rows import take_from_bot
 from inbox.store.desk_scope import DeskScope
 from inbox.store.engine import now
 from inbox.store.tables import agent_teams, agents, conversations, messages, routing_examples
@@ -26,6 +27,7 @@ class DeskRouting(DeskScope):
             raise NotFound(f"no team called {team!r}")
         async with self.engine.begin() as conn:
             row = await self._visible(conn, agent, reference, lock=True)
+            await take_from_bot(conn, row.id, agent.name)
             if row.team == team:
                 raise Conflict(f"#{reference} is already with {team}")
             await conn.execute(
@@ -41,6 +43,7 @@ class DeskRouting(DeskScope):
         """Gives the conversation to a member of its team (``None``: to nobody)."""
         async with self.engine.begin() as conn:
             row = await self._visible(conn, agent, reference, lock=True)
+            await take_from_bot(conn, row.id, agent.name)
             assignee_id = None
             if assignee is not None:
                 assignee_id = await conn.scalar(
@@ -65,6 +68,7 @@ class DeskRouting(DeskScope):
         routing example for that team. Returns the team and the text."""
         async with self.engine.begin() as conn:
             row = await self._visible(conn, agent, reference, lock=True)
+            await take_from_bot(conn, row.id, agent.name)
             if row.team == self.fallback_team:
                 raise Conflict(f"#{reference} is with {row.team}, which is no team to confirm")
             taught = await conn.scalar(

@@ -34,6 +34,7 @@ class ConversationSummary:
     first_response_due: float | None
     sla_due: float | None = None
     sla_state: str | None = None
+    bot_state: str = ""  # the bot's part: "" none, holding, resolved, handed_off
 
     def to_json(self) -> dict[str, Any]:
         """JSON for the agent API."""
@@ -51,6 +52,7 @@ class ConversationSummary:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "first_response_due": self.first_response_due,
+            "bot_state": self.bot_state,
         }
 
 
@@ -130,6 +132,7 @@ def summary_query() -> Any:
         conversations.c.first_response_due,
         conversations.c.sla_due,
         conversations.c.sla_state,
+        conversations.c.bot_state,
         conversations.c.address,  # where answers go: not part of the summary
         conversations.c.contact_id,
     ).outerjoin(agents, agents.c.id == conversations.c.assignee_id)
@@ -150,4 +153,5 @@ def summary_of(row: Row[Any]) -> ConversationSummary:
         first_response_due=row.first_response_due,
         sla_due=row.sla_due,
         sla_state=row.sla_state,
+        bot_state=row.bot_state,
     )

@@ -12,8 +12,8 @@ from aiohttp import web
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from inbox.customer_links import CustomerLinks
 from inbox.pages.render import render
-from inbox.signing import Signer
 from inbox.store.engine import now
 from inbox.store.tables import conversation_refs, csat_ratings
 from inbox.store.writes import record_event
@@ -29,28 +29,8 @@ SCORES = {
 MAX_COMMENT = 2000
 
 
-class CsatLinks:
-    """Makes and reads the signed rating links."""
-
-    def __init__(self, secret: bytes, public_url: str) -> None:
-        self.signer = Signer(secret, "csat")
-        self.public_url = public_url
-
-    def url(self, reference: int) -> str:
-        """The link a customer taps to rate ticket ``reference``."""
-        return f"{self.public_url}/rate/{self.signer.sign(str(reference))}"
-
-    def reference(self, token: str) -> int | None:
-        """The ticket a link is for, or None for a forged one."""
-        value = self.signer.verify(token)
-        return int(value) if value is not None and value.isdigit() else None
-
-    def request_text(self, reference: int) -> str:
-        """The message sent when a conversation is resolved."""
-        return (
-            f"Your ticket #{reference} is resolved. How did we do? One tap tells us: "
-            f"{self.url(reference)}\nIf something is still wrong, just write back."
-        )
+# The rating link is one of the customer's signed links.
+CsatLinks = CustomerLinks
 
 
 async def record_rating(

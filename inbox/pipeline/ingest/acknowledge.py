@@ -27,23 +27,32 @@ def acknowledgement_text(
 ) -> str:
     """The instant answer a customer gets for a new ticket; ``within`` is the first-response
     target in seconds (of business time when ``business``)."""
-    who = "Our support team" if is_fallback else f"The {team.display_name} team"
-    promise = "will answer you as soon as possible."
-    if within is not None:
-        hours = within / 3600
-        unit = "business " if business else ""
-        span = (
-            f"{round(hours * 60)} {unit}minutes"
-            if hours < 1
-            else f"1 {unit}hour"
-            if hours == 1
-            else f"{hours:g} {unit}hours"
-        )
-        promise = f"usually answers within {span}."
     return (
         f"Thank you, we have your message. Your ticket is {format_reference(reference)}. "
-        f"{who} {promise}"
+        f"{who_answers(team, is_fallback)} {promise(within, business)}"
     )
+
+
+def who_answers(team: TeamSettings, is_fallback: bool) -> str:
+    """The team named as the customer reads it."""
+    return "Our support team" if is_fallback else f"The {team.display_name} team"
+
+
+def promise(within: float | None, business: bool) -> str:
+    """When the team answers, as a promise: ``within`` seconds (business time when
+    ``business``), or none."""
+    if within is None:
+        return "will answer you as soon as possible."
+    hours = within / 3600
+    unit = "business " if business else ""
+    span = (
+        f"{round(hours * 60)} {unit}minutes"
+        if hours < 1
+        else f"1 {unit}hour"
+        if hours == 1
+        else f"{hours:g} {unit}hours"
+    )
+    return f"usually answers within {span}."
 
 
 def follow_up_text(reference: int) -> str:

@@ -19,7 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from classifiers.dedup import Deduper
 from inbox.config.settings import Settings
+from inbox.customer_links import CustomerLinks
 from inbox.models import Envelope
+from inbox.pipeline.bot.moves import BotTools
+from inbox.pipeline.bot.step import bot_turn
 from inbox.pipeline.commands import answer_command
 from inbox.pipeline.form_confirmation import NewFormSender, queue_confirmations
 from inbox.pipeline.ingest.acknowledge import acknowledge
@@ -51,11 +54,13 @@ async def ingest_batch(
     tier_of: Callable[[Envelope], str],
     deduper: Deduper | None = None,
     model: str = "",
+    links: CustomerLinks | None = None,
 ) -> list[IngestResult]:
     """Stores a batch of inbound messages; each new ticket gets its acknowledgement queued.
 
     With a ``deduper``, messages carrying an embedding are compared with the customer's
     open conversations (embeddings of the same ``model`` only) and merged or suggested.
+    With ``links`` (the customer's signed links), the bot answers what it is sure of.
     """
     if not plans:
         return []
@@ -71,7 +76,7 @@ async def ingest_batch(
         # Messages first, so a command sees the conversation a message in the same batch
         # opened; then the commands, in order.
         rest = [p for p in plans if not p.envelope.is_command]
-        others = await ingest_batch(conn, rest, settings, tier_of, deduper, model)
+        others = await ingest_batch(conn, rest, settings, tier_of, deduper, model, links)
         answered: dict[int, IngestResult] = {}
         for p in plans:
             if p.envelope.is_command:
@@ -82,13 +87,13 @@ async def ingest_batch(
     if kept:
         quarantined = await keep_in_quarantine(conn, kept)
         rest = [p for p in plans if not p.envelope.quarantine]
-        others = await ingest_batch(conn, rest, settings, tier_of, deduper, model)
+        others = await ingest_batch(conn, rest, settings, tier_of, deduper, model, links)
         return _merged(plans, quarantined, others)
     state = BatchState()
     await _look_up_all(conn, plans, state, settings, tier_of, deduper, model)
     decided = _decide_all(plans, state, settings, deduper)
     inbound = list(dict.fromkeys(d for d in decided if isinstance(d, Inbound)))
-    await _write(conn, inbound, state, settings, model)
+    await _write(conn, inbound, state, settings, model, links)
     await queue_confirmations(conn, _new_form_senders(inbound, state), settings)
     results: list[IngestResult] = []
     for d in decided:
@@ -161,6 +166,7 @@ async def _write(
     state: BatchState,
     settings: Settings,
     model: str,
+    links: CustomerLinks | None,
 ) -> None:
     """Writes the decided messages, their conversations, audit trail and answers."""
     stamp = now()
@@ -170,7 +176,10 @@ async def _write(
     message_ids = await write_messages(conn, inbound, model, stamp)
     note_arrivals(log, inbound, state, message_ids)
     await update_touched(conn, touched_by(inbound), started, clocks, stamp)
-    await acknowledge(conn, inbound, settings, clocks, log)
+    answered: set[Inbound] = set()
+    if links is not None:
+        answered = await bot_turn(conn, inbound, BotTools(settings, clocks, links), log)
+    await acknowledge(conn, [m for m in inbound if m not in answered], settings, clocks, log)
     await log.write(conn)
 
 

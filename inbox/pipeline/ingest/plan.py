@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from classifiers.embedder import Vectors
+from inbox.bot_words import Verdict
 from inbox.message_ids import thread_key
 from inbox.models import Envelope, RoutingDecision, TriageDecision
+from inbox.pipeline.answering import Candidate
 
 FORM_IDENTITY = "form"  # a web form sender: a typed address that proves nothing yet
 # Channels where a customer's next message simply continues the open conversation.
@@ -25,6 +27,10 @@ class IngestPlan:
     routing: RoutingDecision | None
     triage: TriageDecision
     vector: Vectors | None = None
+    # The bot's reading: the article that would answer it, and what it says as a reply to
+    # a bot answer (used only where the bot holds the conversation).
+    answer: Candidate | None = None
+    verdict: Verdict = Verdict.OTHER
 
 
 @dataclass(frozen=True)

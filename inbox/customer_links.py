@@ -1,0 +1,50 @@
+"""The signed links a customer gets in messages: rate a ticket, read an article, tell the
+bot whether its answer helped (pure: no store). The web app reads the same tokens back."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from inbox.bot_words import Verdict
+from inbox.signing import Signer
+
+
+class CustomerLinks:
+    """Makes and reads the links; ``public_url`` may change once the port is known."""
+
+    def __init__(self, secret: bytes, public_url: str) -> None:
+        self.rating = Signer(secret, "csat")
+        self.verdict = Signer(secret, "bot-verdict")
+        self.public_url = public_url
+
+    def url(self, reference: int) -> str:
+        """The link a customer taps to rate ticket ``reference``."""
+        return f"{self.public_url}/rate/{self.rating.sign(str(reference))}"
+
+    def reference(self, token: str) -> int | None:
+        """The ticket a rating link is for, or None for a forged one."""
+        return _number(self.rating.verify(token))
+
+    def request_text(self, reference: int) -> str:
+        """The message sent when a conversation is resolved."""
+        return (
+            f"Your ticket #{reference} is resolved. How did we do? One tap tells us: "
+            f"{self.url(reference)}\nIf something is still wrong, just write back."
+        )
+
+    def article_url(self, article_id: str) -> str:
+        """The public page of a knowledge-base article."""
+        return f"{self.public_url}/kb/{quote(article_id, safe='')}"
+
+    def verdict_url(self, reference: int, verdict: Verdict) -> str:
+        """The page where a customer tells the bot whether its answer on ``reference``
+        helped (the choice is made there, by a tap: opening it records nothing)."""
+        return f"{self.public_url}/answer/{self.verdict.sign(str(reference))}?v={verdict.value}"
+
+    def verdict_reference(self, token: str) -> int | None:
+        """The ticket a verdict link is for, or None for a forged one."""
+        return _number(self.verdict.verify(token))
+
+
+def _number(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None

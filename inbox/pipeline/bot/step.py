@@ -1,0 +1,145 @@
+"""The bot's turn in the ingest: answer a new conversation it is sure of, and read the
+customer's reply in a conversation it holds.
+
+The rules, in order:
+- The bot answers only the first message of a new conversation, and a follow-up while it
+  still holds the conversation (it answered and no person took it since).
+- Never: machine-made mail, quarantined mail (those never get here), a message triaged
+  high or urgent (anger, urgency, a VIP, a high-priority phrase: a person looks first),
+  a reply inside an email thread, a language no article is written in, an article it
+  already answered with in this conversation. It answers at most ``MAX_ANSWERS`` times
+  in one conversation; after that, a person.
+- A reply that says it helped resolves the conversation; one that asks for a person hands
+  it off at once; anything else gets one more answer if a *different* article is sure,
+  else a handoff. A handoff tells the customer a person will answer, and when.
+The bot's answer replaces the acknowledgement (it keeps the ticket reference), so a
+message gets one answer, never two.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from inbox.bot_words import Verdict
+from inbox.models import Priority
+from inbox.pipeline.answering import Candidate
+from inbox.pipeline.bot.moves import SAID_YES, BotTools, answer, hand_off, resolve
+from inbox.pipeline.ingest.audit import EventLog
+from inbox.pipeline.ingest.state import Inbound
+from inbox.store.bot_rows import BotConversation, held
+from inbox.store.engine import now
+
+MAX_ANSWERS = 2
+ABSTAINED = "bot_abstained"  # a new conversation the bot did not answer, and why
+
+
+async def bot_turn(
+    conn: AsyncConnection, inbound: list[Inbound], tools: BotTools, log: EventLog
+) -> set[Inbound]:
+    """Answers what the bot should; returns the messages it took care of (they get no
+    acknowledgement)."""
+    if not tools.settings.kb.answers:
+        return set()
+    joined = {
+        m.target.conversation_id
+        for m in inbound
+        if m.outcome == "joined" and m.target.conversation_id is not None
+    }
+    holding = await held(conn, joined)
+    handled: set[Inbound] = set()
+    for m in inbound:
+        if m.plan.envelope.automated or m.target.conversation_id is None:
+            continue
+        if m.outcome == "new":
+            if await _first_message(conn, m, tools, log):
+                handled.add(m)
+                holding[m.target.conversation_id] = _conversation(m, tools)
+        elif m.outcome == "joined" and m.target.conversation_id in holding:
+            conv = holding[m.target.conversation_id]
+            if not await _reply(conn, m, conv, tools):
+                del holding[m.target.conversation_id]
+            handled.add(m)
+    return handled
+
+
+async def _first_message(conn: AsyncConnection, m: Inbound, tools: BotTools, log: EventLog) -> bool:
+    """Answers a new conversation's first message if the bot may and is sure."""
+    why_not = _why_not(m)
+    if why_not:
+        best = m.plan.answer.decision if m.plan.answer else None
+        log.add(
+            m.target,
+            ABSTAINED,
+            "bot",
+            {
+                "reason": why_not,
+                "best_article": best.best_article if best else None,
+                "confidence": round(best.confidence, 4) if best else None,
+            },
+        )
+        return False
+    assert m.plan.answer is not None
+    conv = _conversation(m, tools)
+    await answer(conn, conv, m.plan.answer, tools)
+    return True
+
+
+def _why_not(m: Inbound) -> str:
+    """Why the bot must not answer this new conversation ("" when it may)."""
+    plan = m.plan
+    if plan.triage.priority >= Priority.HIGH:
+        return f"triaged {plan.triage.priority.name.lower()}: {'; '.join(plan.triage.reasons)}"
+    if m.split_from is not None or m.stitched is not None:
+        return "a message that continues an email conversation"
+    if plan.answer is None:
+        return "the message could not be read"
+    return plan.answer.decision.reason
+
+
+async def _reply(conn: AsyncConnection, m: Inbound, conv: BotConversation, tools: BotTools) -> bool:
+    """Reads the customer's reply in a conversation the bot holds; True if it still does."""
+    verdict = m.plan.verdict
+    if verdict is Verdict.YES:
+        await resolve(conn, conv, SAID_YES, tools, now())
+        return False
+    if verdict is Verdict.HUMAN:
+        await hand_off(conn, conv, "the customer asked for a person", "asked", tools)
+        return False
+    again = _another_answer(m.plan.answer, m, conv)
+    if again is not None:
+        await answer(conn, conv, again, tools)
+        return True
+    if verdict is Verdict.NO:
+        await hand_off(conn, conv, "the customer said the answer did not help", "unhelpful", tools)
+    else:
+        why = "the customer wrote again and no other article answers it"
+        await hand_off(conn, conv, why, "unknown", tools)
+    return False
+
+
+def _another_answer(
+    candidate: Candidate | None, m: Inbound, conv: BotConversation
+) -> Candidate | None:
+    """The reply's own answer, if it is a different article the bot is sure of."""
+    if candidate is None or candidate.article is None or len(conv.articles) >= MAX_ANSWERS:
+        return None
+    if candidate.article.id in conv.articles or m.plan.triage.priority >= Priority.HIGH:
+        return None
+    return candidate
+
+
+def _conversation(m: Inbound, tools: BotTools) -> BotConversation:
+    """The new conversation ``m`` opened, as the bot sees it."""
+    env, target = m.plan.envelope, m.target
+    assert target.conversation_id is not None
+    routing = m.plan.routing
+    return BotConversation(
+        target.conversation_id,
+        target.reference,
+        env.channel,
+        env.address,
+        env.subject,
+        routing.team if routing else tools.settings.routing.fallback_team,
+        m.plan.triage.priority,
+        [],
+    )

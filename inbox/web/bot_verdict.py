@@ -1,0 +1,103 @@
+"""The links under a bot answer on channels without buttons (email, the ticket page):
+``GET /answer/{token}?v=yes`` shows the three choices with the linked one ready;
+``POST`` records the tap. Opening the link records nothing (mail scanners open links).
+
+A tap does what the same words would do in a reply: "yes" resolves, "no" or "a person"
+hands the conversation to its team. Once a person has it, the page says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from inbox.bot_words import CHOICES, Verdict
+from inbox.pages.render import render
+from inbox.pipeline.bot.moves import SAID_YES, BotTools, hand_off, resolve
+from inbox.store.bot_rows import held
+from inbox.store.engine import now
+from inbox.store.locks import serialize
+from inbox.store.tables import conversation_refs
+from inbox.store.writes import record_event
+
+
+class VerdictRoutes:
+    """The public verdict page (the signed link is the key)."""
+
+    def __init__(
+        self, engine: AsyncEngine, tools: BotTools, on_change: Callable[[int], None]
+    ) -> None:
+        """``on_change`` is told the conversation a tap changed (to send its message and
+        update the pages that show it)."""
+        self.engine = engine
+        self.tools = tools
+        self.on_change = on_change
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        """``/answer/{token}``, both ways."""
+        return [web.get("/answer/{token}", self.page), web.post("/answer/{token}", self.answer)]
+
+    async def _conversation(self, token: str) -> tuple[int, int]:
+        reference = self.tools.links.verdict_reference(token)
+        if reference is not None:
+            async with self.engine.connect() as conn:
+                found = await conn.scalar(
+                    select(conversation_refs.c.conversation_id).where(
+                        conversation_refs.c.reference == reference
+                    )
+                )
+            if found is not None:
+                return reference, int(found)
+        raise web.HTTPNotFound(text="This link is not valid.")
+
+    async def page(self, request: web.Request) -> web.Response:
+        """The choices, the one the link named first and ready."""
+        reference, _ = await self._conversation(request.match_info["token"])
+        wanted = request.query.get("v", "")
+        return render("answer.html", _page(reference, wanted, ""))
+
+    async def answer(self, request: web.Request) -> web.Response:
+        """Records the tapped choice."""
+        reference, conversation_id = await self._conversation(request.match_info["token"])
+        form = await request.post()
+        try:
+            verdict = Verdict(str(form.get("v", "")))
+        except ValueError:
+            raise web.HTTPUnprocessableEntity(text="Choose one of the answers.") from None
+        if verdict is Verdict.OTHER:
+            raise web.HTTPUnprocessableEntity(text="Choose one of the answers.")
+        done = await self._apply(conversation_id, verdict)
+        if done:
+            self.on_change(conversation_id)
+        outcome = verdict.value if done else "taken"
+        return render("answer.html", _page(reference, verdict.value, outcome))
+
+    async def _apply(self, conversation_id: int, verdict: Verdict) -> bool:
+        """Does what the verdict says, if the bot still holds the conversation."""
+        async with self.engine.begin() as conn:
+            await serialize(conn, "ingest")  # in step with the customer's replies
+            conv = (await held(conn, [conversation_id])).get(conversation_id)
+            if conv is None:
+                return False
+            data = {"verdict": verdict.value, "via": "link"}
+            await record_event(conn, conversation_id, "bot_verdict", "customer", data)
+            if verdict is Verdict.YES:
+                await resolve(conn, conv, SAID_YES, self.tools, now())
+            elif verdict is Verdict.HUMAN:
+                await hand_off(conn, conv, "the customer asked for a person", "asked", self.tools)
+            else:
+                why = "the customer said the answer did not help"
+                await hand_off(conn, conv, why, "unhelpful", self.tools)
+        return True
+
+
+def _page(reference: int, wanted: str, outcome: str) -> dict[str, object]:
+    return {
+        "reference": reference,
+        "choices": [(c.verdict.value, c.text) for c in CHOICES],
+        "wanted": wanted,
+        "outcome": outcome,
+    }
