@@ -150,6 +150,7 @@ async def test_a_button_the_inbox_never_sent_is_answered_and_skipped(
     await api.wait_for(lambda: query_id in api.answered)
     await api.customer_says(ANN, "Hello again")  # read after the press: it marks the end
     await until(lambda: len(store.rows(INBOUND)) == 2)
+    await until(lambda: not api.updates)  # every update confirmed, the press's too
     assert [row[0] for row in store.rows(INBOUND)] == [
         "I forgot my password and cannot sign in.",
         "Hello again",
