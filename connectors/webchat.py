@@ -37,12 +37,21 @@ FOLLOW_OVERLAP = 5.0  # seconds each look at the sent answers reaches back again
 
 def entry_json(entry: TranscriptEntry) -> dict[str, Any]:
     """One transcript entry as the chat page receives it."""
+    return message_json(entry.message_id, entry.author, entry.text, entry.created_at, entry.choices)
+
+
+def message_json(
+    message_id: int, author: str, text: str, at: float, choices: tuple[str, ...]
+) -> dict[str, Any]:
+    """A message frame. ``choices`` are replies the page offers as buttons while the
+    message is the latest; a pressed one is sent back as if the visitor typed it."""
     return {
         "type": "message",
-        "id": entry.message_id,
-        "author": entry.author,
-        "text": entry.text,
-        "at": entry.created_at,
+        "id": message_id,
+        "author": author,
+        "text": text,
+        "at": at,
+        "choices": list(choices),
     }
 
 
@@ -130,13 +139,9 @@ class WebChatConnector:
         A push that finds the socket gone still counts as delivered: the outbox marks the
         answer sent, which is what puts it in the history the page loads when it comes back.
         """
-        frame = {
-            "type": "message",
-            "id": outbound.message_id,
-            "author": outbound.author,
-            "text": outbound.text,
-            "at": time.time(),
-        }
+        frame = message_json(
+            outbound.message_id, outbound.author, outbound.text, time.time(), outbound.choices
+        )
         for ws in list(self._sockets.get(outbound.address, ())):
             await push(ws, frame)
         return f"webchat:{outbound.message_id}"

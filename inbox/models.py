@@ -239,6 +239,9 @@ class Outbound:
     references: tuple[str, ...] = ()
     # Parts of a long text the channel already delivered on an earlier try.
     parts_sent: int = 0
+    # Replies offered as buttons under it (a bot answer awaiting the customer's verdict);
+    # a pressed one comes back as the customer's message. Channels without buttons ignore it.
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -298,3 +301,5 @@ class TranscriptEntry:
     author: str
     text: str
     created_at: float
+    # Replies the page offers as buttons under it (a bot answer still awaiting a verdict).
+    choices: tuple[str, ...] = ()

@@ -26,6 +26,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
+from connectors.telegram.presses import Press, keyboard, press_of
 from connectors.telegram.redact import hide_token
 from connectors.telegram.split import split_text
 from connectors.telegram.updates import SKIP_REASONS, Skipped, safe_envelope_of
@@ -36,11 +37,12 @@ from inbox.models import Envelope, Outbound
 from inbox.queue import Sink
 
 log = logging.getLogger(__name__)
-UPDATE_KINDS = ("message", "edited_message")
+UPDATE_KINDS = ("message", "edited_message", "callback_query")
 SKIPPED_TOTAL = (
     "inbox_telegram_skipped_total",
     "counter",
-    "Telegram updates not kept (group or channel messages, empty texts, edited commands).",
+    "Telegram updates not kept (group or channel messages, empty texts, edited commands, "
+    "buttons the inbox never sent).",
 )
 
 
@@ -142,8 +144,13 @@ class TelegramConnector:
             if not updates:
                 continue
             envelopes: list[Envelope] = []
+            presses: list[Press] = []
             for update in updates:
-                read = await safe_envelope_of(update, bot, bot.id, self.box)
+                if update.callback_query is not None:
+                    read, press = press_of(update, self.box)
+                    presses.append(press)
+                else:
+                    read = await safe_envelope_of(update, bot, bot.id, self.box)
                 if isinstance(read, Skipped):
                     self._skip(update.update_id, read)
                 else:
@@ -152,6 +159,30 @@ class TelegramConnector:
             last = max(update.update_id for update in updates)
             await sink.put(envelopes, (source, str(last)))
             offset = last + 1
+            for press in presses:  # only now: the queue holds what each press said
+                await self._confirm(bot, press)
+
+    async def _confirm(self, bot: Bot, press: Press) -> None:
+        """Stops the customer's app spinning and takes the keyboard off the message, so a
+        choice is pressed once. The press is already queued: a failure here is logged."""
+        try:
+            await bot.answer_callback_query(press.callback_id)
+        except TelegramError as err:
+            log.warning(
+                "telegram %s: button press %s not answered: %s", self.name, press.callback_id, err
+            )
+        if not press.message_id:
+            return
+        try:
+            await bot.edit_message_reply_markup(chat_id=press.chat_id, message_id=press.message_id)
+        except TelegramError as err:
+            log.warning(
+                "telegram %s: buttons on message %s in chat %s not removed: %s",
+                self.name,
+                press.message_id,
+                press.chat_id,
+                err,
+            )
 
     def _skip(self, update_id: int, skipped: Skipped) -> None:
         """Says why an update is not kept: one log line and the skip counter."""
@@ -159,14 +190,21 @@ class TelegramConnector:
         self.metrics.count(SKIPPED_TOTAL[0], 1, {"reason": skipped.reason})
 
     async def send(self, outbound: Outbound) -> str:
-        """Sends one answer, in several messages when it is long; returns the chat and
-        the last message's id. A failure says how many parts went out before it."""
+        """Sends one answer, in several messages when it is long, the last with the
+        answer's choices as buttons; returns the chat and the last message's id. A failure
+        says how many parts went out before it."""
         bot = await self._deliverer()
         parts = split_text(outbound.text)
+        buttons = keyboard(outbound.choices)
         sent = ""
         for index in range(outbound.parts_sent, len(parts)):
+            last = index == len(parts) - 1  # the buttons go under the end of the answer
             try:
-                message = await bot.send_message(chat_id=int(outbound.address), text=parts[index])
+                message = await bot.send_message(
+                    chat_id=int(outbound.address),
+                    text=parts[index],
+                    reply_markup=buttons if last else None,
+                )
             except TelegramError as err:
                 raise _delivery_error(err).after_parts(index) from err
             sent = f"{outbound.address}:{message.message_id}"

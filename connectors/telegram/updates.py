@@ -87,7 +87,7 @@ class Skipped:
     what: str
 
 
-SKIP_REASONS = ("group", "channel", "empty", "edited_command", "unsupported")
+SKIP_REASONS = ("group", "channel", "empty", "edited_command", "unknown_button", "unsupported")
 
 
 @dataclass(frozen=True)

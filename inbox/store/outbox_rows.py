@@ -10,6 +10,7 @@ from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import aliased
 
+from inbox.bot_words import BOT_ANSWER, CHOICES, BotState
 from inbox.models import MessageMeta, Outbound
 from inbox.store.engine import now
 from inbox.store.tables import conversations, messages, outbox
@@ -48,6 +49,7 @@ def _due(stamp: float):  # type: ignore[no-untyped-def]
 
 
 MAX_REFERENCES = 20
+CHOICE_TEXTS = tuple(choice.text for choice in CHOICES)
 # The attempt a lease counted, given back (a rate limit, a row handed back unsent).
 _GIVE_BACK = case((outbox.c.attempts > 0, outbox.c.attempts - 1), else_=0)
 
@@ -81,6 +83,12 @@ async def _thread_parents(
         chain = [*meta.references.split(), parent]
         found[int(r.message_id)] = (parent, tuple(chain[-MAX_REFERENCES:]))
     return found
+
+
+def _choices(kind: str, bot_state: str | None) -> tuple[str, ...]:
+    """The buttons a row goes out with: a bot answer's choices, read at send time, so an
+    answer the customer (or an agent taking over) has overtaken offers none."""
+    return CHOICE_TEXTS if kind == BOT_ANSWER and bot_state == BotState.HOLDING else ()
 
 
 class OutboxRows:
@@ -137,6 +145,8 @@ class OutboxRows:
                         func.coalesce(outbox.c.subject, conversations.c.subject).label("subject"),
                         func.coalesce(messages.c.author, "bot").label("author"),
                         func.coalesce(conversations.c.reference, 0).label("reference"),
+                        outbox.c.kind,
+                        conversations.c.bot_state,
                     )
                     .outerjoin(messages, messages.c.id == outbox.c.message_id)
                     .outerjoin(conversations, conversations.c.id == outbox.c.conversation_id)
@@ -158,6 +168,7 @@ class OutboxRows:
                 in_reply_to=threads.get(int(r.message_id or 0), ("", ()))[0],
                 references=threads.get(int(r.message_id or 0), ("", ()))[1],
                 parts_sent=int(r.parts_sent),
+                choices=_choices(r.kind, r.bot_state),
             )
             for r in details
         ]

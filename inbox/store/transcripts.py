@@ -4,25 +4,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, case, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from inbox.bot_words import BOT_ANSWER, CHOICES, BotState
 from inbox.models import TranscriptEntry
 from inbox.store.tables import conversation_refs, conversations, messages, outbox
 
-# A TranscriptEntry's fields, in order.
+CHOICE_TEXTS = tuple(choice.text for choice in CHOICES)
+# A TranscriptEntry's fields, in order; the last says whether it offers the choices: a bot
+# answer whose conversation still waits for the customer's verdict. (Every query here
+# joins the message's outbox row, if any, and its conversation.)
 _ENTRY = (
     messages.c.id,
     conversations.c.reference,
     messages.c.author,
     messages.c.text,
     messages.c.created_at,
+    case(
+        (
+            and_(outbox.c.kind == BOT_ANSWER, conversations.c.bot_state == BotState.HOLDING),
+            True,
+        ),
+        else_=False,
+    ),
 )
 
 
 def _entry(row: Any, first: int = 0) -> TranscriptEntry:
     r = row[first:]
-    return TranscriptEntry(int(r[0]), int(r[1]), r[2], r[3], float(r[4]))
+    choices = CHOICE_TEXTS if r[5] else ()
+    return TranscriptEntry(int(r[0]), int(r[1]), r[2], r[3], float(r[4]), choices)
 
 
 def _visible_messages() -> Select[Any]:

@@ -4,8 +4,11 @@ Same paths (``/bot<token>/<method>``, ``/file/bot<token>/<path>``), same JSON bo
 error bodies, ``getUpdates`` with offset (which confirms and drops earlier updates), limit,
 long-poll timeout and ``allowed_updates``, 409 for the older of two concurrent pollers, ``sendMessage`` with
 400 over 4,096 UTF-16 units, 429 with ``parameters.retry_after``, 403 for a chat that
-blocked the bot, ``getFile`` and file download. Tests push customer messages into it and
-read what the bot sent.
+blocked the bot, an inline keyboard (``reply_markup``) on a sent message, ``callback_query``
+updates for pressed buttons, ``answerCallbackQuery`` and ``editMessageReplyMarkup`` (with
+their 400s for an unknown or stale query and an edit that changes nothing), ``getFile``
+and file download. Tests push customer messages and button presses into it and read what
+the bot sent.
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ import pytest
 from aiohttp import web
 
 MAX_TEXT = 4096
+MAX_CALLBACK_DATA = 64  # bytes
+STALE_QUERY = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup "
+    "are exactly the same as a current content and reply markup of the message"
+)
 TOKEN = "123456:TEST-token_for-the-stand-in"
 
 
@@ -32,6 +41,14 @@ class Sent:
     chat_id: int
     message_id: int
     text: str
+    date: int = 0
+    # the inline keyboard under it now (``{"inline_keyboard": [[button, ...], ...]}``)
+    reply_markup: dict[str, Any] | None = None
+
+    def buttons(self) -> list[tuple[str, str]]:
+        """``(text, callback_data)`` of each button under the message, row by row."""
+        rows = (self.reply_markup or {}).get("inline_keyboard", [])
+        return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
 
 
 def _units(text: str) -> int:
@@ -79,6 +96,10 @@ class BotApi:
     # the message each update carried, by update id, for edits
     messages: dict[int, dict[str, Any]] = field(default_factory=dict)
     failing_polls: int = 0  # getUpdates answers still to fail (see fail_polls)
+    # callback queries pushed and not yet answered, and the answers given, by query id
+    open_queries: set[str] = field(default_factory=set)
+    answered: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _query_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(9_000_001))
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _poller: asyncio.Future[None] | None = None
     _runner: web.AppRunner | None = None
@@ -178,6 +199,47 @@ class BotApi:
         kind = "edited_channel_post" if message["chat"]["type"] == "channel" else "edited_message"
         return self._push(kind, message)
 
+    async def customer_presses(
+        self, chat_id: int, message_id: int, data: str, *, name: str = "Ann", query_id: str = ""
+    ) -> str:
+        """The customer presses the button with ``data`` under the bot's message
+        ``message_id``; returns the callback query's id. Telegram sends a press only for a
+        button that is there; a ``query_id`` given again is the same press delivered again."""
+        (sent,) = [s for s in self.sent if s.chat_id == chat_id and s.message_id == message_id]
+        if not query_id:
+            assert data in [d for _text, d in sent.buttons()], (data, sent.buttons())
+            query_id = str(next(self._query_ids))
+        if query_id not in self.answered:  # an answered one stays answered
+            self.open_queries.add(query_id)
+        query = {
+            "id": query_id,
+            "from": {"id": chat_id, "is_bot": False, "first_name": name, "language_code": "en"},
+            "message": self._message_json(sent),
+            "chat_instance": f"-{chat_id * 7 + 3}",
+            "data": data,
+        }
+        update_id = next(self._ids)
+        self.updates.append({"update_id": update_id, "callback_query": query})
+        self._notify()
+        return query_id
+
+    def last_sent(self, chat_id: int) -> Sent:
+        """The latest message the bot sent to ``chat_id``."""
+        return [s for s in self.sent if s.chat_id == chat_id][-1]
+
+    def buttons_of(self, chat_id: int) -> list[tuple[str, str]]:
+        """The buttons under the latest message the bot sent to ``chat_id``, as they are now."""
+        return self.last_sent(chat_id).buttons()
+
+    async def wait_for(self, check: Callable[[], bool], timeout: float = 30) -> None:
+        """Waits until ``check()`` holds, looking again after each change the bot makes."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not check():
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise AssertionError("the Bot API stand-in never saw what was awaited")
+            await self._changed_or(None, left)
+
     def _push(self, kind: str, message: dict[str, Any]) -> int:
         update_id = next(self._ids)
         self.chats.add(message["chat"]["id"])
@@ -260,6 +322,8 @@ class BotApi:
             "getUpdates": self._get_updates,
             "sendMessage": self._send_message,
             "getFile": self._get_file,
+            "answerCallbackQuery": self._answer_callback_query,
+            "editMessageReplyMarkup": self._edit_message_reply_markup,
         }.get(method)
         if handler is None:
             return _error(404, "Not Found")
@@ -356,23 +420,57 @@ class BotApi:
             return _error(400, "Bad Request: message is too long")
         if chat_id not in self.chats:
             return _error(400, "Bad Request: chat not found")
-        sent = Sent(chat_id, next(self._message_ids), text)
+        markup = _json_param(params.get("reply_markup"))
+        refused = _keyboard_refused(markup)
+        if refused:
+            return _error(400, refused)
+        sent = Sent(chat_id, next(self._message_ids), text, int(time.time()), markup or None)
         self.sent.append(sent)
         self._notify()
-        return _ok(
-            {
-                "message_id": sent.message_id,
-                "from": {
-                    "id": self.bot_id,
-                    "is_bot": True,
-                    "first_name": "Inbox",
-                    "username": self.username,
-                },
-                "chat": {"id": chat_id, "type": "private", "first_name": "Customer"},
-                "date": int(time.time()),
-                "text": text,
-            }
-        )
+        return _ok(self._message_json(sent))
+
+    def _message_json(self, sent: Sent) -> dict[str, Any]:
+        """A message the bot sent, as the Bot API shows it (keyboard included)."""
+        message: dict[str, Any] = {
+            "message_id": sent.message_id,
+            "from": {
+                "id": self.bot_id,
+                "is_bot": True,
+                "first_name": "Inbox",
+                "username": self.username,
+            },
+            "chat": {"id": sent.chat_id, "type": "private", "first_name": "Customer"},
+            "date": sent.date,
+            "text": sent.text,
+        }
+        if sent.reply_markup:
+            message["reply_markup"] = sent.reply_markup
+        return message
+
+    async def _answer_callback_query(self, params: dict[str, Any]) -> web.Response:
+        query_id = str(params.get("callback_query_id", ""))
+        if query_id not in self.open_queries:  # unknown, or answered already
+            return _error(400, STALE_QUERY)
+        self.open_queries.discard(query_id)
+        self.answered[query_id] = {k: v for k, v in params.items() if k != "callback_query_id"}
+        self._notify()
+        return _ok(True)
+
+    async def _edit_message_reply_markup(self, params: dict[str, Any]) -> web.Response:
+        chat_id = int(params.get("chat_id") or 0)
+        message_id = int(params.get("message_id") or 0)
+        found = [s for s in self.sent if s.chat_id == chat_id and s.message_id == message_id]
+        if not found:
+            return _error(400, "Bad Request: message to edit not found")
+        markup = _json_param(params.get("reply_markup")) or None  # none given: no keyboard
+        refused = _keyboard_refused(markup)
+        if refused:
+            return _error(400, refused)
+        if markup == found[0].reply_markup:
+            return _error(400, NOT_MODIFIED)
+        found[0].reply_markup = markup
+        self._notify()
+        return _ok(self._message_json(found[0]))
 
     async def _get_file(self, params: dict[str, Any]) -> web.Response:
         file_id = str(params.get("file_id", ""))
@@ -408,6 +506,27 @@ def _file_ids(message: dict[str, Any]) -> list[str]:
     """The ids of every file a message carries."""
     ids = [size["file_id"] for size in message.get("photo", [])]
     return ids + ([message["document"]["file_id"]] if "document" in message else [])
+
+
+def _json_param(value: Any) -> Any:
+    """A structured parameter: JSON-encoded in a form field or the query, as is in JSON."""
+    return json.loads(value) if isinstance(value, str) and value else value
+
+
+def _keyboard_refused(markup: Any) -> str:
+    """Why the Bot API refuses a ``reply_markup`` (only inline keyboards here); "" if not."""
+    if not markup:
+        return ""
+    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        return "Bad Request: can't parse reply keyboard markup JSON object"
+    for button in (b for row in rows for b in row):
+        if not isinstance(button, dict) or not str(button.get("text", "")).strip():
+            return "Bad Request: text buttons are unallowed in the inline keyboard"
+        data = str(button.get("callback_data", ""))
+        if not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA:
+            return "Bad Request: BUTTON_DATA_INVALID"
+    return ""
 
 
 def _ok(result: Any) -> web.Response:

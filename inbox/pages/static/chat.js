@@ -1,7 +1,9 @@
 // The web chat client. Text is only ever set with textContent: nothing a stranger
 // writes is parsed as HTML. Messages stay in `unconfirmed` until the server says it has
 // them ("accepted"), and are sent again after a reconnect; the server ignores a
-// client_id it already has, so nothing is lost and nothing is doubled.
+// client_id it already has, so nothing is lost and nothing is doubled. A bot answer may
+// come with choices: buttons under it while it is the latest message; pressing one sends
+// its text exactly as if the visitor had typed it.
 (function () {
   "use strict";
   var KEY = "inbox-chat-token";
@@ -15,6 +17,7 @@
   var order = [];
   var delay = 500;
   var failedOpens = 0;
+  var offered = null; // the buttons under the latest message, if it has any
 
   // Support's rating links become clickable; the link always goes to this site's own
   // /rate/ path, whatever host the text names. Everything else stays text.
@@ -35,9 +38,33 @@
     node.appendChild(document.createTextNode(text.slice(last)));
   }
 
-  function show(author, text, key) {
+  function withdrawChoices() {
+    if (offered) { offered.remove(); offered = null; }
+  }
+
+  function offerChoices(item, choices) {
+    var group = document.createElement("div");
+    group.className = "choices";
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", "Quick replies");
+    choices.forEach(function (choice) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.textContent = choice;
+      button.addEventListener("click", function () {
+        sendText(choice);
+        input.focus(); // the buttons are gone: keep the keyboard where the visitor writes
+      });
+      group.appendChild(button);
+    });
+    item.appendChild(group);
+    offered = group;
+  }
+
+  function show(author, text, key, choices) {
     if (key && seen[key]) { return; }
     if (key) { seen[key] = true; }
+    withdrawChoices(); // only the latest message offers choices
     var item = document.createElement("li");
     item.className = author;
     var who = document.createElement("span");
@@ -47,6 +74,7 @@
     if (author === "customer") { body.textContent = text; } else { withRatingLinks(body, text); }
     item.appendChild(who);
     item.appendChild(body);
+    if (author !== "customer" && choices && choices.length) { offerChoices(item, choices); }
     log.appendChild(item);
     log.scrollTop = log.scrollHeight;
   }
@@ -90,14 +118,15 @@
           // then show what it does not have yet.
           log.textContent = "";
           seen = {};
-          frame.messages.forEach(function (m) { show(m.author, m.text, "m" + m.id); });
+          offered = null;
+          frame.messages.forEach(function (m) { show(m.author, m.text, "m" + m.id, m.choices); });
           order.forEach(function (id) {
             if (unconfirmed[id]) { show("customer", unconfirmed[id].text, "c" + id); }
           });
         } else if (frame.type === "accepted") {
           delete unconfirmed[frame.client_id];
         } else if (frame.type === "message") {
-          show(frame.author, frame.text, "m" + frame.id);
+          show(frame.author, frame.text, "m" + frame.id, frame.choices);
         } else if (frame.type === "error") {
           if (frame.client_id) { delete unconfirmed[frame.client_id]; }
           status.textContent = frame.error;
@@ -118,16 +147,22 @@
     });
   }
 
-  form.addEventListener("submit", function (event) {
-    event.preventDefault();
-    var text = input.value.trim();
-    if (!text) { return; }
+  // The one way a visitor's message goes out, typed or pressed: kept unconfirmed until
+  // the server has it, and sent again after a reconnect.
+  function sendText(text) {
     var id = (window.crypto && window.crypto.randomUUID) ? window.crypto.randomUUID() : String(Date.now()) + Math.random();
     unconfirmed[id] = { type: "message", client_id: id, text: text };
     order.push(id);
     show("customer", text, "c" + id);
-    input.value = "";
     sendUnconfirmed();
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = input.value.trim();
+    if (!text) { return; }
+    input.value = "";
+    sendText(text);
   });
 
   connect();
