@@ -46,6 +46,8 @@ CHOICES = (
     Choice(Verdict.HUMAN, "I want to talk to a person"),
 )
 
+CHOICE_TEXTS = tuple(choice.text for choice in CHOICES)  # the buttons, in order
+
 
 def exact_verdict(text: str) -> Verdict | None:
     """The verdict of a reply that is exactly one of the choices (a pressed button)."""

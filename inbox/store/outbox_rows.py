@@ -10,7 +10,7 @@ from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import aliased
 
-from inbox.bot_words import BOT_ANSWER, CHOICES, BotState
+from inbox.bot_words import BOT_ANSWER, CHOICE_TEXTS, BotState
 from inbox.models import MessageMeta, Outbound
 from inbox.store.engine import now
 from inbox.store.tables import conversations, messages, outbox
@@ -49,7 +49,6 @@ def _due(stamp: float):  # type: ignore[no-untyped-def]
 
 
 MAX_REFERENCES = 20
-CHOICE_TEXTS = tuple(choice.text for choice in CHOICES)
 # The attempt a lease counted, given back (a rate limit, a row handed back unsent).
 _GIVE_BACK = case((outbox.c.attempts > 0, outbox.c.attempts - 1), else_=0)
 

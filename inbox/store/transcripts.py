@@ -7,11 +7,10 @@ from typing import Any
 from sqlalchemy import Select, and_, case, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inbox.bot_words import BOT_ANSWER, CHOICES, BotState
+from inbox.bot_words import BOT_ANSWER, CHOICE_TEXTS, BotState
 from inbox.models import TranscriptEntry
 from inbox.store.tables import conversation_refs, conversations, messages, outbox
 
-CHOICE_TEXTS = tuple(choice.text for choice in CHOICES)
 # A TranscriptEntry's fields, in order; the last says whether it offers the choices: a bot
 # answer whose conversation still waits for the customer's verdict. (Every query here
 # joins the message's outbox row, if any, and its conversation.)

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.both_backends
 QUESTION = "How do I reset my password?"
 
 
-async def _submit(running: Running, message: str, email: str = "ada@example.com") -> tuple[int, str]:
+async def _submit(
+    running: Running, message: str, email: str = "ada@example.com"
+) -> tuple[int, str]:
     """Posts the form; returns the ticket reference and the ticket page's path."""
     form = {"name": "Ada", "email": email, "subject": "", "message": message}
     async with running.http.post(running.base + "/form", data=form) as r:
@@ -119,6 +121,7 @@ async def test_no_hands_off_to_the_team_with_the_bot_attempt_and_the_first_messa
     assert handed and "did not help" in handed[0]["data"]["reason"]
     # In the team's queue now, the bot's attempt in the conversation.
     status, listing = await running.api("GET", "/api/conversations", token)
+    assert status == 200
     assert reference in [c["reference"] for c in listing["conversations"]]
     bot = [m["text"] for m in view["messages"] if m["author"] == "bot"]
     assert any("automatic answer" in t for t in bot)
@@ -126,6 +129,7 @@ async def test_no_hands_off_to_the_team_with_the_bot_attempt_and_the_first_messa
     # The clock counts from the customer's first message, not from the handoff.
     first = [t for t in view["sla"] if t["target"] == "first_response"]
     assert first and first[0]["started_at"] == pytest.approx(view["created_at"], abs=1.0)
+
     # The customer is told on the ticket page.
     async def told() -> bool:
         return "a person will answer you here" in await _page_text(running, path)
