@@ -255,8 +255,9 @@ class LiveRoutes:
                 "X-Accel-Buffering": "no",
             }
         )
-        await response.prepare(request)
         try:
+            # Inside: a tab closed while the session was looked up fails the headers.
+            await response.prepare(request)
             await response.write(b"retry: 2000\n: connected\n\n")
             async with self.hub.listen(session) as listener:
                 await _pump(listener, response)

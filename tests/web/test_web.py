@@ -122,3 +122,29 @@ async def test_closing_a_live_tab_is_not_an_error(
             await until(gone)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], [r.getMessage() for r in errors]
+
+
+async def test_a_live_tab_closed_before_the_stream_starts_is_not_an_error(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A tab closed while ``/live`` looks up the session: the headers find the connection
+    closing. That is the visitor leaving, not a server error."""
+    await running.agent_token("lou", "billing")
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as http:
+        assert (await sign_in_http(http, running.base, "lou", TEST_PASSWORD)).status == 303
+        cookies = "; ".join(f"{c.key}={c.value}" for c in http.cookie_jar)
+    request = f"GET /live HTTP/1.1\r\nHost: x\r\nCookie: {cookies}\r\n\r\n".encode()
+    with caplog.at_level(logging.INFO):
+        # The moment the server reaches the headers cannot be observed from outside: tabs
+        # close after ever longer moments, so some close while the session is looked up.
+        for step in range(30):
+            _reader, writer = await asyncio.open_connection("127.0.0.1", running.service.port)
+            writer.write(request)
+            await writer.drain()
+            await asyncio.sleep(step * 0.0005)
+            writer.transport.abort()  # gone at once, before any answer
+        # Only the open stream would keep a listener; the server is still well.
+        async with aiohttp.ClientSession() as http, http.get(running.base + "/healthz") as r:
+            assert r.status == 200
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
