@@ -60,6 +60,25 @@ def evidence(routing: dict[str, Any] | None) -> str:
     return "Why: " + why + (f"; closest examples: {', '.join(near)}" if near else "")
 
 
+def bot_part(view: ConversationView) -> list[str]:
+    """What the bot did in the conversation, a line per step, for the agent who takes
+    over: the article it answered with and how sure it was, and why it let go."""
+    lines = []
+    for e in view.events:
+        data = e["data"]
+        if e["kind"] == "bot_answered":
+            lines.append(
+                f"The bot answered with \u201c{data['title']}\u201d ({data['article']}, "
+                f"version {data['version']}; confidence {data['confidence']:.2f}, "
+                f"threshold {data['threshold']:.2f})."
+            )
+        elif e["kind"] == "bot_handed_off":
+            lines.append(f"Handed to a person: {data['reason']}.")
+        elif e["kind"] == "resolved" and e["actor"] == "bot":
+            lines.append(f"Resolved by the bot: {data.get('why', '')}.")
+    return lines
+
+
 def duplicate_offer(view: ConversationView) -> dict[str, Any] | None:
     """The latest "possibly the same issue" suggestion still open, if any."""
     kinds = [e["kind"] for e in view.events]
@@ -134,6 +153,7 @@ class DeskPages:
                 "c": view.to_json(),
                 "meta": " · ".join(m for m in meta if m),
                 "evidence": evidence(view.routing),
+                "bot": bot_part(view),
                 "offer": duplicate_offer(view),
                 "seen": max((m.message_id for m in view.messages), default=0),
                 "canned": fill_canned(self.canned, view, agent, display),

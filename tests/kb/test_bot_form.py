@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import aiohttp
 import pytest
 
 from inbox.kb.articles import Article
 from inbox.store.kb import KnowledgeBase
 from tests.support.service import Running
+from tests.support.signing_in import TEST_PASSWORD, cookie_jar, sign_in_http
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
@@ -129,6 +131,14 @@ async def test_no_hands_off_to_the_team_with_the_bot_attempt_and_the_first_messa
     # The clock counts from the customer's first message, not from the handoff.
     first = [t for t in view["sla"] if t["target"] == "first_response"]
     assert first and first[0]["started_at"] == pytest.approx(view["created_at"], abs=1.0)
+
+    # The agent who opens it reads what the bot did and why it let go.
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as http:
+        assert (await sign_in_http(http, running.base, "amy", TEST_PASSWORD)).status == 303
+        async with http.get(f"{running.base}/agent/conversations/{reference}") as r:
+            desk = await r.text()
+    assert "The bot answered with" in desk and "reset-password, version 1" in desk
+    assert "Handed to a person: the customer said the answer did not help." in desk
 
     # The customer is told on the ticket page.
     async def told() -> bool:

@@ -28,6 +28,7 @@ from inbox.pipeline.ingest.audit import EventLog
 from inbox.pipeline.ingest.state import Inbound
 from inbox.store.bot_rows import BotConversation, held
 from inbox.store.engine import now
+from inbox.store.writes import record_event
 
 MAX_ANSWERS = 2
 ABSTAINED = "bot_abstained"  # a new conversation the bot did not answer, and why
@@ -99,6 +100,8 @@ def _why_not(m: Inbound) -> str:
 async def _reply(conn: AsyncConnection, m: Inbound, conv: BotConversation, tools: BotTools) -> bool:
     """Reads the customer's reply in a conversation the bot holds; True if it still does."""
     verdict = m.plan.verdict
+    data = {"verdict": verdict.value, "via": "words"}
+    await record_event(conn, conv.conversation_id, "bot_verdict", "customer", data)
     if verdict is Verdict.YES:
         await resolve(conn, conv, SAID_YES, tools, now())
         return False
