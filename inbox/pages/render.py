@@ -36,11 +36,16 @@ def relative_time(stamp: float | None) -> str:
 
 
 _env.filters["relative"] = relative_time
-RATING_LINK = re.compile(r"https?://\S+?(/rate/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)")
+_SIGNED = r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"
+# Our own links in our messages: a rating, the bot's yes/no page, a knowledge-base article.
+RATING_LINK = re.compile(
+    rf"https?://\S+?(/rate/{_SIGNED}|/answer/{_SIGNED}\?v=[a-z]+|/kb/[A-Za-z0-9._~%-]+)"
+)
 
 
 def rating_links(text: str) -> Markup:
-    """``text``, escaped, with our own rating links made clickable. The link goes to the
+    """``text``, escaped, with our own links (rating, the bot's yes/no page, articles) made
+    clickable. The link goes to the
     path on this site whatever host the text names, so no text can point it elsewhere."""
     out, last = [], 0
     for found in RATING_LINK.finditer(text):

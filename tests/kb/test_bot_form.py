@@ -66,7 +66,8 @@ async def test_a_covered_question_gets_the_article_at_once_and_yes_resolves(
     page = await _bot_answered(running, path)
     # Automatic, the article's title and passage, its page, the ticket, the question.
     assert "Forgot password" in page or "forgot password" in page.lower()
-    assert "/kb/reset-password" in page
+    assert '<a href="/kb/reset-password">' in page  # the article and the choices are links
+    assert re.search(r'<a href="/answer/[^"]+\?v=no">', page)
     assert f"#{reference}" in page
     assert "Did this solve your problem?" in page
     view = await _view(running, token, reference)
