@@ -183,3 +183,16 @@ async def test_a_draft_never_answers_and_a_published_article_does_at_once(
     reference, path = await _submit(running, question, "ed@example.com")
     page = await _bot_answered(running, path)
     assert "harbour gate" in page
+
+
+async def test_a_language_no_article_is_written_in_gets_no_bot_answer(running: Running) -> None:
+    token = await running.agent_token("uma", "accounts", "general", "triage", role="supervisor")
+    text = "Hallo, wie kann ich bitte mein Passwort zurücksetzen? Ich komme nicht mehr hinein."
+    reference, _path = await _submit(running, text, "fe@example.com")
+    view = await _view(running, token, reference)
+    assert view["bot_state"] == ""
+    abstained = [e for e in view["events"] if e["kind"] == "bot_abstained"]
+    assert (
+        abstained
+        and "no article is written in this language (de)" in abstained[0]["data"]["reason"]
+    )
