@@ -69,6 +69,9 @@ def bench_config(source: Path, folder: Path) -> Path:
     raw.setdefault("store", {})["url"] = f"sqlite+aiosqlite:///{folder}/inbox.db"
     raw.setdefault("queue", {})["path"] = str(folder / "queue.db")
     raw.setdefault("web", {}).update(host="127.0.0.1", port=0)
+    kb = raw.get("kb", {})
+    if "path" in kb:  # the articles stay where they are: beside the user's configuration
+        kb["path"] = str((source.parent / kb["path"]).resolve())
     form = raw.setdefault("channels", {}).setdefault("form", {})
     form["rate_limit_per_minute"] = 10_000_000
     # The pipeline's throughput, not the receipt's wait for the worker's decision: each
