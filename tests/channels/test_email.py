@@ -22,6 +22,7 @@ from inbox.config.settings import Settings, parse_settings
 from inbox.models import Envelope, Outbound, Receipt
 from inbox.queue import Queue, open_queue
 from inbox.service.app import InboxService
+from tests.support.config import without_bot
 from tests.support.mailbox import SUPPORT, Mailbox, email_config, email_settings, mail
 from tests.support.mailservers import Dovecot
 from tests.support.paths import SHARED_DATA
@@ -35,6 +36,8 @@ async def test_round_trip_ack_reply_and_agent_answer_are_threaded(
     dovecot: Dovecot,
     smtp_server: SmtpServer,
 ) -> None:
+    # The acknowledgement path is under test: the bot is silent (tests/kb has its own).
+    mailbox.settings = without_bot(mailbox.settings)
     user, store = mailbox.user, mailbox.store
     service: InboxService = await mailbox.start()
 
@@ -664,6 +667,8 @@ async def test_mailer_daemons_never_raise_an_incident(
 async def test_an_email_follow_up_quoting_its_reference_joins_without_a_notice(
     mailbox: Mailbox, dovecot: Dovecot, smtp_server: SmtpServer
 ) -> None:
+    # The acknowledgement path is under test: the bot is silent (tests/kb has its own).
+    mailbox.settings = without_bot(mailbox.settings)
     user, store = mailbox.user, mailbox.store
     await mailbox.start()
     dovecot.save(user, mail("cy@customer.test", "Parcel", "My parcel 88 has not arrived.")[0])

@@ -23,6 +23,7 @@ from inbox.command_words import parse_command
 from inbox.config.settings import Settings, parse_settings
 from inbox.service.app import InboxService
 from inbox.store.accounts import Accounts
+from tests.support.config import without_bot
 from tests.support.mailbox import PASSWORD_ENV, mail
 from tests.support.mailservers import Dovecot, mailbox_config
 from tests.support.smtp_server import SmtpServer
@@ -69,7 +70,9 @@ async def desk(
     monkeypatch: pytest.MonkeyPatch,
     service_factory: Callable[[Settings], Any],
 ) -> Desk:
-    settings = telegram_settings(tmp_path, bot_api, monkeypatch)
+    # The channel's transport and acknowledgements are under test here: the bot is silent
+    # (its own Telegram tests are in tests/kb/test_bot_telegram.py).
+    settings = without_bot(telegram_settings(tmp_path, bot_api, monkeypatch))
     return Desk(await service_factory(settings), store_of(settings), bot_api)
 
 

@@ -24,6 +24,7 @@ from inbox.bot_words import CHOICES, BotState
 from inbox.config.settings import Settings
 from inbox.service.app import InboxService
 from tests.support.bot_answers import queue_bot_answer
+from tests.support.config import without_bot
 from tests.support.store import Store, store_of
 from tests.support.telegram_api import BotApi
 from tests.support.telegram_channel import ANN, telegram_settings
@@ -62,7 +63,8 @@ async def chat(
     monkeypatch: pytest.MonkeyPatch,
     service_factory: Callable[[Settings], Any],
 ) -> Chat:
-    settings = telegram_settings(tmp_path, bot_api, monkeypatch)
+    # The bot's answers are put in the store by hand here, so the bot itself is silent.
+    settings = without_bot(telegram_settings(tmp_path, bot_api, monkeypatch))
     found = Chat(await service_factory(settings), store_of(settings), bot_api)
     await bot_api.customer_says(ANN, "I forgot my password and cannot sign in.")
     await bot_api.wait_for_texts(ANN, 1)  # the acknowledgement: the conversation exists

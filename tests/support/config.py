@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -41,3 +42,10 @@ def make_raw_config(tmp_path: Path, **overrides: dict[str, Any]) -> dict[str, An
             node = node.setdefault(part, {})
         node.update(values)
     return raw
+
+
+def without_bot(settings: Settings) -> Settings:
+    """``settings`` with the knowledge-base bot silent: for tests of the acknowledgement
+    path and the channels' transport, whose messages the example articles may answer.
+    The bot has its own tests (tests/kb/test_bot_*.py)."""
+    return dataclasses.replace(settings, kb=dataclasses.replace(settings.kb, answers=False))
