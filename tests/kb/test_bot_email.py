@@ -50,6 +50,19 @@ async def test_an_emailed_question_gets_the_article_with_links_and_a_yes_reply_r
     sent = await smtp_server.wait_for(3, timeout=30)
     assert "Glad that helped" in _body(sent[1]) and "/rate/" in _body(sent[2])
     assert store.rows("SELECT status, bot_state FROM conversations") == [("resolved", "resolved")]
+    # They write again in the thread: the conversation reopens for the team, not the bot.
+    again, _ = mail(
+        "ann@customer.test",
+        f"Re: Password [#{reference}]",
+        "Sorry, how do I reset my password on the app?",
+        in_reply_to=str(sent[2].message["Message-ID"]),
+    )
+    dovecot.save(user, again)
+    await until(lambda: store.count("SELECT count(*) FROM messages WHERE direction='in'") == 3)
+    await until(lambda: store.rows("SELECT status FROM conversations") == [("open",)])
+    assert store.rows("SELECT bot_state FROM conversations") == [("resolved",)]
+    assert store.count("SELECT count(*) FROM events WHERE kind='bot_answered'") == 1
+    assert len(smtp_server.received) == 3, "no second bot answer, no acknowledgement"
 
 
 async def test_the_no_link_in_the_mail_hands_off_and_the_customer_hears_when(

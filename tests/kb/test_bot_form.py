@@ -10,7 +10,10 @@ import aiohttp
 import pytest
 
 from inbox.kb.articles import Article
+from inbox.pipeline.bot.moves import BotTools
+from inbox.pipeline.bot.settle import settle
 from inbox.store.kb import KnowledgeBase
+from inbox.store.sla_clocks import clocks_for
 from tests.support.service import Running
 from tests.support.signing_in import TEST_PASSWORD, cookie_jar, sign_in_http
 from tests.support.waiting import until
@@ -196,3 +199,25 @@ async def test_a_language_no_article_is_written_in_gets_no_bot_answer(running: R
         abstained
         and "no article is written in this language (de)" in abstained[0]["data"]["reason"]
     )
+
+
+async def test_a_bot_answer_nobody_replies_to_is_settled_quietly_after_settle_hours(
+    running: Running,
+) -> None:
+    service = running.service
+    assert service.engine is not None
+    token = await running.agent_token("ola", "accounts", role="supervisor")
+    reference, _path = await _submit(running, QUESTION, "gu@example.com")
+    view = await _view(running, token, reference)
+    assert view["bot_state"] == "holding"
+    tools = BotTools(service.settings, clocks_for(service.settings), service.links)
+    hours = service.settings.kb.settle_hours
+    assert await settle(service.engine, tools, at=view["updated_at"] + hours * 3600 - 60) == []
+    settled = await settle(service.engine, tools, at=view["updated_at"] + hours * 3600 + 60)
+    assert len(settled) == 1
+    view = await _view(running, token, reference)
+    assert (view["status"], view["bot_state"]) == ("resolved", "resolved")
+    resolved = [e for e in view["events"] if e["kind"] == "resolved"]
+    assert resolved[0]["actor"] == "bot" and "no reply" in resolved[0]["data"]["why"]
+    # Quietly: no thanks, no rating request a day later.
+    assert [m["author"] for m in view["messages"]] == ["customer", "bot"]
