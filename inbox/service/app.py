@@ -125,8 +125,9 @@ class InboxService:
         s, roles = self.settings, self.roles
         self.engine = engine = create_engine(s.store.url)
         await migrate(engine)
-        if s.kb.path is not None and "web" in roles:
-            # Once, where the articles are edited; workers read them from the store.
+        if s.kb.path is not None and roles & {"web", "sla"}:
+            # Not in a process of workers only (a pool restarts those often): they read the
+            # articles from the store.
             await _import_knowledge_base(engine, s.kb.path)
         if roles & {"web", "connectors", "worker"}:
             self.queue = await open_queue(s.queue)
