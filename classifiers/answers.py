@@ -47,19 +47,19 @@ HEAD_WEIGHT = 0.1  # of the article classifier's log-probability in an article's
 HEAD_L2 = 1e-4  # the classifier's weight decay: it learns from a few passages per article
 # bias, cosine, BM25 share, lead, classifier probability, classifier lead: fitted on
 # Bitext validation (scripts/bench-kb --fit).
-CALIBRATION = (-3.527, 4.529, 5.123, 5.058, -0.119, 0.811)
+CALIBRATION = (-4.603, 5.684, 7.605, 5.301, 0.26, 0.445)
 # (precision, confidence threshold) pairs: answers with a confidence at or above the
 # threshold were right that share of the time on Bitext validation (scripts/bench-kb --fit).
 PRECISION_THRESHOLDS: tuple[tuple[float, float], ...] = (
     (0.0, 0.0),
-    (0.8, 0.2847),
-    (0.85, 0.4825),
-    (0.9, 0.643),
-    (0.93, 0.7651),
-    (0.95, 0.7922),
-    (0.97, 0.8578),
-    (0.98, 0.8962),
-    (0.99, 0.953),
+    (0.8, 0.1631),
+    (0.85, 0.3868),
+    (0.9, 0.5827),
+    (0.93, 0.7298),
+    (0.95, 0.7957),
+    (0.97, 0.8459),
+    (0.98, 0.8782),
+    (0.99, 0.9465),
     (1.0, 1.0),
 )
 _MARKUP = re.compile(r"[*_`>#]+|\[([^\]]*)\]\([^)]*\)")
