@@ -47,19 +47,19 @@ HEAD_WEIGHT = 0.1  # of the article classifier's log-probability in an article's
 HEAD_L2 = 1e-4  # the classifier's weight decay: it learns from a few passages per article
 # bias, cosine, BM25 share, lead, classifier probability, classifier lead: fitted on
 # Bitext validation (scripts/bench-kb --fit).
-CALIBRATION = (-4.603, 5.684, 7.605, 5.301, 0.26, 0.445)
+CALIBRATION = (-4.75, 6.295, 7.211, 5.676, -0.343, 0.745)
 # (precision, confidence threshold) pairs: answers with a confidence at or above the
 # threshold were right that share of the time on Bitext validation (scripts/bench-kb --fit).
 PRECISION_THRESHOLDS: tuple[tuple[float, float], ...] = (
     (0.0, 0.0),
-    (0.8, 0.1631),
-    (0.85, 0.3868),
-    (0.9, 0.5827),
-    (0.93, 0.7298),
-    (0.95, 0.7957),
-    (0.97, 0.8459),
-    (0.98, 0.8782),
-    (0.99, 0.9465),
+    (0.8, 0.1585),
+    (0.85, 0.3806),
+    (0.9, 0.5684),
+    (0.93, 0.7248),
+    (0.95, 0.7833),
+    (0.97, 0.8341),
+    (0.98, 0.8674),
+    (0.99, 0.9171),
     (1.0, 1.0),
 )
 _MARKUP = re.compile(r"[*_`>#]+|\[([^\]]*)\]\([^)]*\)")

@@ -113,7 +113,7 @@ def fit_calibration(
 ) -> Calibration:
     """Fits the confidence (logistic regression of "the best article is right" on the
     signals, by Newton's method) and, for each of ``precisions``, the lowest confidence at
-    which the answers at or above it were right that share of the time.
+    which the answers at or above it were right at least that share of the time.
 
     ``right`` is False for an unanswerable question: answering it is an error.
     """
@@ -125,16 +125,15 @@ def fit_calibration(
         gradient = x.T @ (p - y) + l2 * w
         hessian = (x.T * (p * (1 - p))) @ x + l2 * np.eye(len(w))
         w -= np.linalg.solve(hessian, gradient)
-    sure = 1.0 / (1.0 + np.exp(-(x @ w)))
-    order = np.argsort(-sure)
-    cumulative = np.cumsum(y[order]) / np.arange(1, len(y) + 1)
+    coefficients = tuple(round(float(c), 3) for c in w)  # as they will be written down
+    sure = 1.0 / (1.0 + np.exp(-(x @ np.array(coefficients))))
+    bars = np.unique(np.ceil(sure * 10_000) / 10_000)  # as written down: 4 decimals
+    bars = bars[bars <= sure.max()]
+    reached = np.array([y[sure >= bar].mean() for bar in bars])
     pairs = [(0.0, 0.0)]
     for precision in precisions:
-        reached = np.flatnonzero(cumulative >= precision)
-        bar = float(sure[order[reached[-1]]]) if len(reached) else 1.0
+        enough = np.flatnonzero(reached >= precision)
+        bar = float(bars[enough[0]]) if len(enough) else 1.0
         pairs.append((precision, max(bar, pairs[-1][1])))
     pairs.append((1.0, 1.0))
-    return Calibration(
-        tuple(round(float(c), 3) for c in w),
-        tuple((p, round(t, 4)) for p, t in pairs),
-    )
+    return Calibration(coefficients, tuple(pairs))

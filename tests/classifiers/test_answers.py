@@ -31,6 +31,8 @@ def test_a_covered_question_gets_its_article_with_evidence(
     assert evidence.matched_kind == "question" and "password" in evidence.matched
     assert "password" in evidence.lexical_terms and "reset" in evidence.lexical_terms
     assert evidence.runner_up in {"opening-hours", "track-order"} and evidence.lead > 0
+    # the article classifier fitted on the three articles' passages agrees, and clearly
+    assert evidence.head_probability > 0.5 and 0 < evidence.head_lead < evidence.head_probability
 
 
 def test_unrelated_text_and_nonsense_abstain_with_a_reason(
@@ -63,6 +65,8 @@ def test_a_language_no_article_is_written_in_abstains(
     (decision,) = mixed.decide([text], embedder.encode([text]), ["de"])
     assert decision.best_article == "reset-password"  # the only German article
     assert decision.evidence is not None and decision.evidence.runner_up is None
+    # the classifier's probability is shared among the German articles only
+    assert decision.evidence.head_probability == 1.0
 
 
 def test_passages_are_title_paragraphs_and_questions() -> None:
@@ -84,3 +88,11 @@ def test_bm25_shares_are_between_zero_and_one_and_unknown_words_count_against() 
     assert scores[1].score == 0
     assert bm25.scores("reset xyzzy")[0].score < scores[0].score
     assert all(m.score == 0 for m in bm25.scores("asdf qwerty"))
+
+
+def test_the_bar_for_a_precision_is_below_it_and_rises_with_it() -> None:
+    bars = [threshold_for(p) for p in (0.8, 0.9, 0.95, 0.97, 0.99)]
+    assert bars == sorted(bars)
+    # answers as a whole reach 0.97 when each clears a lower bar: most are much surer
+    assert 0.5 < threshold_for(0.97) < 0.97
+    assert threshold_for(1.0) == 1.0
