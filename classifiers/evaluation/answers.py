@@ -110,12 +110,15 @@ def fit_calibration(
     right: Sequence[bool],
     precisions: Sequence[float] = (0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99),
     l2: float = 1e-3,
+    groups: Sequence[int] = (),
 ) -> Calibration:
     """Fits the confidence (logistic regression of "the best article is right" on the
     signals, by Newton's method) and, for each of ``precisions``, the lowest confidence at
     which the answers at or above it were right at least that share of the time.
 
-    ``right`` is False for an unanswerable question: answering it is an error.
+    ``right`` is False for an unanswerable question: answering it is an error. With
+    ``groups`` (one per row: say, which knowledge base answered it), each bar is the
+    highest of the groups' own bars, so that every group reaches the precision.
     """
     x = np.column_stack([np.ones(len(right)), np.asarray(signals, dtype=np.float64)])
     y = np.asarray(right, dtype=np.float64)
@@ -127,13 +130,20 @@ def fit_calibration(
         w -= np.linalg.solve(hessian, gradient)
     coefficients = tuple(round(float(c), 3) for c in w)  # as they will be written down
     sure = 1.0 / (1.0 + np.exp(-(x @ np.array(coefficients))))
-    bars = np.unique(np.ceil(sure * 10_000) / 10_000)  # as written down: 4 decimals
-    bars = bars[bars <= sure.max()]
-    reached = np.array([y[sure >= bar].mean() for bar in bars])
+    group = np.asarray(groups) if len(groups) else np.zeros(len(y), dtype=np.int64)
     pairs = [(0.0, 0.0)]
     for precision in precisions:
-        enough = np.flatnonzero(reached >= precision)
-        bar = float(bars[enough[0]]) if len(enough) else 1.0
+        bar = max(_bar(sure[group == g], y[group == g], precision) for g in np.unique(group))
         pairs.append((precision, max(bar, pairs[-1][1])))
     pairs.append((1.0, 1.0))
     return Calibration(coefficients, tuple(pairs))
+
+
+def _bar(sure: np.ndarray, right: np.ndarray, precision: float) -> float:
+    """The lowest confidence (with 4 decimals, as written down) at which the answers at or
+    above it were right at least ``precision`` of the time; 1.0 if none is."""
+    bars = np.unique(np.ceil(sure * 10_000) / 10_000)
+    bars = bars[bars <= sure.max()]
+    reached = np.array([right[sure >= bar].mean() for bar in bars])
+    enough = np.flatnonzero(reached >= precision)
+    return float(bars[enough[0]]) if len(enough) else 1.0

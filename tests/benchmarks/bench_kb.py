@@ -9,8 +9,9 @@ the articles as written (at most 3 example questions each), and with their quest
 removed. The calibration was fitted on ``validation``; report ``test`` (the default).
 
 ``--fit`` refits the calibration instead: it answers the validation split in-process with
-both knowledge bases, fits ``CALIBRATION`` and ``PRECISION_THRESHOLDS`` on the pooled
-decisions and prints them for ``classifiers/answers.py``.
+both knowledge bases, fits ``CALIBRATION`` on the pooled decisions and
+``PRECISION_THRESHOLDS`` so that each knowledge base reaches the precision on its own, and
+prints them for ``classifiers/answers.py``.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ def fit(questions: Path, kbs: list[Path]) -> None:
     vectors = embedder.encode([embedding_text("", q.text) for q in asked])
     signals: list[tuple[float, ...]] = []
     right: list[bool] = []
-    for kb in kbs:
+    groups: list[int] = []
+    for group, kb in enumerate(kbs):
         index = AnswerIndex.build(read_folder(kb), embedder, precision=0.97)
         decisions = index.decide([q.text for q in asked], vectors)
         for question, decision in zip(asked, decisions, strict=True):
@@ -92,7 +94,8 @@ def fit(questions: Path, kbs: list[Path]) -> None:
             signals.append(confidence_signals(decision.evidence))
             answerable = question.article is not None
             right.append(answerable and decision.best_article == question.article)
-    calibration = fit_calibration(signals, right)
+            groups.append(group)
+    calibration = fit_calibration(signals, right, groups=groups)
     print(f"CALIBRATION = {calibration.coefficients}")
     print(f"PRECISION_THRESHOLDS = {calibration.precision_thresholds}")
 
