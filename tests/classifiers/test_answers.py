@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 
-from classifiers.answers import AnswerDecision, AnswerIndex, passages_of, threshold_for
+import numpy as np
+
+from classifiers.answers import (
+    PRECISION_THRESHOLDS,
+    AnswerDecision,
+    AnswerEvidence,
+    AnswerIndex,
+    chance,
+    confidence,
+    passages_of,
+    threshold_for,
+)
 from classifiers.embedder import SentenceTransformerEmbedder
 from classifiers.lexical import Bm25, terms
 from inbox.text import embedding_text
@@ -23,7 +34,7 @@ def test_a_covered_question_gets_its_article_with_evidence(
     index = AnswerIndex.build(sample_articles(), embedder, precision=0.97)
     (decision,) = _decide(index, embedder, "How can I reset my password?")
     assert decision.article_id == "reset-password", decision
-    assert decision.confidence >= decision.threshold == threshold_for(0.97)
+    assert decision.confidence >= decision.threshold == 0.97
     assert decision.reason == ""
     assert "Forgot password?" in decision.passage
     evidence = decision.evidence
@@ -90,9 +101,17 @@ def test_bm25_shares_are_between_zero_and_one_and_unknown_words_count_against() 
     assert all(m.score == 0 for m in bm25.scores("asdf qwerty"))
 
 
-def test_the_bar_for_a_precision_is_below_it_and_rises_with_it() -> None:
-    bars = [threshold_for(p) for p in (0.8, 0.9, 0.95, 0.97, 0.99)]
-    assert bars == sorted(bars)
-    # answers as a whole reach 0.97 when each clears a lower bar: most are much surer
-    assert 0.5 < threshold_for(0.97) < 0.97
-    assert threshold_for(1.0) == 1.0
+def test_the_confidence_is_on_the_scale_of_precision() -> None:
+    """An answer whose own chance of being right is only the bar of 0.97 still gets 0.97:
+    the answers at least that sure were right 97 % of the time."""
+    assert threshold_for(0.97) == 0.97
+    bars = dict(PRECISION_THRESHOLDS)
+    assert bars[0.97] < 0.97  # most answers are much surer than the last one let through
+    evidence = AnswerEvidence("", "paragraph", 0.7, 0.3, (), None, 0.0)
+    levels = []
+    for lead in np.linspace(-1.0, 1.0, 41):
+        leading = dataclasses.replace(evidence, lead=float(lead))
+        levels.append(confidence(leading))
+        # answers at least this sure are right at least as often as this one
+        assert levels[-1] >= chance(leading)
+    assert levels == sorted(levels) and levels[0] < 0.5 and levels[-1] > 0.99
