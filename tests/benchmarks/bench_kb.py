@@ -7,6 +7,11 @@ questions are unanswerable. At run time this builds the eval CSV from the Bitext
 (intent -> article id, left-out intents -> empty) and runs ``inbox kb eval`` twice: with
 the articles as written (at most 3 example questions each), and with their questions
 removed. The calibration was fitted on ``validation``; report ``test`` (the default).
+
+``--fit`` refits the calibration instead: it answers the validation split in-process with
+both knowledge bases, fits ``CALIBRATION`` on the pooled decisions and
+``PRECISION_THRESHOLDS`` so that each knowledge base reaches the precision on its own, and
+prints them for ``classifiers/answers.py``.
 """
 
 from __future__ import annotations
@@ -21,7 +26,11 @@ from pathlib import Path
 
 import yaml
 
+from classifiers.answers import AnswerIndex, confidence_signals
+from classifiers.embedder import SentenceTransformerEmbedder
+from classifiers.evaluation.answers import fit_calibration, read_questions
 from inbox.kb.articles import read_folder
+from inbox.text import embedding_text
 from tests.support.paths import ROOT, SHARED_DATA
 
 KB = ROOT / "tests" / "benchmarks" / "kb_bitext"
@@ -69,16 +78,44 @@ def run_eval(questions: Path, kb: Path) -> dict[str, object]:
     return report
 
 
+def fit(questions: Path, kbs: list[Path]) -> None:
+    """Fits the calibration on the questions, pooled over the knowledge bases; prints it."""
+    embedder = SentenceTransformerEmbedder()
+    asked = read_questions(questions)
+    vectors = embedder.encode([embedding_text("", q.text) for q in asked])
+    signals: list[tuple[float, ...]] = []
+    right: list[bool] = []
+    groups: list[int] = []
+    for group, kb in enumerate(kbs):
+        index = AnswerIndex.build(read_folder(kb), embedder, precision=0.97)
+        decisions = index.decide([q.text for q in asked], vectors)
+        for question, decision in zip(asked, decisions, strict=True):
+            assert decision.evidence is not None
+            signals.append(confidence_signals(decision.evidence))
+            answerable = question.article is not None
+            right.append(answerable and decision.best_article == question.article)
+            groups.append(group)
+    calibration = fit_calibration(signals, right, groups=groups)
+    print(f"CALIBRATION = {calibration.coefficients}")
+    print(f"PRECISION_THRESHOLDS = {calibration.precision_thresholds}")
+
+
 def main() -> None:
-    """Builds the CSV, evaluates both ways, prints the figures."""
+    """Builds the CSV, evaluates both ways, prints the figures (or fits, with --fit)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--split", default="test", choices=("test", "validation"))
+    parser.add_argument("--fit", action="store_true", help="refit the calibration")
     args = parser.parse_args()
     split = SHARED_DATA / "bitext-customer-service" / f"{args.split}.csv"
+    if args.fit and args.split != "validation":
+        raise SystemExit("--fit fits on the validation split: add --split validation")
     with tempfile.TemporaryDirectory(prefix="bench-kb-") as tmp:
         questions = Path(tmp) / "questions.csv"
         rows = write_csv(split, questions)
         without_questions(Path(tmp) / "kb")
+        if args.fit:
+            fit(questions, [KB, Path(tmp) / "kb"])
+            return
         print(f"Bitext {args.split}: {rows} questions; left out: {', '.join(sorted(LEFT_OUT))}")
         for label, kb in (("with questions", KB), ("without questions", Path(tmp) / "kb")):
             report = run_eval(questions, kb)

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 
-from classifiers.answers import AnswerDecision, AnswerIndex, passages_of
+import numpy as np
+
+from classifiers.answers import (
+    PRECISION_THRESHOLDS,
+    AnswerDecision,
+    AnswerEvidence,
+    AnswerIndex,
+    chance,
+    confidence,
+    passages_of,
+    threshold_for,
+)
 from classifiers.embedder import SentenceTransformerEmbedder
 from classifiers.lexical import Bm25, terms
 from inbox.text import embedding_text
@@ -31,6 +42,8 @@ def test_a_covered_question_gets_its_article_with_evidence(
     assert evidence.matched_kind == "question" and "password" in evidence.matched
     assert "password" in evidence.lexical_terms and "reset" in evidence.lexical_terms
     assert evidence.runner_up in {"opening-hours", "track-order"} and evidence.lead > 0
+    # the article classifier fitted on the three articles' passages agrees, and clearly
+    assert evidence.head_probability > 0.5 and 0 < evidence.head_lead < evidence.head_probability
 
 
 def test_unrelated_text_and_nonsense_abstain_with_a_reason(
@@ -63,6 +76,8 @@ def test_a_language_no_article_is_written_in_abstains(
     (decision,) = mixed.decide([text], embedder.encode([text]), ["de"])
     assert decision.best_article == "reset-password"  # the only German article
     assert decision.evidence is not None and decision.evidence.runner_up is None
+    # the classifier's probability is shared among the German articles only
+    assert decision.evidence.head_probability == 1.0
 
 
 def test_passages_are_title_paragraphs_and_questions() -> None:
@@ -84,3 +99,19 @@ def test_bm25_shares_are_between_zero_and_one_and_unknown_words_count_against() 
     assert scores[1].score == 0
     assert bm25.scores("reset xyzzy")[0].score < scores[0].score
     assert all(m.score == 0 for m in bm25.scores("asdf qwerty"))
+
+
+def test_the_confidence_is_on_the_scale_of_precision() -> None:
+    """An answer whose own chance of being right is only the bar of 0.97 still gets 0.97:
+    the answers at least that sure were right 97 % of the time."""
+    assert threshold_for(0.97) == 0.97
+    bars = dict(PRECISION_THRESHOLDS)
+    assert bars[0.97] < 0.97  # most answers are much surer than the last one let through
+    evidence = AnswerEvidence("", "paragraph", 0.7, 0.3, (), None, 0.0)
+    levels = []
+    for lead in np.linspace(-1.0, 1.0, 41):
+        leading = dataclasses.replace(evidence, lead=float(lead))
+        levels.append(confidence(leading))
+        # answers at least this sure are right at least as often as this one
+        assert levels[-1] >= chance(leading)
+    assert levels == sorted(levels) and levels[0] < 0.5 and levels[-1] > 0.99
