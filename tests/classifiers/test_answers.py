@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 
 from classifiers.answers import (
+    MIN_SIMILARITY,
     PRECISION_THRESHOLDS,
     AnswerDecision,
     AnswerEvidence,
@@ -18,8 +19,12 @@ from classifiers.answers import (
 )
 from classifiers.embedder import SentenceTransformerEmbedder
 from classifiers.lexical import Bm25, terms
+from inbox.kb.articles import read_folder
 from inbox.text import embedding_text
 from tests.support.articles import sample_articles
+from tests.support.paths import ROOT
+
+EXAMPLES = ROOT / "inbox" / "kb" / "examples"
 
 
 def _decide(
@@ -53,11 +58,21 @@ def test_unrelated_text_and_nonsense_abstain_with_a_reason(
     texts = ("The mitochondria is the powerhouse of the cell", "asdf qwerty", "zzzz")
     for decision in _decide(index, embedder, *texts):
         assert decision.article_id is None and decision.passage == ""
-        assert decision.confidence < decision.threshold
-        assert (
-            decision.reason.startswith("confidence ") and "below the threshold" in decision.reason
-        )
-        assert decision.evidence is not None
+        assert decision.reason.startswith("nothing in the articles is close to it")
+        assert decision.evidence is not None and decision.evidence.similarity < MIN_SIMILARITY
+
+
+def test_off_topic_text_the_article_classifier_is_sure_of_still_abstains(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    """With few articles the classifier gives some article a high probability for any
+    text; the closeness floor is what keeps the bot from answering it."""
+    index = AnswerIndex.build(read_folder(EXAMPLES), embedder, precision=0.97)
+    near_miss, covered = _decide(index, embedder, "It is version 3.2", "Where is my parcel?")
+    assert near_miss.article_id is None and near_miss.best_article == "app-troubleshooting"
+    assert near_miss.evidence is not None and near_miss.evidence.head_probability > 0.5
+    assert near_miss.reason.startswith("nothing in the articles is close to it")
+    assert covered.article_id == "where-is-my-order"
 
 
 def test_a_language_no_article_is_written_in_abstains(
