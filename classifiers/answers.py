@@ -76,6 +76,7 @@ PRECISION_THRESHOLDS: tuple[tuple[float, float], ...] = (
     (0.99, 0.9612),
     (1.0, 1.0),
 )
+_LIST_ITEM = re.compile(r"^(\d+[.)]|[-*+])\s")
 _MARKUP = re.compile(r"[*_`>#]+|\[([^\]]*)\]\([^)]*\)")
 
 
@@ -144,13 +145,15 @@ def passages_of(article: Article) -> list[Passage]:
     heading = ""
     for block in re.split(r"\n\s*\n", article.body):
         lines = [line.strip() for line in block.strip().splitlines() if line.strip()]
-        text_lines = []
+        text = ""
         for line in lines:
             if line.startswith("#"):
                 heading = _plain(line)
             else:
-                text_lines.append(_plain(line))
-        text = " ".join(text_lines).strip()
+                # A list keeps its items on lines of their own: the customer reads them.
+                joint = "\n" if text and _LIST_ITEM.match(line) else " "
+                text = f"{text}{joint}{_plain(line)}" if text else _plain(line)
+        text = text.strip()
         if text:
             found.append(
                 Passage(article.id, "paragraph", text, "" if heading == article.title else heading)

@@ -35,7 +35,9 @@ from connectors.submitters import (
     external_id_prefix,
 )
 from inbox import safe_json
+from inbox.bot_words import CHOICES
 from inbox.config.settings import FormSettings
+from inbox.customer_links import CustomerLinks
 from inbox.form_identity import IDENTITY_CHANNEL, typed_address
 from inbox.form_links import confirmed_identity
 from inbox.models import Envelope, MessageMeta, Outbound, Receipt, TranscriptEntry
@@ -105,6 +107,7 @@ class WebFormConnector:
         self.addresses = addresses
         self.secret = secret
         self.ticket_links = Signer(secret, "ticket-link")
+        self.links = CustomerLinks(secret, "")
         self.submitters = Submitters(secret)
         self.secure_cookies = secure_cookies
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
@@ -272,6 +275,9 @@ class WebFormConnector:
             "ticket": format_reference(ticket or message_reference),
             "pending": ticket is None,
             "entries": _without_repeats(entries),
+            # A bot answer still waiting for the customer's word offers its choices here.
+            "choices": [(c.verdict.value, c.text) for c in CHOICES],
+            "answer_path": self.links.verdict_path(ticket) if ticket is not None else "",
         }
         return render("ticket.html", context)
 

@@ -39,7 +39,11 @@ class CustomerLinks:
     def verdict_url(self, reference: int, verdict: Verdict) -> str:
         """The page where a customer tells the bot whether its answer on ``reference``
         helped (the choice is made there, by a tap: opening it records nothing)."""
-        return f"{self.public_url}/answer/{self.verdict.sign(str(reference))}?v={verdict.value}"
+        return f"{self.public_url}{self.verdict_path(reference)}?v={verdict.value}"
+
+    def verdict_path(self, reference: int) -> str:
+        """Where the choice on ``reference`` is posted (the ticket page's buttons)."""
+        return f"/answer/{self.verdict.sign(str(reference))}"
 
     def verdict_reference(self, token: str) -> int | None:
         """The ticket a verdict link is for, or None for a forged one."""

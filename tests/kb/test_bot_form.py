@@ -70,7 +70,9 @@ async def test_a_covered_question_gets_the_article_at_once_and_yes_resolves(
     # Automatic, the article's title and passage, its page, the ticket, the question.
     assert "Forgot password" in page or "forgot password" in page.lower()
     assert '<a href="/kb/reset-password">' in page  # the article and the choices are links
-    assert re.search(r'<a href="/answer/[^"]+\?v=no">', page)
+    # The choices are buttons on the ticket page (email gets them as links).
+    assert re.search(r'<form method="post" action="/answer/[^"]+" class="choices"', page)
+    assert 'name="v" value="yes">Yes, that solved it</button>' in page
     assert f"#{reference}" in page
     assert "Did this solve your problem?" in page
     view = await _view(running, token, reference)
@@ -89,9 +91,9 @@ async def test_a_covered_question_gets_the_article_at_once_and_yes_resolves(
     assert reference not in [c["reference"] for c in listing["conversations"]]
 
     # "Yes" on the ticket page's link: resolved by the bot, thanked, asked for a rating.
-    yes = re.search(r'(/answer/[^"\s<]+)\?v=yes', page)
+    yes = re.search(r'action="(/answer/[^"]+)"', page)
     assert yes is not None
-    async with running.http.get(running.base + yes.group(0)) as r:
+    async with running.http.get(running.base + yes.group(1) + "?v=yes") as r:
         assert r.status == 200
         assert "Did our answer help" in await r.text()
     view = await _view(running, token, reference)
@@ -117,7 +119,7 @@ async def test_no_hands_off_to_the_team_with_the_bot_attempt_and_the_first_messa
     token = await running.agent_token("amy", "accounts")
     reference, path = await _submit(running, QUESTION, "bo@example.com")
     page = await _bot_answered(running, path)
-    no = re.search(r'(/answer/[^"\s<?]+)\?v=no', page)
+    no = re.search(r'action="(/answer/[^"]+)"', page)
     assert no is not None
     async with running.http.post(running.base + no.group(1), data={"v": "no"}) as r:
         assert "A person from our team now has your ticket" in await r.text()

@@ -25,6 +25,7 @@ from inbox.store.tables import conversations
 from inbox.store.writes import queue_outbound, record_event
 
 ACTOR = "bot"
+FORM_CHANNEL = "form"  # the web form: its ticket page shows the choices as buttons
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,9 @@ async def answer(
     returns the answer's message id."""
     stored, decision = candidate.article, candidate.decision
     assert stored is not None
-    links = [] if conv.channel in SESSION_CHANNELS else verdict_links(tools.links, conv.reference)
+    # Buttons where the channel has them: Telegram, the chat, the form's ticket page.
+    with_buttons = conv.channel in SESSION_CHANNELS or conv.channel == FORM_CHANNEL
+    links = [] if with_buttons else verdict_links(tools.links, conv.reference)
     text = answer_text(
         conv.reference,
         stored.article.title,
