@@ -48,16 +48,25 @@ def _roles(values: list[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(roles))
 
 
+def with_address(settings: Settings, host: str | None, port: int | None) -> Settings:
+    """``settings`` served on ``--host``/``--port`` where given. A public address that was
+    only the configured host and port follows them: links in messages must point where
+    the pages really are."""
+    if host is None and port is None:
+        return settings
+    old = settings.web
+    web = replace(
+        old, host=old.host if host is None else host, port=old.port if port is None else port
+    )
+    if old.public_url == f"http://{old.host}:{old.port}":
+        web = replace(web, public_url=f"http://{web.host}:{web.port}")
+    return replace(settings, web=web)
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     """Runs the service: every role in one process, or the roles given with ``--role``."""
     _quiet_blas()
-    if args.port is not None or args.host is not None:
-        web = replace(
-            settings.web,
-            port=settings.web.port if args.port is None else args.port,
-            host=settings.web.host if args.host is None else args.host,
-        )
-        settings = replace(settings, web=web)
+    settings = with_address(settings, args.host, args.port)
     roles = _roles(args.role)
     if args.processes > 1:
         if roles != ("worker",):
