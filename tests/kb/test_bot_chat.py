@@ -90,3 +90,14 @@ async def test_asking_for_a_person_in_words_hands_off_and_a_new_question_is_no_l
         assert sum(m["author"] == "bot" for m in view["messages"]) == 2  # answer, handoff
         _status, listing = await running.api("GET", "/api/conversations", agent)
         assert reference in [c["reference"] for c in listing["conversations"]]
+
+
+async def test_a_first_message_asking_for_a_person_gets_a_person_not_an_article(
+    running: Running,
+) -> None:
+    token = await _session(running)
+    async with running.http.ws_connect(f"{running.base}/chat/ws?token={token}") as ws:
+        await _say(ws, "c1", "Hello, I want to talk to a person please")
+        first = await _next_message(ws)
+    assert "automatic answer" not in first["text"] and "we have your message" in first["text"]
+    assert not first.get("choices")

@@ -4,8 +4,9 @@ customer's reply in a conversation it holds.
 The rules, in order:
 - The bot answers only the first message of a new conversation, and a follow-up while it
   still holds the conversation (it answered and no person took it since).
-- Never: machine-made mail, quarantined mail (those never get here), a message triaged
-  high or urgent (anger, urgency, a VIP, a high-priority phrase: a person looks first),
+- Never: a first message that asks for a person, machine-made or quarantined mail (those
+  never get here), a message triaged high or urgent (anger, urgency, a VIP, a
+  high-priority phrase: a person looks first),
   a reply inside an email thread, a language no article is written in, an article it
   already answered with in this conversation. It answers at most ``MAX_ANSWERS`` times
   in one conversation; after that, a person.
@@ -90,6 +91,8 @@ def _why_not(m: Inbound) -> str:
     plan = m.plan
     if plan.triage.priority >= Priority.HIGH:
         return f"triaged {plan.triage.priority.name.lower()}: {'; '.join(plan.triage.reasons)}"
+    if plan.verdict is Verdict.HUMAN:  # "I want to talk to a person": not an article
+        return "the customer asks for a person"
     if m.split_from is not None or m.stitched is not None:
         return "a message that continues an email conversation"
     if plan.answer is None:
