@@ -194,6 +194,11 @@ class KbSettings:
         "great, it works now",
         "problem solved",
         "all sorted, thanks",
+        "thank you",
+        "perfect",
+        "great",
+        "ok thanks",
+        "got it, thanks a lot",
     )
     no_examples: tuple[str, ...] = (
         "no",
@@ -203,6 +208,8 @@ class KbSettings:
         "it still does not work",
         "no, that's wrong",
         "not really",
+        "still broken",
+        "not what I meant",
     )
     human_examples: tuple[str, ...] = (
         "I want to talk to a person",
@@ -211,5 +218,8 @@ class KbSettings:
         "put me through to a real person",
         "I don't want a bot",
         "connect me with someone from support",
+        "I need a human",
+        "real person please",
+        "operator",
     )
-    reply_similarity: Similarity = 0.6
+    reply_similarity: Similarity = 0.55
