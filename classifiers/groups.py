@@ -30,6 +30,9 @@ def group_similar(vectors: Vectors, threshold: float) -> list[list[int]]:
     groups: list[list[int]] = []
     while free.any():
         leader = int(np.argmax(np.where(free, neighbours, -1)))
+        if neighbours[leader] == 1:  # nobody left has a neighbour: the rest stand alone
+            groups.extend([int(i)] for i in np.flatnonzero(free))
+            break
         members = np.flatnonzero(close[leader] & free)
         free[members] = False
         neighbours -= close[:, members].sum(axis=1)

@@ -28,6 +28,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from classifiers.dedup import vector_of
+from classifiers.embedder import Vectors
 from classifiers.groups import group_similar
 from inbox.store.bot_rows import ANSWERED, HANDED_OFF
 from inbox.store.tables import (
@@ -110,7 +111,7 @@ class _Gap:
 
     found: _Found
     text: str
-    vector: Any
+    vector: Vectors  # its embedding, one row
 
 
 async def _gap_events(conn: AsyncConnection, teams: list[str], since: float) -> dict[int, _Found]:

@@ -14,7 +14,9 @@ from typing import Any
 
 import aiohttp
 import pytest
+from playwright.async_api import Browser
 
+from tests.support.browser import ScriptWatch
 from tests.support.service import Running
 from tests.support.signing_in import TEST_PASSWORD, cookie_jar, sign_in_http
 from tests.support.waiting import until
@@ -241,3 +243,32 @@ async def _assert_csv(running: Running, who: dict[str, Customer]) -> None:
         f"#{who['gift2'].reference}",
     }
     assert "'" + DISCOUNT in [row["question"] for row in rows]
+
+
+async def test_the_period_holds_while_the_page_follows_new_questions_live(
+    running: Running, browser: Browser
+) -> None:
+    teams = [t.name for t in running.service.settings.all_teams]
+    await running.agent_token("viv", *teams, role="supervisor")
+    page = await browser.new_page()
+    watch = ScriptWatch()
+    watch.attach(page)
+    await page.goto(f"{running.base}/supervisor?days=90")
+    await page.fill("#name", "viv")
+    await page.fill("#password", TEST_PASSWORD)
+    await page.click("#login button[type=submit]")
+    await page.wait_for_selector("#live-state:has-text('live')")
+    assert await page.locator("#gaps-none").count() == 1
+    hostile = "<img src=x onerror=\"alert('gap')\"> Do you sell gift vouchers for birthdays?"
+    customer = await _write(running, hostile, "vo@example.com")
+    try:
+        row = page.locator("#kb-gaps tbody tr")
+        await row.first.wait_for()  # the panel came again by itself, for the same period
+        assert "Do you sell gift vouchers" in await row.first.inner_text()
+        assert hostile in await row.first.inner_text()  # shown as text
+        assert await page.locator("#bot-heading").inner_text() == "Bot (last 90 days)"
+        link = page.locator(f"#kb-gaps a[href='/agent#{customer.reference}']")
+        assert await link.count() == 1
+        assert watch.dialogs == [] and watch.console_errors == []
+    finally:
+        await customer.http.close()
