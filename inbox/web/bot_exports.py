@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import asdict
 from typing import Any
 
-from inbox.store.bot_figures import BotFigures, Ratings
+from inbox.store.bot_figures import BotFigures
 from inbox.store.dashboard_rows import BotPart
 from inbox.store.kb_gaps import GapGroup
 
@@ -39,22 +40,10 @@ def bot_json(report: BotPart) -> dict[str, Any]:
 
 
 def _figures(f: BotFigures) -> dict[str, Any]:
-    return {
-        "new_conversations": f.new_conversations,
-        "answered": f.answered,
-        "answers": f.answers,
-        "answered_share": f.answered_share,
-        "resolved": f.resolved,
-        "handed_off": f.handed_off,
-        "waiting": f.waiting,
-        "resolution_rate": f.resolution_rate,
-        "handoff_rate": f.handoff_rate,
-        "csat": {"bot": _ratings(f.bot_ratings), "agents": _ratings(f.agent_ratings)},
-    }
-
-
-def _ratings(r: Ratings) -> dict[str, Any]:
-    return {"count": r.count, "average": r.average}
+    counts = asdict(f)
+    csat = {"bot": counts.pop("bot_ratings"), "agents": counts.pop("agent_ratings")}
+    rates = ("answered_share", "resolution_rate", "handoff_rate")
+    return {**counts, **{rate: getattr(f, rate) for rate in rates}, "csat": csat}
 
 
 def _gap(g: GapGroup) -> dict[str, Any]:
