@@ -91,8 +91,11 @@ async def kb_gaps(conn: AsyncConnection, teams: list[str], since: float) -> list
         return []
     titles = await _titles(conn, {g.found.article_id for g in gaps if g.found.article_id})
     groups = group_similar(np.vstack([g.vector for g in gaps]), SIMILAR)
+    # Only a group's leader is shown: only leaders' texts are read.
+    texts = await _texts(conn, [gaps[members[0]].message_id for members in groups])
     return [
-        _group(gaps[members[0]], [gaps[i] for i in sorted(members)], titles) for members in groups
+        _group(texts[gaps[members[0]].message_id], [gaps[i] for i in sorted(members)], titles)
+        for members in groups
     ]
 
 
@@ -110,8 +113,8 @@ class _Gap:
     """A gap with its question, ready to group."""
 
     found: _Found
-    text: str
-    vector: Vectors  # its embedding, one row
+    message_id: int  # the conversation's first message: its question
+    vector: Vectors  # that message's embedding
 
 
 async def _gap_events(conn: AsyncConnection, teams: list[str], since: float) -> dict[int, _Found]:
@@ -164,11 +167,11 @@ async def _answered_articles(conn: AsyncConnection, found: dict[int, _Found]) ->
 
 
 async def _questions(conn: AsyncConnection, found: dict[int, _Found]) -> list[_Gap]:
-    """Each gap's first message and its embedding, in the order of ``found``; gaps whose
-    message has no embedding, or one of an older model, are left out."""
+    """Each gap's first message's embedding, in the order of ``found``; gaps whose message
+    has no embedding, or one of an older model, are left out."""
     m, v = messages, message_vectors
     rows = await conn.execute(
-        select(m.c.conversation_id, m.c.text, v.c.vector, v.c.model, v.c.message_id)
+        select(m.c.conversation_id, v.c.vector, v.c.model, v.c.message_id)
         .join(v, v.c.message_id == m.c.id)
         .where(m.c.conversation_id.in_(list(found)), v.c.opened.is_(True))
     )
@@ -183,10 +186,16 @@ async def _questions(conn: AsyncConnection, found: dict[int, _Found]) -> list[_G
         return []
     model = first[max(first)].model  # the newest conversation's model
     return [
-        _Gap(f, _shortened(first[i].text), vector_of(first[i].vector))
+        _Gap(f, int(first[i].message_id), vector_of(first[i].vector))
         for i, f in found.items()
         if i in first and first[i].model == model
     ]
+
+
+async def _texts(conn: AsyncConnection, ids: list[int]) -> dict[int, str]:
+    """The messages ``ids`` as one line each, cut to ``TEXT_CHARS``."""
+    rows = await conn.execute(select(messages.c.id, messages.c.text).where(messages.c.id.in_(ids)))
+    return {int(r.id): _shortened(r.text) for r in rows}
 
 
 def _shortened(text: str) -> str:
@@ -207,15 +216,15 @@ async def _titles(conn: AsyncConnection, ids: set[str]) -> dict[str, str]:
     return {str(r.id): str(r.title) for r in rows}
 
 
-def _group(leader: _Gap, members: list[_Gap], titles: dict[str, str]) -> GapGroup:
-    """One group: its leader's text, its conversations (newest first, as ``members``) and
-    the article most of them came closest to."""
+def _group(text: str, members: list[_Gap], titles: dict[str, str]) -> GapGroup:
+    """One group: its leader's ``text``, its conversations (newest first, as ``members``)
+    and the article most of them came closest to."""
     found = [g.found for g in members]
     votes = Counter(f.article_id for f in found if f.article_id)
     article = votes.most_common(1)[0][0] if votes else None
     sure = [f.confidence for f in found if f.article_id == article and f.confidence is not None]
     return GapGroup(
-        text=leader.text,
+        text=text,
         conversations=[f.conversation for f in found],
         article_id=article,
         article_title=titles.get(article) if article else None,
