@@ -1,5 +1,6 @@
 """What a supervisor's dashboard shows, for the teams they supervise: queue depth, the
-oldest waiting, conversations at risk and breached, agent load and recent SLA alerts.
+oldest waiting, conversations at risk and breached, agent load, recent SLA alerts, and
+the bot over the chosen period (its figures, and the questions it could not answer).
 
 A handful of grouped queries over indexed columns, whatever the number of conversations.
 """
@@ -13,8 +14,11 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from inbox.bot_words import BotState
 from inbox.models import Priority, Status
 from inbox.store.accounts import Agent
+from inbox.store.bot_figures import BotFigures, bot_figures
+from inbox.store.kb_gaps import GapGroup, kb_gaps
 from inbox.store.tables import agent_teams, agents, conversations, csat_ratings, events
 
 WAITING = (Status.NEW.value, Status.OPEN.value)  # waiting on an agent
@@ -30,6 +34,7 @@ ALERT_KINDS = (
     "delivery_failed",
 )
 CSAT_DAYS = 30
+PERIODS = (7, 30, 90)  # the days a supervisor may look back over for the bot
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class TeamLine:
     at_risk: int
     breached: int
     oldest_waiting: float | None
+    with_bot: int = 0  # answered by the bot, waiting for the customer's verdict
 
 
 @dataclass(frozen=True)
@@ -55,10 +61,20 @@ class Dashboard:
     alerts: list[dict[str, Any]]
     totals: dict[str, int] = field(default_factory=dict)
     csat: list[dict[str, Any]] = field(default_factory=list)
+    bot: BotPart | None = None
 
 
-async def dashboard(engine: AsyncEngine, supervisor: Agent) -> Dashboard:
-    """The dashboard of ``supervisor``'s teams."""
+@dataclass(frozen=True)
+class BotPart:
+    """The bot over the last ``days``: its figures, and the questions it could not answer."""
+
+    days: int
+    figures: BotFigures
+    gaps: list[GapGroup]
+
+
+async def dashboard(engine: AsyncEngine, supervisor: Agent, days: int = CSAT_DAYS) -> Dashboard:
+    """The dashboard of ``supervisor``'s teams, the bot's part over the last ``days``."""
     teams = list(supervisor.teams)
     async with engine.connect() as conn:
         csat = await _csat(conn, teams)
@@ -66,27 +82,51 @@ async def dashboard(engine: AsyncEngine, supervisor: Agent) -> Dashboard:
         risky = await _at_risk(conn, teams)
         load = await _agent_load(conn, teams)
         alerts = await _alerts(conn, teams)
+        bot = await _bot_part(conn, teams, days)
     totals = {
         key: sum(getattr(line, key) for line in lines)
-        for key in ("waiting", "pending", "unassigned", "at_risk", "breached")
+        for key in ("waiting", "pending", "unassigned", "at_risk", "breached", "with_bot")
     }
-    return Dashboard(teams=lines, risky=risky, load=load, alerts=alerts, totals=totals, csat=csat)
+    return Dashboard(
+        teams=lines,
+        risky=risky,
+        load=load,
+        alerts=alerts,
+        totals=totals,
+        csat=csat,
+        bot=bot,
+    )
+
+
+async def bot_report(engine: AsyncEngine, supervisor: Agent, days: int) -> BotPart:
+    """The bot's part of ``supervisor``'s dashboard alone (for the exports)."""
+    async with engine.connect() as conn:
+        return await _bot_part(conn, list(supervisor.teams), days)
+
+
+async def _bot_part(conn: AsyncConnection, teams: list[str], days: int) -> BotPart:
+    since = time.time() - days * 86400
+    return BotPart(days, await bot_figures(conn, teams, since), await kb_gaps(conn, teams, since))
 
 
 async def _team_lines(conn: AsyncConnection, teams: list[str]) -> list[TeamLine]:
     """Each team's queue, in the order of ``teams`` (a team with nothing open: zeros)."""
     c = conversations
+    # A conversation the bot holds waits on the customer's verdict, in nobody's queue yet.
+    held = c.c.bot_state == BotState.HOLDING.value
+    waiting = and_(c.c.status.in_(WAITING), ~held)
     counts = (
         select(
             c.c.team,
-            func.sum(case((c.c.status.in_(WAITING), 1), else_=0)).label("waiting"),
+            func.sum(case((waiting, 1), else_=0)).label("waiting"),
             func.sum(case((c.c.status == Status.PENDING.value, 1), else_=0)).label("pending"),
-            func.sum(
-                case((and_(c.c.status.in_(WAITING), c.c.assignee_id.is_(None)), 1), else_=0)
-            ).label("unassigned"),
+            func.sum(case((and_(waiting, c.c.assignee_id.is_(None)), 1), else_=0)).label(
+                "unassigned"
+            ),
             func.sum(case((c.c.sla_state == "warning", 1), else_=0)).label("at_risk"),
             func.sum(case((c.c.sla_state == "breached", 1), else_=0)).label("breached"),
-            func.min(case((c.c.status.in_(WAITING), c.c.created_at), else_=None)).label("oldest"),
+            func.min(case((waiting, c.c.created_at), else_=None)).label("oldest"),
+            func.sum(case((held, 1), else_=0)).label("with_bot"),
         )
         .where(c.c.team.in_(teams), c.c.status.in_(OPEN))
         .group_by(c.c.team)
@@ -104,6 +144,7 @@ async def _team_lines(conn: AsyncConnection, teams: list[str]) -> list[TeamLine]
                 int(r.at_risk) if r else 0,
                 int(r.breached) if r else 0,
                 float(r.oldest) if r and r.oldest is not None else None,
+                int(r.with_bot) if r else 0,
             )
         )
     return lines

@@ -1,7 +1,8 @@
 """The supervisor dashboard: server-rendered, live through ``/live``, with a CSV export.
 
 Only supervisors and admins get these pages (an agent gets 403), and only for the teams
-they belong to.
+they belong to. The bot's part covers the period in ``?days=`` (one of ``PERIODS``);
+its figures and the knowledge base's gaps export as JSON and CSV.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from inbox.models import Priority
 from inbox.pages.render import render
 from inbox.store.accounts import Session
-from inbox.store.dashboard_rows import OPEN, dashboard
+from inbox.store.dashboard_rows import CSAT_DAYS, OPEN, PERIODS, bot_report, dashboard
 from inbox.store.incident_rows import visible_incidents
 from inbox.store.tables import agents, conversations
 from inbox.web.auth import WebAuth
+from inbox.web.bot_exports import bot_json, csv_cell, gaps_csv
 
 CHART_DAYS = 14
+GAP_ROWS = 15  # groups of unanswered questions on the page; the CSV has them all
 EXPORT_COLUMNS = (
     "ticket",
     "team",
@@ -40,10 +43,10 @@ EXPORT_COLUMNS = (
 )
 
 
-def csv_cell(value: object) -> str:
-    """A cell a spreadsheet shows as text: a leading = + - @ (a formula) is defused."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+def period_days(request: web.Request) -> int:
+    """The period asked for in ``?days=``; anything but one of ``PERIODS``: the default."""
+    asked = request.query.get("days", "")
+    return int(asked) if asked.isdigit() and int(asked) in PERIODS else CSAT_DAYS
 
 
 def _iso(stamp: float | None) -> str:
@@ -67,27 +70,50 @@ class SupervisorPages:
             web.get("/supervisor/panel", only(self.panel, supervisors_only=True)),
             web.get("/supervisor/export.csv", only(self.export, supervisors_only=True)),
             web.get("/supervisor/charts.json", only(self.charts, supervisors_only=True)),
+            web.get("/supervisor/bot.json", only(self.bot, supervisors_only=True)),
+            web.get("/supervisor/kb-gaps.csv", only(self.gaps, supervisors_only=True)),
         ]
 
-    async def _context(self, session: Session) -> dict[str, object]:
+    async def _context(self, request: web.Request, session: Session) -> dict[str, object]:
         return {
-            "board": await dashboard(self.engine, session.agent),
+            "board": await dashboard(self.engine, session.agent, period_days(request)),
             "incidents": await visible_incidents(self.engine, session.agent),
+            "periods": PERIODS,
+            "gap_rows": GAP_ROWS,
             "me": session.agent,
             "csrf": session.csrf,
         }
 
     async def page(self, request: web.Request, session: Session) -> web.Response:
         """The whole dashboard."""
-        response = render("supervisor.html", await self._context(session))
+        response = render("supervisor.html", await self._context(request, session))
         response.headers["Cache-Control"] = "no-store"
         return response
 
     async def panel(self, request: web.Request, session: Session) -> web.Response:
         """The tables alone, for the page to swap in when something changes."""
-        response = render("supervisor_panel.html", await self._context(session))
+        response = render("supervisor_panel.html", await self._context(request, session))
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    async def bot(self, request: web.Request, session: Session) -> web.Response:
+        """The bot's figures and the knowledge base's gaps over the period, as JSON."""
+        report = await bot_report(self.engine, session.agent, period_days(request))
+        return web.json_response(bot_json(report), headers={"Cache-Control": "no-store"})
+
+    async def gaps(self, request: web.Request, session: Session) -> web.Response:
+        """The questions the bot could not answer over the period, a group a row, as CSV."""
+        days = period_days(request)
+        report = await bot_report(self.engine, session.agent, days)
+        return web.Response(
+            text=gaps_csv(report),
+            content_type="text/csv",
+            charset="utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="kb-gaps-{days}-days.csv"',
+                "Cache-Control": "no-store",
+            },
+        )
 
     async def charts(self, request: web.Request, session: Session) -> web.Response:
         """The chart data over the last CHART_DAYS days: conversations a day by channel and

@@ -13,8 +13,9 @@
   function reloadPanel() {
     if (running) { again = true; return; }
     running = true;
-    fetch("/supervisor/panel", { credentials: "same-origin" }).then(function (r) {
-      if (r.status === 401 || r.redirected) { window.location.assign("/login?next=/supervisor"); }
+    // The same period as the page (?days=), so the bot's figures keep to it.
+    fetch("/supervisor/panel" + window.location.search, { credentials: "same-origin" }).then(function (r) {
+      if (r.status === 401 || r.redirected) { window.location.assign("/login?next=" + encodeURIComponent("/supervisor" + window.location.search)); }
       if (!r.ok) { throw new Error("The dashboard could not be refreshed (" + r.status + ")."); }
       return r.text();
     }).then(function (html) {
