@@ -21,6 +21,15 @@ class BotState(enum.StrEnum):
 
 
 BOT_ANSWER = "bot_answer"  # the outbox kind of a bot answer: it carries the choices
+ABSTAINED = "bot_abstained"  # the event of a new conversation the bot did not answer
+
+
+class HandoffReason(enum.StrEnum):
+    """Why the bot handed a conversation to a person, as the audit trail says it."""
+
+    ASKED = "the customer asked for a person"
+    UNHELPFUL = "the customer said the answer did not help"
+    NO_ARTICLE = "the customer wrote again and no other article answers it"
 
 
 class Verdict(enum.StrEnum):

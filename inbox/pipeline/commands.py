@@ -14,6 +14,7 @@ import secrets
 from sqlalchemy import ColumnElement, and_, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from inbox.bot_words import HandoffReason
 from inbox.config.settings import Settings
 from inbox.models import Envelope, Priority, Status
 from inbox.store.bot_rows import take_from_bot
@@ -140,7 +141,7 @@ async def _human(conn: AsyncConnection, env: Envelope) -> str:
     )
     await record_event(conn, conversation_id, "human_requested", "customer", {})
     # If the bot holds the conversation, this is its handoff: this reply tells the customer.
-    await take_from_bot(conn, conversation_id, "customer", "the customer asked for a person")
+    await take_from_bot(conn, conversation_id, "customer", HandoffReason.ASKED)
     return f"A person from our team will answer here about ticket {format_reference(reference)}."
 
 

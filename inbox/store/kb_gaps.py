@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from classifiers.dedup import vector_of
 from classifiers.embedder import Vectors
 from classifiers.groups import group_similar
+from inbox.bot_words import ABSTAINED, HandoffReason
 from inbox.store.bot_rows import ANSWERED, HANDED_OFF
 from inbox.store.tables import (
     conversations,
@@ -46,12 +47,8 @@ SIMILAR = 0.65  # cosine at or above which two questions are grouped (measured, 
 TEXT_CHARS = 280  # of the representative question shown
 # What the bot's pipeline writes (inbox.pipeline.bot.step): a new conversation it did not
 # answer, with the reason; and the handoffs that say its articles fell short.
-ABSTAINED = "bot_abstained"
 UNSURE = "confidence"  # how the reason of an abstention for want of a sure article starts
-SHORT_HANDOFFS = (
-    "the customer said the answer did not help",
-    "the customer wrote again and no other article answers it",
-)
+SHORT_HANDOFFS = (HandoffReason.UNHELPFUL.value, HandoffReason.NO_ARTICLE.value)
 
 
 @dataclass(frozen=True)

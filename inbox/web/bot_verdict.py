@@ -14,7 +14,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inbox.bot_words import CHOICES, Verdict
+from inbox.bot_words import CHOICES, HandoffReason, Verdict
 from inbox.pages.render import render
 from inbox.pipeline.bot.moves import SAID_YES, BotTools, hand_off, resolve
 from inbox.store.bot_rows import held
@@ -87,10 +87,9 @@ class VerdictRoutes:
             if verdict is Verdict.YES:
                 await resolve(conn, conv, SAID_YES, self.tools, now())
             elif verdict is Verdict.HUMAN:
-                await hand_off(conn, conv, "the customer asked for a person", "asked", self.tools)
+                await hand_off(conn, conv, HandoffReason.ASKED, "asked", self.tools)
             else:
-                why = "the customer said the answer did not help"
-                await hand_off(conn, conv, why, "unhelpful", self.tools)
+                await hand_off(conn, conv, HandoffReason.UNHELPFUL, "unhelpful", self.tools)
         return True
 
 

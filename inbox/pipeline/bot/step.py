@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from inbox.bot_words import Verdict
+from inbox.bot_words import ABSTAINED, HandoffReason, Verdict
 from inbox.models import Priority
 from inbox.pipeline.answering import Candidate
 from inbox.pipeline.bot.moves import SAID_YES, BotTools, answer, hand_off, resolve
@@ -32,7 +32,6 @@ from inbox.store.engine import now
 from inbox.store.writes import record_event
 
 MAX_ANSWERS = 2
-ABSTAINED = "bot_abstained"  # a new conversation the bot did not answer, and why
 
 
 async def bot_turn(
@@ -109,17 +108,16 @@ async def _reply(conn: AsyncConnection, m: Inbound, conv: BotConversation, tools
         await resolve(conn, conv, SAID_YES, tools, now())
         return False
     if verdict is Verdict.HUMAN:
-        await hand_off(conn, conv, "the customer asked for a person", "asked", tools)
+        await hand_off(conn, conv, HandoffReason.ASKED, "asked", tools)
         return False
     again = _another_answer(m.plan.answer, m, conv)
     if again is not None:
         await answer(conn, conv, again, tools)
         return True
     if verdict is Verdict.NO:
-        await hand_off(conn, conv, "the customer said the answer did not help", "unhelpful", tools)
+        await hand_off(conn, conv, HandoffReason.UNHELPFUL, "unhelpful", tools)
     else:
-        why = "the customer wrote again and no other article answers it"
-        await hand_off(conn, conv, why, "unknown", tools)
+        await hand_off(conn, conv, HandoffReason.NO_ARTICLE, "unknown", tools)
     return False
 
 
