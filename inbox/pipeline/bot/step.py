@@ -25,6 +25,7 @@ from inbox.bot_words import ABSTAINED, HandoffReason, Verdict
 from inbox.models import Priority
 from inbox.pipeline.answering import Candidate
 from inbox.pipeline.bot.moves import SAID_YES, BotTools, answer, hand_off, resolve
+from inbox.pipeline.ingest.acknowledge import answer_limits, automatic_answers
 from inbox.pipeline.ingest.audit import EventLog
 from inbox.pipeline.ingest.state import Inbound
 from inbox.store.bot_rows import BotConversation, held
@@ -47,12 +48,13 @@ async def bot_turn(
         if m.outcome == "joined" and m.target.conversation_id is not None
     }
     holding = await held(conn, joined)
+    quota = await _quota(conn, inbound, tools)
     handled: set[Inbound] = set()
     for m in inbound:
         if m.plan.envelope.automated or m.target.conversation_id is None:
             continue
         if m.outcome == "new":
-            if await _first_message(conn, m, tools, log):
+            if await _first_message(conn, m, tools, log, quota):
                 handled.add(m)
                 holding[m.target.conversation_id] = _conversation(m, tools)
         elif m.outcome == "joined" and m.target.conversation_id in holding:
@@ -63,9 +65,33 @@ async def bot_turn(
     return handled
 
 
-async def _first_message(conn: AsyncConnection, m: Inbound, tools: BotTools, log: EventLog) -> bool:
+async def _quota(
+    conn: AsyncConnection, inbound: list[Inbound], tools: BotTools
+) -> dict[tuple[str, str], int]:
+    """Automatic answers each limited email address may still get this hour: a bot answer
+    counts as an acknowledgement, so an auto-responder cannot loop with the bot either."""
+    limits = answer_limits(tools.settings)
+    pairs = {
+        (m.plan.envelope.channel, m.plan.envelope.address)
+        for m in inbound
+        if m.outcome == "new" and m.plan.envelope.channel in limits
+    }
+    sent = await automatic_answers(conn, pairs, now())
+    return {key: limits[key[0]] - sent.get(key, 0) for key in pairs}
+
+
+async def _first_message(
+    conn: AsyncConnection,
+    m: Inbound,
+    tools: BotTools,
+    log: EventLog,
+    quota: dict[tuple[str, str], int],
+) -> bool:
     """Answers a new conversation's first message if the bot may and is sure."""
+    key = (m.plan.envelope.channel, m.plan.envelope.address)
     why_not = _why_not(m)
+    if not why_not and quota.get(key, 1) <= 0:
+        why_not = "too many automatic answers to this address in the last hour"
     if why_not:
         best = m.plan.answer.decision if m.plan.answer else None
         log.add(
@@ -82,6 +108,8 @@ async def _first_message(conn: AsyncConnection, m: Inbound, tools: BotTools, log
     assert m.plan.answer is not None
     conv = _conversation(m, tools)
     await answer(conn, conv, m.plan.answer, tools)
+    if key in quota:
+        quota[key] -= 1
     return True
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from inbox.bot_words import BOT_ANSWER
 from inbox.config.settings import Settings, TeamSettings
 from inbox.pipeline.ingest.audit import EventLog
 from inbox.pipeline.ingest.plan import SESSION_CHANNELS
@@ -19,7 +20,8 @@ from inbox.store.sla_clocks import SlaClocks
 from inbox.store.tables import outbox
 from inbox.text import format_reference
 
-ACK_WINDOW = 3600.0  # acknowledgements to one email address are limited per hour
+ACK_WINDOW = 3600.0  # automatic answers to one email address are limited per hour
+AUTOMATIC = ("acknowledgement", BOT_ANSWER)  # the answers nobody wrote for this customer
 
 
 def acknowledgement_text(
@@ -139,23 +141,12 @@ async def _limit(
 
     An auto-responder that slips past the headers still cannot start an endless loop.
     """
-    limits = {box.name: box.acknowledgements_per_hour for box in settings.email}
+    limits = answer_limits(settings)
     limited = [m for m in acks if m.plan.envelope.channel in limits]
     if not limited:
         return acks, []
-    pairs = list({(m.plan.envelope.channel, m.plan.envelope.address) for m in limited})
-    sent: dict[tuple[str, str], int] = {}
-    row: Any
-    for row in await conn.execute(
-        select(outbox.c.channel, outbox.c.address, func.count())
-        .where(
-            pairs_in(outbox.c.channel, outbox.c.address, pairs),
-            outbox.c.kind == "acknowledgement",
-            outbox.c.created_at >= stamp - ACK_WINDOW,
-        )
-        .group_by(outbox.c.channel, outbox.c.address)
-    ):
-        sent[(row[0], row[1])] = int(row[2])
+    pairs = {(m.plan.envelope.channel, m.plan.envelope.address) for m in limited}
+    sent = await automatic_answers(conn, pairs, stamp)
     keep: list[Inbound] = []
     dropped: list[Inbound] = []
     for m in acks:
@@ -168,3 +159,30 @@ async def _limit(
         sent[key] = sent.get(key, 0) + 1
         keep.append(m)
     return keep, dropped
+
+
+def answer_limits(settings: Settings) -> dict[str, int]:
+    """Automatic answers allowed per hour to one address, by mailbox (channel name)."""
+    return {box.name: box.acknowledgements_per_hour for box in settings.email}
+
+
+async def automatic_answers(
+    conn: AsyncConnection, pairs: set[tuple[str, str]], stamp: float
+) -> dict[tuple[str, str], int]:
+    """Automatic answers (acknowledgements and the bot's answers) queued to each
+    ``(channel, address)`` within the last hour, this transaction's included."""
+    if not pairs:
+        return {}
+    sent: dict[tuple[str, str], int] = {}
+    row: Any
+    for row in await conn.execute(
+        select(outbox.c.channel, outbox.c.address, func.count())
+        .where(
+            pairs_in(outbox.c.channel, outbox.c.address, list(pairs)),
+            outbox.c.kind.in_(AUTOMATIC),
+            outbox.c.created_at >= stamp - ACK_WINDOW,
+        )
+        .group_by(outbox.c.channel, outbox.c.address)
+    ):
+        sent[(row[0], row[1])] = int(row[2])
+    return sent
