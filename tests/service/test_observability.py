@@ -15,6 +15,7 @@ from classifiers.embedder import SentenceTransformerEmbedder
 from inbox.config.settings import Settings
 from inbox.service.app import InboxService
 from inbox.store.accounts import Accounts
+from tests.support.config import without_bot
 from tests.support.loopback import free_port
 from tests.support.service import Running
 from tests.support.signing_in import TEST_PASSWORD, cookie_jar, sign_in_http
@@ -155,6 +156,7 @@ async def test_a_chat_answer_reaches_the_socket_on_another_web_process(
 ) -> None:
     """Two web processes: the visitor's chat socket is on the first, the agent answers
     through the second; the answer still arrives live on the socket."""
+    settings = without_bot(settings)  # the acknowledgement gives the ticket to answer
     first = InboxService(settings, roles=("web",))
     second = InboxService(settings, roles=("web",))
     worker = InboxService(settings, roles=("worker", "sla"), embedder=embedder)
