@@ -303,6 +303,7 @@ async def test_the_running_service_warns_then_breaches_on_its_own(
     for team in raw["teams"]:
         team.pop("first_response_hours", None)
     raw["routing"]["fallback_first_response_hours"] = 0.05 / 60
+    raw["kb"]["answers"] = False  # the clock is under test: the bot would hold the ticket
     service = await service_factory(parse_settings(raw, tmp_path))
     agent_token = (await Accounts(service.engine).add_agent("sam", ["billing", "triage"]))[1]
     base = f"http://127.0.0.1:{service.port}"
