@@ -7,7 +7,6 @@ import base64
 import json
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -15,18 +14,10 @@ import pytest
 from yarl import URL
 
 from connectors.webchat import WebChatConnector
-from inbox.config.settings import Settings
-from tests.support.config import make_settings, without_bot
 from tests.support.service import Running
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """The chat's transport and acknowledgements are under test here: the bot is silent (its own tests are in tests/kb)."""
-    return without_bot(make_settings(tmp_path))
 
 
 ALL_TEAMS = ("billing", "orders", "accounts", "technical", "general", "triage")

@@ -10,7 +10,6 @@ connector and its socket, the page's script, the queue and the store.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,21 +17,13 @@ import pytest
 from playwright.async_api import Browser, Page
 
 from inbox.bot_words import CHOICES, BotState
-from inbox.config.settings import Settings
 from tests.support.bot_answers import conversation_of, queue_bot_answer, set_bot_state
 from tests.support.browser import ScriptWatch
-from tests.support.config import make_settings, without_bot
 from tests.support.service import Running
 from tests.support.store import Store, store_of
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """The bot's answers are put in the store by hand here, so the bot itself is silent."""
-    return without_bot(make_settings(tmp_path))
 
 
 TEXTS = [c.text for c in CHOICES]

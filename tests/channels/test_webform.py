@@ -5,22 +5,13 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from inbox.config.settings import Settings
-from tests.support.config import make_settings, without_bot
 from tests.support.service import Running
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """The form's intake and acknowledgements are under test here: the bot is silent (its own tests are in tests/kb)."""
-    return without_bot(make_settings(tmp_path))
 
 
 async def _conversations(running: Running, token: str) -> list[dict[str, object]]:

@@ -9,10 +9,17 @@ from typing import Any
 import aiohttp
 import pytest
 
+from inbox.config.settings import Settings
 from tests.support.service import Running
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
+
+
+@pytest.fixture
+def settings(bot_settings: Settings) -> Settings:
+    """The bot answers here, as in the shipped configuration."""
+    return bot_settings
 
 
 async def _session(running: Running) -> str:

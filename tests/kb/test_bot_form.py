@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from inbox.config.settings import Settings
 from inbox.kb.articles import Article
 from inbox.pipeline.bot.moves import BotTools
 from inbox.pipeline.bot.settle import settle
@@ -19,6 +20,13 @@ from tests.support.signing_in import TEST_PASSWORD, cookie_jar, sign_in_http
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
+
+
+@pytest.fixture
+def settings(bot_settings: Settings) -> Settings:
+    """The bot answers here, as in the shipped configuration."""
+    return bot_settings
+
 
 QUESTION = "How do I reset my password?"
 
@@ -223,3 +231,14 @@ async def test_a_bot_answer_nobody_replies_to_is_settled_quietly_after_settle_ho
     assert resolved[0]["actor"] == "bot" and "no reply" in resolved[0]["data"]["why"]
     # Quietly: no thanks, no rating request a day later.
     assert [m["author"] for m in view["messages"]] == ["customer", "bot"]
+
+
+async def test_a_forged_answer_link_is_refused(running: Running) -> None:
+    for path in (
+        "/answer/1001.forged",
+        "/answer/MTAwMQ.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ):
+        async with running.http.get(running.base + path + "?v=yes") as r:
+            assert r.status == 404
+        async with running.http.post(running.base + path, data={"v": "yes"}) as r:
+            assert r.status == 404

@@ -29,13 +29,6 @@ from tests.support.waiting import until
 pytestmark = pytest.mark.both_backends
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Duplicates, stitching and incidents are under test here, with the acknowledgements
-    they promise: the bot is silent (tests/kb has its own tests)."""
-    return without_bot(make_settings(tmp_path))
-
-
 ALL_TEAMS = ("billing", "orders", "accounts", "technical", "general", "triage")
 
 

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from inbox.config.settings import Settings
-from tests.support.config import make_settings, without_bot
 from tests.support.service import Running
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Threading and its notices are under test here: the bot is silent (tests/kb has its
-    own tests)."""
-    return without_bot(make_settings(tmp_path))
 
 
 ALL_TEAMS = ("billing", "orders", "accounts", "technical", "general", "triage")

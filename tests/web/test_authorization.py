@@ -37,6 +37,8 @@ PUBLIC = {
     ("GET", "/api"),  # the API's index: what it offers, no data
     ("GET", "/rate/{token}"),  # a customer's rating page: the signed link is the key
     ("POST", "/rate/{token}"),
+    ("GET", "/answer/{token}"),  # did the bot's answer help: the signed link is the key
+    ("POST", "/answer/{token}"),
     ("GET", "/static"),
     ("GET", "/kb/{article_id}"),  # a published article's page; anything else is 404
 }
@@ -51,6 +53,8 @@ STAFF: dict[tuple[str, str], str] = {
     ("GET", "/supervisor/panel"): "supervisor",
     ("GET", "/supervisor/export.csv"): "supervisor",
     ("GET", "/supervisor/charts.json"): "supervisor",
+    ("GET", "/supervisor/bot.json"): "supervisor",
+    ("GET", "/supervisor/kb-gaps.csv"): "supervisor",
     ("GET", "/api/me"): "api",
     ("GET", "/api/conversations"): "api",
     ("POST", "/api/conversations/next"): "api",

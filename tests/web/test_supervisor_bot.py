@@ -16,12 +16,20 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser
 
+from inbox.config.settings import Settings
 from tests.support.browser import ScriptWatch
 from tests.support.service import Running
 from tests.support.signing_in import TEST_PASSWORD, cookie_jar, sign_in_http
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
+
+
+@pytest.fixture
+def settings(bot_settings: Settings) -> Settings:
+    """The bot answers here, as in the shipped configuration."""
+    return bot_settings
+
 
 # Two ways of asking one thing no shipped article covers, and a different uncovered one
 # (hostile on purpose: markup for the page, a formula for the spreadsheet).
