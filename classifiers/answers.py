@@ -56,6 +56,9 @@ LEXICAL_WEIGHT = 0.3
 # off-topic noise too ("It is version 3.2" scored 0.98 with the shipped examples at
 # cosine 0.25); on Bitext validation 99.5 % of right answers are above 0.43.
 MIN_SIMILARITY = 0.4
+# How the reasons start when no article is sure (not a language or a triage rule): what
+# the knowledge base lacks.
+UNSURE_REASONS = ("confidence ", "nothing in the articles is close")
 SHARPNESS = 10.0  # of the soft maximum over an article's passages
 HEAD_WEIGHT = 0.1  # of the article classifier's log-probability in an article's score
 HEAD_L2 = 1e-4  # the classifier's weight decay: it learns from a few passages per article

@@ -27,6 +27,7 @@ import numpy as np
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from classifiers.answers import UNSURE_REASONS
 from classifiers.dedup import vector_of
 from classifiers.embedder import Vectors
 from classifiers.groups import group_similar
@@ -47,7 +48,6 @@ SIMILAR = 0.65  # cosine at or above which two questions are grouped (measured, 
 TEXT_CHARS = 280  # of the representative question shown
 # What the bot's pipeline writes (inbox.pipeline.bot.step): a new conversation it did not
 # answer, with the reason; and the handoffs that say its articles fell short.
-UNSURE = "confidence"  # how the reason of an abstention for want of a sure article starts
 SHORT_HANDOFFS = (HandoffReason.UNHELPFUL.value, HandoffReason.NO_ARTICLE.value)
 
 
@@ -125,7 +125,7 @@ async def _gap_events(conn: AsyncConnection, teams: list[str], since: float) -> 
             c.c.team.in_(teams),
             c.c.created_at >= since,
             or_(
-                and_(e.c.kind == ABSTAINED, reason.like(UNSURE + "%")),
+                and_(e.c.kind == ABSTAINED, or_(*(reason.like(f"{p}%") for p in UNSURE_REASONS))),
                 and_(e.c.kind == HANDED_OFF, reason.in_(SHORT_HANDOFFS)),
             ),
         )

@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser
 
+from classifiers.answers import UNSURE_REASONS
 from inbox.config.settings import Settings
 from tests.support.browser import ScriptWatch
 from tests.support.service import Running
@@ -131,7 +132,7 @@ async def _the_bots_month(running: Running, token: str) -> dict[str, Customer]:
         await _events(running, token, who[key].reference, "bot_answered")
     for key in ("gift", "gift2", "discount"):
         [abstained] = await _events(running, token, who[key].reference, "bot_abstained")
-        assert abstained["data"]["reason"].startswith("confidence")
+        assert abstained["data"]["reason"].startswith(UNSURE_REASONS)
     await _verdict(running, who["yes"], "yes")
     await _rate(running, who["yes"], 5)
     await _verdict(running, who["no"], "no")
