@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox.bot_words import BOT_ANSWER, BotState
@@ -19,9 +19,11 @@ from inbox.pipeline.ingest.acknowledge import promise, who_answers
 from inbox.pipeline.ingest.plan import SESSION_CHANNELS
 from inbox.sla.policy import Target
 from inbox.store.bot_rows import ANSWERED, HANDED_OFF, BotConversation, set_bot_state
+from inbox.store.engine import now
+from inbox.store.outbound import OutboundDraft, queue_drafts
 from inbox.store.ratings import ask_for_rating
 from inbox.store.sla_clocks import SlaClocks
-from inbox.store.tables import conversations
+from inbox.store.tables import conversations, events
 from inbox.store.writes import queue_outbound, record_event
 
 ACTOR = "bot"
@@ -42,34 +44,65 @@ async def answer(
 ) -> int:
     """Answers from ``candidate``'s article and holds the conversation for the verdict;
     returns the answer's message id."""
+    (message_id,) = await answer_all(conn, [(conv, candidate)], tools)
+    return message_id
+
+
+async def answer_all(
+    conn: AsyncConnection, answers: list[tuple[BotConversation, Candidate]], tools: BotTools
+) -> list[int]:
+    """``answer`` for many conversations at once: a handful of statements for the whole
+    batch, not four per answer (the per-statement cost would rival the model's)."""
+    if not answers:
+        return []
+    stamp = now()
+    drafts = [
+        OutboundDraft(
+            conv.channel,
+            conv.address,
+            _answer_text(conv, candidate, tools),
+            BOT_ANSWER,
+            conv.conversation_id,
+            subject=conv.subject,
+        )
+        for conv, candidate in answers
+    ]
+    message_ids = [int(m) for m in await queue_drafts(conn, drafts, stamp) if m is not None]
+    await conn.execute(
+        update(conversations)
+        .where(conversations.c.id.in_([conv.conversation_id for conv, _ in answers]))
+        .values(bot_state=BotState.HOLDING.value, updated_at=stamp)
+    )
+    rows = [
+        {
+            "conversation_id": conv.conversation_id,
+            "kind": ANSWERED,
+            "actor": ACTOR,
+            "data": _evidence(candidate, message_id),
+            "created_at": stamp,
+        }
+        for (conv, candidate), message_id in zip(answers, message_ids, strict=True)
+    ]
+    await conn.execute(insert(events), rows)
+    for conv, candidate in answers:
+        assert candidate.article is not None
+        conv.articles.append(candidate.article.id)
+    return message_ids
+
+
+def _answer_text(conv: BotConversation, candidate: Candidate, tools: BotTools) -> str:
     stored, decision = candidate.article, candidate.decision
     assert stored is not None
     # Buttons where the channel has them: Telegram, the chat, the form's ticket page.
     with_buttons = conv.channel in SESSION_CHANNELS or conv.channel == FORM_CHANNEL
     links = [] if with_buttons else verdict_links(tools.links, conv.reference)
-    text = answer_text(
+    return answer_text(
         conv.reference,
         stored.article.title,
         decision.passage,
         tools.links.article_url(stored.id),
         links,
     )
-    message_id = await queue_outbound(
-        conn,
-        conversation_id=conv.conversation_id,
-        channel=conv.channel,
-        address=conv.address,
-        text=text,
-        author=ACTOR,
-        kind=BOT_ANSWER,
-        subject=conv.subject,
-    )
-    await set_bot_state(conn, conv.conversation_id, BotState.HOLDING)
-    await record_event(
-        conn, conv.conversation_id, ANSWERED, ACTOR, _evidence(candidate, message_id)
-    )
-    conv.articles.append(stored.id)
-    return message_id
 
 
 def _evidence(candidate: Candidate, message_id: int) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from inbox.bot_words import ABSTAINED, HandoffReason, Verdict
 from inbox.models import Priority
 from inbox.pipeline.answering import Candidate
-from inbox.pipeline.bot.moves import SAID_YES, BotTools, answer, hand_off, resolve
+from inbox.pipeline.bot.moves import SAID_YES, BotTools, answer, answer_all, hand_off, resolve
 from inbox.pipeline.ingest.acknowledge import answer_limits, automatic_answers
 from inbox.pipeline.ingest.audit import EventLog
 from inbox.pipeline.ingest.state import Inbound
@@ -49,15 +49,19 @@ async def bot_turn(
     }
     holding = await held(conn, joined)
     quota = await _quota(conn, inbound, tools)
+    ours = [m for m in inbound if not m.plan.envelope.automated and m.target.conversation_id]
+    # First messages first, answered together; then the replies, in order.
+    answering: list[tuple[BotConversation, Candidate]] = []
     handled: set[Inbound] = set()
-    for m in inbound:
-        if m.plan.envelope.automated or m.target.conversation_id is None:
-            continue
-        if m.outcome == "new":
-            if await _first_message(conn, m, tools, log, quota):
-                handled.add(m)
-                holding[m.target.conversation_id] = _conversation(m, tools)
-        elif m.outcome == "joined" and m.target.conversation_id in holding:
+    for m in ours:
+        if m.outcome == "new" and _first_message(m, tools, log, quota):
+            assert m.target.conversation_id is not None and m.plan.answer is not None
+            conv = holding[m.target.conversation_id] = _conversation(m, tools)
+            answering.append((conv, m.plan.answer))
+            handled.add(m)
+    await answer_all(conn, answering, tools)
+    for m in ours:
+        if m.outcome == "joined" and m.target.conversation_id in holding:
             conv = holding[m.target.conversation_id]
             if not await _reply(conn, m, conv, tools):
                 del holding[m.target.conversation_id]
@@ -80,14 +84,14 @@ async def _quota(
     return {key: limits[key[0]] - sent.get(key, 0) for key in pairs}
 
 
-async def _first_message(
-    conn: AsyncConnection,
+def _first_message(
     m: Inbound,
     tools: BotTools,
     log: EventLog,
     quota: dict[tuple[str, str], int],
 ) -> bool:
-    """Answers a new conversation's first message if the bot may and is sure."""
+    """Whether the bot answers a new conversation's first message (it may, and is sure);
+    when it does not, the reason is logged."""
     key = (m.plan.envelope.channel, m.plan.envelope.address)
     why_not = _why_not(m)
     if not why_not and quota.get(key, 1) <= 0:
@@ -105,9 +109,6 @@ async def _first_message(
             },
         )
         return False
-    assert m.plan.answer is not None
-    conv = _conversation(m, tools)
-    await answer(conn, conv, m.plan.answer, tools)
     if key in quota:
         quota[key] -= 1
     return True
