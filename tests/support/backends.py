@@ -129,9 +129,14 @@ def _clean_up() -> None:
     if names:
 
         async def drop_all() -> None:
-            await asyncio.gather(
-                *(_admin(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)') for n in names)
-            )
+            # One connection, one database at a time: a connection per database at once
+            # ran past PostgreSQL's max_connections once the suite had enough of them.
+            conn = await asyncpg.connect(POSTGRES)
+            try:
+                for n in names:
+                    await conn.execute(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)')
+            finally:
+                await conn.close()
 
         run_sync(drop_all())
     if _State.queues:
