@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aiohttp import web
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inbox.bot_words import CHOICES, HandoffReason, Verdict
@@ -20,8 +19,10 @@ from inbox.pipeline.bot.moves import SAID_YES, BotTools, hand_off, resolve
 from inbox.store.bot_rows import held
 from inbox.store.engine import now
 from inbox.store.locks import serialize
-from inbox.store.tables import conversation_refs
+from inbox.store.references import conversation_of_reference
 from inbox.store.writes import record_event
+
+NOT_VALID = "This link is not valid."
 
 
 class VerdictRoutes:
@@ -42,16 +43,12 @@ class VerdictRoutes:
 
     async def _conversation(self, token: str) -> tuple[int, int]:
         reference = self.tools.links.verdict_reference(token)
-        if reference is not None:
-            async with self.engine.connect() as conn:
-                found = await conn.scalar(
-                    select(conversation_refs.c.conversation_id).where(
-                        conversation_refs.c.reference == reference
-                    )
-                )
-            if found is not None:
-                return reference, int(found)
-        raise web.HTTPNotFound(text="This link is not valid.")
+        found = (
+            None if reference is None else await conversation_of_reference(self.engine, reference)
+        )
+        if reference is None or found is None:
+            raise web.HTTPNotFound(text=NOT_VALID)
+        return reference, found
 
     async def page(self, request: web.Request) -> web.Response:
         """The choices, the one the link named first and ready."""

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from inbox.customer_links import CustomerLinks
 from inbox.pages.render import render
 from inbox.store.engine import now
-from inbox.store.tables import conversation_refs, csat_ratings
+from inbox.store.references import conversation_of_reference
+from inbox.store.tables import csat_ratings
 from inbox.store.writes import record_event
 from inbox.text import clean_text
 
@@ -57,6 +58,9 @@ async def record_rating(
     await record_event(conn, conversation_id, "csat_rated", "customer", {"score": score})
 
 
+NOT_VALID = "This rating link is not valid."
+
+
 class CsatRoutes:
     """``GET /rate/{token}`` (the faces) and ``POST /rate/{token}`` (the tap)."""
 
@@ -70,16 +74,12 @@ class CsatRoutes:
 
     async def _conversation(self, token: str) -> tuple[int, int]:
         reference = self.links.reference(token)
-        if reference is not None:
-            async with self.engine.connect() as conn:
-                found = await conn.scalar(
-                    select(conversation_refs.c.conversation_id).where(
-                        conversation_refs.c.reference == reference
-                    )
-                )
-            if found is not None:
-                return reference, int(found)
-        raise web.HTTPNotFound(text="This rating link is not valid.")
+        found = (
+            None if reference is None else await conversation_of_reference(self.engine, reference)
+        )
+        if reference is None or found is None:
+            raise web.HTTPNotFound(text=NOT_VALID)
+        return reference, found
 
     async def page(self, request: web.Request) -> web.Response:
         """Five faces, each a one-tap button; nothing is recorded by opening the link."""
