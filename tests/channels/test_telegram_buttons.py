@@ -118,6 +118,7 @@ async def test_a_press_delivered_twice_is_one_message_and_its_errors_are_only_lo
     answer = api.last_sent(ANN)
     query_id = await api.customer_presses(ANN, answer.message_id, "choice:yes")
     await api.wait_for(lambda: query_id in api.answered and not api.buttons_of(ANN))
+    await until(lambda: len(store.rows(INBOUND)) == 2)  # the press is stored
 
     # Telegram delivers the same press again: the query is answered already and the
     # keyboard gone, so both calls fail with a 400; the press is still one message.
