@@ -224,8 +224,13 @@ class AnswerIndex:
         self.article_ids = sorted({p.article_id for p in self.passages})
         column = {a: i for i, a in enumerate(self.article_ids)}
         self._owner = np.array([column[p.article_id] for p in self.passages], dtype=np.int64)
+        # The passages grouped by article, for per-article reductions of a score matrix.
+        self._grouped = np.argsort(self._owner, kind="stable")
+        self._starts = np.searchsorted(self._owner[self._grouped], np.arange(len(column)))
+        self._members = [np.flatnonzero(self._owner == a) for a in range(len(column))]
         self._bm25 = Bm25([p.encoded_text for p in self.passages])
         self.languages = {a.language for a in articles}
+        self._masks: dict[str, np.ndarray] = {}
         self._head = fit_softmax(
             self.vectors, self._owner, max(len(self.article_ids), 1), l2=HEAD_L2
         )
@@ -243,60 +248,74 @@ class AnswerIndex:
         self, texts: Sequence[str], vectors: Vectors, languages: Sequence[str] = ()
     ) -> list[AnswerDecision]:
         """One decision per message; ``languages`` (optional, "" when unknown) restricts
-        each message to the articles written in its language."""
-        x = np.asarray(vectors, dtype=np.float32)
-        sims = x @ self.vectors.T if len(self.passages) else np.zeros((len(x), 0))
-        head = x @ self._head[0] + self._head[1]
-        decisions = []
-        for i, text in enumerate(texts):
-            language = languages[i] if i < len(languages) else ""
-            decisions.append(self._decide_one(text, sims[i], head[i], language))
-        return decisions
+        each message to the articles written in its language. The scores of the whole
+        batch are computed together, as matrices; only the evidence is per message."""
+        wanted = [languages[i] if i < len(languages) else "" for i in range(len(texts))]
+        decisions: list[AnswerDecision | None] = [None] * len(texts)
+        rows: list[int] = []
+        for i, language in enumerate(wanted):
+            if not self.passages:
+                decisions[i] = self._abstain("the knowledge base has no articles")
+            elif language and language not in self.languages:
+                reason = f"no article is written in this language ({language})"
+                decisions[i] = self._abstain(reason)
+            else:
+                rows.append(i)
+        if rows:
+            scores = self._scores(
+                [texts[i] for i in rows],
+                np.asarray(vectors, dtype=np.float32)[rows],
+                [wanted[i] for i in rows],
+            )
+            for row, i in enumerate(rows):
+                decisions[i] = self._decide_one(texts[i], scores, row)
+        return [d for d in decisions if d is not None]
 
     def _abstain(self, reason: str) -> AnswerDecision:
         return AnswerDecision(None, "", 0.0, self.threshold, None, None, reason)
 
-    def _decide_one(
-        self, text: str, sims: np.ndarray, head_logits: np.ndarray, language: str
-    ) -> AnswerDecision:
-        if not self.passages:
-            return self._abstain("the knowledge base has no articles")
-        if language and language not in self.languages:
-            return self._abstain(f"no article is written in this language ({language})")
-        lexical = self._bm25.scores(text)
-        lex = np.array([m.score for m in lexical])
-        allowed = np.array(
-            [
-                not language or self.articles[p.article_id].language == language
-                for p in self.passages
-            ]
-        )
-        passage_score = np.where(allowed, sims + LEXICAL_WEIGHT * lex, -np.inf)
-        best_sim = np.full(len(self.article_ids), -np.inf)
-        best_lex = np.zeros(len(self.article_ids))
-        np.maximum.at(best_sim, self._owner, np.where(allowed, sims, -np.inf))
-        np.maximum.at(best_lex, self._owner, np.where(allowed, lex, 0.0))
+    def _scores(self, texts: list[str], x: np.ndarray, languages: list[str]) -> _Scores:
+        """The batch's passage and article scores (one row per message)."""
+        sims = x @ self.vectors.T
+        lex = np.stack([self._bm25.scores(t) for t in texts])
+        allowed = np.stack([self._allowed(language) for language in languages])
+        passage = np.where(allowed, sims + LEXICAL_WEIGHT * lex, -np.inf)
+        best_sim = self._per_article(np.maximum, np.where(allowed, sims, -np.inf))
+        best_lex = self._per_article(np.maximum, np.where(allowed, lex, 0.0))
+        head_logits = x @ self._head[0] + self._head[1]
         probability = _softmax(np.where(np.isfinite(best_sim), head_logits, -np.inf))
         with np.errstate(divide="ignore"):
-            article_score = self._soft_maximum(passage_score) + HEAD_WEIGHT * np.log(probability)
+            article = self._soft_maximum(passage) + HEAD_WEIGHT * np.log(probability)
+        return _Scores(passage, article, best_sim, best_lex, probability)
+
+    def _per_article(self, reduce: np.ufunc, values: np.ndarray) -> np.ndarray:
+        """``reduce`` over each article's passages, row by row: one column per article."""
+        result: np.ndarray = reduce.reduceat(values[:, self._grouped], self._starts, axis=1)
+        return result
+
+    def _decide_one(self, text: str, scores: _Scores, row: int) -> AnswerDecision:
+        article_score = scores.article[row]
+        passage_score = scores.passage[row]
+        probability = scores.probability[row]
         order = np.argsort(-article_score)
         top = int(order[0])
         second = float(article_score[order[1]]) if len(order) > 1 else -np.inf
         lead = float(article_score[top] - second) if math.isfinite(second) else 1.0
-        mine = np.flatnonzero(self._owner == top)
+        mine = self._members[top]
         matched = int(mine[np.argmax(passage_score[mine])])
         quoted = self._quote(mine, passage_score)
-        others = np.delete(probability, top)
+        others = probability.copy()
+        others[top] = -np.inf
         evidence = AnswerEvidence(
             matched=self.passages[matched].text,
             matched_kind=self.passages[matched].kind,
-            similarity=float(best_sim[top]),
-            lexical=float(best_lex[top]),
-            lexical_terms=lexical[matched].terms,
+            similarity=float(scores.best_similarity[row, top]),
+            lexical=float(scores.best_lexical[row, top]),
+            lexical_terms=self._bm25.shared_terms(text, matched),
             runner_up=self.article_ids[int(order[1])] if math.isfinite(second) else None,
             lead=lead,
             head_probability=float(probability[top]),
-            head_lead=float(probability[top] - (others.max() if len(others) else 0.0)),
+            head_lead=float(probability[top] - (others.max() if len(others) > 1 else 0.0)),
         )
         sure = confidence(evidence)
         article_id = self.article_ids[top]
@@ -319,14 +338,26 @@ class AnswerIndex:
             reason,
         )
 
+    def _allowed(self, language: str) -> np.ndarray:
+        """Which passages a message in ``language`` may match (all, when it is unknown)."""
+        mask = self._masks.get(language)
+        if mask is None:
+            mask = np.array(
+                [
+                    not language or self.articles[p.article_id].language == language
+                    for p in self.passages
+                ]
+            )
+            self._masks[language] = mask
+        return mask
+
     def _soft_maximum(self, passage_score: np.ndarray) -> np.ndarray:
         """Each article's score: a soft maximum of its passages' (log-sum-exp), so an
         article that several passages support beats one with a single lucky match."""
         finite = np.isfinite(passage_score)
-        peak = float(passage_score[finite].max())
+        peak = np.max(np.where(finite, passage_score, -np.inf), axis=1, keepdims=True)
         weights = np.where(finite, np.exp(SHARPNESS * (passage_score - peak)), 0.0)
-        totals = np.zeros(len(self.article_ids))
-        np.add.at(totals, self._owner, weights)
+        totals = self._per_article(np.add, weights)
         with np.errstate(divide="ignore"):
             scores: np.ndarray = peak + np.log(totals) / SHARPNESS
         return scores
@@ -341,7 +372,20 @@ class AnswerIndex:
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
-    """Probabilities from logits; -inf (an article in another language) gets 0."""
-    shifted = np.exp(logits - logits[np.isfinite(logits)].max())
-    result: np.ndarray = shifted / shifted.sum()
+    """Probabilities from logits, row by row; -inf (an article in another language) gets 0."""
+    peak = np.max(np.where(np.isfinite(logits), logits, -np.inf), axis=1, keepdims=True)
+    shifted = np.exp(logits - peak)
+    result: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)
     return result
+
+
+@dataclass(frozen=True)
+class _Scores:
+    """A batch's scores, one row per message: each passage's (cosine plus lexical; -inf
+    for another language), each article's, and the winner's signals per article."""
+
+    passage: np.ndarray
+    article: np.ndarray
+    best_similarity: np.ndarray
+    best_lexical: np.ndarray
+    probability: np.ndarray
