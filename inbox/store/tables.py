@@ -122,6 +122,12 @@ quarantine = Table(
     Column("created_at", Float, nullable=False),
     # The message's text, for messages with no original file (web, chat): spam, say.
     Column("text", Text, nullable=True),
+    # The review (see inbox ledger): "released" (it became a ticket, released_reference)
+    # or "spam" (confirmed: no answer), by whom and when. NULL: nobody looked yet.
+    Column("reviewed_at", Float, nullable=True),
+    Column("reviewed_by", String(120), nullable=True),
+    Column("review", String(20), nullable=True),
+    Column("released_reference", Integer, nullable=True),
     UniqueConstraint("channel", "external_id", name="uq_quarantine_external"),
 )
 
@@ -170,6 +176,7 @@ outbox = Table(
     Index("ix_outbox_due", "state", "next_attempt_at"),
     Index("ix_outbox_line", "channel", "address", "state"),
     Index("ix_outbox_sent", "channel", "sent_at"),
+    Index("ix_outbox_conversation", "conversation_id", "created_at"),
 )
 
 # Bot commands a customer sent (/start, /status, /link ...): answered once each.
