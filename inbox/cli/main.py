@@ -26,6 +26,7 @@ FAMILIES: dict[str, str] = {
     "route": "inbox.cli.routing",
     "queue": "inbox.cli.routing",
     "quarantine": "inbox.cli.routing",
+    "ledger": "inbox.cli.ledger",
     "kb": "inbox.cli.kb",
     "eval": "inbox.cli.eval",
     "train": "inbox.cli.train",

@@ -18,6 +18,7 @@ from inbox.config.decisions import (
     TriageSettings,
 )
 from inbox.config.runtime import (
+    LedgerSettings,
     ModelSettings,
     OutboxSettings,
     QueueSettings,
@@ -40,6 +41,7 @@ class Settings:
     queue: QueueSettings = field(default_factory=QueueSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
     web: WebSettings = field(default_factory=WebSettings)
     form: FormSettings = field(default_factory=FormSettings)
     chat: ChatSettings = field(default_factory=ChatSettings)

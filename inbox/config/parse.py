@@ -32,6 +32,7 @@ from inbox.config.parse_channels import ChannelSettings, parse_channels
 from inbox.config.reader import TableReader, default_of, read_section, table_list
 from inbox.config.runtime import (
     InboxTable,
+    LedgerSettings,
     ModelSettings,
     OutboxSettings,
     QueueSettings,
@@ -68,6 +69,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
     outbox_table = top.table_of("outbox")
     outbox_table.get("max_attempts", None)  # no longer used (answers retry for hours); tolerated
     outbox = read_section(OutboxSettings, outbox_table)
+    ledger = read_section(LedgerSettings, top.table_of("ledger"))
     web = read_section(WebSettings, top.table_of("web"))
     channels = parse_channels(top.table_of("channels"))
     model = read_section(ModelSettings, top.table_of("model"))
@@ -92,6 +94,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         queue=queue,
         store=store,
         outbox=outbox,
+        ledger=ledger,
         web=web,
         form=channels.form,
         chat=channels.chat,

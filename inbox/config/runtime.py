@@ -61,6 +61,15 @@ class OutboxSettings:
     poll_interval: Annotated[float, Rule(minimum=0.01)] = 0.5
 
 
+@dataclass(frozen=True)
+class LedgerSettings:
+    """The answer ledger (``inbox ledger``): a customer's message with no delivered answer
+    ``unanswered_after_minutes`` after it came is unanswered; reports look back ``days``."""
+
+    unanswered_after_minutes: Annotated[float, Rule(minimum=0.0)] = 15.0
+    days: Annotated[float, Rule(minimum=0.01)] = 30.0
+
+
 def _own_address(web: dict[str, Any]) -> str:
     return f"http://{web['host']}:{web['port']}"
 

@@ -29,6 +29,7 @@ from inbox.config.decisions import (
 from inbox.config.document import Settings
 from inbox.config.parse import load_settings, parse_settings
 from inbox.config.runtime import (
+    LedgerSettings,
     ModelSettings,
     OutboxSettings,
     QueueSettings,
@@ -48,6 +49,7 @@ __all__ = [
     "FormSettings",
     "IncidentSettings",
     "KbSettings",
+    "LedgerSettings",
     "LinkSettings",
     "ModelSettings",
     "OutboxSettings",

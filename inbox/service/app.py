@@ -132,7 +132,7 @@ class InboxService:
         if roles & {"web", "connectors", "worker"}:
             self.queue = await open_queue(s.queue)
             await self.queue.reserve_references_above(await highest_reference(engine))
-        register_gauges(self.metrics, engine, self.queue)
+        register_gauges(self.metrics, engine, self.queue, self.settings.ledger)
         changes = ChangeFeed(engine, self.live)
         clocks = clocks_for(s)
         sla = self._start_watchers(engine, clocks) if "sla" in roles else None

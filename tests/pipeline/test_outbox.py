@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 
 import pytest
@@ -21,44 +21,14 @@ from inbox.config.settings import OutboxSettings, Settings
 from inbox.errors import PermanentError, RateLimited, TransientError
 from inbox.models import Envelope, Outbound
 from inbox.pipeline.outbox import OutboxSender
-from inbox.queue import Sink
 from inbox.store.accounts import Accounts
 from inbox.store.dashboard_rows import dashboard
 from inbox.store.engine import create_engine, migrate
 from inbox.store.outbox_rows import OutboxRows
 from inbox.store.tables import conversations, events, outbox
+from tests.support.scripted_channel import ScriptedChannel
 from tests.support.tickets import ingest_tickets
 from tests.support.waiting import until
-
-
-@dataclass
-class ScriptedChannel:
-    """A channel whose answers are scripted: a list of errors to raise, then success.
-    ``on_send`` runs as each send begins (to look at the store from the channel's side)."""
-
-    name: str = "scripted"
-    failures: dict[str, list[Exception]] = field(default_factory=dict)
-    sent: list[int] = field(default_factory=list)
-    delay: float = 0.0
-    on_send: Callable[[Outbound], Awaitable[None]] | None = None
-
-    async def run(self, sink: Sink) -> None:
-        await asyncio.Event().wait()
-
-    async def send(self, outbound: Outbound) -> str:
-        if self.on_send is not None:
-            await self.on_send(outbound)
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        script = self.failures.get(outbound.address, [])
-        if script:
-            raise script.pop(0)
-        self.sent.append(outbound.outbox_id)
-        return f"id-{outbound.outbox_id}"
-
-    async def close(self) -> None:
-        return None
-
 
 pytestmark = pytest.mark.both_backends
 

@@ -53,6 +53,7 @@ async def test_health_and_metrics_of_the_whole_service(running: Running) -> None
     assert _value(metrics, "inbox_processing_seconds_count") >= 1
     assert _value(metrics, "inbox_queue_depth") >= 0
     assert _value(metrics, "inbox_queue_dead_letters") == 0
+    assert _value(metrics, "inbox_unanswered_contacts") == 0  # answered, and young anyway
     assert _value(metrics, "inbox_probe_errors") == 0
     assert "# TYPE inbox_processing_seconds histogram" in metrics
 

@@ -1,0 +1,401 @@
+"""The answer ledger: for every customer contact, what answered it and whether that
+answer reached them.
+
+Nothing is written for it: the ledger is read from what the store already holds, so it
+cannot drift from the truth. A customer's message is answered by an outbound message of
+its conversation queued at or after it (an acknowledgement, the bot's answer, a
+handoff notice, an agent's answer), the best of them counting: one that was delivered
+before one still pending, before one that failed. A follow-up that needs no answer of its
+own (a chat line, an email in its thread) is covered by its ticket's earlier answer. A
+bot command is answered by the service answer queued for its sender with it; a
+quarantined message by its review; machine-made mail needs no answer.
+
+A contact is **unanswered** when nothing was delivered ``unanswered_after`` seconds after
+it came: its answer failed, is still pending, or never existed; or it waits in quarantine
+for a review. An answer held back by a rule (too many automatic answers to one address)
+is shown with the rule and is not counted: the SLA clocks watch the agent's answer.
+Dead letters, which live in the queue and not the store, are added by the caller
+(``dead_letter_entries``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from inbox.bot_words import BOT_ANSWER
+from inbox.config.settings import LedgerSettings
+from inbox.models import DeadLetter
+from inbox.store.tables import bot_commands, conversations, events, messages, outbox, quarantine
+
+# The outbound kinds that answer a customer, and what each says about the contact.
+ANSWER_KINDS = ("acknowledgement", "handoff", BOT_ANSWER, "reply")
+SUPPRESSED_EVENT = "acknowledgement_suppressed"
+
+
+class AnswerState(StrEnum):
+    """What a contact's answer is."""
+
+    BOT = "answered by the bot"
+    AGENT = "answered by an agent"
+    ACKNOWLEDGED = "acknowledged, waiting for an agent"
+    JOINED = "joined a ticket"
+    COMMAND = "command answered"
+    QUARANTINED = "quarantined"
+    AUTOMATED = "automated mail (no answer by design)"
+    DEAD_LETTER = "dead-lettered"
+    NONE = "no answer"
+
+
+class Delivery(StrEnum):
+    """Whether that answer reached the customer."""
+
+    SENT = "sent"
+    PENDING = "pending"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    NONE = "none"  # no answer to deliver
+    NOT_NEEDED = "not needed"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One customer contact and its answer."""
+
+    source: str  # "message", "command", "quarantine" or "dead letter"
+    source_id: str
+    channel: str
+    address: str
+    received_at: float
+    state: AnswerState
+    delivery: Delivery
+    reference: int | None = None  # the ticket, when there is one
+    detail: str = ""  # why: the delivery's error, the rule, the quarantine's reason
+    outbox_id: int | None = None
+    unanswered: bool = False
+
+
+@dataclass(frozen=True)
+class _Answer:
+    outbox_id: int
+    conversation_id: int | None
+    kind: str
+    state: str
+    created_at: float
+    error: str
+    author: str
+
+    @property
+    def delivery(self) -> Delivery:
+        if self.state == "sent":
+            return Delivery.SENT
+        return Delivery.FAILED if self.state == "failed" else Delivery.PENDING
+
+    @property
+    def answer_state(self) -> AnswerState:
+        if self.kind == BOT_ANSWER or (self.kind == "reply" and self.author == "bot"):
+            return AnswerState.BOT
+        return AnswerState.AGENT if self.kind == "reply" else AnswerState.ACKNOWLEDGED
+
+
+_DELIVERY_ORDER = {Delivery.SENT: 0, Delivery.PENDING: 1, Delivery.FAILED: 2}
+
+
+async def read_ledger(
+    conn: AsyncConnection, since: float, stamp: float, unanswered_after: float
+) -> list[LedgerEntry]:
+    """Every customer contact received since ``since``, oldest first, each with its
+    answer; ``unanswered`` marks those with nothing delivered by ``stamp``."""
+    found = [
+        *await _message_entries(conn, since),
+        *await _command_entries(conn, since),
+        *await _quarantine_entries(conn, since),
+    ]
+    marked = [mark_unanswered(e, stamp, unanswered_after) for e in found]
+    return sorted(marked, key=lambda e: (e.received_at, e.source, e.source_id))
+
+
+def mark_unanswered(entry: LedgerEntry, stamp: float, unanswered_after: float) -> LedgerEntry:
+    """The entry, marked unanswered if it is owed an answer nobody has received yet."""
+    owed = entry.delivery in (Delivery.PENDING, Delivery.FAILED, Delivery.NONE)
+    if entry.state is AnswerState.DEAD_LETTER:
+        late = True  # given up on: waiting longer changes nothing
+    else:
+        late = stamp - entry.received_at >= unanswered_after
+    return replace(entry, unanswered=owed and late)
+
+
+def dead_letter_entries(dead: Sequence[DeadLetter]) -> list[LedgerEntry]:
+    """The queue's dead letters as ledger entries: each is a contact nobody answered."""
+    entries = []
+    for letter in dead:
+        fields = _payload_fields(letter.payload)
+        entries.append(
+            LedgerEntry(
+                "dead letter",
+                letter.item_id,
+                str(fields.get("channel", "")),
+                str(fields.get("address", "")),
+                float(fields.get("received_at", 0.0) or 0.0),
+                AnswerState.DEAD_LETTER,
+                Delivery.NONE,
+                detail=f"after {letter.attempts} tries: {letter.reason}",
+            )
+        )
+    return entries
+
+
+def _payload_fields(payload: str) -> dict[str, Any]:
+    """What a dead letter's JSON says, as far as it can be read (it may be why it died)."""
+    try:
+        fields = json.loads(payload)
+    except ValueError:
+        return {}
+    return fields if isinstance(fields, dict) else {}
+
+
+async def _message_entries(conn: AsyncConnection, since: float) -> list[LedgerEntry]:
+    m, c = messages, conversations
+    rows = (
+        await conn.execute(
+            select(
+                m.c.id,
+                m.c.conversation_id,
+                m.c.channel,
+                m.c.created_at,
+                m.c.duplicate_of,
+                m.c.meta,
+                c.c.reference,
+                c.c.address,
+            )
+            .join(c, c.c.id == m.c.conversation_id)
+            .where(m.c.direction == "in", m.c.author == "customer", m.c.created_at >= since)
+        )
+    ).all()
+    answers = await _answers(conn, since)
+    suppressed = await _suppressed(conn, since)
+    return [_message_entry(r, answers.get(int(r.conversation_id), []), suppressed) for r in rows]
+
+
+async def _answers(conn: AsyncConnection, since: float) -> dict[int, list[_Answer]]:
+    """The answers queued in the conversations that had a customer's message since
+    ``since`` (any time: a follow-up is covered by its ticket's earlier answer)."""
+    recent = (
+        select(messages.c.conversation_id)
+        .where(messages.c.direction == "in", messages.c.created_at >= since)
+        .distinct()
+    )
+    rows = (
+        await conn.execute(
+            select(
+                outbox.c.id,
+                outbox.c.conversation_id,
+                outbox.c.kind,
+                outbox.c.state,
+                outbox.c.created_at,
+                outbox.c.last_error,
+                messages.c.author,
+            )
+            .outerjoin(messages, messages.c.id == outbox.c.message_id)
+            .where(outbox.c.kind.in_(ANSWER_KINDS), outbox.c.conversation_id.in_(recent))
+        )
+    ).all()
+    found: dict[int, list[_Answer]] = defaultdict(list)
+    for r in rows:
+        found[int(r.conversation_id)].append(
+            _Answer(
+                int(r.id),
+                int(r.conversation_id),
+                r.kind,
+                r.state,
+                float(r.created_at),
+                r.last_error or "",
+                r.author or "bot",
+            )
+        )
+    return found
+
+
+async def _suppressed(conn: AsyncConnection, since: float) -> dict[int, str]:
+    """Conversations whose acknowledgement a rule held back, with the rule."""
+    rows = (
+        await conn.execute(
+            select(events.c.conversation_id, events.c.data).where(
+                events.c.kind == SUPPRESSED_EVENT, events.c.created_at >= since
+            )
+        )
+    ).all()
+    return {int(r.conversation_id): str((r.data or {}).get("reason", "")) for r in rows}
+
+
+def _message_entry(row: Any, answers: list[_Answer], suppressed: dict[int, str]) -> LedgerEntry:
+    base = LedgerEntry(
+        "message",
+        str(row.id),
+        row.channel,
+        row.address,
+        float(row.created_at),
+        AnswerState.NONE,
+        Delivery.NONE,
+        int(row.reference),
+    )
+    automated = (row.meta or {}).get("automated")
+    if automated:
+        return replace(
+            base, state=AnswerState.AUTOMATED, delivery=Delivery.NOT_NEEDED, detail=str(automated)
+        )
+    after = [a for a in answers if a.created_at >= row.created_at]
+    best = _best(after) or _best(answers)  # a follow-up: its ticket's earlier answer
+    if best is None:
+        rule = suppressed.get(int(row.conversation_id))
+        if rule is not None:
+            return replace(base, delivery=Delivery.SUPPRESSED, detail=rule)
+        return base
+    state = best.answer_state if after else AnswerState.ACKNOWLEDGED
+    if row.duplicate_of is not None:
+        state = AnswerState.JOINED
+    detail = best.error if best.delivery is not Delivery.SENT else ""
+    return replace(
+        base, state=state, delivery=best.delivery, detail=detail, outbox_id=best.outbox_id
+    )
+
+
+def _best(answers: Iterable[_Answer]) -> _Answer | None:
+    """The answer that counts: delivered before pending before failed; among equals, an
+    agent's before the bot's before an acknowledgement, then the latest."""
+    rank = {AnswerState.AGENT: 0, AnswerState.BOT: 1, AnswerState.ACKNOWLEDGED: 2}
+    ordered = sorted(
+        answers,
+        key=lambda a: (_DELIVERY_ORDER[a.delivery], rank[a.answer_state], -a.created_at),
+    )
+    return ordered[0] if ordered else None
+
+
+async def _command_entries(conn: AsyncConnection, since: float) -> list[LedgerEntry]:
+    """Bot commands, each answered by the service answer queued for its sender with it
+    (in the same transaction: within a second of the command)."""
+    commands = (
+        await conn.execute(
+            select(bot_commands)
+            .where(bot_commands.c.created_at >= since)
+            .order_by(bot_commands.c.created_at)
+        )
+    ).all()
+    if not commands:
+        return []
+    o = outbox.c
+    replies = (
+        await conn.execute(
+            select(o.id, o.channel, o.address, o.state, o.created_at, o.last_error)
+            .where(and_(o.kind == "service", o.created_at >= since - 1.0))
+            .order_by(o.created_at)
+        )
+    ).all()
+    waiting: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for r in replies:
+        waiting[(r.channel, r.address)].append(r)
+    entries = []
+    for cmd in commands:
+        line = waiting[(cmd.channel, cmd.address)]
+        reply = next((r for r in line if r.created_at >= cmd.created_at - 1.0), None)
+        if reply is not None:
+            line.remove(reply)
+        entries.append(_command_entry(cmd, reply))
+    return entries
+
+
+def _command_entry(cmd: Any, reply: Any | None) -> LedgerEntry:
+    entry = LedgerEntry(
+        "command",
+        str(cmd.id),
+        cmd.channel,
+        cmd.address,
+        float(cmd.created_at),
+        AnswerState.COMMAND,
+        Delivery.NONE,
+        detail=cmd.command,
+    )
+    if reply is None:
+        return entry
+    delivery = _Answer(int(reply.id), None, "service", reply.state, 0.0, "", "bot").delivery
+    detail = cmd.command
+    if delivery is not Delivery.SENT and reply.last_error:
+        detail = f"{cmd.command}: {reply.last_error}"
+    return replace(entry, delivery=delivery, outbox_id=int(reply.id), detail=detail)
+
+
+async def _quarantine_entries(conn: AsyncConnection, since: float) -> list[LedgerEntry]:
+    """Quarantined messages: owed a review until someone released, confirmed or
+    dismissed them (a released one is tracked again as the ticket it became)."""
+    q = quarantine
+    rows = (await conn.execute(select(q).where(q.c.received_at >= since))).all()
+    entries = []
+    for r in rows:
+        reviewed = r.review is not None
+        detail = r.reason if not reviewed else f"{r.review} by {r.reviewed_by}: {r.reason}"
+        entries.append(
+            LedgerEntry(
+                "quarantine",
+                str(r.id),
+                r.channel,
+                r.sender,
+                float(r.received_at),
+                AnswerState.QUARANTINED,
+                Delivery.NOT_NEEDED if reviewed else Delivery.NONE,
+                r.released_reference,
+                detail,
+            )
+        )
+    return entries
+
+
+@dataclass(frozen=True)
+class LedgerReport:
+    """The ledger of a period: every contact, and the counts a supervisor reads first."""
+
+    since: float
+    stamp: float
+    entries: tuple[LedgerEntry, ...]
+
+    @property
+    def unanswered(self) -> list[LedgerEntry]:
+        return [e for e in self.entries if e.unanswered]
+
+    def counts(self) -> list[tuple[str, AnswerState, Delivery, int]]:
+        """How many contacts per channel, answer state and delivery, in that order."""
+        tally: dict[tuple[str, AnswerState, Delivery], int] = defaultdict(int)
+        for e in self.entries:
+            tally[(e.channel, e.state, e.delivery)] += 1
+        states, deliveries = list(AnswerState), list(Delivery)
+        keys = sorted(tally, key=lambda k: (k[0], states.index(k[1]), deliveries.index(k[2])))
+        return [(*k, tally[k]) for k in keys]
+
+    def unanswered_by_channel(self) -> dict[str, int]:
+        tally: dict[str, int] = defaultdict(int)
+        for e in self.unanswered:
+            tally[e.channel] += 1
+        return dict(tally)
+
+
+async def ledger_report(
+    engine: AsyncEngine,
+    settings: LedgerSettings,
+    dead: Sequence[DeadLetter],
+    stamp: float,
+    days: float | None = None,
+) -> LedgerReport:
+    """The ledger of the last ``days`` (the configured look-back unless given), the
+    queue's dead letters included."""
+    since = stamp - (settings.days if days is None else days) * 86400
+    after = settings.unanswered_after_minutes * 60
+    async with engine.connect() as conn:
+        stored = await read_ledger(conn, since, stamp, after)
+    letters = [mark_unanswered(e, stamp, after) for e in dead_letter_entries(dead)]
+    return LedgerReport(since, stamp, tuple(stored + letters))
