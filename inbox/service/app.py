@@ -51,6 +51,7 @@ from inbox.store.kb import KnowledgeBase, summary_line
 from inbox.store.outbox_rows import OutboxRows
 from inbox.store.sla_clocks import SlaClocks, clocks_for
 from inbox.web.health import HealthRoutes, register_gauges, serve_health
+from inbox.web.ledger_watch import LedgerWatch
 from inbox.web.live import ChangeFeed, LiveEvent, LiveHub, StoreFeed
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,8 @@ class InboxService:
         if roles & {"web", "connectors", "worker"}:
             self.queue = await open_queue(s.queue)
             await self.queue.reserve_references_above(await highest_reference(engine))
-        register_gauges(self.metrics, engine, self.queue, self.settings.ledger)
+        self.ledger = LedgerWatch(engine, self.queue, s.ledger)
+        register_gauges(self.metrics, engine, self.queue, self.ledger)
         changes = ChangeFeed(engine, self.live)
         clocks = clocks_for(s)
         sla = self._start_watchers(engine, clocks) if "sla" in roles else None
@@ -271,6 +273,7 @@ class InboxService:
             tuple(channels),
             tuple(sorted(self.roles)),
             on_reply=self.outbox_wake.set,
+            ledger=self.ledger,
         )
         self._runner = web_runner(web_app(s, parts, rating), s.web)
         self.port = await listen(self._runner, s.web)

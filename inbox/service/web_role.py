@@ -27,6 +27,7 @@ from inbox.web.desk import DeskPages
 from inbox.web.health import HealthRoutes
 from inbox.web.kb_admin import KbAdminPages
 from inbox.web.kb_pages import KbPages
+from inbox.web.ledger_watch import LedgerWatch
 from inbox.web.live import ChangeFeed, LiveHub, LiveRoutes
 from inbox.web.supervisor import SupervisorPages
 
@@ -44,6 +45,7 @@ class WebParts:
     channels: tuple[WebChannel, ...]
     roles: tuple[str, ...]
     on_reply: Callable[[], None]
+    ledger: LedgerWatch
 
 
 def _desk(settings: Settings, parts: WebParts, rating: CsatLinks) -> Desk:
@@ -88,7 +90,7 @@ def web_app(settings: Settings, parts: WebParts, rating: CsatLinks) -> web.Appli
         *KbPages(engine).routes(),
         *KbAdminPages(engine, web_auth, team_names).routes(),
         *LiveRoutes(parts.live, web_auth).routes(),
-        *SupervisorPages(engine, web_auth).routes(),
+        *SupervisorPages(engine, web_auth, parts.ledger).routes(),
         *health.routes(),
     ]
     app = build_web_app(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -80,6 +80,7 @@ class LedgerEntry:
     detail: str = ""  # why: the delivery's error, the rule, the quarantine's reason
     outbox_id: int | None = None
     unanswered: bool = False
+    team: str = ""  # the ticket's team; "" for what no team owns yet (quarantine, ...)
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ async def _message_entries(conn: AsyncConnection, since: float) -> list[LedgerEn
                 m.c.meta,
                 c.c.reference,
                 c.c.address,
+                c.c.team,
             )
             .join(c, c.c.id == m.c.conversation_id)
             .where(m.c.direction == "in", m.c.author == "customer", m.c.created_at >= since)
@@ -245,6 +247,7 @@ def _message_entry(row: Any, answers: list[_Answer], suppressed: dict[int, str])
         AnswerState.NONE,
         Delivery.NONE,
         int(row.reference),
+        team=row.team,
     )
     automated = (row.meta or {}).get("automated")
     if automated:
@@ -376,6 +379,12 @@ class LedgerReport:
         states, deliveries = list(AnswerState), list(Delivery)
         keys = sorted(tally, key=lambda k: (k[0], states.index(k[1]), deliveries.index(k[2])))
         return [(*k, tally[k]) for k in keys]
+
+    def visible_to(self, teams: Collection[str]) -> LedgerReport:
+        """The part of the ledger a supervisor of ``teams`` sees: their teams' tickets, and
+        what no team owns yet (quarantined messages, dead letters, bot commands)."""
+        kept = tuple(e for e in self.entries if not e.team or e.team in teams)
+        return replace(self, entries=kept)
 
     def unanswered_by_channel(self) -> dict[str, int]:
         tally: dict[str, int] = defaultdict(int)

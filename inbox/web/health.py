@@ -14,40 +14,16 @@ from aiohttp import web
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inbox.config.settings import LedgerSettings
 from inbox.metrics import Metrics
 from inbox.queue import Queue
-from inbox.store.ledger import ledger_report
 from inbox.store.tables import outbox
+from inbox.web.ledger_watch import LedgerWatch
 
 PROBE_TIMEOUT = 5.0
 
 
-LEDGER_EVERY = 60.0  # seconds between two reads of the answer ledger for /metrics
-
-
-class UnansweredGauge:
-    """Customer contacts with no delivered answer (the answer ledger), read at most once a
-    minute however often /metrics is scraped: the ledger reads the whole look-back."""
-
-    def __init__(self, engine: AsyncEngine, queue: Queue | None, settings: LedgerSettings) -> None:
-        self.engine, self.queue, self.settings = engine, queue, settings
-        self._value = 0.0
-        self._read_at = -LEDGER_EVERY
-        self._lock = asyncio.Lock()
-
-    async def __call__(self) -> float:
-        async with self._lock:
-            if time.monotonic() - self._read_at >= LEDGER_EVERY:
-                dead = await self.queue.dead_letters(10_000) if self.queue is not None else []
-                report = await ledger_report(self.engine, self.settings, dead, time.time())
-                self._value = float(len(report.unanswered))
-                self._read_at = time.monotonic()
-        return self._value
-
-
 def register_gauges(
-    metrics: Metrics, engine: AsyncEngine, queue: Queue | None, ledger: LedgerSettings
+    metrics: Metrics, engine: AsyncEngine, queue: Queue | None, ledger: LedgerWatch
 ) -> None:
     """The shared-state gauges: queue depth, in flight, dead letters, outbox backlog, and
     the contacts nobody has answered."""
@@ -63,7 +39,7 @@ def register_gauges(
     metrics.gauge(
         "inbox_unanswered_contacts",
         "Customer contacts with no delivered answer past [ledger] unanswered_after_minutes.",
-        UnansweredGauge(engine, queue, ledger),
+        ledger.unanswered,
     )
     if queue is None:
         return

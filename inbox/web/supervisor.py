@@ -25,6 +25,7 @@ from inbox.store.incident_rows import visible_incidents
 from inbox.store.tables import agents, conversations
 from inbox.web.auth import WebAuth
 from inbox.web.bot_exports import bot_json, csv_cell, gaps_csv
+from inbox.web.ledger_watch import LedgerWatch
 
 CHART_DAYS = 14
 GAP_ROWS = 15  # groups of unanswered questions on the page; the CSV has them all
@@ -58,9 +59,10 @@ def _iso(stamp: float | None) -> str:
 class SupervisorPages:
     """``/supervisor``, ``/supervisor/panel`` (the live part) and the CSV export."""
 
-    def __init__(self, engine: AsyncEngine, auth: WebAuth) -> None:
+    def __init__(self, engine: AsyncEngine, auth: WebAuth, ledger: LedgerWatch) -> None:
         self.engine = engine
         self.auth = auth
+        self.ledger = ledger
 
     def routes(self) -> list[web.AbstractRouteDef]:
         """The pages, each for supervisors only."""
@@ -78,6 +80,8 @@ class SupervisorPages:
         return {
             "board": await dashboard(self.engine, session.agent, period_days(request)),
             "incidents": await visible_incidents(self.engine, session.agent),
+            "ledger": (await self.ledger.report()).visible_to(session.agent.teams),
+            "ledger_settings": self.ledger.settings,
             "periods": PERIODS,
             "gap_rows": GAP_ROWS,
             "me": session.agent,
