@@ -28,6 +28,7 @@ from inbox.web.health import HealthRoutes
 from inbox.web.kb_admin import KbAdminPages
 from inbox.web.kb_pages import KbPages
 from inbox.web.live import ChangeFeed, LiveHub, LiveRoutes
+from inbox.web.quarantine import QuarantinePages
 from inbox.web.supervisor import SupervisorPages
 
 
@@ -89,6 +90,7 @@ def web_app(settings: Settings, parts: WebParts, rating: CsatLinks) -> web.Appli
         *KbAdminPages(engine, web_auth, team_names).routes(),
         *LiveRoutes(parts.live, web_auth).routes(),
         *SupervisorPages(engine, web_auth).routes(),
+        *QuarantinePages(engine, parts.queue, web_auth).routes(),
         *health.routes(),
     ]
     app = build_web_app(
