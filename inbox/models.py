@@ -127,6 +127,9 @@ class Envelope:
     # Why the message cannot become a ticket: kept in quarantine for an operator.
     quarantine: str = ""
     attachments: tuple[Attachment, ...] = ()
+    # The quarantine entry an operator released as this message (0: none): triage's spam
+    # verdict no longer holds it, and the ticket it becomes is noted on the entry.
+    released: int = 0
 
     @property
     def is_command(self) -> bool:
@@ -143,6 +146,8 @@ class Envelope:
         raw = asdict(self)
         raw["meta"] = self.meta.to_dict()
         raw["attachments"] = [a.to_dict() for a in self.attachments]
+        if not self.released:  # the shape payloads always had, for a rolled-back worker
+            del raw["released"]
         return json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -171,6 +176,7 @@ class Envelope:
                 automated=str(raw.get("automated", "")),
                 quarantine=str(raw.get("quarantine", "")),
                 attachments=tuple(Attachment.from_dict(a) for a in raw.get("attachments", ())),
+                released=int(raw.get("released", 0)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise InvalidMessage(f"payload is missing or has a bad field: {err!r}") from err

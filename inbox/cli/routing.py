@@ -10,6 +10,8 @@ import sys
 import time
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from inbox.cli.store_access import open_store
 from inbox.config.settings import Settings
 from inbox.models import Envelope, RoutingDecision, TriageDecision
@@ -17,7 +19,8 @@ from inbox.pipeline.routing import RoutingService
 from inbox.pipeline.triaging import TriageService
 from inbox.queue import open_queue
 from inbox.service.model import learned_history, load_embedder
-from inbox.store.files import Quarantine
+from inbox.store.files import Quarantine, QuarantineEntry
+from inbox.store.quarantine_review import confirm_spam, dismiss, release
 from inbox.text import embedding_text
 
 
@@ -100,30 +103,70 @@ def cmd_queue(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _review_state(e: QuarantineEntry) -> str:
+    if e.review is None:
+        return "unreviewed" + ("" if e.releasable else " (unreadable: dismiss or spam)")
+    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(e.reviewed_at or 0))
+    state = f"{e.review} by {e.reviewed_by} at {when}Z"
+    if e.review == "released":
+        ticket = f"#{e.released_reference}" if e.released_reference else "not stored yet"
+        state += f", ticket {ticket}"
+    return state
+
+
 async def _show_quarantine(kept: Quarantine, args: argparse.Namespace) -> None:
     if args.raw is not None:
         sys.stdout.buffer.write(await kept.original(args.raw))
         sys.stdout.buffer.flush()
         return
-    entries = await kept.entries(args.limit)
-    print(f"quarantined: {len(entries)} shown (newest first)")
+    entries = await kept.entries(args.limit, unreviewed=args.unreviewed)
+    which = "unreviewed, " if args.unreviewed else ""
+    print(f"quarantined: {len(entries)} shown ({which}newest first)")
     for e in entries:
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(e.received_at))
         print(f"  {e.entry_id}  {when}Z  {e.channel}  {e.size} bytes  from {e.sender!r}")
         print(f"      subject: {e.subject!r}")
         print(f"      reason:  {e.reason}")
+        print(f"      review:  {_review_state(e)}")
     if entries:
         print("the original of entry N (an email, or the text): inbox quarantine --raw N")
+        print("review entry N: inbox quarantine --release N | --spam N | --dismiss N [--by NAME]")
+
+
+async def _review(settings: Settings, engine: AsyncEngine, args: argparse.Namespace) -> str:
+    """Reviews one entry as the options say; what was done, in words."""
+    if args.release is not None:
+        queue = await open_queue(settings.queue)
+        try:
+            receipt = await release(engine, queue, args.release, args.by)
+        finally:
+            await queue.close()
+        return (
+            f"entry {args.release} released: queued as #{receipt.reference}; the worker "
+            "makes it a ticket and acknowledges it"
+        )
+    if args.spam is not None:
+        await confirm_spam(engine, args.spam, args.by)
+        return f"entry {args.spam} confirmed as spam: it is never answered"
+    await dismiss(engine, args.dismiss, args.by)
+    return f"entry {args.dismiss} dismissed"
 
 
 def cmd_quarantine(settings: Settings, args: argparse.Namespace) -> int:
-    """Lists messages that could not become tickets, or writes one's original bytes."""
+    """Lists messages that could not become tickets, writes one's original bytes, or
+    reviews one (release as a ticket, confirm as spam, dismiss)."""
+    reviewing = any(getattr(args, k) is not None for k in ("release", "spam", "dismiss"))
 
-    async def run() -> None:
+    async def run() -> str:
         async with open_store(settings) as engine:
+            if reviewing:
+                return await _review(settings, engine, args)
             await _show_quarantine(Quarantine(engine), args)
+            return ""
 
-    asyncio.run(run())
+    done = asyncio.run(run())  # a refused review: an InboxError, reported by main
+    if done:
+        print(done)
     return 0
 
 
@@ -140,5 +183,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
     kept = sub.add_parser("quarantine", help="messages that could not become tickets")
     kept.add_argument("--limit", type=int, default=50)
-    kept.add_argument("--raw", type=int, metavar="N", help="write entry N's original to stdout")
+    what = kept.add_mutually_exclusive_group()
+    what.add_argument("--raw", type=int, metavar="N", help="write entry N's original to stdout")
+    what.add_argument("--release", type=int, metavar="N", help="release entry N as a ticket")
+    what.add_argument("--spam", type=int, metavar="N", help="confirm entry N as spam")
+    what.add_argument(
+        "--dismiss", type=int, metavar="N", help="dismiss entry N (unreadable; original read)"
+    )
+    kept.add_argument("--by", default="cli", help="who reviews (default: cli)")
+    kept.add_argument("--unreviewed", action="store_true", help="list only unreviewed entries")
     kept.set_defaults(func_settings=cmd_quarantine)

@@ -146,6 +146,10 @@ class Worker:
                 plans.append(IngestPlan(env, item.reference, None, kept))
                 continue
             decision, triage, vector, candidate, verdict = next(routed)
+            if triage.spam and env.released:  # an operator read it and released it
+                triage = dataclasses.replace(
+                    triage, spam="", reasons=(*triage.reasons, "released from quarantine")
+                )
             if triage.spam:  # kept for an operator to look at, never answered
                 spam = dataclasses.replace(env, quarantine=f"spam: {triage.spam}")
                 plans.append(IngestPlan(spam, item.reference, None, triage))

@@ -29,6 +29,7 @@ from inbox.web.kb_admin import KbAdminPages
 from inbox.web.kb_pages import KbPages
 from inbox.web.ledger_watch import LedgerWatch
 from inbox.web.live import ChangeFeed, LiveHub, LiveRoutes
+from inbox.web.quarantine import QuarantinePages
 from inbox.web.supervisor import SupervisorPages
 
 
@@ -91,6 +92,7 @@ def web_app(settings: Settings, parts: WebParts, rating: CsatLinks) -> web.Appli
         *KbAdminPages(engine, web_auth, team_names).routes(),
         *LiveRoutes(parts.live, web_auth).routes(),
         *SupervisorPages(engine, web_auth, parts.ledger).routes(),
+        *QuarantinePages(engine, parts.queue, web_auth).routes(),
         *health.routes(),
     ]
     app = build_web_app(

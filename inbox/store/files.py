@@ -109,7 +109,8 @@ async def message_file(
 
 @dataclass(frozen=True)
 class QuarantineEntry:
-    """A message that could not become a ticket."""
+    """A message that could not become a ticket, and its review (``review`` is None until
+    someone looks: then released, spam or dismissed)."""
 
     entry_id: int
     channel: str
@@ -118,6 +119,16 @@ class QuarantineEntry:
     reason: str
     received_at: float
     size: int
+    text: str = ""  # "" for an unreadable message: only its original file is kept
+    review: str | None = None
+    reviewed_by: str = ""
+    reviewed_at: float | None = None
+    released_reference: int | None = None  # the ticket a released message became
+
+    @property
+    def releasable(self) -> bool:
+        """Whether it has text to release as a ticket (else: dismissed, or spam)."""
+        return bool(self.text.strip())
 
 
 class Quarantine:
@@ -126,8 +137,11 @@ class Quarantine:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def entries(self, limit: int = 100) -> list[QuarantineEntry]:
-        """Newest first."""
+    async def entries(
+        self, limit: int = 100, *, unreviewed: bool = False, unreviewed_first: bool = False
+    ) -> list[QuarantineEntry]:
+        """Newest first; with ``unreviewed``, only those nobody reviewed yet; with
+        ``unreviewed_first``, those before the reviewed ones."""
         query = (
             select(
                 quarantine.c.id,
@@ -136,6 +150,11 @@ class Quarantine:
                 quarantine.c.subject,
                 quarantine.c.reason,
                 quarantine.c.received_at,
+                quarantine.c.text,
+                quarantine.c.review,
+                quarantine.c.reviewed_by,
+                quarantine.c.reviewed_at,
+                quarantine.c.released_reference,
                 attachments.c.size,
                 func.length(quarantine.c.text).label("text_size"),
             )
@@ -144,9 +163,13 @@ class Quarantine:
                 (attachments.c.quarantine_id == quarantine.c.id)
                 & (attachments.c.kind == "original"),
             )
-            .order_by(quarantine.c.id.desc())
             .limit(limit)
         )
+        if unreviewed:
+            query = query.where(quarantine.c.review.is_(None))
+        if unreviewed_first:
+            query = query.order_by(quarantine.c.review.is_not(None))
+        query = query.order_by(quarantine.c.id.desc())
         async with self.engine.connect() as conn:
             return [
                 QuarantineEntry(
@@ -157,6 +180,11 @@ class Quarantine:
                     r.reason,
                     float(r.received_at),
                     int(r.size or r.text_size or 0),
+                    r.text or "",
+                    r.review,
+                    r.reviewed_by or "",
+                    None if r.reviewed_at is None else float(r.reviewed_at),
+                    None if r.released_reference is None else int(r.released_reference),
                 )
                 for r in await conn.execute(query)
             ]

@@ -22,6 +22,7 @@ from inbox.pages.render import render
 from inbox.store.accounts import Session
 from inbox.store.dashboard_rows import CSAT_DAYS, OPEN, PERIODS, bot_report, dashboard
 from inbox.store.incident_rows import visible_incidents
+from inbox.store.quarantine_review import unreviewed_count
 from inbox.store.tables import agents, conversations
 from inbox.web.auth import WebAuth
 from inbox.web.bot_exports import bot_json, csv_cell, gaps_csv
@@ -84,6 +85,7 @@ class SupervisorPages:
             "ledger_settings": self.ledger.settings,
             "periods": PERIODS,
             "gap_rows": GAP_ROWS,
+            "quarantined": await unreviewed_count(self.engine),
             "me": session.agent,
             "csrf": session.csrf,
         }

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inbox.config.settings import LedgerSettings, Settings
@@ -26,7 +25,7 @@ from inbox.store.accounts import Accounts
 from inbox.store.desk import Desk
 from inbox.store.ledger import AnswerState, Delivery, LedgerEntry, LedgerReport, ledger_report
 from inbox.store.outbox_rows import OutboxRows
-from inbox.store.tables import quarantine
+from inbox.store.quarantine_review import confirm_spam
 from tests.support.scripted_channel import ScriptedChannel
 from tests.support.tickets import ingest_tickets, migrated_engine
 
@@ -150,10 +149,7 @@ async def test_a_quarantined_message_is_owed_a_review(
         True,
     )
     assert "link farm" in kept.detail
-    async with engine.begin() as conn:  # reviewed (the review's own tests: the desk's)
-        await conn.execute(
-            update(quarantine).values(review="spam", reviewed_by="sue", reviewed_at=time.time())
-        )
+    await confirm_spam(engine, int(kept.source_id), "sue")
     (reviewed,) = _entries(await _ledger(engine, LATER), "quarantine")
     assert (reviewed.delivery, reviewed.unanswered) == (Delivery.NOT_NEEDED, False)
     assert reviewed.detail.startswith("spam by sue")

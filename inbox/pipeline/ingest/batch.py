@@ -31,7 +31,7 @@ from inbox.pipeline.ingest.contacts import create_contacts
 from inbox.pipeline.ingest.decide import decide
 from inbox.pipeline.ingest.lookup import look_up, look_up_duplicates, look_up_similar
 from inbox.pipeline.ingest.plan import FORM_IDENTITY, IngestPlan, IngestResult, own_thread_key
-from inbox.pipeline.ingest.quarantine import keep_in_quarantine
+from inbox.pipeline.ingest.quarantine import keep_in_quarantine, note_released
 from inbox.pipeline.ingest.state import BatchState, BatchVector, Inbound
 from inbox.pipeline.ingest.write import (
     touched_by,
@@ -102,6 +102,7 @@ async def ingest_batch(
         else:
             assert d.target.conversation_id is not None
             results.append(IngestResult(d.outcome, d.target.reference, d.target.conversation_id))
+    await note_released(conn, plans, results)
     return results
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox.models import Envelope
@@ -10,7 +10,7 @@ from inbox.pipeline.ingest.plan import IngestPlan, IngestResult
 from inbox.pipeline.ingest.write import attachment_row
 from inbox.store.bulk import insert_keyed, pairs_in
 from inbox.store.engine import now
-from inbox.store.tables import attachments, quarantine
+from inbox.store.tables import attachments, events, quarantine
 
 
 async def keep_in_quarantine(
@@ -64,3 +64,43 @@ async def keep_in_quarantine(
         id(p): IngestResult("quarantined", 0, known[(p.envelope.channel, p.envelope.external_id)])
         for p in plans
     }
+
+
+async def note_released(
+    conn: AsyncConnection, plans: list[IngestPlan], results: list[IngestResult]
+) -> None:
+    """Notes on each released quarantine entry the ticket its message became, and on that
+    ticket who released it (in the same transaction as the message)."""
+    released = [
+        (p.envelope.released, r) for p, r in zip(plans, results, strict=True) if p.envelope.released
+    ]
+    if not released:
+        return
+    stamp = now()
+    for entry_id, result in released:
+        await conn.execute(
+            update(quarantine)
+            .where(quarantine.c.id == entry_id)
+            .values(released_reference=result.reference)
+        )
+        if result.outcome == "already_stored":
+            continue  # noted when it was stored
+        row = (
+            await conn.execute(
+                select(quarantine.c.reason, quarantine.c.reviewed_by).where(
+                    quarantine.c.id == entry_id
+                )
+            )
+        ).first()
+        await conn.execute(
+            insert(events).values(
+                conversation_id=result.conversation_id,
+                kind="released",
+                actor=((row.reviewed_by if row is not None else None) or "operator")[:100],
+                data={
+                    "quarantine_id": entry_id,
+                    "reason": row.reason if row is not None else "",
+                },
+                created_at=stamp,
+            )
+        )
