@@ -46,7 +46,7 @@ class TeamSettings:
     sla: TeamSla = field(default_factory=TeamSla)
 
 
-AlertKind = Literal["sla_warning", "sla_breached", "sla_escalated"]
+AlertKind = Literal["sla_warning", "sla_breached", "sla_escalated", "unanswered"]
 ALERT_KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
 
 
@@ -72,7 +72,7 @@ class AlertSettings:
         tuple[str, ...],
         Rule(read=_chat_ids, each=matching(r"-?\d+", "must be a chat id (a number)")),
     ] = ()
-    kinds: tuple[AlertKind, ...] = ("sla_breached", "sla_escalated")
+    kinds: tuple[AlertKind, ...] = ("sla_breached", "sla_escalated", "unanswered")
 
 
 CANNED_FIELDS = ("customer", "ticket", "agent", "team")

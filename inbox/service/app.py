@@ -45,9 +45,11 @@ from inbox.service.channels import WEB_CHANNELS, make_connectors
 from inbox.service.model import learned_history, model_path, start_process_embedder
 from inbox.service.roles import ROLES
 from inbox.service.web_role import WebParts, listen, web_app, web_runner
+from inbox.sla.unanswered import UnansweredWatcher, unanswered_json
 from inbox.sla.watcher import AlertRecipients, SlaAlert, SlaWatcher
 from inbox.store.engine import create_engine, highest_reference, migrate
 from inbox.store.kb import KnowledgeBase, summary_line
+from inbox.store.ledger import LedgerEntry
 from inbox.store.outbox_rows import OutboxRows
 from inbox.store.sla_clocks import SlaClocks, clocks_for
 from inbox.web.health import HealthRoutes, register_gauges, serve_health
@@ -104,6 +106,7 @@ class InboxService:
         self.connectors: list[Connector] = []
         self.incidents: IncidentWatcher | None = None
         self.sla: SlaWatcher | None = None
+        self.unanswered: UnansweredWatcher | None = None
         self.metrics = Metrics()
         self.live = LiveHub()
         # The customer's signed links (rating, article, the bot's yes/no), shared by the
@@ -192,6 +195,15 @@ class InboxService:
         recipients = AlertRecipients(tuple(to), s.alerts.kinds, s.web.public_url)
         self.sla = SlaWatcher(engine, clocks, on_alert=alerted, recipients=recipients)
         self._spawn(self.sla.run(self.stopping), "sla-watcher")
+
+        def unanswered(entries: list[LedgerEntry]) -> None:
+            self.live.publish(*(LiveEvent("sla", e.team, unanswered_json(e)) for e in entries))
+            self.outbox_wake.set()
+
+        self.unanswered = UnansweredWatcher(
+            engine, self.queue, s.ledger, recipients=recipients, on_alert=unanswered
+        )
+        self._spawn(self.unanswered.run(self.stopping), "unanswered-watcher")
         tools = BotTools(s, clocks, self.links)
         self._spawn(run_settler(engine, tools, self.stopping), "bot-settler")
         return self.sla

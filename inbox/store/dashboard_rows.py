@@ -25,13 +25,15 @@ WAITING = (Status.NEW.value, Status.OPEN.value)  # waiting on an agent
 OPEN = (*WAITING, Status.PENDING.value)
 AT_RISK_ROWS = 50
 ALERT_ROWS = 30
-# SLA alerts, and answers that keep failing to reach the customer (or were given up on).
+# SLA alerts, answers that keep failing to reach the customer (or were given up on), and
+# contacts left unanswered (inbox.sla.unanswered).
 ALERT_KINDS = (
     "sla_warning",
     "sla_breached",
     "sla_escalated",
     "delivery_delayed",
     "delivery_failed",
+    "unanswered",
 )
 CSAT_DAYS = 30
 PERIODS = (7, 30, 90)  # the days a supervisor may look back over for the bot

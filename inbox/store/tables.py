@@ -398,3 +398,12 @@ kb_article_versions = Table(
     Column("created_at", Float, nullable=False),
     Column("created_by", String(100), nullable=False),  # "import" or an agent's name
 )
+
+# Unanswered contacts already raised to supervisors (inbox.sla.unanswered): once each.
+ledger_alerts = Table(
+    "ledger_alerts",
+    metadata,
+    Column("source", String(20), primary_key=True),  # message | command | quarantine | ...
+    Column("source_id", String(200), primary_key=True),
+    Column("raised_at", Float, nullable=False),
+)

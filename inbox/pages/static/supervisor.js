@@ -31,7 +31,7 @@
   }
 
   function alertLine(data) {
-    var words = { sla_warning: "warning", sla_breached: "breached", sla_escalated: "escalated" };
+    var words = { sla_warning: "warning", sla_breached: "breached", sla_escalated: "escalated", unanswered: "unanswered" };
     var item = document.createElement("li");
     item.className = data.kind === "sla_warning" ? "sla-warning" : "sla-breached";
     item.textContent = (words[data.kind] || data.kind) + ": " + data.ticket + " (" + data.team +
