@@ -15,9 +15,7 @@ from dataclasses import asdict
 from inbox.cli.store_access import open_store
 from inbox.config.settings import Settings
 from inbox.queue import open_queue
-from inbox.store.ledger import LedgerEntry, LedgerReport, ledger_report
-
-DEAD_LETTERS_READ = 10_000  # the queue's dead letters read into one report, newest first
+from inbox.store.ledger import DEAD_LETTERS_READ, LedgerEntry, LedgerReport, ledger_report
 
 
 async def read_report(settings: Settings, days: float | None) -> LedgerReport:

@@ -17,9 +17,11 @@ from inbox.config.settings import Settings
 from inbox.models import Envelope, RoutingDecision, TriageDecision
 from inbox.pipeline.routing import RoutingService
 from inbox.pipeline.triaging import TriageService
-from inbox.queue import open_queue
+from inbox.queue import Queue, open_queue
 from inbox.service.model import learned_history, load_embedder
+from inbox.store.dead_letter_reviews import dead_letter_notes, dismiss_dead_letter
 from inbox.store.files import Quarantine, QuarantineEntry
+from inbox.store.ledger import DEAD_LETTERS_READ
 from inbox.store.quarantine_review import confirm_spam, dismiss, release
 from inbox.text import embedding_text
 
@@ -86,20 +88,49 @@ def cmd_route(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_queue(settings: Settings, args: argparse.Namespace) -> int:
-    """Shows what waits in the queue and what was dead-lettered, with reasons."""
+    """Shows what waits in the queue and what was dead-lettered, with reasons; puts a dead
+    letter back (``--retry``) or records that it holds no contact (``--dismiss``)."""
 
-    async def run() -> None:
+    async def run() -> int:
         queue = await open_queue(settings.queue)
         try:
+            if args.retry is not None:
+                return await _requeue(queue, args.retry)
+            if args.dismiss is not None:
+                return await _dismiss(settings, queue, args)
             print(f"pending: {await queue.pending()}")
             dead = await queue.dead_letters(args.limit)
+            async with open_store(settings) as engine, engine.connect() as conn:
+                notes = await dead_letter_notes(conn, [d.item_id for d in dead])
             print(f"dead letters: {len(dead)}")
             for d in dead:
                 print(f"  item {d.item_id} after {d.attempts} tries: {d.reason}")
+                if d.item_id in notes:
+                    print(f"      {notes[d.item_id]}")
+            if dead:
+                print("put one back: inbox queue --retry ID; no contact in it: --dismiss ID")
+            return 0
         finally:
             await queue.close()
 
-    asyncio.run(run())
+    return asyncio.run(run())
+
+
+async def _requeue(queue: Queue, item_id: str) -> int:
+    if not await queue.requeue_dead(item_id):
+        print(f"no dead letter {item_id}", file=sys.stderr)
+        return 1
+    print(f"dead letter {item_id} is back in the queue for a fresh set of tries")
+    return 0
+
+
+async def _dismiss(settings: Settings, queue: Queue, args: argparse.Namespace) -> int:
+    if args.dismiss not in {d.item_id for d in await queue.dead_letters(DEAD_LETTERS_READ)}:
+        print(f"no dead letter {args.dismiss}", file=sys.stderr)
+        return 1
+    async with open_store(settings) as engine:
+        await dismiss_dead_letter(engine, args.dismiss, args.by, args.note)
+    print(f"dead letter {args.dismiss} dismissed: the ledger no longer counts it as unanswered")
     return 0
 
 
@@ -179,6 +210,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
     queue = sub.add_parser("queue", help="queue depth and dead letters")
     queue.add_argument("--limit", type=int, default=20)
+    queue.add_argument("--retry", metavar="ID", help="put dead letter ID back in the queue")
+    queue.add_argument(
+        "--dismiss", metavar="ID", help="record that dead letter ID holds no customer contact"
+    )
+    queue.add_argument("--by", default="cli", help="who dismisses (with --dismiss)")
+    queue.add_argument("--note", default="", help="what was found (with --dismiss)")
     queue.set_defaults(func_settings=cmd_queue)
 
     kept = sub.add_parser("quarantine", help="messages that could not become tickets")

@@ -121,6 +121,11 @@ class Queue(Sink, Protocol):
         """Items given up on, newest first, with their reasons."""
         ...
 
+    async def requeue_dead(self, item_id: str) -> bool:
+        """Puts a dead letter back in the queue for a fresh set of tries (after the cause
+        was fixed); False if there is no such dead letter."""
+        ...
+
     async def dead_count(self) -> int:
         """How many items were dead-lettered (and are kept)."""
         ...

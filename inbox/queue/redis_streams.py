@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -73,17 +74,26 @@ end
 return out
 """
 
+# The payload and reference among an entry's fields. Used by the scripts below.
+_FIELDS = """
+local function payload_and_reference(fields)
+  local payload, reference = '', ''
+  for j = 1, #fields, 2 do
+    if fields[j] == 'payload' then payload = fields[j + 1] end
+    if fields[j] == 'reference' then reference = fields[j + 1] end
+  end
+  return payload, reference
+end
+"""
+
 # Moves one pending entry to the dead-letter stream. Used by the two scripts below.
-_BURY = """
+_BURY = (
+    _FIELDS
+    + """
 local function bury(stream, dead, reasons, group, id, attempts, why)
   local entry = redis.call('XRANGE', stream, id, id)
   if #entry == 1 then
-    local fields = entry[1][2]
-    local payload, reference = '', ''
-    for j = 1, #fields, 2 do
-      if fields[j] == 'payload' then payload = fields[j + 1] end
-      if fields[j] == 'reference' then reference = fields[j + 1] end
-    end
+    local payload, reference = payload_and_reference(entry[1][2])
     redis.call('XADD', dead, '*', 'payload', payload, 'reference', reference,
                'attempts', attempts, 'reason', why, 'entry', id)
   end
@@ -92,6 +102,21 @@ local function bury(stream, dead, reasons, group, id, attempts, why)
   redis.call('HDEL', reasons, id)
 end
 """
+)
+
+# KEYS: stream, dead. ARGV: the dead letter's id. Puts it back on the stream as a new
+# entry (a fresh delivery counter: a fresh set of tries). Returns 1, or 0 if not there.
+_REQUEUE = (
+    _FIELDS
+    + """
+local entry = redis.call('XRANGE', KEYS[2], ARGV[1], ARGV[1])
+if #entry == 0 then return 0 end
+local payload, reference = payload_and_reference(entry[1][2])
+redis.call('XADD', KEYS[1], '*', 'payload', payload, 'reference', reference)
+redis.call('XDEL', KEYS[2], ARGV[1])
+return 1
+"""
+)
 
 # KEYS: stream, dead, reasons
 # ARGV: group, consumer, min_idle_ms, count, max_attempts
@@ -113,12 +138,8 @@ for _, entry in ipairs(claimed[2]) do
       why = (why and (why .. '; ') or '') .. 'worker lease expired'
       bury(KEYS[1], KEYS[2], KEYS[3], ARGV[1], id, attempts - 1, why)
     else
-      local payload, reference = '', '0'
-      local fields = entry[2]
-      for j = 1, #fields, 2 do
-        if fields[j] == 'payload' then payload = fields[j + 1] end
-        if fields[j] == 'reference' then reference = fields[j + 1] end
-      end
+      local payload, reference = payload_and_reference(entry[2])
+      if reference == '' then reference = '0' end
       out[#out + 1] = id
       out[#out + 1] = attempts
       out[#out + 1] = payload
@@ -222,6 +243,7 @@ class RedisStreamsQueue:
         self._ack = self.redis.register_script(_ACK)
         self._reserve = self.redis.register_script(_RESERVE)
         self._release = self.redis.register_script(_RELEASE)
+        self._requeue = self.redis.register_script(_REQUEUE)
         self._released: asyncio.Task[None] | None = None
 
     async def _call(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
@@ -378,6 +400,14 @@ class RedisStreamsQueue:
         args: list[str | int] = [GROUP, "backing-off", item_id, reason, s.max_attempts, idle_ms]
         outcome = await self._call("backing off", lambda: self._retry(keys, args))
         return int(outcome) != 0
+
+    async def requeue_dead(self, item_id: str) -> bool:
+        """Moves a dead letter back onto the stream, for a fresh set of tries."""
+        if not re.fullmatch(r"\d+-\d+", item_id):  # not a stream entry's id
+            return False
+        keys = [self.keys.stream, self.keys.dead]
+        done = await self._call("requeueing a dead letter", lambda: self._requeue(keys, [item_id]))
+        return int(done) == 1
 
     async def _attempts(self, item_id: str) -> int:
         async def read() -> int:

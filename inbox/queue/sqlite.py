@@ -341,6 +341,21 @@ class SqliteQueue:
 
         return await self._run(read)
 
+    async def requeue_dead(self, item_id: str) -> bool:
+        """Puts a dead letter back, ready at once, with its tries counted afresh."""
+        if not item_id.isdigit():
+            return False
+
+        def requeue() -> bool:
+            done = self.conn.execute(
+                "UPDATE items SET state='ready', attempts=0, available_at=?, claimed_by=NULL,"
+                " lease_until=NULL WHERE id=? AND state='dead'",
+                (time.time(), int(item_id)),
+            )
+            return done.rowcount == 1
+
+        return await self._run(requeue)
+
     async def in_flight(self) -> int:
         """How many items are claimed and not yet done."""
 

@@ -21,7 +21,7 @@ from inbox.config.settings import LedgerSettings
 from inbox.queue import Queue
 from inbox.sla.watcher import AlertRecipients
 from inbox.store.engine import now
-from inbox.store.ledger import LedgerEntry, ledger_report
+from inbox.store.ledger import DEAD_LETTERS_READ, LedgerEntry, ledger_report
 from inbox.store.locks import serialize
 from inbox.store.outbound import OutboundDraft, queue_drafts
 from inbox.store.tables import ledger_alerts, messages
@@ -31,7 +31,6 @@ from inbox.waiting import nap
 log = logging.getLogger(__name__)
 CHECK_EVERY = 60.0
 KIND = "unanswered"
-DEAD_LETTERS_READ = 10_000
 
 
 class UnansweredWatcher:

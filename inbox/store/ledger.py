@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -33,11 +33,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from inbox.bot_words import BOT_ANSWER
 from inbox.config.settings import LedgerSettings
 from inbox.models import DeadLetter
+from inbox.store.dead_letter_reviews import dead_letter_notes
 from inbox.store.tables import bot_commands, conversations, events, messages, outbox, quarantine
 
 # The outbound kinds that answer a customer, and what each says about the contact.
 ANSWER_KINDS = ("acknowledgement", "handoff", BOT_ANSWER, "reply")
 SUPPRESSED_EVENT = "acknowledgement_suppressed"
+DEAD_LETTERS_READ = 10_000  # the queue's dead letters read into one ledger, newest first
 
 
 class AnswerState(StrEnum):
@@ -127,17 +129,21 @@ def mark_unanswered(entry: LedgerEntry, stamp: float, unanswered_after: float) -
     """The entry, marked unanswered if it is owed an answer nobody has received yet."""
     owed = entry.delivery in (Delivery.PENDING, Delivery.FAILED, Delivery.NONE)
     if entry.state is AnswerState.DEAD_LETTER:
-        late = True  # given up on: waiting longer changes nothing
+        late = True  # given up on: waiting longer changes nothing (until it is requeued)
     else:
         late = stamp - entry.received_at >= unanswered_after
     return replace(entry, unanswered=owed and late)
 
 
-def dead_letter_entries(dead: Sequence[DeadLetter]) -> list[LedgerEntry]:
-    """The queue's dead letters as ledger entries: each is a contact nobody answered."""
+def dead_letter_entries(
+    dead: Sequence[DeadLetter], reviews: Mapping[str, str] | None = None
+) -> list[LedgerEntry]:
+    """The queue's dead letters as ledger entries: each is a contact nobody answered,
+    unless an operator dismissed it (``reviews``: item id -> what they found)."""
     entries = []
     for letter in dead:
         fields = _payload_fields(letter.payload)
+        review = (reviews or {}).get(letter.item_id)
         entries.append(
             LedgerEntry(
                 "dead letter",
@@ -146,8 +152,8 @@ def dead_letter_entries(dead: Sequence[DeadLetter]) -> list[LedgerEntry]:
                 str(fields.get("address", "")),
                 float(fields.get("received_at", 0.0) or 0.0),
                 AnswerState.DEAD_LETTER,
-                Delivery.NONE,
-                detail=f"after {letter.attempts} tries: {letter.reason}",
+                Delivery.NOT_NEEDED if review else Delivery.NONE,
+                detail=review or f"after {letter.attempts} tries: {letter.reason}",
             )
         )
     return entries
@@ -406,5 +412,6 @@ async def ledger_report(
     after = settings.unanswered_after_minutes * 60
     async with engine.connect() as conn:
         stored = await read_ledger(conn, since, stamp, after)
-    letters = [mark_unanswered(e, stamp, after) for e in dead_letter_entries(dead)]
+        reviews = await dead_letter_notes(conn, [d.item_id for d in dead])
+    letters = [mark_unanswered(e, stamp, after) for e in dead_letter_entries(dead, reviews)]
     return LedgerReport(since, stamp, tuple(stored + letters))

@@ -407,3 +407,15 @@ ledger_alerts = Table(
     Column("source_id", String(200), primary_key=True),
     Column("raised_at", Float, nullable=False),
 )
+
+# Dead letters an operator looked at (``inbox queue --dismiss``): the letter stays in the
+# queue's dead-letter list; the ledger stops counting it as unanswered.
+dead_letter_reviews = Table(
+    "dead_letter_reviews",
+    metadata,
+    Column("item_id", String(200), primary_key=True),
+    Column("review", String(20), nullable=False),  # dismissed
+    Column("reviewed_by", String(120), nullable=False),
+    Column("reviewed_at", Float, nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+)

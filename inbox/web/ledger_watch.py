@@ -13,10 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inbox.config.settings import LedgerSettings
 from inbox.queue import Queue
-from inbox.store.ledger import LedgerReport, ledger_report
+from inbox.store.ledger import DEAD_LETTERS_READ, LedgerReport, ledger_report
 
 READ_EVERY = 15.0
-DEAD_LETTERS_READ = 10_000
 
 
 class LedgerWatch:

@@ -5,6 +5,7 @@ exit status for cron (the ledger's states on both back-ends: tests/pipeline/test
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from inbox.config.settings import load_settings
 from inbox.errors import PermanentError
 from inbox.models import Envelope
 from inbox.pipeline.outbox import OutboxSender
+from inbox.queue import open_queue
 from inbox.store.accounts import Accounts
 from inbox.store.desk import Desk
 from inbox.store.outbox_rows import OutboxRows
@@ -68,3 +70,32 @@ def test_without_check_it_reports_and_exits_0(tmp_path: Path) -> None:
     done = run_inbox("ledger", config=config)
     assert done.returncode == 0, done.stderr
     assert "0 contacts, 0 unanswered" in done.stdout
+
+
+async def test_a_dead_letter_is_put_back_or_dismissed_from_the_command_line(
+    tmp_path: Path,
+) -> None:
+    config = config_file(tmp_path, queue={"path": str(tmp_path / "queue.db"), "max_attempts": 1})
+    settings = load_settings(config)
+    queue = await open_queue(settings.queue)
+    try:
+        mail = Envelope("scripted", "d-1", "scripted", "bo", "Refund please", time.time())
+        await queue.put([mail])
+        (item,) = await queue.claim("test", 10, 1.0)
+        await queue.retry(item.item_id, "ValueError: broken")
+        (letter,) = await queue.dead_letters()
+    finally:
+        await queue.close()
+    run = functools.partial(asyncio.to_thread, run_inbox, config=config)
+
+    listed = await run("queue")
+    assert f"item {letter.item_id} after 1 tries: ValueError: broken" in listed.stdout
+    assert (await run("ledger", "--check")).returncode == 1
+    assert (await run("queue", "--dismiss", "999")).returncode == 1
+    dismissed = await run("queue", "--dismiss", letter.item_id, "--by", "ops", "--note", "a test")
+    assert dismissed.returncode == 0, dismissed.stderr
+    assert "dismissed by ops: a test" in (await run("queue")).stdout
+    assert (await run("ledger", "--check")).returncode == 0
+    back = await run("queue", "--retry", letter.item_id)
+    assert back.returncode == 0 and "back in the queue" in back.stdout
+    assert "dead letters: 0" in (await run("queue")).stdout

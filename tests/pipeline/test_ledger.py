@@ -17,11 +17,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inbox.config.settings import LedgerSettings, Settings
-from inbox.errors import PermanentError
+from inbox.errors import Conflict, PermanentError
 from inbox.models import DeadLetter, Envelope, MessageMeta
 from inbox.pipeline.outbox import OutboxSender
 from inbox.queue import open_queue
 from inbox.store.accounts import Accounts
+from inbox.store.dead_letter_reviews import dismiss_dead_letter
 from inbox.store.desk import Desk
 from inbox.store.ledger import AnswerState, Delivery, LedgerEntry, LedgerReport, ledger_report
 from inbox.store.outbox_rows import OutboxRows
@@ -171,7 +172,9 @@ async def test_a_command_is_answered_by_its_service_answer(
     assert (answered.delivery, answered.unanswered) == (Delivery.SENT, False)
 
 
-async def test_a_dead_letter_is_unanswered_at_once(engine: AsyncEngine, settings: Settings) -> None:
+async def test_a_dead_letter_is_unanswered_at_once_until_dismissed(
+    engine: AsyncEngine, settings: Settings
+) -> None:
     queue = await open_queue(replace(settings.queue, max_attempts=1, retry_backoff=0.01))
     try:
         await queue.put([_mail("eve", "Where is my refund?")])
@@ -188,3 +191,10 @@ async def test_a_dead_letter_is_unanswered_at_once(engine: AsyncEngine, settings
         "eve",
     )
     assert letter.unanswered and "the store refused it" in letter.detail
+
+    await dismiss_dead_letter(engine, letter.source_id, "ops", "a load test's message")
+    (looked_at,) = _entries(await _ledger(engine, 0.0, dead), "dead letter")
+    assert (looked_at.delivery, looked_at.unanswered) == (Delivery.NOT_NEEDED, False)
+    assert looked_at.detail == "dismissed by ops: a load test's message"
+    with pytest.raises(Conflict, match="dismissed already, by ops"):
+        await dismiss_dead_letter(engine, letter.source_id, "sue", "again")

@@ -129,6 +129,23 @@ async def test_retry_backs_off_then_dead_letters_with_reason(queue: Queue) -> No
     assert await queue.pending() == 0
 
 
+async def test_a_dead_letter_put_back_gets_a_fresh_set_of_tries(queue: Queue) -> None:
+    await queue.put([envelope("fixed-later", "where is my parcel")])
+    for attempt in range(1, 4):
+        (item,) = await queue.claim("w", 10, block=3)
+        await queue.retry(item.item_id, f"the store refused it ({attempt})")
+    (dead,) = await queue.dead_letters()
+    assert await queue.requeue_dead("12345-0") is False  # no such letter
+    assert await queue.requeue_dead("not an id") is False
+    assert await queue.requeue_dead(dead.item_id) is True
+    assert await queue.dead_letters() == [] and await queue.dead_count() == 0
+    (again,) = await queue.claim("w", 10, block=3)
+    assert again.attempts == 1 and json.loads(again.payload)["text"] == "where is my parcel"
+    assert await queue.requeue_dead(dead.item_id) is False  # put back once
+    await queue.ack([again.item_id])
+    assert await queue.pending() == 0
+
+
 async def test_lease_expiring_on_last_try_dead_letters(queue_settings: QueueSettings) -> None:
     q = await open_queue(replace(queue_settings, max_attempts=1))
     await q.put([envelope("a")])
