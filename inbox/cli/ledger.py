@@ -37,7 +37,7 @@ def _line(e: LedgerEntry) -> str:
     ticket = f"#{e.reference}" if e.reference else "-"
     why = f"  {e.detail}" if e.detail else ""
     return (
-        f"  {ticket:<7} {e.channel:<10} {e.address[:40]:<40} {_when(e.received_at)}  "
+        f"  {ticket:<7} {e.channel:<10} {e.shown_address[:40]:<40} {_when(e.received_at)}  "
         f"{e.source} {e.source_id}: {e.state.value}, {e.delivery.value}{why}"
     )
 

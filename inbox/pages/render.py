@@ -11,6 +11,8 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup, escape
 
+from inbox.form_identity import shown_address
+
 STATIC = Path(__file__).resolve().parent / "static"
 """The style sheet, scripts and licences the pages link to, served at ``/static``."""
 
@@ -36,6 +38,7 @@ def relative_time(stamp: float | None) -> str:
 
 
 _env.filters["relative"] = relative_time
+_env.filters["shown_sender"] = lambda sender, channel: shown_address(channel, sender)
 _SIGNED = r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"
 # Our own links in our messages: a rating, the bot's yes/no page, a knowledge-base article.
 RATING_LINK = re.compile(

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.bot_words import BOT_ANSWER
 from inbox.config.settings import LedgerSettings
+from inbox.form_identity import shown_address
 from inbox.models import DeadLetter
 from inbox.store.dead_letter_reviews import dead_letter_notes
 from inbox.store.tables import bot_commands, conversations, events, messages, outbox, quarantine
@@ -83,6 +84,22 @@ class LedgerEntry:
     outbox_id: int | None = None
     unanswered: bool = False
     team: str = ""  # the ticket's team; "" for what no team owns yet (quarantine, ...)
+
+    @property
+    def summary(self) -> str:
+        """The answer and its delivery, as a supervisor reads them."""
+        if self.delivery is Delivery.NONE:
+            waiting = {
+                AnswerState.QUARANTINED: "quarantined: waiting for a review",
+                AnswerState.DEAD_LETTER: "dead-lettered: never processed",
+            }
+            return waiting.get(self.state, "no answer at all")
+        return f"{self.state.value}; delivery {self.delivery.value}"
+
+    @property
+    def shown_address(self) -> str:
+        """The address as a person reads it (a form sender's, as they typed it)."""
+        return shown_address(self.channel, self.address)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,9 @@ from inbox.errors import QueueUnavailable
 from inbox.models import Envelope
 from inbox.queue.redis_keys import RedisKeys
 from inbox.queue.redis_streams import RedisStreamsQueue
+from inbox.store.dead_letter_reviews import dismiss_dead_letter
+from inbox.store.engine import create_engine
+from inbox.store.ledger import ledger_report
 from tests.support.config import make_raw_config
 from tests.support.store import assert_each_stored_once, store_of
 from tests.support.waiting import until
@@ -150,9 +153,46 @@ async def test_workers_killed_every_second_lose_and_repeat_nothing(
         dead = await queue.dead_letters(limit=100)
         assert sorted(d.payload for d in dead) == ["{broken"] * POISON
         assert all("payload is not JSON" in d.reason for d in dead)
+        await _reconciles(config, settings, queue, tmp_path / "web.log")
         print(f"{MESSAGES} messages, {kills} workers killed, {POISON} poison dead-lettered")
     finally:
         await queue.close()
+
+
+async def _reconciles(
+    config: Path, settings: Settings, queue: RedisStreamsQueue, log: Path
+) -> None:
+    """The answer ledger of the end state: once the web process has delivered the form
+    acknowledgements and an operator has dismissed the poison (no contact in it), no
+    contact is unanswered, even a day later."""
+    store = store_of(settings)
+    with log.open("ab") as errors:
+        web, _base = await start_service(
+            config,
+            stderr=errors,
+            env={**os.environ, "INBOX_SECRET": "chaos"},
+            serve_args=("--role", "web"),
+        )
+    try:
+        unsent = "SELECT count(*) FROM outbox WHERE state <> 'sent'"
+        await until(lambda: store.count(unsent) == 0, timeout=300, interval=0.5)
+    finally:
+        web.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(web.wait(), 60)
+    engine = create_engine(settings.store.url)
+    try:
+        dead = await queue.dead_letters(limit=100)
+        for letter in dead:
+            await dismiss_dead_letter(engine, letter.item_id, "ops", "a broken test payload")
+        report = await ledger_report(
+            engine, settings.ledger, await queue.dead_letters(limit=100), time.time() + 86400
+        )
+    finally:
+        await engine.dispose()
+    assert len(report.entries) == MESSAGES + POISON
+    assert report.unanswered == []
+    delivered = {e.delivery.value for e in report.entries if e.source == "message"}
+    assert delivered == {"sent"}
 
 
 @pytest.fixture

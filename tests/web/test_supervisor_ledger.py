@@ -57,7 +57,7 @@ async def test_an_acknowledgement_nobody_received_shows_to_its_teams_supervisor_
 
     mine = await _panel(base, "sue")
     assert 'id="unanswered"' in mine and f'href="/agent#{reference}"' in mine
-    assert "acknowledged, waiting for an agent</td><td>failed" in mine
+    assert "acknowledged, waiting for an agent; delivery failed" in mine
     assert "bot was blocked by the user" in mine
     theirs = await _panel(base, "oli")
     assert 'id="unanswered-none"' in theirs and f"#{reference}" not in theirs
