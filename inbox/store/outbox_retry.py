@@ -14,8 +14,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.errors import Conflict, NotFound
 from inbox.store.engine import now
-from inbox.store.tables import outbox
+from inbox.store.tables import conversations, outbox
 from inbox.store.writes import record_event
+
+
+@dataclass(frozen=True)
+class FailedRow:
+    """A delivery given up on, as the command line lists it."""
+
+    outbox_id: int
+    channel: str
+    address: str
+    kind: str
+    reference: int | None  # its conversation's ticket number; None for a service answer
+    error: str
 
 
 @dataclass(frozen=True)
@@ -78,3 +90,35 @@ async def retry_delivery(engine: AsyncEngine, outbox_id: int, actor: str) -> Ret
     """``retry_failed`` in a transaction of its own (the command line's way in)."""
     async with engine.begin() as conn:
         return await retry_failed(conn, outbox_id, actor)
+
+
+async def failed_rows(engine: AsyncEngine, limit: int = 100) -> list[FailedRow]:
+    """The failed deliveries, oldest first, at most ``limit``."""
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(
+                    outbox.c.id,
+                    outbox.c.channel,
+                    outbox.c.address,
+                    outbox.c.kind,
+                    conversations.c.reference,
+                    outbox.c.last_error,
+                )
+                .outerjoin(conversations, conversations.c.id == outbox.c.conversation_id)
+                .where(outbox.c.state == "failed")
+                .order_by(outbox.c.id)
+                .limit(limit)
+            )
+        ).all()
+    return [
+        FailedRow(
+            outbox_id=int(r.id),
+            channel=r.channel,
+            address=r.address,
+            kind=r.kind,
+            reference=None if r.reference is None else int(r.reference),
+            error=r.last_error or "",
+        )
+        for r in rows
+    ]

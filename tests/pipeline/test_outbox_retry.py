@@ -10,45 +10,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
 
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inbox.config.settings import OutboxSettings, Settings
-from inbox.errors import Conflict, NotFound, PermanentError, TransientError
-from inbox.models import Envelope, Outbound
-from inbox.pipeline.outbox import OutboxSender
-from inbox.queue import Sink
+from inbox.config.settings import Settings
+from inbox.errors import Conflict, NotFound, TransientError
 from inbox.store.outbox_retry import Retried, retry_delivery
 from inbox.store.outbox_rows import OutboxRows
 from inbox.store.tables import events, outbox
-from tests.support.tickets import ingest_tickets, migrated_engine
+from tests.support.refusing_channel import RefusingChannel, failed_acknowledgement
+from tests.support.tickets import migrated_engine
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.both_backends
-
-
-@dataclass
-class RefusingChannel:
-    """Answers each send with the next scripted error, then accepts."""
-
-    name: str = "scripted"
-    errors: list[Exception] = field(default_factory=list)
-    sent: list[int] = field(default_factory=list)
-
-    async def run(self, sink: Sink) -> None:
-        await asyncio.Event().wait()
-
-    async def send(self, outbound: Outbound) -> str:
-        if self.errors:
-            raise self.errors.pop(0)
-        self.sent.append(outbound.outbox_id)
-        return f"id-{outbound.outbox_id}"
-
-    async def close(self) -> None:
-        return None
 
 
 @pytest.fixture
@@ -56,28 +32,6 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     engine = await migrated_engine(settings)
     yield engine
     await engine.dispose()
-
-
-def _fast(settings: Settings) -> OutboxSettings:
-    return replace(settings.outbox, retry_backoff=0.01, retry_backoff_max=0.02, poll_interval=0.01)
-
-
-async def _failed_acknowledgement(
-    engine: AsyncEngine, settings: Settings, channel: RefusingChannel
-) -> tuple[OutboxSender, int]:
-    """A ticket whose acknowledgement the channel refused for good; the sender and row."""
-    envelope = Envelope("scripted", "m-1", "scripted", "ann", "hello", time.time())
-    async with engine.begin() as conn:
-        await ingest_tickets(conn, settings, [envelope], first_reference=3000)
-    sender = OutboxSender(
-        OutboxRows(engine), {"scripted": channel}, _fast(settings), asyncio.Event()
-    )
-    channel.errors.append(PermanentError("550 5.1.1 mailbox unavailable"))
-    await sender.send_due()
-    async with engine.connect() as conn:
-        row_id, state = (await conn.execute(select(outbox.c.id, outbox.c.state))).one()
-    assert state == "failed"
-    return sender, int(row_id)
 
 
 async def _row(engine: AsyncEngine, row_id: int) -> dict[str, object]:
@@ -90,7 +44,7 @@ async def test_two_presses_at_once_put_a_failed_row_back_once_with_a_fresh_clock
     engine: AsyncEngine, settings: Settings
 ) -> None:
     channel = RefusingChannel()
-    sender, row_id = await _failed_acknowledgement(engine, settings, channel)
+    sender, row_id = await failed_acknowledgement(engine, settings, channel)
     # Queued four days ago (past the 72 h give-up), and supervisors were told it lagged.
     assert await OutboxRows(engine).mark_delayed(row_id, "slow", 3600.0)
     async with engine.begin() as conn:
@@ -144,7 +98,7 @@ async def test_only_a_failed_row_can_be_tried_again(
     engine: AsyncEngine, settings: Settings
 ) -> None:
     channel = RefusingChannel()
-    sender, row_id = await _failed_acknowledgement(engine, settings, channel)
+    sender, row_id = await failed_acknowledgement(engine, settings, channel)
     await retry_delivery(engine, row_id, "ada")
     with pytest.raises(Conflict, match="is pending, not failed"):
         await retry_delivery(engine, row_id, "ada")
