@@ -6,7 +6,8 @@ from pathlib import Path
 
 from inbox.config.settings import load_settings
 from tests.support.cli import config_file, run_inbox
-from tests.support.refusing_channel import RefusingChannel, failed_acknowledgement
+from tests.support.failed_delivery import failed_acknowledgement
+from tests.support.scripted_channel import ScriptedChannel
 from tests.support.store import store_of
 from tests.support.tickets import migrated_engine
 
@@ -16,7 +17,7 @@ async def test_list_the_failed_deliveries_and_retry_one(tmp_path: Path) -> None:
     settings = load_settings(config)
     engine = await migrated_engine(settings)
     try:
-        _sender, row_id = await failed_acknowledgement(engine, settings, RefusingChannel())
+        _sender, row_id = await failed_acknowledgement(engine, settings, ScriptedChannel())
     finally:
         await engine.dispose()
 

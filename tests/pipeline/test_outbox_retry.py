@@ -20,7 +20,8 @@ from inbox.errors import Conflict, NotFound, TransientError
 from inbox.store.outbox_retry import Retried, retry_delivery
 from inbox.store.outbox_rows import OutboxRows
 from inbox.store.tables import events, outbox
-from tests.support.refusing_channel import RefusingChannel, failed_acknowledgement
+from tests.support.failed_delivery import CUSTOMER, failed_acknowledgement
+from tests.support.scripted_channel import ScriptedChannel
 from tests.support.tickets import migrated_engine
 from tests.support.waiting import until
 
@@ -43,7 +44,7 @@ async def _row(engine: AsyncEngine, row_id: int) -> dict[str, object]:
 async def test_two_presses_at_once_put_a_failed_row_back_once_with_a_fresh_clock(
     engine: AsyncEngine, settings: Settings
 ) -> None:
-    channel = RefusingChannel()
+    channel = ScriptedChannel()
     sender, row_id = await failed_acknowledgement(engine, settings, channel)
     # Queued four days ago (past the 72 h give-up), and supervisors were told it lagged.
     assert await OutboxRows(engine).mark_delayed(row_id, "slow", 3600.0)
@@ -83,7 +84,7 @@ async def test_two_presses_at_once_put_a_failed_row_back_once_with_a_fresh_clock
     # the press, not from when the row was first queued.
     state = await OutboxRows(engine).retry_state(row_id)
     assert state.age < 60 and state.attempts == 0 and not state.alerted
-    channel.errors.append(TransientError("421 try later"))
+    channel.failures[CUSTOMER] = [TransientError("421 try later")]
 
     async def sent() -> bool:
         await sender.send_due()
@@ -97,7 +98,7 @@ async def test_two_presses_at_once_put_a_failed_row_back_once_with_a_fresh_clock
 async def test_only_a_failed_row_can_be_tried_again(
     engine: AsyncEngine, settings: Settings
 ) -> None:
-    channel = RefusingChannel()
+    channel = ScriptedChannel()
     sender, row_id = await failed_acknowledgement(engine, settings, channel)
     await retry_delivery(engine, row_id, "ada")
     with pytest.raises(Conflict, match="is pending, not failed"):
