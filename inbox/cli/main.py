@@ -27,6 +27,7 @@ FAMILIES: dict[str, str] = {
     "queue": "inbox.cli.routing",
     "quarantine": "inbox.cli.routing",
     "ledger": "inbox.cli.ledger",
+    "outbox": "inbox.cli.outbox",
     "kb": "inbox.cli.kb",
     "eval": "inbox.cli.eval",
     "train": "inbox.cli.train",

@@ -1,5 +1,6 @@
 """The desk's answers to the customer: a reply on a channel of theirs, an internal note,
-and the resolution (with its one request for a rating).
+the resolution (with its one request for a rating), and another try at an answer whose
+delivery failed.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from inbox.sla.policy import RESPONSES, Target
 from inbox.store.accounts import Agent
 from inbox.store.bot_rows import take_from_bot
 from inbox.store.desk_scope import DeskScope
+from inbox.store.outbox_retry import Retried, retry_failed
 from inbox.store.ratings import ask_for_rating
-from inbox.store.tables import conversations, messages
+from inbox.store.tables import conversations, messages, outbox
 from inbox.store.writes import queue_outbound, record_event
 
 
@@ -138,6 +140,22 @@ class DeskAnswers(DeskScope):
             ).scalar_one()
             await record_event(conn, row.id, "noted", agent.name, {"message_id": message_id})
         return int(message_id)
+
+    async def retry_delivery(self, agent: Agent, reference: int, message_id: int) -> Retried:
+        """Sends the conversation's message ``message_id`` again after its delivery failed
+        for good (the customer unblocked the bot, the mail server was fixed). NotFound
+        unless the message is this conversation's and has a delivery; Conflict unless that
+        delivery failed (another agent already tried it again, say)."""
+        async with self.engine.begin() as conn:
+            row = await self._visible(conn, agent, reference, lock=True)
+            outbox_id = await conn.scalar(
+                select(outbox.c.id)
+                .join(messages, messages.c.id == outbox.c.message_id)
+                .where(messages.c.id == message_id, messages.c.conversation_id == row.id)
+            )
+            if outbox_id is None:
+                raise NotFound(f"#{reference} has no delivery of message {message_id}")
+            return await retry_failed(conn, int(outbox_id), agent.name)
 
     async def resolve(self, agent: Agent, reference: int) -> None:
         """Marks the conversation resolved; a new customer message reopens it."""

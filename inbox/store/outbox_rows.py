@@ -21,8 +21,8 @@ _earlier = aliased(outbox)
 
 @dataclass(frozen=True)
 class RetryState:
-    """A failed row's history: leases taken, seconds since it was queued, and whether
-    supervisors were told it keeps failing."""
+    """A failed row's history: leases taken, seconds since it was queued (or last put
+    back by hand), and whether supervisors were told it keeps failing."""
 
     attempts: int
     age: float
@@ -173,18 +173,22 @@ class OutboxRows:
         ]
 
     async def retry_state(self, outbox_id: int) -> RetryState:
-        """How often and how long the row has been tried, and whether supervisors know."""
+        """How often and how long the row has been tried, and whether supervisors know.
+        A row an agent tried again counts its age from then: it gets the whole retry
+        window again, however long it sat failed."""
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    select(outbox.c.attempts, outbox.c.created_at, outbox.c.delay_alerted_at).where(
-                        outbox.c.id == outbox_id
-                    )
+                    select(
+                        outbox.c.attempts,
+                        func.coalesce(outbox.c.retried_at, outbox.c.created_at).label("since"),
+                        outbox.c.delay_alerted_at,
+                    ).where(outbox.c.id == outbox_id)
                 )
             ).one()
         return RetryState(
             attempts=int(row.attempts or 0),
-            age=max(0.0, now() - float(row.created_at)),
+            age=max(0.0, now() - float(row.since)),
             alerted=row.delay_alerted_at is not None,
         )
 

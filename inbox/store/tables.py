@@ -173,6 +173,8 @@ outbox = Table(
     Column("parts_sent", Integer, nullable=False, default=0, server_default="0"),
     # When supervisors were told the row keeps failing (once; see [outbox] alert_after).
     Column("delay_alerted_at", Float, nullable=True),
+    # When a failed row was last put back by hand (its give-up clock starts again there).
+    Column("retried_at", Float, nullable=True),
     Index("ix_outbox_due", "state", "next_attempt_at"),
     Index("ix_outbox_line", "channel", "address", "state"),
     Index("ix_outbox_sent", "channel", "sent_at"),

@@ -80,6 +80,7 @@ class AgentApi:
             web.post("/api/conversations/{ref:\\d+}/assign", guard(self.assign)),
             web.get("/api/conversations/{ref:\\d+}/canned", guard(self.canned_replies)),
             web.post("/api/conversations/{ref:\\d+}/kb-draft", guard(self.kb_from_answer)),
+            web.post("/api/conversations/{ref:\\d+}/retry", guard(self.retry_delivery)),
             web.get("/api/kb", guard(self.kb_list)),
             web.post("/api/kb", guard(self.kb_create)),
             web.get("/api/kb/{article_id}", guard(self.kb_article)),
@@ -161,6 +162,8 @@ class AgentApi:
                     "GET /api/conversations/{ref}/canned": "canned replies, filled in",
                     "POST /api/conversations/{ref}/kb-draft": '{"message": id} a draft '
                     "article from an agent's answer and the customer's question before it",
+                    "POST /api/conversations/{ref}/retry": '{"message": id} send an answer '
+                    "whose delivery failed again (409 unless it failed)",
                     "GET /api/kb": "every article, any state, with its version in force",
                     "GET /api/kb/{id}": "an article's version in force and a waiting draft",
                     "POST /api/kb": '{"title", "body", "id", "team", "language", "tags": [], '
@@ -265,6 +268,15 @@ class AgentApi:
             raise _BadRequest("'into' must be a ticket number")
         reference = await self.desk.merge(agent, int(request.match_info["ref"]), into)
         return web.json_response({"merged_into": reference})
+
+    async def retry_delivery(self, request: web.Request, agent: Agent) -> web.Response:
+        """Tries again an answer whose delivery failed: pending now, sent by the outbox."""
+        message = (await _json_object(request)).get("message")
+        if isinstance(message, bool) or not isinstance(message, int):
+            raise _BadRequest("'message' must be a message id")
+        await self.desk.retry_delivery(agent, int(request.match_info["ref"]), message)
+        self.on_reply()  # wakes the sender
+        return web.json_response({"message_id": message, "delivery": "pending"}, status=202)
 
     async def teammates(self, request: web.Request, agent: Agent) -> web.Response:
         """The people who share a team with me (for assigning)."""

@@ -72,6 +72,7 @@ STAFF: dict[tuple[str, str], str] = {
     ("POST", "/api/conversations/{ref}/confirm"): "conversation",
     ("POST", "/api/conversations/{ref}/assign"): "conversation",
     ("POST", "/api/conversations/{ref}/kb-draft"): "conversation",
+    ("POST", "/api/conversations/{ref}/retry"): "conversation",
     ("GET", "/agent/kb"): "page",
     ("POST", "/agent/kb"): "page",
     ("GET", "/agent/kb/{article_id}"): "page",
@@ -91,6 +92,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "reassign": {"team": "orders"},
     "merge": {"into": 1},
     "assign": {"agent": None},
+    "retry": {"message": 1},
 }
 
 

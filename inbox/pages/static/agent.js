@@ -99,6 +99,67 @@
     });
   }
 
+  // "Try again" on an answer that was not delivered: it is queued again at once, and the
+  // page follows it (a second a look, for a minute at most) until it is sent or fails.
+  var retrying = {};  // message id -> true while its new try is under way
+  var watching = false;
+
+  function deliveries() {
+    var shown = {};
+    document.querySelectorAll("#messages li[data-delivery]").forEach(function (li) {
+      shown[li.getAttribute("data-message")] = li.getAttribute("data-delivery");
+    });
+    return shown;
+  }
+
+  // Messages on the server the agent has not seen: while there are any, the page is not
+  // re-rendered by itself (that would move `seen` past them and let an answer through).
+  function unseen(c) {
+    return c.messages.filter(function (m) {
+      return m.id > seen && !m.internal && m.author !== "bot" && !mine[m.id];
+    });
+  }
+
+  function watchRetries(ref, looks) {
+    if (watching) { return; }
+    watching = true;
+    (function look(left) {
+      var ids = Object.keys(retrying);
+      if (!ids.length || current !== ref || left <= 0) { watching = false; return; }
+      api("GET", "/api/conversations/" + ref).then(function (c) {
+        var settled = c.messages.filter(function (m) {
+          return retrying[m.id] && (m.delivery === "sent" || m.delivery === "failed");
+        });
+        if (!settled.length) { return null; }
+        settled.forEach(function (m) { delete retrying[m.id]; });
+        var failed = settled.filter(function (m) { return m.delivery === "failed"; });
+        var words = failed.length ? "Not delivered again: " + failed[0].delivery_error : "Delivered.";
+        if (unseen(c).length) { say(words); return null; }
+        return open(ref).then(function () { say(words); });
+      }).catch(function (err) { say(err.message); }).then(function () {
+        setTimeout(function () { look(left - 1); }, 1000);
+      });
+    }(looks));
+  }
+
+  function retryDelivery(button) {
+    var id = Number(button.getAttribute("data-message"));
+    button.disabled = true;
+    var ref = current;
+    api("POST", "/api/conversations/" + ref + "/retry", { message: id }).then(function () {
+      retrying[id] = true;
+      return api("GET", "/api/conversations/" + ref);
+    }).then(function (c) {
+      return (unseen(c).length ? Promise.resolve() : open(ref)).then(function () {
+        say("Sending again…");
+        watchRetries(ref, 60);
+      });
+    }).catch(function (err) {
+      say(err.message);
+      return open(ref);
+    });
+  }
+
   function changed(text) {
     $("changed").textContent = text;
     $("changed").hidden = false;
@@ -172,6 +233,7 @@
     if (buttons[button.id]) { buttons[button.id](button); }
     else if (button.classList.contains("file")) { download(button); }
     else if (button.classList.contains("make-draft")) { makeDraft(button); }
+    else if (button.classList.contains("retry-delivery")) { retryDelivery(button); }
   });
   $("conversation").addEventListener("change", function (event) {
     if (event.target.id !== "canned") { return; }
@@ -206,13 +268,17 @@
       refreshSoon();
       if (current === null || data.reference !== current) { return; }
       api("GET", "/api/conversations/" + current).then(function (c) {
-        var arrived = c.messages.filter(function (m) {
-          return m.id > seen && !m.internal && m.author !== "bot" && !mine[m.id];
-        });
+        var arrived = unseen(c);
         if (arrived.length) {
           changed(arrived.length + " new message(s) since you opened this conversation: " +
             "reload it before you answer.");
         }
+        var shown = deliveries();
+        var moved = c.messages.some(function (m) {
+          return shown[m.id] !== undefined && m.delivery !== shown[m.id];
+        });
+        if (moved && !arrived.length) { return open(current); }  // a delivery changed state
+        return null;
       }).catch(function (err) { say(err.message); });
     });
     source.addEventListener("reload", function () { window.location.reload(); });
