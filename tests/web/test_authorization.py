@@ -55,6 +55,8 @@ STAFF: dict[tuple[str, str], str] = {
     ("GET", "/supervisor/charts.json"): "supervisor",
     ("GET", "/supervisor/bot.json"): "supervisor",
     ("GET", "/supervisor/kb-gaps.csv"): "supervisor",
+    ("GET", "/supervisor/quarantine"): "supervisor",
+    ("POST", "/supervisor/quarantine/{entry_id}/{action}"): "page",
     ("GET", "/api/me"): "api",
     ("GET", "/api/conversations"): "api",
     ("POST", "/api/conversations/next"): "api",
@@ -110,6 +112,7 @@ def _routes(running: Running) -> set[tuple[str, str]]:
 
 def _url(running: Running, path: str, reference: int) -> str:
     path = path.replace("{article_id}", "opening-hours")  # a shipped example article
+    path = path.replace("{entry_id}/{action}", "1/spam")  # a quarantine entry's review
     return running.base + path.replace("{ref}", str(reference)).replace("{file}", "1")
 
 
