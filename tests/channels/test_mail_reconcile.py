@@ -1,0 +1,108 @@
+"""``inbox ledger --check`` against a real mailbox (Dovecot): the folder's UIDs against the
+UIDs the store noted with each mail (issue 19, reconciliation with the sources)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from inbox import tomlwrite
+from inbox.config.settings import Settings, parse_settings
+from inbox.reconcile.mailbox import LOST
+from inbox.service.app import InboxService
+from inbox.store.engine import create_engine
+from tests.support.cli import run_inbox
+from tests.support.config import without_bot
+from tests.support.mailbox import email_config, mail
+from tests.support.mailservers import Dovecot
+from tests.support.smtp_server import SmtpServer
+from tests.support.store import store_of
+from tests.support.waiting import until
+
+pytestmark = pytest.mark.both_backends
+
+
+async def _remove_message(settings: Settings, message_id: str) -> None:
+    """Deletes a customer's stored mail by hand, as an operator's mistake would."""
+    engine = create_engine(settings.store.url)
+    try:
+        async with engine.begin() as conn:
+            found = await conn.execute(
+                text(
+                    "SELECT id FROM messages WHERE direction = 'in' AND CAST(meta AS TEXT) LIKE :pattern"
+                ),
+                {"pattern": f"%{message_id}%"},
+            )
+            (row_id,) = found.one()
+            for table in ("attachments", "message_vectors"):
+                await conn.execute(
+                    text(f"DELETE FROM {table} WHERE message_id = :id"), {"id": row_id}
+                )
+            await conn.execute(text("DELETE FROM messages WHERE id = :id"), {"id": row_id})
+    finally:
+        await engine.dispose()
+
+
+def _check(config: Path) -> tuple[int, dict[str, Any]]:
+    done = run_inbox("ledger", "--check", "--json", config=config)
+    assert done.stdout.strip(), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+async def test_fetched_mail_reconciles_a_removed_one_is_missing_and_new_mail_waits(
+    tmp_path: Path,
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+    service_factory: Callable[[Settings], Awaitable[InboxService]],
+) -> None:
+    raw, user = email_config(tmp_path, dovecot, smtp_server, monkeypatch)
+    config = tmp_path / "config.toml"
+    config.write_text(tomlwrite.dumps(raw))
+    settings = without_bot(parse_settings(raw, tmp_path))
+    store = store_of(settings)
+    sent = [
+        mail(f"c{i}@customer.test", f"Order {i}", f"Parcel {i} has not arrived yet.")
+        for i in range(3)
+    ]
+    for raw_mail, _ in sent:
+        dovecot.save(user, raw_mail)
+    service = await service_factory(settings)
+    await until(lambda: store.count("SELECT count(*) FROM messages WHERE direction='in'") == 3)
+    await until(lambda: store.count("SELECT count(*) FROM mail_uids") == 3)
+    await smtp_server.wait_for(3, timeout=60)
+    await service.stop()
+    # Arrives while the connector is away: above the watermark, not fetched yet.
+    late, late_id = mail("late@customer.test", "One more", "And this one?")
+    dovecot.save(user, late)
+
+    status, report = await asyncio.to_thread(_check, config)
+    assert status == 0, report["sources"]
+    (box,) = report["sources"]["mailboxes"]
+    assert box["in_source"] == 4 and box["stored"] == 3 and box["waiting"] == 1
+    assert box["missing"] == [] and report["sources"]["missing"] == []
+    assert box["dead"] == box["quarantined"] == box["queued"] == 0
+
+    removed_uid = store.count(
+        "SELECT uid FROM mail_uids WHERE external_id = (SELECT external_id FROM messages "
+        "WHERE direction='in' AND subject = 'Order 1')"
+    )
+    await _remove_message(settings, sent[1][1])
+    status, report = await asyncio.to_thread(_check, config)
+    assert status == 1
+    (missing,) = report["sources"]["missing"]
+    assert missing["uid"] == removed_uid and missing["why"] == LOST
+    assert missing["message_id"] == sent[1][1] and missing["subject"] == "Order 1"
+    (box,) = report["sources"]["mailboxes"]
+    assert box["stored"] == 2 and box["waiting"] == 1
+    text_out = run_inbox("ledger", "--check", config=config)
+    assert text_out.returncode == 1
+    assert f"UID {removed_uid}: {LOST}" in text_out.stdout and sent[1][1] in text_out.stdout
+    assert "1 missing, 1 waiting" in text_out.stdout
+    assert late_id not in text_out.stdout
