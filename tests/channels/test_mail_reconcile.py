@@ -73,9 +73,15 @@ async def test_fetched_mail_reconciles_a_removed_one_is_missing_and_new_mail_wai
     ]
     for raw_mail, _ in sent:
         dovecot.save(user, raw_mail)
+    # Mail that gets no answer on purpose is accounted for too: an auto-reply is stored,
+    # a mail without a sender is kept in quarantine.
+    auto_reply = mail("bot@customer.test", "Out of office", "Back on Monday.")[0]
+    dovecot.save(user, auto_reply.replace(b"Subject:", b"Auto-Submitted: auto-replied\nSubject:"))
+    dovecot.save(user, b"Subject: who sent this?\r\nMessage-ID: <nofrom@x>\r\n\r\nNo From.\r\n")
     service = await service_factory(settings)
-    await until(lambda: store.count("SELECT count(*) FROM messages WHERE direction='in'") == 3)
-    await until(lambda: store.count("SELECT count(*) FROM mail_uids") == 3)
+    await until(lambda: store.count("SELECT count(*) FROM messages WHERE direction='in'") == 4)
+    await until(lambda: store.count("SELECT count(*) FROM quarantine") == 1)
+    await until(lambda: store.count("SELECT count(*) FROM mail_uids") == 5)
     await smtp_server.wait_for(3, timeout=60)
     await service.stop()
     # Arrives while the connector is away: above the watermark, not fetched yet.
@@ -85,9 +91,9 @@ async def test_fetched_mail_reconciles_a_removed_one_is_missing_and_new_mail_wai
     status, report = await asyncio.to_thread(_check, config)
     assert status == 0, report["sources"]
     (box,) = report["sources"]["mailboxes"]
-    assert box["in_source"] == 4 and box["stored"] == 3 and box["waiting"] == 1
+    assert (box["in_source"], box["stored"], box["quarantined"], box["waiting"]) == (6, 4, 1, 1)
     assert box["missing"] == [] and report["sources"]["missing"] == []
-    assert box["dead"] == box["quarantined"] == box["queued"] == 0
+    assert box["dead"] == box["queued"] == box["by_message_id"] == 0
 
     removed_uid = store.count(
         "SELECT uid FROM mail_uids WHERE external_id = (SELECT external_id FROM messages "
@@ -100,7 +106,7 @@ async def test_fetched_mail_reconciles_a_removed_one_is_missing_and_new_mail_wai
     assert missing["uid"] == removed_uid and missing["why"] == LOST
     assert missing["message_id"] == sent[1][1] and missing["subject"] == "Order 1"
     (box,) = report["sources"]["mailboxes"]
-    assert box["stored"] == 2 and box["waiting"] == 1
+    assert (box["stored"], box["quarantined"], box["waiting"]) == (3, 1, 1)
     text_out = run_inbox("ledger", "--check", config=config)
     assert text_out.returncode == 1
     assert f"UID {removed_uid}: {LOST}" in text_out.stdout and sent[1][1] in text_out.stdout
