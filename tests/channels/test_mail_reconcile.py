@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from connectors.mail.imap import cursor_source, parse_cursor
 from inbox import tomlwrite
 from inbox.config.settings import Settings, parse_settings
-from inbox.reconcile.mailbox import LOST
+from inbox.queue import open_queue
+from inbox.reconcile.mailbox import LOST, NOT_STORED
 from inbox.service.app import InboxService
 from inbox.store.engine import create_engine
 from tests.support.cli import run_inbox
@@ -112,3 +114,23 @@ async def test_fetched_mail_reconciles_a_removed_one_is_missing_and_new_mail_wai
     assert f"UID {removed_uid}: {LOST}" in text_out.stdout and sent[1][1] in text_out.stdout
     assert "1 missing, 1 waiting" in text_out.stdout
     assert late_id not in text_out.stdout
+
+    # The watermark moved past the late mail without it (a connector's bug, say): it is
+    # below the watermark, in neither the store, the quarantine nor the dead letters.
+    box_settings = settings.email[0]
+    source = cursor_source(box_settings)
+    queue = await open_queue(settings.queue)
+    try:
+        validity, _last = parse_cursor(await queue.cursor(source)) or (0, 0)
+        await queue.put([], cursor=(source, f"{validity}:1000000"))
+    finally:
+        await queue.close()
+    status, report = await asyncio.to_thread(_check, config)
+    assert status == 1
+    found = {m["why"]: m for m in report["sources"]["missing"]}
+    assert set(found) == {LOST, NOT_STORED}
+    assert (found[NOT_STORED]["message_id"], found[NOT_STORED]["subject"]) == (late_id, "One more")
+    (box,) = report["sources"]["mailboxes"]
+    assert box["waiting"] == 0 and len(box["missing"]) == 2
+    # Reading the headers left the mail unread: only BODY.PEEK ran.
+    assert "\\Seen" not in dovecot.doveadm("fetch", "-u", user, "flags", "mailbox", "INBOX")
