@@ -21,6 +21,7 @@ from inbox.service.app import InboxService
 from inbox.store.engine import create_engine
 from tests.support.cli import run_inbox
 from tests.support.config import without_bot
+from tests.support.loopback import free_port
 from tests.support.mailbox import email_config, mail
 from tests.support.mailservers import Dovecot
 from tests.support.smtp_server import SmtpServer
@@ -134,3 +135,17 @@ async def test_fetched_mail_reconciles_a_removed_one_is_missing_and_new_mail_wai
     assert box["waiting"] == 0 and len(box["missing"]) == 2
     # Reading the headers left the mail unread: only BODY.PEEK ran.
     assert "\\Seen" not in dovecot.doveadm("fetch", "-u", user, "flags", "mailbox", "INBOX")
+
+
+def test_a_mailbox_that_cannot_be_read_fails_the_check(
+    tmp_path: Path, dovecot: Dovecot, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw, _user = email_config(
+        tmp_path, dovecot, smtp_server, monkeypatch, imap_port=free_port(), timeout=2
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(tomlwrite.dumps(raw))
+    status, report = _check(config)
+    assert status == 1 and report["unanswered"] == []
+    (unreadable,) = report["sources"]["unreadable"]
+    assert unreadable["source"].startswith("email (127.0.0.1/INBOX)")
