@@ -73,6 +73,8 @@ class MessageMeta:
     in_reply_to: str = ""  # email: the first In-Reply-To
     references: str = ""  # email: the last References, space-separated
     defects: str = ""  # email: what the parser found wrong with it
+    imap_folder: str = ""  # email: the folder it was fetched from
+    imap_uid: str = ""  # email: its UID there, as "UIDVALIDITY:UID"
     chat_id: str = ""  # telegram
     telegram_message_id: str = ""  # telegram
     update_id: str = ""  # telegram

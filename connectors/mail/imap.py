@@ -18,6 +18,7 @@ import re
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import TypeVar
 
 import aioimaplib
@@ -25,6 +26,7 @@ import aioimaplib
 from connectors.mail.envelopes import envelope_from_mail
 from inbox.config.settings import EmailSettings
 from inbox.errors import TransientError
+from inbox.models import Envelope
 from inbox.queue import Sink
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,18 @@ T = TypeVar("T")
 FETCH_START = re.compile(rb"^\d+ FETCH \(")
 UID_ITEM = re.compile(rb"UID (\d+)")
 UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
+
+
+def cursor_source(box: EmailSettings) -> str:
+    """The name the queue keeps ``box``'s watermark under."""
+    return f"imap:{box.name}:{box.imap_user}@{box.imap_host}:{box.imap_port}/{box.folder}"
+
+
+def with_uid(envelope: Envelope, folder: str, validity: int, uid: int) -> Envelope:
+    """``envelope`` marked with where it was fetched: the store notes the UID with the
+    message, so ``inbox ledger --check`` can tell a folder's mail from what was lost."""
+    meta = replace(envelope.meta, imap_folder=folder, imap_uid=f"{validity}:{uid}")
+    return replace(envelope, meta=meta)
 
 
 class ImapError(TransientError):
@@ -215,9 +229,7 @@ class ImapIngest:
         on_state: Callable[[str], None] | None = None,
     ) -> None:
         self.box = box
-        self.source = (
-            f"imap:{box.name}:{box.imap_user}@{box.imap_host}:{box.imap_port}/{box.folder}"
-        )
+        self.source = cursor_source(box)
         self._on_state = on_state or (lambda _state: None)
         self.fetched = 0
         # aioimaplib parses a response recursively, line by line; a response with very
@@ -306,7 +318,11 @@ class ImapIngest:
                 raise ImapError(f"UID FETCH stalled; fetching {self.batch} at a time") from None
             fetched = _ok(response, "UID FETCH")
             raws = parse_fetch(fetched.lines)
-            envelopes = [envelope_from_mail(raws[uid], box) for uid in chunk if uid in raws]
+            envelopes = [
+                with_uid(envelope_from_mail(raws[uid], box), box.folder, validity, uid)
+                for uid in chunk
+                if uid in raws
+            ]
             # The mails and the watermark past them, in one durable step.
             await sink.put(envelopes, cursor=(self.source, f"{validity}:{chunk[-1]}"))
             self.fetched += len(envelopes)

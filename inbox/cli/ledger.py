@@ -1,7 +1,8 @@
 """``inbox ledger``: every customer contact of a period and its answer; the unanswered.
 
-``--check`` is for cron and monitoring: it exits 1 when any contact is unanswered, and
-says which and where.
+``--check`` is for cron and monitoring: it also reconciles the sources (each mailbox
+folder's UIDs, the Telegram update ids) with the store, and exits 1 when any contact is
+unanswered, any mail is missing or a source could not be read, saying which and where.
 """
 
 from __future__ import annotations
@@ -12,21 +13,26 @@ import json
 import time
 from dataclasses import asdict
 
+from inbox.cli.reconcile import SourcesReport, check_sources, print_sources
 from inbox.cli.store_access import open_store
 from inbox.config.settings import Settings
 from inbox.queue import open_queue
 from inbox.store.ledger import DEAD_LETTERS_READ, LedgerEntry, LedgerReport, ledger_report
 
 
-async def read_report(settings: Settings, days: float | None) -> LedgerReport:
-    """The ledger with the queue's dead letters."""
+async def read_report(
+    settings: Settings, days: float | None, sources: bool = False
+) -> tuple[LedgerReport, SourcesReport | None]:
+    """The ledger with the queue's dead letters; with ``sources``, the sources reconciled."""
     queue = await open_queue(settings.queue)
     try:
         dead = await queue.dead_letters(DEAD_LETTERS_READ)
+        async with open_store(settings) as engine:
+            report = await ledger_report(engine, settings.ledger, dead, time.time(), days)
+            checked = await check_sources(settings, queue, engine, dead) if sources else None
     finally:
         await queue.close()
-    async with open_store(settings) as engine:
-        return await ledger_report(engine, settings.ledger, dead, time.time(), days)
+    return report, checked
 
 
 def _when(stamp: float) -> str:
@@ -59,27 +65,33 @@ def print_report(report: LedgerReport, settings: Settings) -> None:
 
 
 def cmd_ledger(settings: Settings, args: argparse.Namespace) -> int:
-    """Prints the ledger (or its JSON); with --check, exits 1 if anything is unanswered."""
-    report = asyncio.run(read_report(settings, args.days))
+    """Prints the ledger (or its JSON); with --check, also the sources reconciled, and
+    exits 1 if anything is unanswered or missing, or a source could not be read."""
+    report, sources = asyncio.run(read_report(settings, args.days, sources=args.check))
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "since": report.since,
-                    "at": report.stamp,
-                    "contacts": len(report.entries),
-                    "unanswered": [asdict(e) for e in report.unanswered],
-                    "counts": [
-                        {"channel": c, "state": s.value, "delivery": d.value, "count": n}
-                        for c, s, d, n in report.counts()
-                    ],
-                },
-                indent=2,
-            )
-        )
+        shown: dict[str, object] = {
+            "since": report.since,
+            "at": report.stamp,
+            "contacts": len(report.entries),
+            "unanswered": [asdict(e) for e in report.unanswered],
+            "counts": [
+                {"channel": c, "state": s.value, "delivery": d.value, "count": n}
+                for c, s, d, n in report.counts()
+            ],
+        }
+        if sources is not None:
+            shown["sources"] = sources.to_json()
+        print(json.dumps(shown, indent=2))
     else:
         print_report(report, settings)
-    return 1 if args.check and report.unanswered else 0
+        if sources is not None:
+            print_sources(sources)
+    if not args.check:
+        return 0
+    trouble = bool(report.unanswered)
+    if sources is not None:
+        trouble = trouble or bool(sources.missing or sources.failures)
+    return 1 if trouble else 0
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -90,6 +102,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     ledger.add_argument("--days", type=float, help="look back this many days (see [ledger])")
     ledger.add_argument("--json", action="store_true")
     ledger.add_argument(
-        "--check", action="store_true", help="exit 1 when any contact is unanswered"
+        "--check",
+        action="store_true",
+        help="reconcile the sources too; exit 1 when anything is unanswered or missing",
     )
     ledger.set_defaults(func_settings=cmd_ledger)

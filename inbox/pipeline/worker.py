@@ -33,6 +33,7 @@ from inbox.queue import Queue
 from inbox.queue.base import consumer_name as consumer_name  # re-exported for app.py
 from inbox.store.engine import store_unreachable
 from inbox.store.locks import serialize
+from inbox.store.mail_uids import record_fetched
 from inbox.text import embedding_text
 
 log = logging.getLogger(__name__)
@@ -202,6 +203,8 @@ class Worker:
             # or not): one batch at a time per store. The encode, most of the work, is
             # done by then and runs on every worker at once.
             await serialize(conn, "ingest")
+            # Each fetched mail's UID, with the message it becomes (inbox ledger --check).
+            await record_fetched(conn, [p.envelope for p in plans])
             return await ingest_batch(
                 conn,
                 plans,

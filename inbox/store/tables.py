@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -192,6 +193,20 @@ bot_commands = Table(
     Column("command", String(40), nullable=False),
     Column("created_at", Float, nullable=False),
     UniqueConstraint("channel", "external_id", name="uq_bot_command_external"),
+)
+
+# Every mailbox UID the worker stored something for: which message (or quarantine entry)
+# it became, written in the transaction that stores it. ``inbox ledger --check`` compares
+# a folder's UIDs with these rows, and these rows with what the store still holds.
+mail_uids = Table(
+    "mail_uids",
+    metadata,
+    Column("channel", String(40), primary_key=True),
+    Column("folder", String(200), primary_key=True),
+    Column("uidvalidity", BigInteger, primary_key=True, autoincrement=False),
+    Column("uid", BigInteger, primary_key=True, autoincrement=False),
+    Column("external_id", String(200), nullable=False),
+    Column("created_at", Float, nullable=False),
 )
 
 # One-time codes that prove a chat identity owns an email address (/link, then /verify).
