@@ -82,3 +82,7 @@ class FormAddresses(Protocol):
     async def confirm(self, identity_address: str) -> str:
         """Joins the form sender to that address's customer; returns the address."""
         ...
+
+    async def verified(self, identity_address: str) -> bool:
+        """Whether the form sender confirmed their typed address (answers are mailed)."""
+        ...

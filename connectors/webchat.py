@@ -9,7 +9,6 @@ open socket of the session and are in the history when the visitor comes back.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -19,6 +18,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from connectors.base import CustomerTranscripts
+from connectors.following import follow_sent
 from inbox import safe_json
 from inbox.command_words import parse_command
 from inbox.config.settings import ChatSettings
@@ -32,7 +32,6 @@ from inbox.text import clean_text
 log = logging.getLogger(__name__)
 CHANNEL = "webchat"
 MAX_FRAME_BYTES = 64 * 1024
-FOLLOW_OVERLAP = 5.0  # seconds each look at the sent answers reaches back again
 
 
 def entry_json(entry: TranscriptEntry) -> dict[str, Any]:
@@ -91,33 +90,16 @@ class WebChatConnector:
             await self.close_connections()
 
     async def follow(self, stopping: asyncio.Event, interval: float = 1.0) -> None:
-        """Pushes answers that another web process delivered to this process's sockets.
+        """Pushes answers that another web process delivered to this process's sockets
+        (see ``connectors.following``); the page ignores an id it already shows."""
 
-        With several web processes, the one that sends an answer may not hold the
-        visitor's socket. Each reads the chat answers delivered in the last moments
-        (while it has sockets) and pushes those for its own; the page ignores an id it
-        already shows, so an answer pushed twice appears once.
-        """
-        since = time.time()
-        pushed: dict[int, float] = {}  # message id -> when it was pushed
-        while not stopping.is_set():
-            now = time.time()
-            if self._sockets:
-                try:
-                    sent = await self.transcripts.sent_since(CHANNEL, since - FOLLOW_OVERLAP)
-                except Exception:
-                    log.exception("could not read the chat answers sent by other processes")
-                    sent = []
-                for address, entry in sent:
-                    if entry.message_id in pushed:
-                        continue
-                    pushed[entry.message_id] = now
-                    for ws in list(self._sockets.get(address, ())):
-                        await push(ws, entry_json(entry))
-                pushed = {k: v for k, v in pushed.items() if v > now - 3 * FOLLOW_OVERLAP}
-            since = now
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), interval)
+        async def deliver(address: str, entry: TranscriptEntry) -> None:
+            for ws in list(self._sockets.get(address, ())):
+                await push(ws, entry_json(entry))
+
+        await follow_sent(
+            self.transcripts, CHANNEL, stopping, lambda: bool(self._sockets), deliver, interval
+        )
 
     async def close_connections(self) -> None:
         """Closes every open socket (1001, going away); the page reconnects by itself."""

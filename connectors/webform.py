@@ -11,12 +11,20 @@ waits briefly for the worker's decision, so it names the ticket the message real
 to; if the decision takes longer, it names the message's own reference, which leads to
 that ticket. Answers appear on the submitter's ticket page (a signed link), which shows
 only what this submitter wrote and the answers sent to them.
+
+The ticket page is live: its script listens to ``/ticket/<token>/live`` (Server-Sent
+Events) and loads the page again when an answer was delivered to that submitter (by any
+web process: ``follow`` reads the delivered answers from the store, as the chat does);
+without script, the page is the same and is reloaded by hand. It says whether answers
+are also mailed (``inbox.store.form_copies``): only to an address its owner confirmed,
+and only when a mailbox is configured.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import time
 import urllib.parse
@@ -27,6 +35,7 @@ from typing import Any
 from aiohttp import web
 
 from connectors.base import CustomerTranscripts, FormAddresses
+from connectors.following import follow_sent
 from connectors.submitters import (
     COOKIE,
     COOKIE_MAX_AGE,
@@ -41,15 +50,19 @@ from inbox.customer_links import CustomerLinks
 from inbox.form_identity import IDENTITY_CHANNEL, typed_address
 from inbox.form_links import confirmed_identity
 from inbox.models import Envelope, MessageMeta, Outbound, Receipt, TranscriptEntry
+from inbox.pages.events import event_stream, pump, start
 from inbox.pages.ratelimit import RateLimiter
 from inbox.pages.render import client_ip, render
 from inbox.queue import Sink
-from inbox.signing import Signer
 from inbox.text import clean_text, format_reference, single_line
 
+log = logging.getLogger(__name__)
 EMAIL_PATTERN = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 FIELDS = ("name", "email", "subject", "message")
 RECEIPT_POLL = 0.25  # seconds between looks at the store while a receipt waits
+STREAMS_PER_SENDER = 8  # open ticket pages per form sender (tabs, devices)
+FOLLOW_INTERVAL = 0.5  # seconds between looks at the delivered answers, while pages listen
+STREAM_BUFFER = 16  # answers waiting for a slow page; one is enough to make it look again
 
 
 class FormRejected(Exception):
@@ -101,13 +114,17 @@ class WebFormConnector:
         *,
         secure_cookies: bool = False,
         addresses: FormAddresses | None = None,
+        mails_answers: bool = False,
     ) -> None:
         self.settings = settings
         self.transcripts = transcripts
         self.addresses = addresses
+        # A mailbox is configured: answers are also mailed to confirmed addresses.
+        self.mails_answers = mails_answers
         self.secret = secret
-        self.ticket_links = Signer(secret, "ticket-link")
         self.links = CustomerLinks(secret, "")
+        # Open ticket pages, by form sender: each waits for the ids of answers to show.
+        self._streams: dict[str, set[asyncio.Queue[int | None]]] = {}
         self.submitters = Submitters(secret)
         self.secure_cookies = secure_cookies
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
@@ -133,11 +150,39 @@ class WebFormConnector:
         fired.set()
 
     async def send(self, outbound: Outbound) -> str:
-        """Publishes the answer on the customer's ticket page (the store keeps it)."""
+        """Publishes the answer on the customer's ticket page (the store keeps it; the
+        open pages hear of it through ``follow`` once the outbox marks it sent)."""
         return f"ticket-page:{outbound.message_id}"
 
+    def _tell(self, address: str, message_id: int) -> None:
+        for stream in list(self._streams.get(address, ())):
+            # A full buffer already makes the page look again, which shows this one too.
+            with contextlib.suppress(asyncio.QueueFull):
+                stream.put_nowait(message_id)
+
+    async def follow(self, stopping: asyncio.Event, interval: float = FOLLOW_INTERVAL) -> None:
+        """Tells the pages open here about the answers delivered to their senders, by this
+        web process or another. It reads them from the store, not from ``send``: a page
+        shows an answer once the outbox marked it sent, which is after ``send`` returns."""
+
+        async def deliver(address: str, entry: TranscriptEntry) -> None:
+            self._tell(address, entry.message_id)
+
+        await follow_sent(
+            self.transcripts, self.name, stopping, lambda: bool(self._streams), deliver, interval
+        )
+
+    @property
+    def open_streams(self) -> int:
+        """Ticket pages listening right now, all senders together."""
+        return sum(len(streams) for streams in self._streams.values())
+
     async def close_connections(self) -> None:
-        """Nothing long-lived to close: every form request ends with its response."""
+        """Ends every ticket page's stream (the page reconnects by itself)."""
+        for streams in list(self._streams.values()):
+            for stream in list(streams):
+                with contextlib.suppress(asyncio.QueueFull):
+                    stream.put_nowait(None)
 
     async def close(self) -> None:
         """Nothing to release: answers are only stored."""
@@ -149,13 +194,30 @@ class WebFormConnector:
             web.post("/form", self.submit_form),
             web.post("/api/messages", self.submit_json),
             web.get("/ticket/{token}", self.show_ticket),
+            web.get("/ticket/{token}/live", self.ticket_stream),
             web.get("/form/confirm/{token}", self.confirm_address),
             web.post("/form/confirm/{token}", self.confirm_address),
         ]
 
     def ticket_url(self, reference: int, address: str) -> str:
         """The signed link to a ticket's page for one form identity."""
-        return f"/ticket/{self.ticket_links.sign(f'{reference}:{address}')}"
+        return self.links.ticket_path(reference, address)
+
+    async def mail_note(self, address: str) -> tuple[bool, str]:
+        """Whether answers to this form sender are also mailed, and the page's words."""
+        email = typed_address(address)
+        if not self.mails_answers:
+            return False, (
+                "We will not email you: this service sends no email. Our answers appear on "
+                "this page only, so keep its address (bookmark it) to come back."
+            )
+        if self.addresses is not None and await self.addresses.verified(address):
+            return True, f"We also email answers to {email}."
+        return False, (
+            f"We will not email you: {email} is not confirmed. We mailed a confirmation "
+            "link there; once you confirm it, we also email our answers to it. Until then "
+            "they appear on this page only, so keep its address."
+        )
 
     def _remember(self, response: web.StreamResponse, receipt: FormReceipt) -> None:
         """Gives the browser its submitter cookie, so its next message is the same sender's."""
@@ -203,10 +265,12 @@ class WebFormConnector:
                     status=err.status,
                 )
             return self._form_page(values, err.errors, err.status)
+        _mailed, note = await self.mail_note(receipt.submitter.address)
         context = {
             "ticket": format_reference(receipt.reference),
             "pending": receipt.ticket is None,
             "ticket_url": self.ticket_url(receipt.message_reference, receipt.submitter.address),
+            "mail_note": note,
         }
         response = render("form_done.html", context)
         self._remember(response, receipt)
@@ -255,15 +319,14 @@ class WebFormConnector:
 
     async def show_ticket(self, request: web.Request) -> web.Response:
         """The customer's view of one ticket, reachable only with its signed link."""
-        value = self.ticket_links.verify(request.match_info["token"])
-        if value is None:
+        found = self.links.ticket_of(request.match_info["token"])
+        if found is None:
             return render(
                 "error.html",
                 {"title": "Unknown ticket", "message": "This ticket link is not valid."},
                 status=404,
             )
-        reference_text, address = value.split(":", 1)
-        message_reference = int(reference_text)
+        message_reference, address = found
         if "#" in address:  # a form identity: only what it wrote and the answers to it
             entries = await self.transcripts.for_submitter(
                 message_reference, address, external_id_prefix(address)
@@ -278,8 +341,36 @@ class WebFormConnector:
             # A bot answer still waiting for the customer's word offers its choices here.
             "choices": [(c.verdict.value, c.text) for c in CHOICES],
             "answer_path": self.links.verdict_path(ticket) if ticket is not None else "",
+            "mail_note": (await self.mail_note(address))[1],
+            "live_path": f"{request.path}/live",
         }
         return render("ticket.html", context)
+
+    async def ticket_stream(self, request: web.Request) -> web.StreamResponse:
+        """``GET /ticket/<token>/live``: Server-Sent Events for one ticket page, an
+        ``answer`` event each time an answer reaches its sender, until the page closes."""
+        found = self.links.ticket_of(request.match_info["token"])
+        if found is None:
+            return web.json_response({"error": "this ticket link is not valid"}, status=404)
+        address = found[1]
+        streams = self._streams.setdefault(address, set())
+        if len(streams) >= STREAMS_PER_SENDER:
+            return web.json_response({"error": "too many open ticket pages"}, status=429)
+        # Registered before the page hears "open": an answer sent from then on reaches it,
+        # and the page looks once on opening for what came before.
+        stream: asyncio.Queue[int | None] = asyncio.Queue(maxsize=STREAM_BUFFER)
+        streams.add(stream)
+        response = event_stream()
+        try:
+            await start(response, request)
+            await pump(response, stream, lambda message_id: ("answer", {"id": message_id}))
+        except ConnectionError:
+            log.debug("a ticket page closed its live stream")  # a closed tab: no error
+        finally:
+            streams.discard(stream)
+            if not streams and self._streams.get(address) is streams:
+                del self._streams[address]
+        return response
 
     async def confirm_address(self, request: web.Request) -> web.Response:
         """The link mailed to a typed address: a page with one button (opening the link

@@ -1,5 +1,6 @@
 """The signed links a customer gets in messages: rate a ticket, read an article, tell the
-bot whether its answer helped (pure: no store). The web app reads the same tokens back."""
+bot whether its answer helped, follow a web form ticket (pure: no store). The web app
+reads the same tokens back."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ class CustomerLinks:
     def __init__(self, secret: bytes, public_url: str) -> None:
         self.rating = Signer(secret, "csat")
         self.verdict = Signer(secret, "bot-verdict")
+        self.ticket = Signer(secret, "ticket-link")
         self.public_url = public_url
 
     def url(self, reference: int) -> str:
@@ -44,6 +46,22 @@ class CustomerLinks:
     def verdict_path(self, reference: int) -> str:
         """Where the choice on ``reference`` is posted (the ticket page's buttons)."""
         return f"/answer/{self.verdict.sign(str(reference))}"
+
+    def ticket_path(self, reference: int, address: str) -> str:
+        """The web form ticket page of ``reference`` for one form identity (``address``)."""
+        return f"/ticket/{self.ticket.sign(f'{reference}:{address}')}"
+
+    def ticket_url(self, reference: int, address: str) -> str:
+        """``ticket_path`` as a full link, for a mail."""
+        return self.public_url + self.ticket_path(reference, address)
+
+    def ticket_of(self, token: str) -> tuple[int, str] | None:
+        """The reference and form identity a ticket link is for, or None for a forged one."""
+        value = self.ticket.verify(token)
+        if value is None:
+            return None
+        reference, _, address = value.partition(":")
+        return (int(reference), address) if reference.isdigit() else None
 
     def verdict_reference(self, token: str) -> int | None:
         """The ticket a verdict link is for, or None for a forged one."""

@@ -274,6 +274,10 @@ class InboxService:
             for channel in channels:
                 if isinstance(channel, WebChatConnector):
                     self._spawn(channel.follow(self.stopping), "chat-follow")
+        for channel in channels:
+            if isinstance(channel, WebFormConnector):
+                # Open ticket pages hear of answers once the store has them as sent.
+                self._spawn(channel.follow(self.stopping), "form-follow")
         rating = self.links
         parts = WebParts(
             engine,

@@ -38,6 +38,7 @@ def make_connectors(
                 transcripts,
                 secure_cookies=secure,
                 addresses=StoreFormAddresses(engine),
+                mails_answers=bool(s.email),
             )
         )
     if s.chat.enabled:

@@ -17,6 +17,7 @@ from inbox.queue import Queue
 from inbox.service.channels import reply_channels
 from inbox.store.accounts import Accounts
 from inbox.store.desk import Desk
+from inbox.store.form_copies import form_copies_for
 from inbox.store.sla_clocks import SlaClocks
 from inbox.web.agent_api import AgentApi
 from inbox.web.app import build_web_app
@@ -58,6 +59,7 @@ def _desk(settings: Settings, parts: WebParts, rating: CsatLinks) -> Desk:
         clocks=parts.clocks,
         rating_request=rating.request_text if s.csat else None,
         reply_channels=reply_channels(s),
+        form_copies=form_copies_for(s, rating),
     )
 
 

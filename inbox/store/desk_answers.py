@@ -17,6 +17,7 @@ from inbox.sla.policy import RESPONSES, Target
 from inbox.store.accounts import Agent
 from inbox.store.bot_rows import take_from_bot
 from inbox.store.desk_scope import DeskScope
+from inbox.store.form_copies import queue_email_copies
 from inbox.store.outbox_retry import Retried, retry_failed
 from inbox.store.ratings import ask_for_rating
 from inbox.store.tables import conversations, messages, outbox
@@ -93,6 +94,8 @@ class DeskAnswers(DeskScope):
                 agent_id=agent.agent_id,
                 subject=row.subject,
             )
+            # On a form ticket, also mailed to a confirmed address (a delivery of its own).
+            await queue_email_copies(conn, self.form_copies, [message_id], agent.name)
             stamp = self.clock()
             await conn.execute(
                 update(conversations)

@@ -17,6 +17,7 @@ from inbox.sla.policy import SlaSettings
 from inbox.store.accounts import Agent
 from inbox.store.desk_views import JsonRows, summary_query
 from inbox.store.engine import now
+from inbox.store.form_copies import FormCopies
 from inbox.store.locks import lock_conversation
 from inbox.store.sla_clocks import SlaClocks
 from inbox.store.tables import conversation_refs, conversations, identities
@@ -35,8 +36,11 @@ class DeskScope:
         clock: Callable[[], float] = now,
         rating_request: Callable[[int], str] | None = None,
         reply_channels: dict[str, str] | None = None,
+        form_copies: FormCopies | None = None,
     ) -> None:
         self.rating_request = rating_request
+        # Where an answer to a form ticket is also mailed (None: the ticket page alone).
+        self.form_copies = form_copies
         # identity channel -> the connector that reaches it ("email" -> the first mailbox)
         self.reply_channels = reply_channels or {}
         self.engine = engine

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.form_identity import typed_address
 from inbox.store.engine import now
+from inbox.store.form_copies import verified_form_identities
 from inbox.store.locks import serialize
 from inbox.store.tables import contacts, conversations, identities, message_vectors
 from inbox.store.writes import record_event
@@ -107,3 +108,9 @@ class StoreFormAddresses:
             await serialize(conn, "ingest")
             await join_identities(conn, ("form", identity_address), email)
         return email
+
+    async def verified(self, identity_address: str) -> bool:
+        """Whether the form sender confirmed their typed address."""
+        async with self.engine.connect() as conn:
+            found = await verified_form_identities(conn, [identity_address])
+        return bool(found)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -24,13 +23,13 @@ from aiohttp import web
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from inbox.pages.events import event_stream, pump, start
 from inbox.store.accounts import Session
 from inbox.store.tables import conversation_refs, conversations, events
 from inbox.waiting import nap
 from inbox.web.auth import WebAuth
 
 log = logging.getLogger(__name__)
-HEARTBEAT_SECONDS = 15.0
 OVERLAP_SECONDS = 5.0  # how far back each look at the store reaches again
 SLA_EVENTS = frozenset({"sla_warning", "sla_breached", "sla_escalated"})
 BUFFER = 256
@@ -248,34 +247,17 @@ class LiveRoutes:
         session = await self.auth.session(request)
         if session is None:
             return web.json_response({"error": "sign in first"}, status=401)
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/event-stream",
-                "Cache-Control": "no-store",
-                "X-Accel-Buffering": "no",
-            }
-        )
+        response = event_stream()
         try:
             # Inside: a tab closed while the session was looked up fails the headers.
-            await response.prepare(request)
-            await response.write(b"retry: 2000\n: connected\n\n")
+            await start(response, request)
             async with self.hub.listen(session) as listener:
-                await _pump(listener, response)
+                await pump(response, listener.queue, _frame)
         except ConnectionError:
             # A closed tab: the next write finds the connection gone. Nothing went wrong.
             log.debug("%s closed a live stream", session.agent.name)
         return response
 
 
-async def _pump(listener: _Listener, response: web.StreamResponse) -> None:
-    """Writes the listener's events, with a heartbeat, until the hub ends the stream."""
-    while True:
-        try:
-            event = await asyncio.wait_for(listener.queue.get(), HEARTBEAT_SECONDS)
-        except TimeoutError:
-            await response.write(b": heartbeat\n\n")
-            continue
-        if event is None:
-            return
-        payload = json.dumps({"team": event.team, **event.data})
-        await response.write(f"event: {event.kind}\ndata: {payload}\n\n".encode())
+def _frame(event: LiveEvent) -> tuple[str, dict[str, Any]]:
+    return event.kind, {"team": event.team, **event.data}

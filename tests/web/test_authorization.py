@@ -29,6 +29,7 @@ PUBLIC = {
     ("POST", "/form"),
     ("POST", "/api/messages"),
     ("GET", "/ticket/{token}"),
+    ("GET", "/ticket/{token}/live"),  # the ticket page's stream: the signed link is the key
     ("GET", "/form/confirm/{token}"),  # a form address's confirmation: the signed link is
     ("POST", "/form/confirm/{token}"),  # the key, and only the POST confirms
     ("GET", "/chat"),

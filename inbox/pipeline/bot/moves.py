@@ -20,6 +20,7 @@ from inbox.pipeline.ingest.plan import SESSION_CHANNELS
 from inbox.sla.policy import Target
 from inbox.store.bot_rows import ANSWERED, HANDED_OFF, BotConversation, set_bot_state
 from inbox.store.engine import now
+from inbox.store.form_copies import form_copies_for, queue_email_copies
 from inbox.store.outbound import OutboundDraft, queue_drafts
 from inbox.store.ratings import ask_for_rating
 from inbox.store.sla_clocks import SlaClocks
@@ -68,6 +69,8 @@ async def answer_all(
         for conv, candidate in answers
     ]
     message_ids = [int(m) for m in await queue_drafts(conn, drafts, stamp) if m is not None]
+    # On a form ticket, also mailed to a confirmed address (a delivery of its own).
+    await queue_email_copies(conn, form_copies_for(tools.settings, tools.links), message_ids, ACTOR)
     await conn.execute(
         update(conversations)
         .where(conversations.c.id.in_([conv.conversation_id for conv, _ in answers]))
