@@ -58,6 +58,7 @@ def _desk(settings: Settings, parts: WebParts, rating: CsatLinks) -> Desk:
         clocks=parts.clocks,
         rating_request=rating.request_text if s.csat else None,
         reply_channels=reply_channels(s),
+        contact=s.contact,
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from inbox.config.settings import ContactSettings
 from inbox.errors import NotFound
 from inbox.form_identity import shown_address
 from inbox.sla.policy import SlaSettings
@@ -35,8 +36,10 @@ class DeskScope:
         clock: Callable[[], float] = now,
         rating_request: Callable[[int], str] | None = None,
         reply_channels: dict[str, str] | None = None,
+        contact: ContactSettings | None = None,
     ) -> None:
         self.rating_request = rating_request
+        self.contact = contact or ContactSettings()  # the contact policy: rating requests
         # identity channel -> the connector that reaches it ("email" -> the first mailbox)
         self.reply_channels = reply_channels or {}
         self.engine = engine
