@@ -30,7 +30,9 @@ STOPPED = "automatic_stopped"  # the customer asked for no automatic messages
 RESUMED = "automatic_resumed"
 
 ASKED_TO_STOP = "the customer asked for no automatic messages"
-ONCE = "the customer was answered automatically moments ago about the same thing"
+ONCE = (
+    "the customer was answered automatically moments ago about the same thing, on another channel"
+)
 
 
 def over_cap(policy: ContactSettings) -> str:
@@ -67,12 +69,13 @@ async def set_stopped(conn: AsyncConnection, contact_id: int, stop: bool, stamp:
 
 async def _recent(
     conn: AsyncConnection, contact_ids: list[int], since: float
-) -> list[tuple[int, float]]:
-    """``(contact, queued at)`` of each automatic message to these contacts since ``since``."""
+) -> list[tuple[int, str, float]]:
+    """``(contact, channel, queued at)`` of each automatic message to these contacts
+    since ``since``."""
     if not contact_ids:
         return []
     rows = await conn.execute(
-        select(conversations.c.contact_id, outbox.c.created_at)
+        select(conversations.c.contact_id, outbox.c.channel, outbox.c.created_at)
         .select_from(outbox.join(conversations, outbox.c.conversation_id == conversations.c.id))
         .where(
             conversations.c.contact_id.in_(contact_ids),
@@ -80,7 +83,7 @@ async def _recent(
             outbox.c.created_at >= since,
         )
     )
-    return [(int(r[0]), float(r[1])) for r in rows]
+    return [(int(r[0]), str(r[1]), float(r[2])) for r in rows]
 
 
 @dataclass
@@ -91,30 +94,27 @@ class Allowance:
     policy: ContactSettings
     stamp: float
     stopped: set[int]
-    counts: dict[int, int] = field(default_factory=dict)
-    last: dict[int, float] = field(default_factory=dict)
+    counts: dict[int, int] = field(default_factory=dict)  # automatic messages in the window
+    # The channels each contact got an automatic message on within acknowledge_once_minutes.
+    recent: dict[int, set[str]] = field(default_factory=dict)
 
-    def hold(self, contact_id: int, related: bool = False) -> str:
-        """The rule that holds back an automatic message to the contact, "" if none.
-        ``related``: the message joined, duplicated or resembles one of their tickets."""
-        p = self.policy
+    def hold(self, contact_id: int, channel: str, related: bool = False) -> str:
+        """The rule that holds back an automatic message to the contact on ``channel``, ""
+        if none. ``related``: the message joined, duplicated or resembles one of their
+        tickets; then an automatic message moments ago on another channel answered it."""
         if contact_id in self.stopped:
             return ASKED_TO_STOP
-        recent = self.last.get(contact_id)
-        if (
-            related
-            and recent is not None
-            and recent >= self.stamp - p.acknowledge_once_minutes * 60
-        ):
+        recent = self.recent.get(contact_id, set())
+        if related and recent and channel not in recent:
             return ONCE
-        if self.counts.get(contact_id, 0) >= p.automatic_per_window:
-            return over_cap(p)
+        if self.counts.get(contact_id, 0) >= self.policy.automatic_per_window:
+            return over_cap(self.policy)
         return ""
 
-    def take(self, contact_id: int) -> None:
-        """Counts one automatic message queued to the contact now."""
+    def take(self, contact_id: int, channel: str) -> None:
+        """Counts one automatic message queued to the contact on ``channel`` now."""
         self.counts[contact_id] = self.counts.get(contact_id, 0) + 1
-        self.last[contact_id] = self.stamp
+        self.recent.setdefault(contact_id, set()).add(channel)
 
 
 async def allowance(
@@ -124,16 +124,18 @@ async def allowance(
     ids = sorted(set(contact_ids))
     window = policy.window_minutes * 60
     since = stamp - max(window, policy.acknowledge_once_minutes * 60)
+    once = stamp - policy.acknowledge_once_minutes * 60
     found = Allowance(policy, stamp, await stopped_contacts(conn, ids))
-    for contact_id, at in await _recent(conn, ids, since):
+    for contact_id, channel, at in await _recent(conn, ids, since):
         if at >= stamp - window:
             found.counts[contact_id] = found.counts.get(contact_id, 0) + 1
-        found.last[contact_id] = max(at, found.last.get(contact_id, at))
+        if at >= once:
+            found.recent.setdefault(contact_id, set()).add(channel)
     return found
 
 
 async def csat_hold(
-    conn: AsyncConnection, conversation_id: int, policy: ContactSettings, stamp: float
+    conn: AsyncConnection, conversation_id: int, channel: str, policy: ContactSettings, stamp: float
 ) -> str:
     """The rule that holds back a rating request for a conversation, "" if none: the
     customer stopped automatic messages, another conversation of theirs is open, they
@@ -165,7 +167,7 @@ async def csat_hold(
     )
     left = await allowance(conn, [contact_id], policy, stamp)
     return (
-        left.hold(contact_id)
+        left.hold(contact_id, channel)
         or (f"another conversation of the customer is open (#{other_open})" if other_open else "")
         or (
             f"the customer was asked for a rating within {policy.csat_every_days:g} days"

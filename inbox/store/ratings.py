@@ -34,7 +34,7 @@ async def ask_for_rating(
     )
     if asked is not None:
         return False
-    held = await csat_hold(conn, conversation_id, policy, now())
+    held = await csat_hold(conn, conversation_id, channel, policy, now())
     if held:
         await note_suppressed(conn, conversation_id, "csat", held, actor)
         return False

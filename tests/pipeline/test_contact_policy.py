@@ -26,6 +26,7 @@ from tests.support.config import without_bot
 from tests.support.mailbox import PASSWORD_ENV, mail
 from tests.support.mailservers import Dovecot, mailbox_config
 from tests.support.service import Running
+from tests.support.signing_in import TEST_PASSWORD, cookie_jar, sign_in_http
 from tests.support.smtp_server import SmtpServer
 from tests.support.store import Store, store_of
 from tests.support.telegram_api import BotApi
@@ -235,6 +236,13 @@ async def test_stop_ends_automatic_messages_but_not_an_agents_answer(
         assert status == 202  # queued
         answer = (await smtp_server.wait_for(3, timeout=30))[2]
         assert answer.rcpt_tos == [EMAIL] and "Refund sent." in answer.message.as_string()
+        # The desk shows the agent what was held back, and why.
+        base = agents.base
+        async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as desk:
+            assert (await sign_in_http(desk, base, "dee", TEST_PASSWORD)).status == 303
+            async with desk.get(f"{base}/agent/conversations/{reference}") as r:
+                page = await r.text()
+        assert f"held back: {ASKED_TO_STOP}." in page
 
         # /resume: automatic messages again.
         await ann.on_telegram("/resume")
@@ -257,6 +265,13 @@ async def test_unsubscribe_by_meaning_stops_automatic_messages(running: Running)
     second = await running.submit(email="bo@example.com", message="Where is my parcel 7781?")
     await until(lambda: store.count(INBOUND) == 2)
     assert store.count(ACKS) == 0 and first["reference"] != second["reference"]
+    # A question about unsubscribing from something is a question: it is acknowledged.
+    await running.submit(
+        email="cy@example.com", message="How do I unsubscribe from the newsletter?"
+    )
+    await until(lambda: store.count(INBOUND) == 3)
+    assert store.count(ACKS) == 1
+    assert store.count("SELECT count(*) FROM contacts WHERE automatic_stopped_at IS NOT NULL") == 1
 
 
 async def test_no_rating_request_while_another_conversation_is_open(running: Running) -> None:

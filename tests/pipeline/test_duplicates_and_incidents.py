@@ -98,8 +98,7 @@ async def test_a_possible_duplicate_is_offered_and_merged_with_one_action(
     assert (
         evidence["suggest_threshold"] <= evidence["similarity"] < evidence["auto_merge_threshold"]
     )
-    # Until an agent confirms, they are two tickets (the second unacknowledged: the contact
-    # policy gives one acknowledgement for what looks like one thing).
+    # Until an agent confirms, they are two tickets, each acknowledged.
     _, listed = await running.api("GET", "/api/conversations", token)
     assert {c["reference"] for c in listed["conversations"]} == {
         first["reference"],

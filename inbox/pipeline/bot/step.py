@@ -108,7 +108,7 @@ def _first_message(
     """Whether the bot answers a new conversation's first message (it may, and is sure);
     when it does not, the reason is logged."""
     key = (m.plan.envelope.channel, m.plan.envelope.address)
-    why_not = _why_not(m) or policy.hold(m.target.contact_id, related(m))
+    why_not = _why_not(m) or policy.hold(m.target.contact_id, key[0], related(m))
     if not why_not and quota.get(key, 1) <= 0:
         why_not = "too many automatic answers to this address in the last hour"
     if why_not:
@@ -126,7 +126,7 @@ def _first_message(
         return False
     if key in quota:
         quota[key] -= 1
-    policy.take(m.target.contact_id)
+    policy.take(m.target.contact_id, key[0])
     return True
 
 
@@ -156,11 +156,13 @@ async def _reply(
         await resolve(conn, conv, SAID_YES, tools, now())
         return False
     contact_id = m.target.contact_id
-    rule = policy.hold(contact_id)
+    rule = policy.hold(contact_id, conv.channel)
     if rule:
         await note_suppressed(conn, conv.conversation_id, "handoff", rule, ACTOR)
     else:
-        policy.take(contact_id)  # an answer or a handoff notice: one automatic message
+        policy.take(
+            contact_id, conv.channel
+        )  # an answer or a handoff notice: one automatic message
     tell = not rule
     if verdict is Verdict.HUMAN:
         await hand_off(conn, conv, HandoffReason.ASKED, "asked", tools, tell=tell)

@@ -108,11 +108,12 @@ async def acknowledge(
         )
     allowed: list[Inbound] = []
     for m in acks:
-        held = policy.hold(m.target.contact_id, related(m))
+        channel = m.plan.envelope.channel
+        held = policy.hold(m.target.contact_id, channel, related(m))
         if held:
             log.add(m.target, FIRST_ANSWER_SUPPRESSED, "worker", {"reason": held})
         else:
-            policy.take(m.target.contact_id)
+            policy.take(m.target.contact_id, channel)
             allowed.append(m)
     acks = allowed
     if not acks:
