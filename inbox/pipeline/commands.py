@@ -100,11 +100,12 @@ async def _automatic(conn: AsyncConnection, env: Envelope, *, stop: bool) -> boo
     """Stops (or resumes) automatic messages to the customer behind this chat, on all
     their linked channels; True if that changed anything. Each of their open
     conversations records it, so agents see it."""
-    contact = await ensure_contact(
-        conn, env.identity_channel, env.address, single_line(env.sender_name)
-    )
-    stamp = now()
-    if not await set_stopped(conn, contact, stop, stamp):
+    if stop:  # kept for the customer's first message too
+        name = single_line(env.sender_name)
+        contact: int | None = await ensure_contact(conn, env.identity_channel, env.address, name)
+    else:
+        contact = await contact_of(conn, env.identity_channel, env.address)
+    if contact is None or not await set_stopped(conn, contact, stop, now()):
         return False
     rows = await conn.execute(
         select(conversations.c.id).where(
