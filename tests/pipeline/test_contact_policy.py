@@ -251,6 +251,14 @@ async def test_stop_ends_automatic_messages_but_not_an_agents_answer(
         await until(lambda: ann.store.count(INBOUND) == 3)
         assert ann.store.count(ACKS) == 1
 
+        # /stop in the chat stops them on every channel again.
+        await ann.on_chat("/stop")
+        assert "no more automatic messages" in (await ann.chat_answer())["text"]
+        ann.by_email("Gift card", "My gift card 4411 shows a balance of zero")
+        await until(lambda: ann.store.count(INBOUND) == 4)
+        assert ann.store.count(ACKS) == 1
+        assert held(ann.store)[-1] == ASKED_TO_STOP
+
 
 async def test_unsubscribe_by_meaning_stops_automatic_messages(running: Running) -> None:
     store = store_of(running.service.settings)
