@@ -187,6 +187,25 @@ async def test_one_thing_on_chat_email_and_telegram_gets_one_acknowledgement(
         assert all(d is not Delivery.NONE for _channel, d, _detail in deliveries)
 
 
+async def test_a_look_alike_on_another_channel_gets_no_second_acknowledgement(
+    ann_on_three_channels: Meet,
+) -> None:
+    # Not sure enough to merge (the dedup's "suggest" band): two tickets, an agent is
+    # offered the merge, and the customer, answered a moment ago, gets no second answer.
+    async with ann_on_three_channels() as ann:
+        await ann.on_chat("My card payment failed")
+        await until(lambda: ann.store.count(INBOUND) == 1)
+        await ann.on_telegram("The checkout rejected my credit card, can you help?")
+        await until(lambda: ann.store.count(INBOUND) == 2)
+        assert ann.store.count("SELECT count(*) FROM conversations") == 2
+        offered = "SELECT count(*) FROM events WHERE kind = 'possible_duplicate'"
+        assert ann.store.count(offered) == 1
+        assert ann.store.count(ACKS) == 1
+        assert held(ann.store) == [ONCE]
+        suppressed = [d for _c, d, _detail in await ann.ledger_deliveries()]
+        assert suppressed.count(Delivery.SUPPRESSED) == 1
+
+
 async def test_the_cap_on_automatic_messages_holds_across_channels(
     ann_on_three_channels: Meet, smtp_server: SmtpServer
 ) -> None:
