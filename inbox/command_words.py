@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-COMMANDS = frozenset({"start", "help", "status", "human", "link", "verify"})
+COMMANDS = frozenset({"start", "help", "status", "human", "link", "verify", "stop", "resume"})
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?:\s+(.*))?$", re.DOTALL)
 
 

@@ -298,6 +298,7 @@ class TriageDecision:
     reasons: tuple[str, ...]
     language: str = ""  # ISO 639-1, "" when not detected
     spam: str = ""  # why it is spam: it goes to quarantine, never answered
+    unsubscribe: str = ""  # why it asks for no more automatic messages (by meaning)
 
 
 @dataclass(frozen=True)

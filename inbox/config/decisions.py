@@ -139,6 +139,33 @@ class DedupSettings:
 
 
 @dataclass(frozen=True)
+class ContactSettings:
+    """The contact policy: how many automatic messages (acknowledgements, the bot's
+    answers, rating requests, follow-up notices) one customer gets across all their
+    linked channels, and when none. An agent's answer is never held back."""
+
+    automatic_per_window: Annotated[int, Rule(minimum=1)] = 5
+    window_minutes: Annotated[float, Rule(minimum=1.0)] = 60.0
+    # One acknowledgement for one thing written on several channels: a message that joined,
+    # duplicated or resembles (the dedup's suggestion) one of the customer's tickets gets
+    # none when the customer was answered automatically on another channel this recently.
+    acknowledge_once_minutes: Annotated[float, Rule(minimum=0.0)] = 10.0
+    csat_every_days: Annotated[float, Rule(minimum=0.0)] = 14.0
+    # A message this close (cosine) to one of these asks for no more automatic messages.
+    # No bare "unsubscribe": it makes "how do I unsubscribe from the newsletter?" a request.
+    unsubscribe_examples: tuple[str, ...] = (
+        "unsubscribe me from your automatic replies",
+        "stop sending me automatic messages",
+        "please stop emailing me these automated replies",
+        "remove me from your automatic emails",
+        "I don't want any more automated messages from you",
+        "no more automatic replies please",
+        "opt me out of your automated notifications",
+    )
+    unsubscribe_similarity: Similarity = 0.7
+
+
+@dataclass(frozen=True)
 class IncidentSettings:
     """When similar messages from many customers at once are one incident."""
 

@@ -9,6 +9,7 @@ from inbox.config.channels import ChatSettings, EmailSettings, FormSettings, Tel
 from inbox.config.decisions import (
     AlertSettings,
     CannedReply,
+    ContactSettings,
     DedupSettings,
     IncidentSettings,
     KbSettings,
@@ -55,6 +56,7 @@ class Settings:
     canned: tuple[CannedReply, ...] = ()
     alerts: AlertSettings = field(default_factory=AlertSettings)
     kb: KbSettings = field(default_factory=KbSettings)
+    contact: ContactSettings = field(default_factory=ContactSettings)
     csat: bool = True  # ask for a rating after the first resolution
 
     def team(self, name: str) -> TeamSettings:

@@ -11,6 +11,7 @@ from typing import Any
 from inbox.config.decisions import (
     AlertSettings,
     CannedReply,
+    ContactSettings,
     DedupSettings,
     IncidentSettings,
     KbSettings,
@@ -83,6 +84,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
     csat.finish()
     incidents = read_section(IncidentSettings, top.table_of("incidents"))
     kb = read_section(KbSettings, top.table_of("kb"), base=base)
+    contact = read_section(ContactSettings, top.table_of("contact"))
     top.finish()
     return Settings(
         data_dir=inbox.data_dir,
@@ -107,6 +109,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         canned=canned,
         alerts=alerts,
         csat=csat_enabled,
+        contact=contact,
         kb=kb,
         linking=_linking(channels),
     )

@@ -1,4 +1,5 @@
-"""Bot commands a chat customer sends (/start, /status, /human, /link, /verify).
+"""Bot commands a chat customer sends (/start, /status, /human, /link, /verify, /stop,
+/resume).
 
 They ride the queue like messages, so each is answered exactly once, in order with the
 customer's other answers. None of them opens a ticket.
@@ -18,8 +19,9 @@ from inbox.bot_words import HandoffReason
 from inbox.config.settings import Settings
 from inbox.models import Envelope, Priority, Status
 from inbox.store.bot_rows import take_from_bot
+from inbox.store.contact_policy import RESUMED, STOPPED, set_stopped
 from inbox.store.engine import now
-from inbox.store.links import contact_of, join_identities
+from inbox.store.links import contact_of, ensure_contact, join_identities
 from inbox.store.tables import bot_commands, conversations, link_codes
 from inbox.store.writes import queue_service_answer, record_event
 from inbox.text import format_reference, single_line
@@ -33,8 +35,14 @@ HELP = (
     "this chat.\n\n"
     "/status - your open tickets\n"
     "/human - ask for a person\n"
-    "/link you@example.com - join this chat with your email history"
+    "/link you@example.com - join this chat with your email history\n"
+    "/stop - no more automatic messages (our team's answers still come)"
 )
+STOPPED_TEXT = (
+    "Done: you get no more automatic messages from us (acknowledgements, the bot's answers, "
+    "rating requests). Our team's answers still come here. Send /resume to have them again."
+)
+RESUMED_TEXT = "Automatic messages are on again. Send /stop to turn them off."
 
 
 def _greeting(name: str) -> str:
@@ -64,6 +72,12 @@ async def answer_command(conn: AsyncConnection, env: Envelope, settings: Setting
     )
     if name == "start":
         text = _greeting(single_line(env.sender_name.split(" ")[0]))
+        # Telegram sends /start when a customer restarts the bot: they want to hear from it.
+        await _automatic(conn, env, stop=False)
+    elif name == "stop":
+        text = STOPPED_TEXT if await _automatic(conn, env, stop=True) else STOPPED_ALREADY
+    elif name == "resume":
+        text = RESUMED_TEXT if await _automatic(conn, env, stop=False) else RESUMED_ALREADY
     elif name == "status":
         text = await _status(conn, env)
     elif name == "human":
@@ -75,6 +89,35 @@ async def answer_command(conn: AsyncConnection, env: Envelope, settings: Setting
     else:
         text = HELP
     await queue_service_answer(conn, channel=env.channel, address=env.address, text=text)
+    return True
+
+
+STOPPED_ALREADY = "Automatic messages are already off. Our team's answers still come here."
+RESUMED_ALREADY = "Automatic messages are on. Send /stop to turn them off."
+
+
+async def _automatic(conn: AsyncConnection, env: Envelope, *, stop: bool) -> bool:
+    """Stops (or resumes) automatic messages to the customer behind this chat, on all
+    their linked channels; True if that changed anything. Each of their open
+    conversations records it, so agents see it."""
+    if stop:  # kept for the customer's first message too
+        name = single_line(env.sender_name)
+        contact: int | None = await ensure_contact(conn, env.identity_channel, env.address, name)
+    else:
+        contact = await contact_of(conn, env.identity_channel, env.address)
+    if contact is None or not await set_stopped(conn, contact, stop, now()):
+        return False
+    rows = await conn.execute(
+        select(conversations.c.id).where(
+            conversations.c.contact_id == contact,
+            conversations.c.status != Status.RESOLVED.value,
+        )
+    )
+    via = f"/{'stop' if stop else 'resume'} on {env.channel}"
+    for (conversation_id,) in rows.all():
+        await record_event(
+            conn, int(conversation_id), STOPPED if stop else RESUMED, "customer", {"via": via}
+        )
     return True
 
 

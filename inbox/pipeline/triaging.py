@@ -37,6 +37,7 @@ class TriageService:
             "urgent": t.urgent_examples,
             "negative": t.negative_examples,
             "spam": t.spam_examples,
+            "unsubscribe": settings.contact.unsubscribe_examples,
         }
         meaning = None
         texts = [text for phrases in kinds.values() for text in phrases]
@@ -51,6 +52,7 @@ class TriageService:
                 "urgent": t.urgent_similarity,
                 "negative": t.negative_similarity,
                 "spam": t.spam_similarity,
+                "unsubscribe": settings.contact.unsubscribe_similarity,
             }
             meaning = MeaningTriage(kinds, vectors, thresholds)
         detector = LanguageDetector(t.languages) if t.languages else None
@@ -72,15 +74,13 @@ class TriageService:
                 decisions.append(TriageDecision(Priority.LOW, (f"automated: {env.automated}",)))
                 continue
             language = self.detector.detect(env.routing_text) if self.detector else ""
-            decisions.append(
-                self.triage.assess(
-                    env.subject,
-                    env.routing_text,
-                    env.address,
-                    matches[i] if matches else None,
-                    language,
-                )
+            found = matches[i] if matches else {}
+            decision = self.triage.assess(
+                env.subject, env.routing_text, env.address, found or None, language
             )
+            if "unsubscribe" in found:
+                decision = dataclasses.replace(decision, unsubscribe=found["unsubscribe"].reason())
+            decisions.append(decision)
         return decisions
 
     def route_by_language(

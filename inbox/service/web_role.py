@@ -60,6 +60,7 @@ def _desk(settings: Settings, parts: WebParts, rating: CsatLinks) -> Desk:
         rating_request=rating.request_text if s.csat else None,
         reply_channels=reply_channels(s),
         form_copies=form_copies_for(s, rating),
+        contact=s.contact,
     )
 
 

@@ -182,4 +182,6 @@ class DeskAnswers(DeskScope):
         if self.rating_request is None:
             return
         text = self.rating_request(int(row.reference))
-        await ask_for_rating(conn, row.id, row.channel, row.address, row.subject, text, "desk")
+        await ask_for_rating(
+            conn, row.id, row.channel, row.address, row.subject, text, "desk", self.contact
+        )

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from inbox.config.settings import ContactSettings
 from inbox.errors import NotFound
 from inbox.form_identity import shown_address
 from inbox.sla.policy import SlaSettings
@@ -37,10 +38,12 @@ class DeskScope:
         rating_request: Callable[[int], str] | None = None,
         reply_channels: dict[str, str] | None = None,
         form_copies: FormCopies | None = None,
+        contact: ContactSettings | None = None,
     ) -> None:
         self.rating_request = rating_request
         # Where an answer to a form ticket is also mailed (None: the ticket page alone).
         self.form_copies = form_copies
+        self.contact = contact or ContactSettings()  # the contact policy: rating requests
         # identity channel -> the connector that reaches it ("email" -> the first mailbox)
         self.reply_channels = reply_channels or {}
         self.engine = engine

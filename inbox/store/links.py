@@ -76,6 +76,16 @@ async def join_identities(
     await conn.execute(
         update(conversations).where(conversations.c.contact_id == source).values(contact_id=target)
     )
+    # A customer who asked for no automatic messages on one identity asked it for all.
+    stopped = await conn.scalar(
+        select(contacts.c.automatic_stopped_at).where(contacts.c.id == source)
+    )
+    if stopped is not None:
+        await conn.execute(
+            update(contacts)
+            .where(contacts.c.id == target, contacts.c.automatic_stopped_at.is_(None))
+            .values(automatic_stopped_at=stopped)
+        )
     # The embeddings too: the customer's earlier messages are compared with their next ones.
     await conn.execute(
         update(message_vectors)

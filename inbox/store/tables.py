@@ -29,6 +29,8 @@ contacts = Table(
     Column("name", String(200), nullable=False, default=""),
     Column("tier", String(40), nullable=False, default="standard"),
     Column("created_at", Float, nullable=False),
+    # When the customer asked for no automatic messages (/stop, "unsubscribe"); NULL: they get them.
+    Column("automatic_stopped_at", Float, nullable=True),
 )
 
 identities = Table(

@@ -18,6 +18,7 @@ from inbox.config.settings import CannedReply
 from inbox.errors import NotFound
 from inbox.pages.render import relative_time, render
 from inbox.store.accounts import Agent, Session
+from inbox.store.contact_policy import FIRST_ANSWER_SUPPRESSED, RESUMED, STOPPED, SUPPRESSED
 from inbox.store.desk import Desk
 from inbox.store.desk_views import ConversationView
 from inbox.web.auth import WebAuth
@@ -62,7 +63,8 @@ def evidence(routing: dict[str, Any] | None) -> str:
 
 def bot_part(view: ConversationView) -> list[str]:
     """What the bot did in the conversation, a line per step, for the agent who takes
-    over: the article it answered with and how sure it was, and why it let go."""
+    over: the article it answered with and how sure it was, and why it let go; and each
+    automatic message the contact policy held back, with its rule."""
     lines = []
     for e in view.events:
         data = e["data"]
@@ -76,7 +78,20 @@ def bot_part(view: ConversationView) -> list[str]:
             lines.append(f"Handed to a person: {data['reason']}.")
         elif e["kind"] == "resolved" and e["actor"] == "bot":
             lines.append(f"Resolved by the bot: {data.get('why', '')}.")
+        elif e["kind"] in HELD:
+            what = HELD[e["kind"]].format(message=data.get("message", "message"))
+            lines.append(f"{what} held back: {data.get('reason', '')}.")
+        elif e["kind"] in (STOPPED, RESUMED):
+            now_off = "stopped" if e["kind"] == STOPPED else "resumed"
+            lines.append(f"Automatic messages {now_off} by the customer ({data.get('via', '')}).")
     return lines
+
+
+# The contact policy's events, as the agent reads them (see inbox.store.contact_policy).
+HELD = {
+    FIRST_ANSWER_SUPPRESSED: "An automatic answer (acknowledgement or the bot's) was",
+    SUPPRESSED: "An automatic {message} was",
+}
 
 
 def duplicate_offer(view: ConversationView) -> dict[str, Any] | None:

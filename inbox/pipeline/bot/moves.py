@@ -206,6 +206,7 @@ async def resolve(
             conv.subject,
             tools.links.request_text(conv.reference),
             ACTOR,
+            tools.settings.contact,
         )
 
 

@@ -24,11 +24,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from inbox.bot_words import ABSTAINED, HandoffReason, Verdict
 from inbox.models import Priority
 from inbox.pipeline.answering import Candidate
-from inbox.pipeline.bot.moves import SAID_YES, BotTools, answer, answer_all, hand_off, resolve
+from inbox.pipeline.bot.moves import (
+    ACTOR,
+    SAID_YES,
+    BotTools,
+    answer,
+    answer_all,
+    hand_off,
+    resolve,
+)
 from inbox.pipeline.ingest.acknowledge import answer_limits, automatic_answers
 from inbox.pipeline.ingest.audit import EventLog
+from inbox.pipeline.ingest.policy import related
 from inbox.pipeline.ingest.state import Inbound
 from inbox.store.bot_rows import BotConversation, held
+from inbox.store.contact_policy import Allowance, note_suppressed
 from inbox.store.engine import now
 from inbox.store.writes import record_event
 
@@ -36,10 +46,14 @@ MAX_ANSWERS = 2
 
 
 async def bot_turn(
-    conn: AsyncConnection, inbound: list[Inbound], tools: BotTools, log: EventLog
+    conn: AsyncConnection,
+    inbound: list[Inbound],
+    tools: BotTools,
+    log: EventLog,
+    policy: Allowance,
 ) -> set[Inbound]:
-    """Answers what the bot should; returns the messages it took care of (they get no
-    acknowledgement)."""
+    """Answers what the bot should, as the contact policy allows; returns the messages
+    it took care of (they get no acknowledgement)."""
     if not tools.settings.kb.answers:
         return set()
     joined = {
@@ -54,7 +68,7 @@ async def bot_turn(
     answering: list[tuple[BotConversation, Candidate]] = []
     handled: set[Inbound] = set()
     for m in ours:
-        if m.outcome == "new" and _first_message(m, tools, log, quota):
+        if m.outcome == "new" and _first_message(m, tools, log, quota, policy):
             assert m.target.conversation_id is not None and m.plan.answer is not None
             conv = holding[m.target.conversation_id] = _conversation(m, tools)
             answering.append((conv, m.plan.answer))
@@ -63,7 +77,7 @@ async def bot_turn(
     for m in ours:
         if m.outcome == "joined" and m.target.conversation_id in holding:
             conv = holding[m.target.conversation_id]
-            if not await _reply(conn, m, conv, tools):
+            if not await _reply(conn, m, conv, tools, policy):
                 del holding[m.target.conversation_id]
             handled.add(m)
     return handled
@@ -89,11 +103,12 @@ def _first_message(
     tools: BotTools,
     log: EventLog,
     quota: dict[tuple[str, str], int],
+    policy: Allowance,
 ) -> bool:
     """Whether the bot answers a new conversation's first message (it may, and is sure);
     when it does not, the reason is logged."""
     key = (m.plan.envelope.channel, m.plan.envelope.address)
-    why_not = _why_not(m)
+    why_not = _why_not(m) or policy.hold(m.target.contact_id, key[0], related(m))
     if not why_not and quota.get(key, 1) <= 0:
         why_not = "too many automatic answers to this address in the last hour"
     if why_not:
@@ -111,6 +126,7 @@ def _first_message(
         return False
     if key in quota:
         quota[key] -= 1
+    policy.take(m.target.contact_id, key[0])
     return True
 
 
@@ -128,25 +144,37 @@ def _why_not(m: Inbound) -> str:
     return plan.answer.decision.reason
 
 
-async def _reply(conn: AsyncConnection, m: Inbound, conv: BotConversation, tools: BotTools) -> bool:
-    """Reads the customer's reply in a conversation the bot holds; True if it still does."""
+async def _reply(
+    conn: AsyncConnection, m: Inbound, conv: BotConversation, tools: BotTools, policy: Allowance
+) -> bool:
+    """Reads the customer's reply in a conversation the bot holds; True if it still does.
+    Where the contact policy holds the bot's next message, a person takes over unannounced."""
     verdict = m.plan.verdict
     data = {"verdict": verdict.value, "via": "words"}
     await record_event(conn, conv.conversation_id, "bot_verdict", "customer", data)
     if verdict is Verdict.YES:
         await resolve(conn, conv, SAID_YES, tools, now())
         return False
+    contact_id = m.target.contact_id
+    rule = policy.hold(contact_id, conv.channel)
+    if rule:
+        await note_suppressed(conn, conv.conversation_id, "handoff", rule, ACTOR)
+    else:
+        policy.take(
+            contact_id, conv.channel
+        )  # an answer or a handoff notice: one automatic message
+    tell = not rule
     if verdict is Verdict.HUMAN:
-        await hand_off(conn, conv, HandoffReason.ASKED, "asked", tools)
+        await hand_off(conn, conv, HandoffReason.ASKED, "asked", tools, tell=tell)
         return False
-    again = _another_answer(m.plan.answer, m, conv)
+    again = None if rule else _another_answer(m.plan.answer, m, conv)
     if again is not None:
         await answer(conn, conv, again, tools)
         return True
     if verdict is Verdict.NO:
-        await hand_off(conn, conv, HandoffReason.UNHELPFUL, "unhelpful", tools)
+        await hand_off(conn, conv, HandoffReason.UNHELPFUL, "unhelpful", tools, tell=tell)
     else:
-        await hand_off(conn, conv, HandoffReason.NO_ARTICLE, "unknown", tools)
+        await hand_off(conn, conv, HandoffReason.NO_ARTICLE, "unknown", tools, tell=tell)
     return False
 
 

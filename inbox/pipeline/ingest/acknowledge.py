@@ -12,9 +12,11 @@ from inbox.bot_words import BOT_ANSWER
 from inbox.config.settings import Settings, TeamSettings
 from inbox.pipeline.ingest.audit import EventLog
 from inbox.pipeline.ingest.plan import SESSION_CHANNELS
+from inbox.pipeline.ingest.policy import related
 from inbox.pipeline.ingest.state import Inbound
 from inbox.sla.policy import Target
 from inbox.store.bulk import pairs_in
+from inbox.store.contact_policy import FIRST_ANSWER_SUPPRESSED, Allowance
 from inbox.store.outbound import OutboundDraft, queue_drafts
 from inbox.store.sla_clocks import SlaClocks
 from inbox.store.tables import outbox
@@ -92,16 +94,28 @@ async def acknowledge(
     settings: Settings,
     clocks: SlaClocks,
     log: EventLog,
+    policy: Allowance,
 ) -> None:
-    """Queues the batch's acknowledgements, as many as each address's limit allows."""
+    """Queues the batch's acknowledgements, as many as each address's limit and the
+    contact policy allow; each one held back is an event with its rule."""
     acks, suppressed = await _limit(conn, to_acknowledge(inbound, settings), settings, log.stamp)
     for m in suppressed:
         log.add(
             m.target,
-            "acknowledgement_suppressed",
+            FIRST_ANSWER_SUPPRESSED,
             "worker",
             {"reason": "too many acknowledgements to this address in the last hour"},
         )
+    allowed: list[Inbound] = []
+    for m in acks:
+        channel = m.plan.envelope.channel
+        held = policy.hold(m.target.contact_id, channel, related(m))
+        if held:
+            log.add(m.target, FIRST_ANSWER_SUPPRESSED, "worker", {"reason": held})
+        else:
+            policy.take(m.target.contact_id, channel)
+            allowed.append(m)
+    acks = allowed
     if not acks:
         return
     drafts = [

@@ -31,6 +31,7 @@ from inbox.pipeline.ingest.contacts import create_contacts
 from inbox.pipeline.ingest.decide import decide
 from inbox.pipeline.ingest.lookup import look_up, look_up_duplicates, look_up_similar
 from inbox.pipeline.ingest.plan import FORM_IDENTITY, IngestPlan, IngestResult, own_thread_key
+from inbox.pipeline.ingest.policy import batch_allowance
 from inbox.pipeline.ingest.quarantine import keep_in_quarantine, note_released
 from inbox.pipeline.ingest.state import BatchState, BatchVector, Inbound
 from inbox.pipeline.ingest.write import (
@@ -177,10 +178,12 @@ async def _write(
     message_ids = await write_messages(conn, inbound, model, stamp)
     note_arrivals(log, inbound, state, message_ids)
     await update_touched(conn, touched_by(inbound), started, clocks, stamp)
+    policy = await batch_allowance(conn, inbound, settings, log)
     answered: set[Inbound] = set()
     if links is not None:
-        answered = await bot_turn(conn, inbound, BotTools(settings, clocks, links), log)
-    await acknowledge(conn, [m for m in inbound if m not in answered], settings, clocks, log)
+        answered = await bot_turn(conn, inbound, BotTools(settings, clocks, links), log, policy)
+    unanswered = [m for m in inbound if m not in answered]
+    await acknowledge(conn, unanswered, settings, clocks, log, policy)
     await log.write(conn)
 
 
