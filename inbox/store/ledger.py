@@ -114,15 +114,20 @@ class _Answer:
 
     @property
     def delivery(self) -> Delivery:
-        if self.state == "sent":
-            return Delivery.SENT
-        return Delivery.FAILED if self.state == "failed" else Delivery.PENDING
+        return delivery_of(self.state)
 
     @property
     def answer_state(self) -> AnswerState:
         if self.kind == BOT_ANSWER or (self.kind == "reply" and self.author == "bot"):
             return AnswerState.BOT
         return AnswerState.AGENT if self.kind == "reply" else AnswerState.ACKNOWLEDGED
+
+
+def delivery_of(outbox_state: str) -> Delivery:
+    """An outbox row's state as a delivery: sent, failed, or still on its way."""
+    if outbox_state == "sent":
+        return Delivery.SENT
+    return Delivery.FAILED if outbox_state == "failed" else Delivery.PENDING
 
 
 _DELIVERY_ORDER = {Delivery.SENT: 0, Delivery.PENDING: 1, Delivery.FAILED: 2}
@@ -350,7 +355,7 @@ def _command_entry(cmd: Any, reply: Any | None) -> LedgerEntry:
     )
     if reply is None:
         return entry
-    delivery = _Answer(int(reply.id), None, "service", reply.state, 0.0, "", "bot").delivery
+    delivery = delivery_of(reply.state)
     detail = cmd.command
     if delivery is not Delivery.SENT and reply.last_error:
         detail = f"{cmd.command}: {reply.last_error}"
