@@ -85,6 +85,9 @@ class MessageMeta:
     args: str = ""  # the command's arguments
     # Only in ``messages.meta``: why the message is machine-made (``Envelope.automated``).
     automated: str = ""
+    # Only in ``messages.meta``: the address the customer wrote from (``Envelope.address``),
+    # where an agent's answer goes when this is the conversation's latest message.
+    sender: str = ""
 
     def to_dict(self) -> dict[str, str]:
         """The fields that are set, as stored and queued."""

@@ -32,16 +32,19 @@ class DeskAnswers(DeskScope):
     """Replying, noting and resolving."""
 
     async def _route_answer(
-        self, conn: AsyncConnection, row: Row[Any], via: str | None
+        self, conn: AsyncConnection, row: Row[Any], via: str | None, to: str | None
     ) -> tuple[str, str]:
+        """The channel and address an answer goes to: the agent's choice (a channel, and
+        an address on it when the customer has several), else the default option."""
         options = await self._reply_options(conn, row)
         if via is None:
             return options[0]["channel"], options[0]["address"]
         for option in options:
-            if option["channel"] == via:
+            if option["channel"] == via and to in (None, option["address"]):
                 return via, option["address"]
+        where = f"{via!r}" if to is None else f"{via!r} at {to!r}"
         raise NotFound(
-            f"#{row.reference} cannot be answered on {via!r}: the customer has no identity "
+            f"#{row.reference} cannot be answered on {where}: the customer has no identity "
             f"there (choose one of {', '.join(o['channel'] for o in options)})"
         )
 
@@ -53,8 +56,10 @@ class DeskAnswers(DeskScope):
         *,
         seen: int | None = None,
         via: str | None = None,
+        to: str | None = None,
     ) -> int:
-        """Answers the customer on their channel; returns the message id.
+        """Answers the customer where they wrote last, or on the channel ``via`` (at the
+        address ``to``) the agent chose; returns the message id.
 
         With ``seen`` (the newest message id the agent's page showed), the answer is held
         (Conflict) when a customer message or another agent's answer arrived since.
@@ -81,7 +86,7 @@ class DeskAnswers(DeskScope):
                         f"not sent: {newer} new message(s) arrived in #{reference} since you "
                         "opened it. Read them, then send again."
                     )
-            channel, address = await self._route_answer(conn, row, via)
+            channel, address = await self._route_answer(conn, row, via, to)
             await take_from_bot(conn, row.id, agent.name)
             message_id = await queue_outbound(
                 conn,

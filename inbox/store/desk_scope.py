@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from inbox.config.settings import ContactSettings
 from inbox.errors import NotFound
 from inbox.form_identity import shown_address
+from inbox.models import MessageMeta
 from inbox.sla.policy import SlaSettings
 from inbox.store.accounts import Agent
 from inbox.store.desk_views import JsonRows, summary_query
@@ -21,7 +22,7 @@ from inbox.store.engine import now
 from inbox.store.form_copies import FormCopies
 from inbox.store.locks import lock_conversation
 from inbox.store.sla_clocks import SlaClocks
-from inbox.store.tables import conversation_refs, conversations, identities
+from inbox.store.tables import conversation_refs, conversations, identities, messages
 
 
 class DeskScope:
@@ -77,8 +78,10 @@ class DeskScope:
         return row
 
     async def _reply_options(self, conn: AsyncConnection, row: Row[Any]) -> JsonRows:
-        """Where an answer can go: the conversation's own channel first, then the other
-        identities of the customer that a configured channel can reach."""
+        """Where an answer can go, the default first: where the customer wrote last (their
+        latest message came on another of their channels: a merged duplicate, say), then
+        the conversation's own channel, then the customer's other identities that a
+        configured channel can reach."""
         options = [_reply_option(row.channel, row.address, own=True)]
         for i in await conn.execute(
             select(identities.c.channel, identities.c.address)
@@ -88,7 +91,31 @@ class DeskScope:
             channel = self.reply_channels.get(i.channel)
             if channel and (channel, i.address) != (row.channel, row.address):
                 options.append(_reply_option(channel, i.address, own=False))
-        return options
+        last = await self._written_last(conn, row)
+        first = [o | {"last": True} for o in options if (o["channel"], o["address"]) == last]
+        return first + [o for o in options if (o["channel"], o["address"]) != last]
+
+    async def _written_last(self, conn: AsyncConnection, row: Row[Any]) -> tuple[str, str]:
+        """The channel and address of the customer's latest message in the conversation,
+        when that channel answers on itself (a mailbox, the bot, the chat; not the form,
+        whose address has to be confirmed first); else the conversation's own."""
+        latest = (
+            await conn.execute(
+                select(messages.c.channel, messages.c.meta)
+                .where(
+                    messages.c.conversation_id == row.id,
+                    messages.c.direction == "in",
+                    messages.c.author == "customer",
+                )
+                # The latest stored: channels' own clocks differ (Telegram's are seconds).
+                .order_by(messages.c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        if latest is None or latest.channel not in self.reply_channels.values():
+            return row.channel, row.address
+        sender = MessageMeta.from_dict(latest.meta).sender
+        return (latest.channel, sender) if sender else (row.channel, row.address)
 
 
 def _reply_option(channel: str, address: str, *, own: bool) -> dict[str, Any]:
@@ -98,4 +125,5 @@ def _reply_option(channel: str, address: str, *, own: bool) -> dict[str, Any]:
         "address": address,
         "display": shown_address(channel, address),
         "own": own,
+        "last": False,  # where the customer wrote last, when that is not the conversation's
     }

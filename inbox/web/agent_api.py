@@ -148,8 +148,9 @@ class AgentApi:
                     "GET /api/conversations/{ref}": "messages, routing evidence, audit trail",
                     "POST /api/conversations/next": "claim the next conversation",
                     "POST /api/conversations/{ref}/reply": '{"text": ..., "seen": id, '
-                    '"channel": name} (held with 409 when messages arrived after `seen`; '
-                    "`channel`: another of the customer's identities)",
+                    '"channel": name, "address": ...} (held with 409 when messages arrived '
+                    "after `seen`; by default where the customer wrote last; `channel` and "
+                    "`address`: another of the customer's identities)",
                     "POST /api/conversations/{ref}/notes": '{"text": ...} internal note',
                     "POST /api/conversations/{ref}/reassign": '{"team": ...}',
                     "POST /api/conversations/{ref}/resolve": "resolve",
@@ -226,13 +227,15 @@ class AgentApi:
         """Answers the customer on their channel."""
         text = await _text_field(request, "text")
         body = await _json_object(request)
-        seen, via = body.get("seen"), body.get("channel")
+        seen, via, to = body.get("seen"), body.get("channel"), body.get("address")
         if seen is not None and (isinstance(seen, bool) or not isinstance(seen, int)):
             raise _BadRequest("'seen' must be a message id")
         if via is not None and not isinstance(via, str):
             raise _BadRequest("'channel' must be a channel name")
+        if to is not None and (via is None or not isinstance(to, str)):
+            raise _BadRequest("'address' must be an address on the chosen 'channel'")
         message_id = await self.desk.reply(
-            agent, int(request.match_info["ref"]), text, seen=seen, via=via
+            agent, int(request.match_info["ref"]), text, seen=seen, via=via, to=to
         )
         self.on_reply()
         return web.json_response({"message_id": message_id, "delivery": "pending"}, status=202)

@@ -187,6 +187,57 @@ async def test_one_thing_on_chat_email_and_telegram_gets_one_acknowledgement(
         assert all(d is not Delivery.NONE for _channel, d, _detail in deliveries)
 
 
+async def test_a_merged_duplicate_is_answered_once_where_the_customer_wrote_last(
+    ann_on_three_channels: Meet, bot_api: BotApi, smtp_server: SmtpServer
+) -> None:
+    async with ann_on_three_channels() as ann:
+        ann.by_email("Cracked screen on order 5512", ONE_THING["email"])
+        await until(lambda: ann.store.count(INBOUND) == 1)
+        await ann.on_telegram(ONE_THING["telegram"])
+        await until(lambda: ann.store.count(INBOUND) == 2)
+        assert ann.store.count("SELECT count(*) FROM conversations") == 1  # merged
+        assert ann.store.count(ACKS) == 1
+        ((reference, channel),) = ann.store.rows("SELECT reference, channel FROM conversations")
+        mailbox = ann.settings.email[0].name
+        assert channel == mailbox  # the ticket is the email's
+        telegram_before = len(bot_api.texts_to(ANN))
+        mails_before = len(smtp_server.received)
+
+        agents = ann.agents()
+        token = await agents.agent_token("dee", *ALL_TEAMS)
+        status, view = await agents.api("GET", f"/api/conversations/{reference}", token)
+        assert status == 200
+        (default, *others) = view["customer"]["reply_options"]
+        assert (default["channel"], default["last"], default["own"]) == ("telegram", True, False)
+        assert [(o["channel"], o["address"]) for o in others if o["own"]] == [(mailbox, EMAIL)]
+
+        # The agent's answer goes once, to Telegram, where she wrote last.
+        path = f"/api/conversations/{reference}/reply"
+        status, _ = await agents.api("POST", path, token, {"text": "A new screen is on its way."})
+        assert status == 202
+        texts = await bot_api.wait_for_texts(ANN, telegram_before + 1)
+        assert "A new screen is on its way." in texts[-1]
+        replies = "SELECT channel FROM outbox WHERE kind = 'reply'"
+        await until(lambda: ann.store.count("SELECT count(*) FROM outbox WHERE state='sent'") >= 2)
+        assert ann.store.rows(replies) == [("telegram",)]
+        assert len(smtp_server.received) == mails_before
+        # Both of her messages are answered by that one answer.
+        assert [d for _c, d, _detail in await ann.ledger_deliveries()] == [Delivery.SENT] * 2
+
+        # Unless the agent chooses another of her channels: then there, once.
+        body = {"text": "The tracking number is in this mail.", "channel": mailbox}
+        status, _ = await agents.api("POST", path, token, {**body, "address": EMAIL})
+        assert status == 202
+        mail_answer = (await smtp_server.wait_for(mails_before + 1, timeout=30))[-1]
+        assert mail_answer.rcpt_tos == [EMAIL]
+        assert ann.store.rows(replies + " ORDER BY id") == [("telegram",), (mailbox,)]
+        assert len(bot_api.texts_to(ANN)) == telegram_before + 1
+        status, body = await agents.api(
+            "POST", path, token, {"text": "x", "channel": mailbox, "address": "eve@else.test"}
+        )
+        assert status == 404 and "no identity there" in body["error"]
+
+
 async def test_a_look_alike_on_another_channel_gets_no_second_acknowledgement(
     ann_on_three_channels: Meet,
 ) -> None:

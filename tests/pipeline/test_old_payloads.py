@@ -77,7 +77,8 @@ async def test_stored_meta_keeps_its_shape_and_old_rows_still_thread_replies(
                 await conn.execute(select(messages.c.meta).where(messages.c.direction == "in"))
             ).scalar_one()
         assert result.outcome == "new"
-        assert stored == json.loads(OLD_MAIL)["meta"]  # what the old version stored
+        # What the old version stored, and the address the customer wrote from.
+        assert stored == {**json.loads(OLD_MAIL)["meta"], "sender": env.address}
         # A row the old version wrote (with keys this one does not know) still threads
         # the answer to it.
         old_row = {**json.loads(OLD_MAIL)["meta"], "automated": "", "x-unknown": "1"}

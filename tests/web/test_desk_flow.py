@@ -182,6 +182,7 @@ async def test_a_form_ticket_can_be_answered_by_email(
                 "address": "ida@example.com",
                 "display": "ida@example.com",
                 "own": False,
+                "last": False,
             },
         ]
         url = f"{base}/api/conversations/{reference}/reply"

@@ -172,7 +172,9 @@
 
   var forms = {
     reply: function () {
-      var body = { text: $("reply-text").value, seen: seen, channel: $("reply-via").value || undefined };
+      var via = $("reply-via"), chosen = via.options[via.selectedIndex];
+      var body = { text: $("reply-text").value, seen: seen, channel: via.value || undefined,
+                   address: chosen ? chosen.getAttribute("data-address") : undefined };
       api("POST", "/api/conversations/" + current + "/reply", body).then(function (sent) {
         mine[sent.message_id] = true;
         $("reply-text").value = "";

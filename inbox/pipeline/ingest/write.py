@@ -183,10 +183,9 @@ def _message_row(m: Inbound, message_ids: dict[Inbound, int]) -> dict[str, Any]:
     }
 
 
-def stored_meta(env: Envelope) -> dict[str, str] | None:
-    """The message's channel details as ``messages.meta`` holds them (None for none)."""
-    meta = replace(env.meta, automated=env.automated) if env.automated else env.meta
-    return meta.to_dict() or None
+def stored_meta(env: Envelope) -> dict[str, str]:
+    """The message's channel details as ``messages.meta`` holds them, with its sender."""
+    return replace(env.meta, automated=env.automated, sender=env.address).to_dict()
 
 
 async def _suggest_merges(conn: AsyncConnection, inbound: list[Inbound], stamp: float) -> None:
