@@ -7,7 +7,9 @@ opened the confirmation link mailed to it (``inbox.pipeline.form_confirmation``)
 marks the form identity verified. An address nobody confirmed is never mailed: whoever
 typed it may not own it.
 
-The copy is a delivery of its own: an outbox row of kind ``email_copy`` on the mailbox,
+The copy is a delivery of its own: an outbox row of kind ``email_copy`` on the mailbox
+(``agent_email_copy`` for an agent's answer, which is mailed as a person's, not marked
+automatic),
 queued in the answer's transaction with the answer's conversation and time, so it is sent,
 retried and failed like any mail, and an audit event names the answer it copies. The
 answer itself stays the ticket page's: one answer per channel, never two.
@@ -31,7 +33,8 @@ from inbox.store.tables import conversations, identities, messages, outbox
 from inbox.store.writes import record_event
 from inbox.text import format_reference
 
-EMAIL_COPY = "email_copy"  # the outbox kind of a mailed copy of a form ticket's answer
+EMAIL_COPY = "email_copy"  # the outbox kind of a mailed copy of the bot's answer
+AGENT_EMAIL_COPY = "agent_email_copy"  # … of an agent's answer: mailed as a person's
 COPIED = "answer_mailed"  # the audit event naming the answer a copy carries
 COPIED_KINDS = (BOT_ANSWER, "reply")  # the bot's answer, an agent's answer
 
@@ -108,7 +111,7 @@ async def queue_email_copies(
             copies.mailbox,
             typed_address(r.address),
             _copy_text(copies.links, r.text, r.kind, int(r.reference), r.address),
-            EMAIL_COPY,
+            AGENT_EMAIL_COPY if r.author == "agent" else EMAIL_COPY,
             int(r.conversation_id),
             subject=r.subject,
             stored=False,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 from inbox.bot_words import BOT_ANSWER, CHOICE_TEXTS, BotState
 from inbox.models import MessageMeta, Outbound
 from inbox.store.engine import now
+from inbox.store.form_copies import AGENT_EMAIL_COPY
 from inbox.store.tables import conversations, messages, outbox
 from inbox.store.writes import record_event
 
@@ -142,7 +143,10 @@ class OutboxRows:
                         outbox.c.parts_sent,
                         func.coalesce(outbox.c.text, messages.c.text).label("text"),
                         func.coalesce(outbox.c.subject, conversations.c.subject).label("subject"),
-                        func.coalesce(messages.c.author, "bot").label("author"),
+                        case(
+                            (outbox.c.kind == AGENT_EMAIL_COPY, "agent"),
+                            else_=func.coalesce(messages.c.author, "bot"),
+                        ).label("author"),
                         func.coalesce(conversations.c.reference, 0).label("reference"),
                         outbox.c.kind,
                         conversations.c.bot_state,

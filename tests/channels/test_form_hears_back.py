@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from inbox.service.app import InboxService
 from inbox.store.accounts import Accounts
-from inbox.store.form_copies import COPIED, EMAIL_COPY
+from inbox.store.form_copies import AGENT_EMAIL_COPY, COPIED, EMAIL_COPY
 from inbox.store.tables import events, outbox
 from tests.support.browser import ScriptWatch
 from tests.support.mailbox import Mailbox
@@ -109,8 +109,8 @@ async def _copies(service: InboxService) -> list[Any]:
         return list(
             (
                 await conn.execute(
-                    select(outbox.c.address, outbox.c.state, outbox.c.channel).where(
-                        outbox.c.kind == EMAIL_COPY
+                    select(outbox.c.address, outbox.c.state, outbox.c.channel, outbox.c.kind).where(
+                        outbox.c.kind.in_([EMAIL_COPY, AGENT_EMAIL_COPY])
                     )
                 )
             ).all()
@@ -145,6 +145,8 @@ async def test_with_a_mailbox_an_answer_is_mailed_once_to_a_confirmed_address(
         await _reply(http, base, reference, "Your parcel leaves our depot today.")
         [mail] = await until(lambda: _mails_to(smtp_server, "ida@example.com", "depot today"))
         assert f"[#{reference}]" in str(mail.message["Subject"])
+        # A person's answer: not marked automatic (RFC 3834), so it is not filtered away.
+        assert mail.message["Auto-Submitted"] is None
         text = mail.message.get_body(("plain",)).get_content()
         # It leads to the ticket page, which has the answer too (the page's; the mail
         # is its copy).
@@ -157,7 +159,7 @@ async def test_with_a_mailbox_an_answer_is_mailed_once_to_a_confirmed_address(
         await until(lambda: _mails_to(smtp_server, "ida@example.com", "on Friday"))
         assert len(_mails_to(smtp_server, "ida@example.com", "depot today")) == 1
     copies = await _copies(service)
-    assert sorted(c.state for c in copies) == ["sent", "sent"]
+    assert sorted((c.kind, c.state) for c in copies) == [(AGENT_EMAIL_COPY, "sent")] * 2
     assert {(c.address, c.channel) for c in copies} == {
         ("ida@example.com", mailbox.settings.email[0].name)
     }
