@@ -19,7 +19,7 @@ from inbox.bot_words import HandoffReason
 from inbox.config.settings import Settings
 from inbox.models import Envelope, Priority, Status
 from inbox.store.bot_rows import take_from_bot
-from inbox.store.contact_policy import RESUMED, STOPPED, set_stopped
+from inbox.store.contact_policy import stop_automatic
 from inbox.store.engine import now
 from inbox.store.links import contact_of, ensure_contact, join_identities
 from inbox.store.tables import bot_commands, conversations, link_codes
@@ -105,20 +105,10 @@ async def _automatic(conn: AsyncConnection, env: Envelope, *, stop: bool) -> boo
         contact: int | None = await ensure_contact(conn, env.identity_channel, env.address, name)
     else:
         contact = await contact_of(conn, env.identity_channel, env.address)
-    if contact is None or not await set_stopped(conn, contact, stop, now()):
+    if contact is None:
         return False
-    rows = await conn.execute(
-        select(conversations.c.id).where(
-            conversations.c.contact_id == contact,
-            conversations.c.status != Status.RESOLVED.value,
-        )
-    )
     via = f"/{'stop' if stop else 'resume'} on {env.channel}"
-    for (conversation_id,) in rows.all():
-        await record_event(
-            conn, int(conversation_id), STOPPED if stop else RESUMED, "customer", {"via": via}
-        )
-    return True
+    return await stop_automatic(conn, contact, stop, "customer", via)
 
 
 async def _status(conn: AsyncConnection, env: Envelope) -> str:

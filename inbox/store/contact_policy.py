@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from inbox.bot_words import BOT_ANSWER
 from inbox.config.settings import ContactSettings
 from inbox.models import Status
+from inbox.store.engine import now
 from inbox.store.tables import contacts, conversations, events, outbox
 from inbox.store.writes import record_event
 
@@ -65,6 +66,27 @@ async def set_stopped(conn: AsyncConnection, contact_id: int, stop: bool, stamp:
         .values(automatic_stopped_at=stamp if stop else None)
     )
     return bool(result.rowcount)
+
+
+async def stop_automatic(
+    conn: AsyncConnection, contact_id: int, stop: bool, actor: str, via: str
+) -> bool:
+    """Stops (or resumes) automatic messages to a contact on all their linked channels;
+    True if that changed anything. Each of their open conversations records it (the
+    actor, and ``via``: how it was asked), so agents see it."""
+    if not await set_stopped(conn, contact_id, stop, now()):
+        return False
+    rows = await conn.execute(
+        select(conversations.c.id).where(
+            conversations.c.contact_id == contact_id,
+            conversations.c.status != Status.RESOLVED.value,
+        )
+    )
+    for (conversation_id,) in rows.all():
+        await record_event(
+            conn, int(conversation_id), STOPPED if stop else RESUMED, actor, {"via": via}
+        )
+    return True
 
 
 async def _recent(

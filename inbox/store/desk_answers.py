@@ -16,6 +16,7 @@ from inbox.models import Status
 from inbox.sla.policy import RESPONSES, Target
 from inbox.store.accounts import Agent
 from inbox.store.bot_rows import take_from_bot
+from inbox.store.contact_policy import stop_automatic
 from inbox.store.desk_scope import DeskScope
 from inbox.store.form_copies import queue_email_copies
 from inbox.store.outbox_retry import Retried, retry_failed
@@ -164,6 +165,17 @@ class DeskAnswers(DeskScope):
             if outbox_id is None:
                 raise NotFound(f"#{reference} has no delivery of message {message_id}")
             return await retry_failed(conn, int(outbox_id), agent.name)
+
+    async def set_automatic(self, agent: Agent, reference: int, *, on: bool) -> None:
+        """Turns automatic messages to the conversation's customer on or off, on all their
+        channels, as they asked an agent (by email or on the phone, say); Conflict when
+        they already are."""
+        async with self.engine.begin() as conn:
+            row = await self._visible(conn, agent, reference, lock=True)
+            via = f"asked an agent, in #{reference}"
+            if not await stop_automatic(conn, int(row.contact_id), not on, agent.name, via):
+                state = "on" if on else "off"
+                raise Conflict(f"automatic messages to this customer are already {state}")
 
     async def resolve(self, agent: Agent, reference: int) -> None:
         """Marks the conversation resolved; a new customer message reopens it."""

@@ -47,7 +47,9 @@ class DeskConversation(DeskScope):
         contact_id, conversation_id = row.contact_id, row.id
         person = (
             await conn.execute(
-                select(contacts.c.name, contacts.c.tier).where(contacts.c.id == contact_id)
+                select(contacts.c.name, contacts.c.tier, contacts.c.automatic_stopped_at).where(
+                    contacts.c.id == contact_id
+                )
             )
         ).one()
         known = (
@@ -79,6 +81,8 @@ class DeskConversation(DeskScope):
                 for i in known
             ],
             "other_teams_conversations": len(others) - len(visible),
+            # When they asked for no automatic messages (None: they get them).
+            "automatic_stopped_at": person.automatic_stopped_at,
         }
         return customer, [summary_of(r).to_json() for r in visible]
 

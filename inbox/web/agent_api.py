@@ -81,6 +81,7 @@ class AgentApi:
             web.get("/api/conversations/{ref:\\d+}/canned", guard(self.canned_replies)),
             web.post("/api/conversations/{ref:\\d+}/kb-draft", guard(self.kb_from_answer)),
             web.post("/api/conversations/{ref:\\d+}/retry", guard(self.retry_delivery)),
+            web.post("/api/conversations/{ref:\\d+}/automatic", guard(self.automatic)),
             web.get("/api/kb", guard(self.kb_list)),
             web.post("/api/kb", guard(self.kb_create)),
             web.get("/api/kb/{article_id}", guard(self.kb_article)),
@@ -154,6 +155,8 @@ class AgentApi:
                     "POST /api/conversations/{ref}/notes": '{"text": ...} internal note',
                     "POST /api/conversations/{ref}/reassign": '{"team": ...}',
                     "POST /api/conversations/{ref}/resolve": "resolve",
+                    "POST /api/conversations/{ref}/automatic": '{"on": bool} automatic '
+                    "messages to the customer, as they asked",
                     "POST /api/conversations/{ref}/merge": '{"into": ref} same issue: merge',
                     "POST /api/conversations/{ref}/confirm": "the team is right: learn from it",
                     "GET /api/incidents": "open incidents touching my teams",
@@ -280,6 +283,14 @@ class AgentApi:
         await self.desk.retry_delivery(agent, int(request.match_info["ref"]), message)
         self.on_reply()  # wakes the sender
         return web.json_response({"message_id": message, "delivery": "pending"}, status=202)
+
+    async def automatic(self, request: web.Request, agent: Agent) -> web.Response:
+        """Turns automatic messages to the customer on or off as they asked (``{"on": b}``)."""
+        on = (await _json_object(request)).get("on")
+        if not isinstance(on, bool):
+            raise _BadRequest("'on' must be true or false")
+        await self.desk.set_automatic(agent, int(request.match_info["ref"]), on=on)
+        return web.json_response({"automatic": on})
 
     async def teammates(self, request: web.Request, agent: Agent) -> web.Response:
         """The people who share a team with me (for assigning)."""

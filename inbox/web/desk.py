@@ -83,7 +83,8 @@ def bot_part(view: ConversationView) -> list[str]:
             lines.append(f"{what} held back: {data.get('reason', '')}.")
         elif e["kind"] in (STOPPED, RESUMED):
             now_off = "stopped" if e["kind"] == STOPPED else "resumed"
-            lines.append(f"Automatic messages {now_off} by the customer ({data.get('via', '')}).")
+            who = "the customer" if e["actor"] == "customer" else e["actor"]
+            lines.append(f"Automatic messages {now_off} by {who} ({data.get('via', '')}).")
     return lines
 
 

@@ -352,6 +352,40 @@ async def test_unsubscribe_by_meaning_stops_automatic_messages(running: Running)
     assert store.count("SELECT count(*) FROM contacts WHERE automatic_stopped_at IS NOT NULL") == 1
 
 
+async def test_an_agent_turns_automatic_messages_on_again_when_the_customer_asks(
+    running: Running,
+) -> None:
+    # An email or form customer has no /resume: they ask an agent, who turns them on.
+    store = store_of(running.service.settings)
+    first = await running.submit(email="bo@example.com", message="Stop sending automated emails")
+    await until(lambda: store.count("SELECT count(*) FROM events WHERE kind = 'automatic_stopped'"))
+    reference = first["reference"]
+    token = await running.agent_token("cy", *ALL_TEAMS)
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as desk:
+        assert (await sign_in_http(desk, running.base, "cy", TEST_PASSWORD)).status == 303
+        async with desk.get(f"{running.base}/agent/conversations/{reference}") as r:
+            page = await r.text()
+    assert "No automatic messages" in page and 'id="automatic-on"' in page
+
+    path = f"/api/conversations/{reference}/automatic"
+    status, body = await running.api("POST", path, token, {"on": True})
+    assert (status, body) == (200, {"automatic": True})
+    status, body = await running.api("POST", path, token, {"on": True})
+    assert status == 409 and "already on" in body["error"]
+    (row,) = store.rows("SELECT actor, data FROM events WHERE kind = 'automatic_resumed'")
+    assert row[0] == "cy" and _data(row[1])["via"] == f"asked an agent, in #{reference}"
+    # Their next question is acknowledged again.
+    await running.submit(email="bo@example.com", message="Where is my parcel 7781?")
+    await until(lambda: store.count(INBOUND) == 2)
+    assert store.count(ACKS) == 1
+    # And off again, as they ask: nothing automatic, on any of their channels.
+    status, _ = await running.api("POST", path, token, {"on": False})
+    assert status == 200
+    await running.submit(email="bo@example.com", message="Do you ship to Norway?")
+    await until(lambda: store.count(INBOUND) == 3)
+    assert store.count(ACKS) == 1 and held(store)[-1] == ASKED_TO_STOP
+
+
 async def test_no_rating_request_while_another_conversation_is_open(running: Running) -> None:
     store = store_of(running.service.settings)
     token = await running.agent_token("cy", *ALL_TEAMS)

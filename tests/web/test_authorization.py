@@ -76,6 +76,7 @@ STAFF: dict[tuple[str, str], str] = {
     ("POST", "/api/conversations/{ref}/assign"): "conversation",
     ("POST", "/api/conversations/{ref}/kb-draft"): "conversation",
     ("POST", "/api/conversations/{ref}/retry"): "conversation",
+    ("POST", "/api/conversations/{ref}/automatic"): "conversation",
     ("GET", "/agent/kb"): "page",
     ("POST", "/agent/kb"): "page",
     ("GET", "/agent/kb/{article_id}"): "page",
@@ -96,6 +97,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "merge": {"into": 1},
     "assign": {"agent": None},
     "retry": {"message": 1},
+    "automatic": {"on": False},
 }
 
 

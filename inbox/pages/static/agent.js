@@ -208,6 +208,14 @@
     }
   };
 
+  function automatic(on) {
+    act("/automatic", { on: on }, function () {
+      return open(current).then(function () {
+        say(on ? "Automatic messages are on again." : "Automatic messages stopped for this customer.");
+      });
+    });
+  }
+
   var buttons = {
     resolve: function () {
       act("/resolve", undefined, function () { return refresh().then(function () { return open(current); }); });
@@ -217,6 +225,8 @@
         say("Thank you: the router learnt that this is for " + r.team + ".");
       });
     },
+    "automatic-on": function () { automatic(true); },
+    "automatic-off": function () { automatic(false); },
     merge: function (button) {
       var into = Number(button.getAttribute("data-into"));
       act("/merge", { into: into }, function () {
