@@ -52,6 +52,7 @@ from inbox.store.kb import KnowledgeBase, summary_line
 from inbox.store.ledger import LedgerEntry
 from inbox.store.outbox_rows import OutboxRows
 from inbox.store.sla_clocks import SlaClocks, clocks_for
+from inbox.store.staffing import unstaffed_teams
 from inbox.web.health import HealthRoutes, register_gauges, serve_health
 from inbox.web.ledger_watch import LedgerWatch
 from inbox.web.live import ChangeFeed, LiveEvent, LiveHub, StoreFeed
@@ -71,6 +72,21 @@ async def _import_knowledge_base(engine: AsyncEngine, folder: Path) -> None:
         log.error("kb: nothing imported from %s (the stored articles stay in use): %s", folder, err)
         return
     log.info("%s, from %s", summary_line(summary), folder)
+
+
+async def _warn_unstaffed(engine: AsyncEngine, settings: Settings) -> None:
+    """Says loudly which configured teams nobody works: their conversations, the fallback
+    team's unsure and foreign-language ones included, are seen by no one."""
+    for u in await unstaffed_teams(engine, [t.name for t in settings.all_teams]):
+        fallback = " (the fallback team: unsure and unknown-language messages)"
+        log.warning(
+            "team %r has nobody in it%s: its %d open conversations are seen by no one; "
+            "add someone: inbox user add NAME --team %s",
+            u.team,
+            fallback if u.team == settings.routing.fallback_team else "",
+            u.open_conversations,
+            u.team,
+        )
 
 
 class InboxService:
@@ -133,6 +149,8 @@ class InboxService:
             # Not in a process of workers only (a pool restarts those often): they read the
             # articles from the store.
             await _import_knowledge_base(engine, s.kb.path)
+        if roles & {"web", "sla"}:
+            await _warn_unstaffed(engine, s)
         if roles & {"web", "connectors", "worker"}:
             self.queue = await open_queue(s.queue)
             await self.queue.reserve_references_above(await highest_reference(engine))

@@ -94,7 +94,9 @@ def web_app(settings: Settings, parts: WebParts, rating: CsatLinks) -> web.Appli
         *KbPages(engine).routes(),
         *KbAdminPages(engine, web_auth, team_names).routes(),
         *LiveRoutes(parts.live, web_auth).routes(),
-        *SupervisorPages(engine, web_auth, parts.ledger).routes(),
+        *SupervisorPages(
+            engine, web_auth, parts.ledger, [t for t, _ in team_names], s.routing.fallback_team
+        ).routes(),
         *QuarantinePages(engine, parts.queue, web_auth).routes(),
         *health.routes(),
     ]

@@ -23,6 +23,7 @@ from inbox.store.accounts import Session
 from inbox.store.dashboard_rows import CSAT_DAYS, OPEN, PERIODS, bot_report, dashboard
 from inbox.store.incident_rows import visible_incidents
 from inbox.store.quarantine_review import unreviewed_count
+from inbox.store.staffing import unstaffed_teams
 from inbox.store.tables import agents, conversations
 from inbox.web.auth import WebAuth
 from inbox.web.bot_exports import bot_json, csv_cell, gaps_csv
@@ -60,10 +61,19 @@ def _iso(stamp: float | None) -> str:
 class SupervisorPages:
     """``/supervisor``, ``/supervisor/panel`` (the live part) and the CSV export."""
 
-    def __init__(self, engine: AsyncEngine, auth: WebAuth, ledger: LedgerWatch) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        auth: WebAuth,
+        ledger: LedgerWatch,
+        team_names: list[str],
+        fallback_team: str,
+    ) -> None:
         self.engine = engine
         self.auth = auth
         self.ledger = ledger
+        self.team_names = team_names  # the configured teams (to tell which nobody works)
+        self.fallback_team = fallback_team
 
     def routes(self) -> list[web.AbstractRouteDef]:
         """The pages, each for supervisors only."""
@@ -86,6 +96,8 @@ class SupervisorPages:
             "periods": PERIODS,
             "gap_rows": GAP_ROWS,
             "quarantined": await unreviewed_count(self.engine),
+            "unstaffed": await unstaffed_teams(self.engine, self.team_names),
+            "fallback_team": self.fallback_team,
             "me": session.agent,
             "csrf": session.csrf,
         }
