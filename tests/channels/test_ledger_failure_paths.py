@@ -5,7 +5,7 @@ queue and channels) lists each unanswered contact with its ticket, state, delive
 reason, exits 1, and exits 0 once the operator resolved it as they would: "Try again", an
 agent's answer, ``inbox quarantine --release`` / ``--spam``, ``inbox queue --dismiss``.
 A message joined into a ticket (a line in the chat, a reply in the mail's thread, a
-duplicate) is covered by that ticket's answer: listed only while that
+duplicate, a merged ticket) is covered by that ticket's answer: listed only while that
 answer has not reached the customer.
 
 The ledger's states on the store alone: tests/pipeline/test_ledger.py; the command's
@@ -340,3 +340,38 @@ async def test_a_message_the_worker_dead_lettered_is_listed_until_dismissed(
     check = await _check(config)
     assert check.status == 0, check.unanswered
     assert check.counts() == {("form", "dead-lettered", "not needed"): 1}
+
+
+async def test_a_ticket_merged_into_one_whose_acknowledgement_failed_keeps_its_answer(
+    tmp_path: Path,
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+    service_factory: Start,
+) -> None:
+    raw, user = email_config(tmp_path, dovecot, smtp_server, monkeypatch)
+    settings, config = written_config(_tuned(raw), tmp_path)
+    store = store_of(settings)
+    service = await service_factory(settings)
+    smtp_server.reject_next(1, code=550, text="5.1.1 Mailbox unavailable")
+    dovecot.save(user, mail("dan@customer.test", "Refund", "Please refund order 5512.")[0])
+    await until(lambda: store.count("SELECT count(*) FROM outbox WHERE state='failed'") == 1)
+    dovecot.save(user, mail("dan@customer.test", "Login", "The password reset link fails.")[0])
+    (ack,) = await smtp_server.wait_for(1, timeout=30)
+    await until(lambda: store.count("SELECT count(*) FROM outbox WHERE state='sent'") == 1)
+    first, second = (r for (r,) in store.rows("SELECT reference FROM conversations ORDER BY id"))
+    assert f"#{second}" in str(ack.message)
+    check = await _check(config)
+    assert check.status == 1 and set(_unanswered(check)) == {first}
+
+    # An agent finds the second ticket is the first one's customer again and merges it
+    # there: its messages move, its acknowledgement (delivered) with them.
+    token = await _agent(service)
+    merge = f"/api/conversations/{second}/merge"
+    status, body = await call(service, "POST", merge, token, {"into": first})
+    assert status == 200, body
+    # Its acknowledgement now answers in the first ticket too (queued after the first
+    # mail): nothing is unanswered, and the second mail's delivery is its own, not 550.
+    check = await _check(config)
+    assert check.status == 0, check.unanswered
+    assert check.counts() == {("email", ACKNOWLEDGED, "sent"): 2}
