@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.bot_words import BOT_ANSWER
@@ -216,17 +216,21 @@ async def _message_entries(conn: AsyncConnection, since: float) -> list[LedgerEn
 
 async def _answers(conn: AsyncConnection, since: float) -> dict[int, list[_Answer]]:
     """The answers queued in the conversations that had a customer's message since
-    ``since`` (any time: a follow-up is covered by its ticket's earlier answer)."""
+    ``since`` (any time: a follow-up is covered by its ticket's earlier answer).
+
+    An answer belongs to the conversation its message is in now: a merge moves the
+    messages, answers included, and leaves the outbox row where it was queued."""
     recent = (
         select(messages.c.conversation_id)
         .where(messages.c.direction == "in", messages.c.created_at >= since)
         .distinct()
     )
+    now_in = func.coalesce(messages.c.conversation_id, outbox.c.conversation_id)
     rows = (
         await conn.execute(
             select(
                 outbox.c.id,
-                outbox.c.conversation_id,
+                now_in.label("conversation_id"),
                 outbox.c.kind,
                 outbox.c.state,
                 outbox.c.created_at,
@@ -234,7 +238,10 @@ async def _answers(conn: AsyncConnection, since: float) -> dict[int, list[_Answe
                 messages.c.author,
             )
             .outerjoin(messages, messages.c.id == outbox.c.message_id)
-            .where(outbox.c.kind.in_(ANSWER_KINDS), outbox.c.conversation_id.in_(recent))
+            .where(
+                outbox.c.kind.in_(ANSWER_KINDS),
+                or_(outbox.c.conversation_id.in_(recent), messages.c.conversation_id.in_(recent)),
+            )
         )
     ).all()
     found: dict[int, list[_Answer]] = defaultdict(list)

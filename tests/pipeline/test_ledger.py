@@ -100,6 +100,30 @@ async def test_a_failed_acknowledgement_is_unanswered_until_an_agents_answer_arr
     )
 
 
+async def test_an_answer_counts_in_the_ticket_its_ticket_was_merged_into(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    await _ingest(engine, settings, _mail("fay", "My parcel is late"))
+    channel = ScriptedChannel(failures={"fay": [PermanentError("550 5.1.1 mailbox unknown")]})
+    await _sender(engine, settings, channel).send_due()  # the first acknowledgement fails
+    async with engine.begin() as conn:
+        later = _mail("fay", "And the invoice is wrong")
+        await ingest_tickets(conn, settings, [later], first_reference=FIRST + 1)
+    await _sender(engine, settings, channel).send_due()  # the second one arrives
+    team = settings.routing.fallback_team
+    agent, _token = await Accounts(engine).add_agent("ed", [team])
+    desk = Desk(engine, {t.name for t in settings.all_teams}, team)
+    await desk.merge(agent, FIRST + 1, FIRST)
+
+    # The second ticket's messages, its delivered acknowledgement among them, are in the
+    # first now (the outbox row stays where it was queued): it answers both mails.
+    report = await _ledger(engine, LATER)
+    assert [(e.reference, e.state, e.delivery) for e in _entries(report)] == [
+        (FIRST, AnswerState.ACKNOWLEDGED, Delivery.SENT)
+    ] * 2
+    assert report.unanswered == []
+
+
 async def test_an_answer_still_pending_past_the_age_is_unanswered_then_answered_once_sent(
     engine: AsyncEngine, settings: Settings
 ) -> None:
