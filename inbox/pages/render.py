@@ -38,6 +38,8 @@ def relative_time(stamp: float | None) -> str:
 
 
 _env.filters["relative"] = relative_time
+_env.filters["clock"] = lambda stamp: time.strftime("%d %b %H:%M UTC", time.gmtime(stamp))
+_env.filters["iso"] = lambda stamp: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
 _env.filters["shown_sender"] = lambda sender, channel: shown_address(channel, sender)
 _SIGNED = r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"
 # Our own links in our messages: a rating, the bot's yes/no page, a knowledge-base article.

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from inbox.store.desk_answers import DeskAnswers
 from inbox.store.desk_conversation import DeskConversation
+from inbox.store.desk_inbox import DeskInbox
 from inbox.store.desk_merge import DeskMerge
 from inbox.store.desk_queue import DeskQueue
 from inbox.store.desk_routing import DeskRouting
 
 
-class Desk(DeskQueue, DeskConversation, DeskAnswers, DeskRouting, DeskMerge):
+class Desk(DeskQueue, DeskInbox, DeskConversation, DeskAnswers, DeskRouting, DeskMerge):
     """The agents' operations on conversations, one module for each kind of work."""

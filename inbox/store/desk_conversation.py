@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox.form_identity import shown_address
@@ -21,7 +21,19 @@ from inbox.store.desk_views import (
 )
 from inbox.store.files import StoredFile, attachments_of, message_file
 from inbox.store.sla_clocks import clock_views
-from inbox.store.tables import contacts, conversations, events, identities, messages, outbox
+from inbox.store.tables import (
+    agents,
+    contacts,
+    conversations,
+    events,
+    identities,
+    messages,
+    outbox,
+)
+from inbox.store.writes import record_event
+
+NAME_CHARS = 200  # contacts.name
+NOTES_CHARS = 4000
 
 
 class DeskConversation(DeskScope):
@@ -47,9 +59,12 @@ class DeskConversation(DeskScope):
         contact_id, conversation_id = row.contact_id, row.id
         person = (
             await conn.execute(
-                select(contacts.c.name, contacts.c.tier, contacts.c.automatic_stopped_at).where(
-                    contacts.c.id == contact_id
-                )
+                select(
+                    contacts.c.name,
+                    contacts.c.tier,
+                    contacts.c.notes,
+                    contacts.c.automatic_stopped_at,
+                ).where(contacts.c.id == contact_id)
             )
         ).one()
         known = (
@@ -71,6 +86,7 @@ class DeskConversation(DeskScope):
         customer = {
             "name": person.name,
             "tier": person.tier,
+            "notes": person.notes,
             "identities": [
                 {
                     "channel": i.channel,
@@ -85,6 +101,18 @@ class DeskConversation(DeskScope):
             "automatic_stopped_at": person.automatic_stopped_at,
         }
         return customer, [summary_of(r).to_json() for r in visible]
+
+    async def edit_customer(self, agent: Agent, reference: int, name: str, notes: str) -> None:
+        """Sets the name and the notes of the conversation's customer (an agent who can see
+        one of their conversations may); an audit event on this conversation says so."""
+        async with self.engine.begin() as conn:
+            row = await self._visible(conn, agent, reference, lock=True)
+            await conn.execute(
+                update(contacts)
+                .where(contacts.c.id == row.contact_id)
+                .values(name=name[:NAME_CHARS], notes=notes[:NOTES_CHARS])
+            )
+            await record_event(conn, row.id, "customer_edited", agent.name, {"name": name})
 
     async def view(self, agent: Agent, reference: int) -> ConversationView:
         """One conversation with its messages (notes included) and its evidence."""
@@ -104,8 +132,10 @@ class DeskConversation(DeskScope):
                         messages.c.created_at,
                         outbox.c.state,
                         outbox.c.last_error,
+                        agents.c.name.label("agent_name"),
                     )
                     .outerjoin(outbox, outbox.c.message_id == messages.c.id)
+                    .outerjoin(agents, agents.c.id == messages.c.agent_id)
                     .where(messages.c.conversation_id == row.id)
                     .order_by(messages.c.created_at, messages.c.id)
                 )
@@ -142,6 +172,7 @@ class DeskConversation(DeskScope):
                     delivery_error=m.last_error,
                     html=m.html,
                     attachments=tuple(files.get(int(m.id), ())),
+                    author_name=m.agent_name or "",
                 )
                 for m in message_rows
             ],

@@ -72,11 +72,13 @@ class MessageView:
     delivery_error: str | None
     html: str | None = None
     attachments: tuple[dict[str, Any], ...] = ()
+    author_name: str = ""  # the agent's name, for an agent's answer or note
 
     def to_json(self) -> dict[str, Any]:
         """JSON for the agent API."""
         return {
             "id": self.message_id,
+            "author_name": self.author_name,
             "html": self.html,
             "attachments": list(self.attachments),
             "direction": self.direction,

@@ -31,6 +31,8 @@ contacts = Table(
     Column("created_at", Float, nullable=False),
     # When the customer asked for no automatic messages (/stop, "unsubscribe"); NULL: they get them.
     Column("automatic_stopped_at", Float, nullable=True),
+    # What agents noted about the customer (shown beside every conversation of theirs).
+    Column("notes", Text, nullable=False, server_default=""),
 )
 
 identities = Table(
@@ -71,6 +73,8 @@ conversations = Table(
     Index("ix_conversations_bot_state", "bot_state"),
     Index("ix_conversations_queue", "team", "status", "priority", "created_at"),
     Index("ix_conversations_session", "channel", "address"),
+    Index("ix_conversations_due", "team", "status", "sla_due"),
+    Index("ix_conversations_assignee", "assignee_id", "status"),
 )
 
 # Every reference a customer was ever shown, aliases included: a message that was
@@ -108,6 +112,17 @@ messages = Table(
     Index("ix_messages_conversation", "conversation_id", "id"),
     Index("ix_messages_hash", "content_hash"),
     Index("ix_messages_thread_key", "thread_key"),
+    Index("ix_messages_customer", "conversation_id", "direction", "id"),
+)
+
+# The newest message of a conversation each agent has seen: the rest are unread.
+desk_reads = Table(
+    "desk_reads",
+    metadata,
+    Column("agent_id", Integer, ForeignKey("agents.id"), primary_key=True),
+    Column("conversation_id", Integer, ForeignKey("conversations.id"), primary_key=True),
+    Column("message_id", Integer, nullable=False),
+    Column("read_at", Float, nullable=False),
 )
 
 # Messages that could not become tickets (an unparseable email, say): kept whole, with

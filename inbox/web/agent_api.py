@@ -20,7 +20,7 @@ from inbox.store.desk import Desk
 from inbox.store.desk_answers import Held
 from inbox.store.incident_rows import visible_incidents
 from inbox.store.kb import KnowledgeBase
-from inbox.text import clean_text
+from inbox.text import clean_text, single_line
 from inbox.web.auth import SAFE_METHODS, WebAuth
 from inbox.web.desk import fill_canned
 from inbox.web.kb_editing import KbEditing, NotAllowed, article_json, fields_from_json
@@ -82,6 +82,7 @@ class AgentApi:
             web.post("/api/conversations/{ref:\\d+}/kb-draft", guard(self.kb_from_answer)),
             web.post("/api/conversations/{ref:\\d+}/retry", guard(self.retry_delivery)),
             web.post("/api/conversations/{ref:\\d+}/automatic", guard(self.automatic)),
+            web.post("/api/conversations/{ref:\\d+}/customer", guard(self.edit_customer)),
             web.get("/api/kb", guard(self.kb_list)),
             web.post("/api/kb", guard(self.kb_create)),
             web.get("/api/kb/{article_id}", guard(self.kb_article)),
@@ -157,6 +158,8 @@ class AgentApi:
                     "POST /api/conversations/{ref}/resolve": "resolve",
                     "POST /api/conversations/{ref}/automatic": '{"on": bool} automatic '
                     "messages to the customer, as they asked",
+                    "POST /api/conversations/{ref}/customer": '{"name": ..., "notes": ...} '
+                    "the customer's name and notes",
                     "POST /api/conversations/{ref}/merge": '{"into": ref} same issue: merge',
                     "POST /api/conversations/{ref}/confirm": "the team is right: learn from it",
                     "GET /api/incidents": "open incidents touching my teams",
@@ -291,6 +294,16 @@ class AgentApi:
             raise _BadRequest("'on' must be true or false")
         await self.desk.set_automatic(agent, int(request.match_info["ref"]), on=on)
         return web.json_response({"automatic": on})
+
+    async def edit_customer(self, request: web.Request, agent: Agent) -> web.Response:
+        """Sets the customer's name and notes (``{"name": ..., "notes": ...}``)."""
+        body = await _json_object(request)
+        name, notes = body.get("name", ""), body.get("notes", "")
+        if not isinstance(name, str) or not isinstance(notes, str):
+            raise _BadRequest("'name' and 'notes' must be text")
+        reference = int(request.match_info["ref"])
+        await self.desk.edit_customer(agent, reference, single_line(name), notes.strip())
+        return web.json_response({"name": single_line(name), "notes": notes.strip()})
 
     async def teammates(self, request: web.Request, agent: Agent) -> web.Response:
         """The people who share a team with me (for assigning)."""

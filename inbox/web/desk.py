@@ -16,14 +16,16 @@ from aiohttp import web
 
 from inbox.config.settings import CannedReply
 from inbox.errors import NotFound
+from inbox.form_identity import shown_address
 from inbox.pages.render import relative_time, render
 from inbox.store.accounts import Agent, Session
 from inbox.store.contact_policy import FIRST_ANSWER_SUPPRESSED, RESUMED, STOPPED, SUPPRESSED
 from inbox.store.desk import Desk
+from inbox.store.desk_inbox import ListRow
 from inbox.store.desk_views import ConversationView
 from inbox.web.auth import WebAuth
 
-QUEUE_ROWS = 200
+DEFAULT_VIEW = "all"
 
 
 def fill_canned(
@@ -37,6 +39,43 @@ def fill_canned(
         "team": display.get(view.summary.team, view.summary.team),
     }
     return [{"name": c.name, "text": c.expand(**values)} for c in canned]
+
+
+def list_row(r: ListRow) -> dict[str, Any]:
+    """A row of the middle pane as the template shows it."""
+    s = r.summary
+    return {
+        **s.to_json(),
+        "sla": sla_words(s.sla_state, s.sla_due),
+        "due": relative_time(s.sla_due) if s.sla_due else "",
+        "who": r.customer or shown_customer(s.channel, r.address),
+        "preview": r.preview,
+        "last_author": r.last_author,
+        "last_at": r.last_at,
+        "unread": r.unread,
+    }
+
+
+def shown_customer(channel: str, address: str) -> str:
+    """Who wrote, when they gave no name: their address, or what the channel knows."""
+    if channel == "webchat":
+        return f"Chat visitor {address[:6]}"
+    if channel == "telegram":
+        return f"Telegram user {address}"
+    return shown_address(channel, address)
+
+
+def _first_words(view: ConversationView) -> str:
+    """A title for a conversation without a subject (a form, a chat): how it began."""
+    first = next((m.text for m in view.messages if m.direction == "in"), "")
+    words = " ".join(first.split())
+    return words if len(words) <= 70 else words[:70].rsplit(" ", 1)[0] + "…"
+
+
+def _who(view: ConversationView) -> str:
+    """The customer as the conversation shows them when they gave no name."""
+    own = [o for o in view.customer.get("reply_options", []) if o["own"]]
+    return shown_customer(view.summary.channel, own[0]["address"]) if own else "Customer"
 
 
 def sla_words(state: str | None, due: float | None) -> str:
@@ -130,23 +169,42 @@ class DeskPages:
             web.get("/agent/conversations/{ref:\\d+}", page(self.conversation)),
         ]
 
-    async def _queue(self, agent: Agent) -> list[dict[str, Any]]:
-        # Resolved ones leave the queue (they stay reachable by number and in history).
-        rows = await self.desk.list(agent, limit=QUEUE_ROWS, unresolved=True)
-        return [{**r.to_json(), "sla": sla_words(r.sla_state, r.sla_due)} for r in rows]
+    async def _lists(self, request: web.Request, agent: Agent) -> dict[str, Any]:
+        """The left and middle panes: the views with counts, and a page of the chosen one
+        (``?view=``, ``?offset=``)."""
+        views = await self.desk.views(agent)
+        chosen = request.query.get("view") or DEFAULT_VIEW
+        if chosen not in {v.key for v in views}:
+            chosen = DEFAULT_VIEW
+        try:
+            offset = max(0, int(request.query.get("offset", "0")))
+        except ValueError:
+            offset = 0
+        page = await self.desk.page(agent, chosen, offset=offset)
+        return {
+            "views": views,
+            "view": chosen,
+            "label": next(v.label for v in views if v.key == chosen),
+            "rows": [list_row(r) for r in page.rows],
+            "total": page.total,
+            "offset": page.offset,
+            "limit": page.limit,
+            "unread_mine": await self.desk.unread_mine(agent),
+        }
 
     async def page(self, request: web.Request, session: Session) -> web.Response:
-        """The whole desk, with the queue already in it."""
+        """The whole desk: views, the list, and the conversation pane."""
+        lists = await self._lists(request, session.agent)
         response = render(
             "agent.html",
-            {"csrf": session.csrf, "me": session.agent, "queue": await self._queue(session.agent)},
+            {"csrf": session.csrf, "me": session.agent, "team_names": dict(self.teams), **lists},
         )
         response.headers["Cache-Control"] = "no-store"
         return response
 
     async def queue(self, request: web.Request, session: Session) -> web.Response:
-        """The queue alone."""
-        response = render("desk_queue.html", {"queue": await self._queue(session.agent)})
+        """The views and the list alone, for the page to swap in when something changes."""
+        response = render("desk_lists.html", await self._lists(request, session.agent))
         response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -157,6 +215,7 @@ class DeskPages:
             view = await self.desk.view(agent, int(request.match_info["ref"]))
         except NotFound as err:
             return render("desk_missing.html", {"message": str(err)}, status=404)
+        await self.desk.seen(agent, view.summary.reference)
         s = view.summary
         people = [p for p in await self.desk.teammates(agent) if s.team in p["teams"]]
         display = dict(self.teams)
@@ -174,6 +233,8 @@ class DeskPages:
                 "seen": max((m.message_id for m in view.messages), default=0),
                 "canned": fill_canned(self.canned, view, agent, display),
                 "people": [p["name"] for p in people],
+                "who": _who(view),
+                "title": s.subject or _first_words(view),
                 "teams": self.teams,
             },
         )

@@ -77,6 +77,7 @@ STAFF: dict[tuple[str, str], str] = {
     ("POST", "/api/conversations/{ref}/kb-draft"): "conversation",
     ("POST", "/api/conversations/{ref}/retry"): "conversation",
     ("POST", "/api/conversations/{ref}/automatic"): "conversation",
+    ("POST", "/api/conversations/{ref}/customer"): "conversation",
     ("GET", "/agent/kb"): "page",
     ("POST", "/agent/kb"): "page",
     ("GET", "/agent/kb/{article_id}"): "page",
@@ -98,6 +99,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "assign": {"agent": None},
     "retry": {"message": 1},
     "automatic": {"on": False},
+    "customer": {"name": "x", "notes": ""},
 }
 
 

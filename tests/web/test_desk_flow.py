@@ -51,7 +51,7 @@ async def test_take_the_next_conversation_and_answer_it_in_the_customers_chat(
 
     await agent.fill("#note-text", "Check the card processor logs")
     await agent.click("#note button[type=submit]")
-    await agent.wait_for_selector("#messages li:has-text('Note by agent')")
+    await agent.wait_for_selector("#messages li.note:has-text('Internal note by ada')")
     assert "card processor" not in await customer.inner_text("#chat-log")
 
 

@@ -12,7 +12,13 @@
   var seen = 0;  // the newest message id on screen: answers are held if newer ones arrive
   var mine = {};  // ids of the answers sent from this page
 
-  function say(text) { $("status").textContent = text; }
+  // A short message at the foot of the page, gone after a while.
+  var sayTimer = null;
+  function say(text) {
+    $("status").textContent = text;
+    clearTimeout(sayTimer);
+    if (text) { sayTimer = setTimeout(function () { $("status").textContent = ""; }, 8000); }
+  }
 
   function signIn() {
     window.location.assign("/login?next=" + encodeURIComponent("/agent" + window.location.hash));
@@ -49,7 +55,60 @@
     });
   }
 
-  function refresh() { return swap("/agent/queue", $("queue")); }
+  // The left and middle panes: the chosen view (kept in the address's query) and page.
+  function listPath() {
+    var list = $("list");
+    var view = list ? list.getAttribute("data-view") : "all";
+    var offset = list ? list.getAttribute("data-offset") : "0";
+    return "/agent/queue?view=" + encodeURIComponent(view) + "&offset=" + encodeURIComponent(offset);
+  }
+
+  function refresh() {
+    return swap(listPath(), $("lists")).then(function () {
+      markCurrent();
+      attention();
+    });
+  }
+
+  function chooseView(view, offset) {
+    $("list").setAttribute("data-view", view);
+    $("list").setAttribute("data-offset", offset || "0");
+    var query = "?view=" + encodeURIComponent(view) + (offset && offset !== "0" ? "&offset=" + offset : "");
+    window.history.replaceState(null, "", query + window.location.hash);
+    return refresh();
+  }
+
+  function markCurrent() {
+    document.querySelectorAll("#queue li").forEach(function (li) {
+      li.classList.toggle("current", String(li.getAttribute("data-reference")) === String(current));
+    });
+  }
+
+  // Times are written in UTC by the server; shown in the agent's own time zone here.
+  function localTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (t) {
+      var when = new Date(t.getAttribute("datetime"));
+      if (!isNaN(when)) {
+        t.title = t.textContent;
+        t.textContent = when.toLocaleString([], { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+      }
+    });
+  }
+
+  // Drafts survive a reload: what is typed is kept in this browser per conversation.
+  function draftKey(id) { return "inbox-draft:" + current + ":" + id; }
+  function restoreDrafts() {
+    ["reply-text", "note-text"].forEach(function (id) {
+      var kept = window.localStorage.getItem(draftKey(id));
+      if ($(id) && kept && !$(id).value) { $(id).value = kept; }
+    });
+  }
+  function keepDraft(id) {
+    if (current === null || !$(id)) { return; }
+    if ($(id).value) { window.localStorage.setItem(draftKey(id), $(id).value); }
+    else { window.localStorage.removeItem(draftKey(id)); }
+  }
+  function clearDraft(id) { $(id).value = ""; keepDraft(id); }
 
   // For live events: at most one queue refresh a second; events during one lead to one
   // more after it, so the queue ends up current without a request per event.
@@ -70,9 +129,19 @@
     var keep = String(ref) === String(current) ? ["reply-text", "note-text"] : [];
     return swap("/agent/conversations/" + ref, $("conversation"), keep).then(function (found) {
       $("conversation").hidden = false;
+      $("placeholder").hidden = true;
       if (!found) { current = null; return; }
+      var first = String(ref) !== String(current);
       current = Number(ref);
       seen = Number($("messages").getAttribute("data-seen"));
+      localTimes($("conversation"));
+      restoreDrafts();
+      markCurrent();
+      if (first) {
+        var last = $("messages").lastElementChild;
+        if (last) { last.scrollIntoView({ block: "nearest" }); }
+        refreshSoon();  // opened: its unread mark goes
+      }
     }).catch(function (err) { say(err.message); });
   }
 
@@ -177,7 +246,7 @@
                    address: chosen ? chosen.getAttribute("data-address") : undefined };
       api("POST", "/api/conversations/" + current + "/reply", body).then(function (sent) {
         mine[sent.message_id] = true;
-        $("reply-text").value = "";
+        clearDraft("reply-text");
         return open(current).then(function () { say("Answer queued for delivery."); });
       }).catch(function (err) {
         say(err.message);
@@ -188,7 +257,7 @@
     },
     note: function () {
       act("/notes", { text: $("note-text").value }, function () {
-        $("note-text").value = "";
+        clearDraft("note-text");
         return open(current).then(function () { say("Note added."); });
       });
     },
@@ -197,6 +266,12 @@
       act("/assign", { agent: name }, function () {
         say(name ? "Assigned to " + name + "." : "Unassigned.");
         return open(current);
+      });
+    },
+    "customer-edit": function () {
+      var body = { name: $("customer-name").value, notes: $("customer-notes").value };
+      act("/customer", body, function () {
+        return open(current).then(function () { say("Customer saved."); refreshSoon(); });
       });
     },
     reassign: function () {
@@ -247,6 +322,15 @@
     else if (button.classList.contains("make-draft")) { makeDraft(button); }
     else if (button.classList.contains("retry-delivery")) { retryDelivery(button); }
   });
+  $("conversation").addEventListener("input", function (event) {
+    if (event.target.id === "reply-text" || event.target.id === "note-text") { keepDraft(event.target.id); }
+  });
+  $("lists").addEventListener("click", function (event) {
+    var link = event.target.closest("a[data-view]");
+    if (!link) { return; }
+    event.preventDefault();
+    chooseView(link.getAttribute("data-view"), link.getAttribute("data-offset") || "0");
+  });
   $("conversation").addEventListener("change", function (event) {
     if (event.target.id !== "canned") { return; }
     var chosen = event.target.selectedOptions[0];
@@ -267,7 +351,9 @@
     var ref = window.location.hash.replace("#", "");
     if (/^\d+$/.test(ref)) { return open(ref); }
     $("conversation").hidden = true;
+    $("placeholder").hidden = false;
     current = null;
+    markCurrent();
     return null;
   }
 
@@ -294,9 +380,111 @@
       }).catch(function (err) { say(err.message); });
     });
     source.addEventListener("reload", function () { window.location.reload(); });
+    // An SLA warning or breach on a conversation of mine (or nobody's): a notification.
+    source.addEventListener("sla", function (event) {
+      var data = JSON.parse(event.data);
+      refreshSoon();
+      if (!notificationsOn() || !data.reference) { return; }
+      api("GET", "/api/conversations/" + data.reference).then(function (c) {
+        var me = $("me").getAttribute("data-name");
+        if (c.assignee && c.assignee !== me) { return; }
+        notify("SLA " + (data.kind || "warning") + ": " + (data.ticket || "#" + data.reference),
+          c.subject || "", data.reference);
+      }).catch(function () { return null; });
+    });
   }
 
+  // Attention: the page's title counts my conversations with unread customer messages;
+  // with notifications turned on (this browser, opt-in), a new one raises a notification.
+  var unreadBefore = null;
+  function notificationsOn() {
+    return "Notification" in window && Notification.permission === "granted" &&
+      window.localStorage.getItem("inbox-notify") === "on";
+  }
+  function notify(title, body, ref) {
+    if (!notificationsOn()) { return; }
+    var note = new Notification(title, { body: body, tag: "inbox-" + ref });
+    note.onclick = function () { window.focus(); window.location.hash = "#" + ref; };
+  }
+  function attention() {
+    var unread = Number($("views").getAttribute("data-unread") || "0");
+    document.title = (unread ? "(" + unread + ") " : "") + "Desk";
+    if (unreadBefore !== null && unread > unreadBefore) {
+      var row = document.querySelector("#queue li.unread");
+      var ref = row ? row.getAttribute("data-reference") : "";
+      notify("New customer message", "In one of your conversations" + (ref ? " (#" + ref + ")" : ""), ref);
+    }
+    unreadBefore = unread;
+  }
+  function showNotifyState() {
+    $("notify").textContent = notificationsOn() ? "Notifications on" : "Notifications";
+    $("notify").setAttribute("aria-pressed", notificationsOn() ? "true" : "false");
+  }
+  $("notify").addEventListener("click", function () {
+    if (!("Notification" in window)) { say("This browser cannot show notifications."); return; }
+    if (notificationsOn()) {
+      window.localStorage.setItem("inbox-notify", "off");
+      showNotifyState();
+      say("Notifications off.");
+      return;
+    }
+    Notification.requestPermission().then(function (answer) {
+      window.localStorage.setItem("inbox-notify", answer === "granted" ? "on" : "off");
+      showNotifyState();
+      say(answer === "granted" ? "Notifications on: new customer messages in your conversations and SLA warnings."
+        : "Notifications are blocked for this site in the browser.");
+    });
+  });
+
+  // Keyboard: single keys outside text boxes (help on "?"); Ctrl+Enter sends from one.
+  var pendingG = false;
+  function typing(target) {
+    return target.closest && target.closest("input, textarea, select, [contenteditable]");
+  }
+  function step(by) {
+    var rows = Array.prototype.slice.call(document.querySelectorAll("#queue li[data-reference]"));
+    if (!rows.length) { return; }
+    var at = rows.findIndex(function (li) { return li.classList.contains("current"); });
+    var next = rows[Math.max(0, Math.min(rows.length - 1, at < 0 ? 0 : at + by))];
+    window.location.hash = "#" + next.getAttribute("data-reference");
+    next.scrollIntoView({ block: "nearest" });
+  }
+  function focusBox(id) { if (current !== null && $(id)) { $(id).focus(); } }
+  var keys = {
+    j: function () { step(1); },
+    k: function () { step(-1); },
+    r: function () { focusBox("reply-text"); },
+    n: function () { focusBox("note-text"); },
+    e: function () { if (current !== null && $("resolve") && !$("resolve").disabled) { buttons.resolve(); } },
+    a: function () { focusBox("assign-to"); },
+    t: function () { $("take-next").click(); },
+    "/": function () { if ($("search-q")) { $("search-q").focus(); } },
+    "?": function () { $("shortcuts").showModal(); }
+  };
+  var views = { m: "mine", u: "unassigned", o: "all" };
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && typing(event.target)) {
+      var form = event.target.closest("form");
+      if (form && forms[form.id]) { event.preventDefault(); forms[form.id](); }
+      return;
+    }
+    if (event.key === "Escape" && typing(event.target)) { event.target.blur(); return; }
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }
+    if ($("shortcuts").open) { return; }
+    if (pendingG) {
+      pendingG = false;
+      if (views[event.key]) { event.preventDefault(); chooseView(views[event.key], "0"); }
+      return;
+    }
+    if (event.key === "g") { pendingG = true; return; }
+    if (keys[event.key]) { event.preventDefault(); keys[event.key](); }
+  });
+  $("help").addEventListener("click", function () { $("shortcuts").showModal(); });
+
   window.addEventListener("hashchange", route);
+  showNotifyState();
+  localTimes(document);
+  attention();
   route();
   listen();
 }());
