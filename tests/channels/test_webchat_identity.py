@@ -132,6 +132,25 @@ async def test_a_signed_in_user_has_one_chat_in_every_browser_named_and_verified
         assert r.status == 200 and (await r.json())["verified"] is True
 
 
+async def test_a_user_whose_signed_email_changes_takes_their_chat_to_the_new_address(
+    running: Running,
+) -> None:
+    store = store_of(running.service.settings)
+    _status, body = await start_session(running.http, running.base, signed("u-9", "old@x.test"))
+    await say(running.http, running.base, body["token"], "My parcel 7781 never came")
+    old = await until(lambda: chat_contact(store))
+    status, again = await start_session(running.http, running.base, signed("u-9", "new@x.test"))
+    assert status == 200 and again["token"] == body["token"]
+    emails = "SELECT address, contact_id, verified FROM identities WHERE channel = 'email'"
+    new = chat_contact(store)
+    assert new != old and sorted(store.rows(emails)) == [
+        ("new@x.test", new, True),
+        ("old@x.test", new, True),  # the site vouched for both: one customer
+    ]
+    assert store.rows(CHAT_IDENTITIES) == [(new, True)]
+    assert store.count("SELECT count(*) FROM events WHERE kind = 'identity_linked'") == 1
+
+
 async def test_a_wrong_signature_is_refused_and_joins_nothing(running: Running) -> None:
     store = store_of(running.service.settings)
     right = signed("user-42", ANN)
