@@ -4,6 +4,11 @@ A visitor's session is a random id signed by the server; the token lives in the
 visitor's browser, so nobody reads another visitor's conversation by guessing ids.
 Messages are idempotent on ``(session, client_id)``; answers are pushed live to every
 open socket of the session and are in the history when the visitor comes back.
+
+A visitor may give a name (each message frame carries it; it names a new customer). A
+site's signed-in user comes with an identity the site signed (``connectors.chat_identity``):
+their session is then their own, in any browser, and joined to their customer before they
+write; an identity whose signature is wrong is refused, never half-trusted.
 """
 
 from __future__ import annotations
@@ -18,6 +23,13 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from connectors.base import CustomerTranscripts
+from connectors.chat_identity import (
+    MAX_NAME_CHARS,
+    ChatIdentities,
+    IdentityRefused,
+    user_session,
+    verify_visitor,
+)
 from connectors.following import follow_sent
 from inbox import safe_json
 from inbox.command_words import parse_command
@@ -27,11 +39,12 @@ from inbox.pages.ratelimit import RateLimiter
 from inbox.pages.render import EMBEDDABLE_CSP, client_ip, render
 from inbox.queue import Sink
 from inbox.signing import Signer
-from inbox.text import clean_text
+from inbox.text import clean_text, single_line
 
 log = logging.getLogger(__name__)
 CHANNEL = "webchat"
 MAX_FRAME_BYTES = 64 * 1024
+MAX_SESSION_BODY_BYTES = 4 * 1024
 
 
 def entry_json(entry: TranscriptEntry) -> dict[str, Any]:
@@ -70,10 +83,16 @@ class WebChatConnector:
     name = CHANNEL
 
     def __init__(
-        self, settings: ChatSettings, secret: bytes, transcripts: CustomerTranscripts
+        self,
+        settings: ChatSettings,
+        secret: bytes,
+        transcripts: CustomerTranscripts,
+        identities: ChatIdentities,
     ) -> None:
         self.settings = settings
         self.transcripts = transcripts
+        self.identities = identities
+        self._secret = secret
         self.sessions = Signer(secret, "chat-session")
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
         self.session_limiter = RateLimiter(30)
@@ -141,12 +160,30 @@ class WebChatConnector:
         return render("chat.html", {}, csp=EMBEDDABLE_CSP)
 
     async def new_session(self, request: web.Request) -> web.Response:
-        """Starts a visitor session and returns its signed token."""
+        """Starts a visitor session and returns its signed token: a random one, or the
+        signed-in user's own when the page passed their identity and its valid signature
+        (JSON or form fields ``user_id``, ``email``, ``name``, ``user_hash``)."""
         wait = self.session_limiter.check(client_ip(request))
         if wait > 0:
             return web.json_response({"error": "too many new sessions; slow down"}, status=429)
-        session = secrets.token_hex(16)
-        return web.json_response({"token": self.sessions.sign(session)})
+        fields = await _fields(request)
+        if isinstance(fields, str):
+            return web.json_response({"error": fields}, status=400)
+        try:
+            visitor = verify_visitor(self.settings.identity_secret, fields)
+        except IdentityRefused as err:
+            log.info("a chat identity was refused: %s", err.reason)
+            return web.json_response(
+                {"error": f"your identity could not be verified: {err.reason}"}, status=403
+            )
+        if visitor is None:
+            token = self.sessions.sign(secrets.token_hex(16))
+            return web.json_response({"token": token, "verified": False})
+        session = user_session(self._secret, visitor.user_id)
+        await self.identities.bind(session, visitor.email, visitor.name)
+        return web.json_response(
+            {"token": self.sessions.sign(session), "verified": True, "name": visitor.name}
+        )
 
     async def socket(self, request: web.Request) -> web.StreamResponse:
         """The live conversation: history first, then messages both ways."""
@@ -192,6 +229,9 @@ class WebChatConnector:
         if not isinstance(text, str) or not clean_text(text):
             return {"type": "error", "client_id": client_id, "error": "write a message"}
         text = clean_text(text)
+        name = raw.get("name", "")
+        if not isinstance(name, str):
+            return {"type": "error", "client_id": client_id, "error": "name must be text"}
         if len(text) > self.settings.max_message_chars:
             limit = self.settings.max_message_chars
             return {
@@ -216,6 +256,25 @@ class WebChatConnector:
             text=text,
             received_at=time.time(),
             meta=meta,
+            sender_name=single_line(name)[:MAX_NAME_CHARS],
         )
         await self._sink.put([envelope])
         return {"type": "accepted", "client_id": client_id}
+
+
+async def _fields(request: web.Request) -> dict[str, object] | str:
+    """The fields posted to ``/chat/session`` (a JSON object, a form, or nothing), or what
+    is wrong with the body."""
+    if request.content_length and request.content_length > MAX_SESSION_BODY_BYTES:
+        return f"the request is too large: at most {MAX_SESSION_BODY_BYTES} bytes"
+    if request.content_type == "application/json":
+        body = await request.text()
+        try:
+            raw: Any = safe_json.loads(body) if body.strip() else {}
+        except ValueError as err:
+            return f"the body must be JSON: {err}"
+        if not isinstance(raw, dict):
+            return "the body must be a JSON object"
+        return raw
+    form = await request.post()
+    return {key: value for key, value in form.items() if isinstance(value, str)}

@@ -35,6 +35,10 @@ class ChatSettings:
     enabled: bool = True
     max_message_chars: AtLeastOne = 4_000
     rate_limit_per_minute: AtLeastOne = 60
+    # The variable holding the secret a site signs its signed-in users with (see
+    # connectors.chat_identity); unset or empty: the chat takes no identities.
+    identity_secret_env: str = "CHAT_IDENTITY_SECRET"  # noqa: S105 (a name, not a secret)
+    identity_secret: Annotated[str, Rule(in_file=False)] = field(default="", repr=False)
 
 
 def _channel_name(name: str) -> str | None:

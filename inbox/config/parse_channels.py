@@ -29,6 +29,7 @@ def parse_channels(channels: TableReader) -> ChannelSettings:
     """The ``[channels]`` table."""
     form = read_section(FormSettings, channels.table_of("form"))
     chat = read_section(ChatSettings, channels.table_of("chat"))
+    chat = replace(chat, identity_secret=os.environ.get(chat.identity_secret_env, "").strip())
     email = parse_mailboxes(channels.get("email", []))
     telegram = _telegram(channels.table_of("telegram"), email)
     channels.finish()

@@ -14,6 +14,7 @@ from connectors.webchat import WebChatConnector
 from connectors.webform import WebFormConnector
 from inbox.config.settings import Settings
 from inbox.metrics import Metrics
+from inbox.store.chat_identities import StoreChatIdentities
 from inbox.store.links import StoreFormAddresses
 from inbox.store.transcripts import StoreTranscripts
 
@@ -42,7 +43,8 @@ def make_connectors(
             )
         )
     if s.chat.enabled:
-        connectors.append(WebChatConnector(s.chat, s.secret, transcripts))
+        identities = StoreChatIdentities(engine)
+        connectors.append(WebChatConnector(s.chat, s.secret, transcripts, identities))
     connectors += [EmailConnector(box, s.secret) for box in s.email]
     if s.telegram is not None:
         connectors.append(TelegramConnector(s.telegram, metrics))

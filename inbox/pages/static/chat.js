@@ -4,9 +4,19 @@
 // client_id it already has, so nothing is lost and nothing is doubled. A bot answer may
 // come with choices: buttons under it while it is the latest message; pressing one sends
 // its text exactly as if the visitor had typed it.
+//
+// The visitor may give a name before their first message (kept in this browser); every
+// message carries it. A site may open the page as /chat?user_id=…&email=…&name=…&user_hash=…
+// for its signed-in user: the server checks the signature and answers with that user's
+// own session; if it refuses, the chat goes on anonymously and says so.
 (function () {
   "use strict";
   var KEY = "inbox-chat-token";
+  var NAME_KEY = "inbox-chat-name";
+  var IDENTITY_FIELDS = ["user_id", "email", "name", "user_hash"];
+  var nameRow = document.getElementById("chat-name-row");
+  var nameInput = document.getElementById("chat-name");
+  var notice = document.getElementById("chat-notice");
   var log = document.getElementById("chat-log");
   var form = document.getElementById("chat-form");
   var input = document.getElementById("chat-input");
@@ -18,6 +28,35 @@
   var delay = 500;
   var failedOpens = 0;
   var offered = null; // the buttons under the latest message, if it has any
+  var identity = siteIdentity(); // the site's signed-in user, or null
+  var verified = null; // the token of the verified user's session, once the server gave it
+  var verifiedName = "";
+  var started = false; // the conversation has a message: the name is asked no more
+
+  function siteIdentity() {
+    var query = new URLSearchParams(window.location.search);
+    var fields = {};
+    IDENTITY_FIELDS.forEach(function (key) {
+      if (query.get(key)) { fields[key] = query.get(key); }
+    });
+    return (fields.user_id || fields.email || fields.user_hash) ? fields : null;
+  }
+
+  function tell(text) {
+    notice.textContent = text;
+    notice.hidden = !text;
+  }
+
+  // The name is asked until the conversation has its first message (it names a new
+  // customer), never of a site's signed-in user: the site names them, if it will.
+  function askName() {
+    nameRow.hidden = started || Boolean(verified);
+  }
+
+  function visitorName() {
+    if (verified) { return verifiedName; }
+    return nameInput.value.trim();
+  }
 
   // Support's rating links become clickable; the link always goes to this site's own
   // /rate/ path, whatever host the text names. Everything else stays text.
@@ -79,12 +118,42 @@
     log.scrollTop = log.scrollHeight;
   }
 
-  function token() {
+  function anonymousToken() {
     var saved = window.localStorage.getItem(KEY);
     if (saved) { return Promise.resolve(saved); }
     return fetch("/chat/session", { method: "POST" })
       .then(function (r) { return r.json(); })
       .then(function (body) { window.localStorage.setItem(KEY, body.token); return body.token; });
+  }
+
+  // A verified user's token is kept for this page only: the site passes its user again
+  // on the next page, and nothing of theirs stays in a shared browser.
+  function verifiedToken() {
+    return fetch("/chat/session", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(identity)
+    }).then(function (r) {
+      return r.json().then(function (body) {
+        if (r.ok) {
+          verified = body.token;
+          verifiedName = body.name || "";
+          tell(verifiedName ? "Chatting as " + verifiedName : "Chatting with your account");
+          askName();
+          return verified;
+        }
+        if (r.status !== 403 && r.status !== 400) { throw new Error(body.error); }
+        identity = null; // refused: never sent again from this page
+        if (!nameInput.value) { nameInput.value = (siteIdentity() || {}).name || ""; }
+        tell("We could not confirm your account, so this chat is anonymous (" + body.error + ").");
+        return anonymousToken();
+      });
+    });
+  }
+
+  function token() {
+    if (verified) { return Promise.resolve(verified); }
+    return identity ? verifiedToken() : anonymousToken();
   }
 
   function sendUnconfirmed() {
@@ -123,6 +192,8 @@
           order.forEach(function (id) {
             if (unconfirmed[id]) { show("customer", unconfirmed[id].text, "c" + id); }
           });
+          started = started || frame.messages.length > 0;
+          askName();
         } else if (frame.type === "accepted") {
           delete unconfirmed[frame.client_id];
         } else if (frame.type === "message") {
@@ -136,7 +207,10 @@
         if (!opened) {
           failedOpens += 1;
           // A session the server no longer knows (its key changed): start a new one.
-          if (failedOpens >= 2) { window.localStorage.removeItem(KEY); failedOpens = 0; }
+          if (failedOpens >= 2) {
+            if (verified) { verified = null; } else { window.localStorage.removeItem(KEY); }
+            failedOpens = 0;
+          }
         }
         status.textContent = "Reconnecting…";
         retry();
@@ -151,8 +225,12 @@
   // the server has it, and sent again after a reconnect.
   function sendText(text) {
     var id = (window.crypto && window.crypto.randomUUID) ? window.crypto.randomUUID() : String(Date.now()) + Math.random();
-    unconfirmed[id] = { type: "message", client_id: id, text: text };
+    var name = visitorName();
+    if (!verified) { window.localStorage.setItem(NAME_KEY, name); }
+    unconfirmed[id] = { type: "message", client_id: id, text: text, name: name };
     order.push(id);
+    started = true;
+    askName();
     show("customer", text, "c" + id);
     sendUnconfirmed();
   }
@@ -165,5 +243,9 @@
     sendText(text);
   });
 
+  nameInput.value = window.localStorage.getItem(NAME_KEY) || "";
+  if (!nameInput.value && !identity) {
+    nameInput.value = new URLSearchParams(window.location.search).get("name") || "";
+  }
   connect();
 }());
