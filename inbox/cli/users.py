@@ -1,8 +1,9 @@
-"""``inbox user add``, ``inbox user password`` and ``inbox user unlock``: accounts for the
-web app and the API.
+"""``inbox user add``, ``password``, ``unlock``, ``disable`` and ``enable``: accounts for
+the web app and the API (admins do the same at ``/admin``).
 
 The password comes from the environment variable ``--password-env`` names, or is asked
 for twice when a person is at the terminal; otherwise one is generated and shown once.
+Each change is an audit event whose actor is ``cli``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import sys
 from inbox.cli.store_access import open_store
 from inbox.config.settings import Settings
 from inbox.errors import ConfigError, InboxError
-from inbox.store.accounts import ROLES, Accounts
+from inbox.store.account_admin import AccountAdmin
+from inbox.store.accounts import ROLES
+
+ACTOR = "cli"  # who the audit log says made a change from the command line
 
 
 def _password(args: argparse.Namespace) -> tuple[str, bool]:
@@ -50,10 +54,10 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
 
     async def run() -> str:
         async with open_store(settings) as engine:
-            _agent, token = await Accounts(engine).add_agent(
-                args.name, args.team, role=args.role, password=password
+            made = await AccountAdmin(engine).create(
+                ACTOR, args.name, args.team, args.role, password
             )
-            return token
+            return made.token
 
     token = asyncio.run(run())
     print(f"{args.role} {args.name} added to {', '.join(args.team)}")
@@ -72,7 +76,7 @@ def cmd_user_password(settings: Settings, args: argparse.Namespace) -> int:
 
     async def run() -> None:
         async with open_store(settings) as engine:
-            await Accounts(engine).set_password(args.name, password)
+            await AccountAdmin(engine).reset_password(ACTOR, args.name, password)
 
     asyncio.run(run())
     print(f"new password for {args.name}" + (f": {password}" if generated else " set"))
@@ -84,10 +88,24 @@ def cmd_user_unlock(settings: Settings, args: argparse.Namespace) -> int:
 
     async def run() -> None:
         async with open_store(settings) as engine:
-            await Accounts(engine).unlock(args.name)
+            await AccountAdmin(engine).unlock(ACTOR, args.name)
 
     asyncio.run(run())
     print(f"{args.name} is unlocked")
+    return 0
+
+
+def cmd_user_switch(settings: Settings, args: argparse.Namespace) -> int:
+    """Disables a person (sessions end, token and password refused) or enables them."""
+    disable = args.user_cmd == "disable"
+
+    async def run() -> None:
+        async with open_store(settings) as engine:
+            admin = AccountAdmin(engine)
+            await (admin.disable if disable else admin.enable)(ACTOR, args.name)
+
+    asyncio.run(run())
+    print(f"{args.name} is {'disabled' if disable else 'enabled'}")
     return 0
 
 
@@ -110,3 +128,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             free = actions.add_parser("unlock", help="forget wrong passwords: sign-in works again")
             free.add_argument("name")
             free.set_defaults(func_settings=cmd_user_unlock)
+            for change, says in (
+                ("disable", "end their sessions, refuse their token and password"),
+                ("enable", "let a disabled person sign in and use their token again"),
+            ):
+                switch = actions.add_parser(change, help=says)
+                switch.add_argument("name")
+                switch.set_defaults(func_settings=cmd_user_switch)

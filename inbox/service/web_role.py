@@ -19,6 +19,7 @@ from inbox.store.accounts import Accounts
 from inbox.store.desk import Desk
 from inbox.store.form_copies import form_copies_for
 from inbox.store.sla_clocks import SlaClocks
+from inbox.web.admin import AdminPages
 from inbox.web.agent_api import AgentApi
 from inbox.web.app import build_web_app
 from inbox.web.auth import WebAuth
@@ -98,6 +99,7 @@ def web_app(settings: Settings, parts: WebParts, rating: CsatLinks) -> web.Appli
             engine, web_auth, parts.ledger, [t for t, _ in team_names], s.routing.fallback_team
         ).routes(),
         *QuarantinePages(engine, parts.queue, web_auth).routes(),
+        *AdminPages(engine, web_auth, team_names, parts.live.end_streams_of).routes(),
         *health.routes(),
     ]
     app = build_web_app(

@@ -88,72 +88,43 @@ class Accounts:
         password: str | None = None,
     ) -> tuple[Agent, str]:
         """Creates a person; returns them and their API token (shown once, never stored)."""
-        if role not in ROLES:
-            raise InboxError(f"role must be one of {', '.join(ROLES)}")
-        password_hash = None
-        if password is not None:
-            check_password_rules(password)
-            password_hash = await asyncio.to_thread(_hasher.hash, password)
-        token = "ibx_" + secrets.token_urlsafe(32)
-        try:
-            async with self.engine.begin() as conn:
-                agent_id = (
-                    await conn.execute(
-                        insert(agents)
-                        .values(
-                            name=name,
-                            token_hash=token_hash(token),
-                            created_at=now(),
-                            role=role,
-                            password_hash=password_hash,
-                        )
-                        .returning(agents.c.id)
-                    )
-                ).scalar_one()
-                for team in dict.fromkeys(teams):
-                    await conn.execute(insert(agent_teams).values(agent_id=agent_id, team=team))
-        except IntegrityError as err:
-            raise Conflict(f"someone called {name!r} already exists") from err
-        return Agent(int(agent_id), name, tuple(dict.fromkeys(teams)), role), token
+        check_role(role)
+        password_hash = None if password is None else await hash_password(password)
+        async with self.engine.begin() as conn:
+            return await insert_agent(conn, name, teams, role, password_hash)
 
     async def set_password(self, name: str, password: str) -> None:
         """Sets a new password, unlocks the account and ends its sessions."""
-        check_password_rules(password)
-        hashed = await asyncio.to_thread(_hasher.hash, password)
+        hashed = await hash_password(password)
         async with self.engine.begin() as conn:
-            agent_id = await conn.scalar(select(agents.c.id).where(agents.c.name == name))
-            if agent_id is None:
-                raise NotFound(f"nobody called {name!r}")
-            await conn.execute(
-                update(agents).where(agents.c.id == agent_id).values(password_hash=hashed)
-            )
-            await _unlock(conn, int(agent_id))
-            await conn.execute(delete(sessions).where(sessions.c.agent_id == agent_id))
+            await store_password(conn, await agent_id_of(conn, name), hashed)
 
     async def unlock(self, name: str) -> None:
         """Forgets the account's wrong passwords from every address (an admin's unlock)."""
         async with self.engine.begin() as conn:
-            agent_id = await conn.scalar(select(agents.c.id).where(agents.c.name == name))
-            if agent_id is None:
-                raise NotFound(f"nobody called {name!r}")
-            await _unlock(conn, int(agent_id))
+            await unlock_account(conn, await agent_id_of(conn, name))
 
     async def by_token(self, token: str) -> Agent | None:
-        """The person holding API ``token``, if any."""
+        """The person holding API ``token``, if any (nobody, for a disabled person)."""
         async with self.engine.connect() as conn:
             agent_id = await conn.scalar(
-                select(agents.c.id).where(agents.c.token_hash == token_hash(token))
+                select(agents.c.id).where(
+                    agents.c.token_hash == token_hash(token), agents.c.disabled_at.is_(None)
+                )
             )
             return None if agent_id is None else await _agent(conn, int(agent_id))
 
     async def login(self, name: str, password: str, source: str) -> Agent:
         """Checks a password from client address ``source``; MAX_FAILED_LOGINS wrong ones
-        in a row from there lock the account for that address (LOCK_SECONDS)."""
+        in a row from there lock the account for that address (LOCK_SECONDS). A disabled
+        person is refused as an unknown name is."""
         stamp = now()
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    select(agents.c.id, agents.c.password_hash).where(agents.c.name == name)
+                    select(agents.c.id, agents.c.password_hash).where(
+                        agents.c.name == name, agents.c.disabled_at.is_(None)
+                    )
                 )
             ).first()
             locked_until = None
@@ -231,12 +202,16 @@ class Accounts:
         return value, session
 
     async def session(self, value: str) -> Session | None:
-        """The live session a cookie value names, if any."""
+        """The live session a cookie value names, if any (none of a disabled person's)."""
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    select(sessions.c.agent_id, sessions.c.csrf, sessions.c.expires_at).where(
-                        sessions.c.id_hash == token_hash(value), sessions.c.expires_at > now()
+                    select(sessions.c.agent_id, sessions.c.csrf, sessions.c.expires_at)
+                    .join(agents, agents.c.id == sessions.c.agent_id)
+                    .where(
+                        sessions.c.id_hash == token_hash(value),
+                        sessions.c.expires_at > now(),
+                        agents.c.disabled_at.is_(None),
                     )
                 )
             ).first()
@@ -250,7 +225,63 @@ class Accounts:
             await conn.execute(delete(sessions).where(sessions.c.id_hash == token_hash(value)))
 
 
-async def _unlock(conn: AsyncConnection, agent_id: int) -> None:
+def check_role(role: str) -> None:
+    """Refuses a role that is not one of ROLES."""
+    if role not in ROLES:
+        raise InboxError(f"role must be one of {', '.join(ROLES)}")
+
+
+async def hash_password(password: str) -> str:
+    """The stored form of a new password (checked against the rules first)."""
+    check_password_rules(password)
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def insert_agent(
+    conn: AsyncConnection, name: str, teams: list[str], role: str, password_hash: str | None
+) -> tuple[Agent, str]:
+    """Adds a person in ``conn``'s transaction; returns them and their new API token."""
+    token = "ibx_" + secrets.token_urlsafe(32)
+    try:  # a failed insert leaves the transaction unusable: the caller's rolls back
+        agent_id = (
+            await conn.execute(
+                insert(agents)
+                .values(
+                    name=name,
+                    token_hash=token_hash(token),
+                    created_at=now(),
+                    role=role,
+                    password_hash=password_hash,
+                )
+                .returning(agents.c.id)
+            )
+        ).scalar_one()
+    except IntegrityError as err:
+        raise Conflict(f"someone called {name!r} already exists") from err
+    for team in dict.fromkeys(teams):
+        await conn.execute(insert(agent_teams).values(agent_id=agent_id, team=team))
+    return Agent(int(agent_id), name, tuple(dict.fromkeys(teams)), role), token
+
+
+async def agent_id_of(conn: AsyncConnection, name: str) -> int:
+    """The id of the person called ``name``; NotFound if nobody is."""
+    agent_id = await conn.scalar(select(agents.c.id).where(agents.c.name == name))
+    if agent_id is None:
+        raise NotFound(f"nobody called {name!r}")
+    return int(agent_id)
+
+
+async def store_password(conn: AsyncConnection, agent_id: int, password_hash: str) -> None:
+    """Sets a person's new password: unlocks the account and ends its sessions."""
+    await conn.execute(
+        update(agents).where(agents.c.id == agent_id).values(password_hash=password_hash)
+    )
+    await unlock_account(conn, agent_id)
+    await conn.execute(delete(sessions).where(sessions.c.agent_id == agent_id))
+
+
+async def unlock_account(conn: AsyncConnection, agent_id: int) -> None:
+    """Forgets the person's wrong passwords from every address."""
     await conn.execute(delete(login_throttle).where(login_throttle.c.agent_id == agent_id))
     # Locks from before the per-address count (revision 0010) are lifted too.
     await conn.execute(

@@ -300,6 +300,8 @@ agents = Table(
     Column("password_hash", String(200), nullable=True),  # argon2id; NULL: API token only
     Column("failed_logins", Integer, nullable=False, server_default="0"),
     Column("locked_until", Float, nullable=True),
+    # Set by an admin: the person's sessions and token are refused, and sign-in too.
+    Column("disabled_at", Float, nullable=True),
 )
 
 # Signed-in browser sessions: only a hash of the cookie's value is kept.
@@ -452,4 +454,18 @@ dead_letter_reviews = Table(
     Column("reviewed_by", String(120), nullable=False),
     Column("reviewed_at", Float, nullable=False),
     Column("note", Text, nullable=False, server_default=""),
+)
+
+# Changes to people and teams (who made them, to whom, what changed): accounts have no
+# conversation, so they are not in ``events``. A password never appears in ``data``.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("actor", String(100), nullable=False),  # an admin's name, or "cli"
+    Column("action", String(40), nullable=False),
+    Column("target", String(100), nullable=False),  # a person's name or a team's
+    Column("data", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_audit_log_created", "created_at"),
 )

@@ -109,10 +109,10 @@ class WebAuth:
         return bool(given) and hmac.compare_digest(given.encode(), session.csrf.encode())
 
     def page(
-        self, handler: Page, *, supervisors_only: bool = False
+        self, handler: Page, *, supervisors_only: bool = False, admins_only: bool = False
     ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        """Wraps a staff page: signed out → the login page; an agent on a supervisor page →
-        403; a POST without the CSRF token → 403."""
+        """Wraps a staff page: signed out → the login page; an agent on a supervisor page,
+        or anyone but an admin on an admin page → 403; a POST without the CSRF token → 403."""
 
         async def wrapped(request: web.Request) -> web.StreamResponse:
             session = await self.session(request)
@@ -122,6 +122,8 @@ class WebAuth:
                 return _refused(401, "Please sign in again.")
             if supervisors_only and not session.agent.supervises:
                 return _refused(403, "This page is for supervisors.")
+            if admins_only and session.agent.role != "admin":
+                return _refused(403, "This page is for admins.")
             if request.method not in SAFE_METHODS:
                 form = await request.post()
                 if not self.csrf_ok(request, session, str(form.get("csrf", ""))):

@@ -92,6 +92,20 @@ class LiveHub:
         finally:
             self._listeners.discard(listener)
 
+    def end_streams_of(self, name: str) -> int:
+        """Ends the open streams of the person called ``name`` (an admin disabled them);
+        returns how many. Streams served by other web processes end when they reconnect."""
+        ended = 0
+        for listener in list(self._listeners):
+            if listener.session.agent.name == name:
+                listener.overflowed = True  # nothing more is queued for it
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    while True:
+                        listener.queue.get_nowait()
+                listener.queue.put_nowait(None)
+                ended += 1
+        return ended
+
     def close(self) -> None:
         """Ends every stream (the server is stopping)."""
         for listener in list(self._listeners):

@@ -1,4 +1,5 @@
-"""``inbox user ...`` at a terminal: unlocking an account, and Ctrl-D at a prompt."""
+"""``inbox user ...`` at a terminal: unlocking, disabling and enabling an account (each an
+audit event by ``cli``), and Ctrl-D at a prompt."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from inbox import tomlwrite
 from inbox.config.settings import parse_settings
+from inbox.store.account_admin import AccountAdmin
 from inbox.store.accounts import MAX_FAILED_LOGINS, Accounts, LoginRefused
 from inbox.store.engine import create_engine
 from tests.support.config import make_raw_config
@@ -65,6 +67,32 @@ def test_user_unlock_lets_a_locked_out_address_sign_in_again(tmp_path: Path) -> 
     assert asyncio.run(_sign_in(url, PASSWORD, "192.0.2.7"))
     unknown = _inbox(config, "unlock", "nobody")
     assert unknown.returncode == 1 and "nobody called 'nobody'" in unknown.stderr
+
+
+async def _audit(url: str) -> list[tuple[str, str, str]]:
+    engine = create_engine(url)
+    try:
+        return [(e.actor, e.action, e.target) for e in await AccountAdmin(engine).audit()]
+    finally:
+        await engine.dispose()
+
+
+def test_user_disable_and_enable(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    added = _inbox(config, "add", "bob", "--team", "billing", "--password-env", "NEW_PASSWORD")
+    assert added.returncode == 0, added.stderr
+    url = parse_settings(make_raw_config(tmp_path), tmp_path).store.url
+    disabled = _inbox(config, "disable", "bob")
+    assert disabled.returncode == 0 and "bob is disabled" in disabled.stdout, disabled.stderr
+    assert not asyncio.run(_sign_in(url, PASSWORD, "192.0.2.7"))
+    enabled = _inbox(config, "enable", "bob")
+    assert enabled.returncode == 0 and "bob is enabled" in enabled.stdout, enabled.stderr
+    assert asyncio.run(_sign_in(url, PASSWORD, "192.0.2.7"))
+    assert asyncio.run(_audit(url)) == [
+        ("cli", "user_enabled", "bob"),
+        ("cli", "user_disabled", "bob"),
+        ("cli", "user_created", "bob"),
+    ]
 
 
 def _read_until(fd: int, wanted: bytes | None, seconds: float = 120.0) -> bytes:

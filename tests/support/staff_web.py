@@ -54,12 +54,14 @@ async def person(service: InboxService, name: str, role: str = "agent") -> str:
     return token
 
 
-async def signed_in(service: InboxService, name: str) -> StaffBrowser:
+async def signed_in(
+    service: InboxService, name: str, password: str = TEST_PASSWORD
+) -> StaffBrowser:
     """A cookie session signed in as ``name``, holding the desk's CSRF token (close its
     ``http`` when done)."""
     base = f"http://127.0.0.1:{service.port}"
     http = aiohttp.ClientSession(cookie_jar=cookie_jar())
-    response = await sign_in_http(http, base, name, TEST_PASSWORD)
+    response = await sign_in_http(http, base, name, password)
     assert response.status == 303
     async with http.get(base + "/agent") as r:
         found = CSRF_FIELD.search(await r.text())

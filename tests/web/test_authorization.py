@@ -3,8 +3,9 @@
 Every route is either public (the customer channels, sign-in, health) or staff-only, and
 this file says which: a route added without being listed here fails the first test. For
 each staff route it then checks: signed out → refused; another team's conversation → 404,
-as if it did not exist; a supervisor page for an agent → 403; a write with the session
-cookie but without the CSRF token → 403.
+as if it did not exist; a supervisor page for an agent → 403; an admin page for an agent
+or a supervisor → 403, even with the CSRF token; a write with the session cookie but
+without the CSRF token → 403.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+from inbox.store.account_admin import AccountAdmin
 from tests.support.service import Running
 from tests.support.signing_in import TEST_PASSWORD, cookie_jar, sign_in_http
 from tests.support.waiting import until
@@ -90,6 +92,16 @@ STAFF: dict[tuple[str, str], str] = {
     ("POST", "/api/kb/{article_id}"): "api",
     ("POST", "/api/kb/{article_id}/publish"): "api",
     ("POST", "/api/kb/{article_id}/retire"): "api",
+    ("GET", "/admin"): "admin",
+    ("GET", "/admin/users"): "admin",
+    ("POST", "/admin/users"): "admin",
+    ("GET", "/admin/users/{name}"): "admin",
+    ("POST", "/admin/users/{name}/teams"): "admin",
+    ("POST", "/admin/users/{name}/role"): "admin",
+    ("POST", "/admin/users/{name}/{change}"): "admin",  # disable | enable
+    ("POST", "/admin/users/{name}/password"): "admin",
+    ("GET", "/admin/teams"): "admin",
+    ("POST", "/admin/teams/{team}"): "admin",
 }
 BODIES: dict[str, dict[str, Any]] = {
     "reply": {"text": "hello"},
@@ -118,6 +130,8 @@ def _routes(running: Running) -> set[tuple[str, str]]:
 def _url(running: Running, path: str, reference: int) -> str:
     path = path.replace("{article_id}", "opening-hours")  # a shipped example article
     path = path.replace("{entry_id}/{action}", "1/spam")  # a quarantine entry's review
+    path = path.replace("{name}/{change}", "{name}/disable")
+    path = path.replace("{name}", "billie").replace("{team}", "billing")  # a person, a team
     return running.base + path.replace("{ref}", str(reference)).replace("{file}", "1")
 
 
@@ -151,9 +165,8 @@ async def test_signed_out_nothing_staff_answers(running: Running) -> None:
             async with http.request(
                 method, _url(running, path, reference), json=_body(path), allow_redirects=False
             ) as r:
-                if (method == "GET" and kind in ("page", "supervisor", "conversation-page")) or (
-                    kind == "logout"
-                ):
+                pages = ("page", "supervisor", "conversation-page", "admin")
+                if (method == "GET" and kind in pages) or kind == "logout":
                     assert r.status == 303 and r.headers["Location"].startswith("/login"), path
                 else:
                     assert r.status == 401, (method, path, r.status)
@@ -192,6 +205,32 @@ async def test_supervisor_pages_are_403_for_an_agent(running: Running) -> None:
             if kind == "supervisor":
                 async with http.request(method, running.base + path) as r:
                     assert r.status == 403, path
+
+
+async def test_admin_pages_are_403_for_an_agent_and_a_supervisor(running: Running) -> None:
+    reference = await _billing_ticket(running)  # billie, whom the writes would change
+    await running.agent_token("abe", "billing")
+    await running.agent_token("sue", "billing", role="supervisor")
+    for name in ("abe", "sue"):
+        async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as http:
+            await sign_in_http(http, running.base, name, TEST_PASSWORD)
+            csrf = await _page_csrf(http, running)
+            for (method, path), kind in STAFF.items():
+                if kind != "admin":
+                    continue
+                async with http.request(
+                    method,
+                    _url(running, path, reference),
+                    data={"csrf": csrf, "role": "admin", "team": "billing", "name": name},
+                    allow_redirects=False,
+                ) as r:
+                    assert r.status == 403, (name, method, path, r.status)
+    # Nothing changed: no audit event, billie is still an agent, and not disabled.
+    assert running.service.engine is not None
+    admin = AccountAdmin(running.service.engine)
+    assert await admin.audit() == []
+    billie = await admin.person("billie")
+    assert (billie.role, billie.teams, billie.disabled) == ("agent", ("billing", "triage"), False)
 
 
 async def test_writes_with_the_cookie_need_the_csrf_token(running: Running) -> None:
