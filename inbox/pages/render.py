@@ -6,6 +6,7 @@ import re
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 from aiohttp import web
@@ -62,6 +63,8 @@ def rating_links(text: str) -> Markup:
 
 
 _env.filters["rating_links"] = rating_links
+# One segment of a path: unlike ``urlencode``, a "/" in a name is escaped too.
+_env.filters["path_part"] = lambda value: quote(str(value), safe="")
 
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -319,3 +319,22 @@ async def test_the_people_page_in_a_browser(
     await page.click("#team-billing button:has-text('Add to Billing')")
     await page.wait_for_selector("#team-billing [data-member=bob]")
     await page.screenshot(path=str(folder / "admin-teams.png"), full_page=True)
+
+
+@pytest.mark.both_backends
+async def test_a_name_made_on_the_command_line_links_to_its_page(web: InboxService) -> None:
+    await person(web, "root", role="admin")
+    assert web.engine is not None
+    await AccountAdmin(web.engine).create("cli", "kim/ops team", ["orders"], "agent", None)
+    admin = await signed_in(web, "root")
+    try:
+        _status, page = await admin.get("/admin/users")
+        found = re.search(r'href="(/admin/users/kim[^"]*)"', page)
+        assert found is not None and found.group(1) == "/admin/users/kim%2Fops%20team"
+        status, page = await admin.get(found.group(1))
+        assert status == 200 and "<h1>kim/ops team</h1>" in page
+        status, _page, to = await admin.post_form(found.group(1) + "/disable", {})
+        assert (status, to) == (303, found.group(1) + "?done=disabled")
+    finally:
+        await admin.http.close()
+    assert (await AccountAdmin(web.engine).person("kim/ops team")).disabled
