@@ -1,4 +1,5 @@
-"""Teams nobody works: a configured team with no person in it is a queue nobody sees.
+"""Teams nobody works: a configured team with no person in it (or only people an admin
+disabled) is a queue nobody sees.
 
 Every unsure or foreign-language message goes to the fallback team (``triage``), so a
 set-up whose accounts all work other teams leaves those customers unanswered without
@@ -14,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inbox.models import Status
-from inbox.store.tables import agent_teams, conversations
+from inbox.store.tables import agent_teams, agents, conversations
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,14 @@ class Unstaffed:
 
 
 async def unstaffed_teams(engine: AsyncEngine, team_names: Collection[str]) -> list[Unstaffed]:
-    """The configured teams with nobody in them, in name order."""
+    """The configured teams with nobody enabled in them, in name order."""
     async with engine.connect() as conn:
         staffed = {
             str(r[0])
             for r in await conn.execute(
-                select(agent_teams.c.team).where(agent_teams.c.team.in_(list(team_names)))
+                select(agent_teams.c.team)
+                .join(agents, agents.c.id == agent_teams.c.agent_id)
+                .where(agent_teams.c.team.in_(list(team_names)), agents.c.disabled_at.is_(None))
             )
         }
         empty = sorted(set(team_names) - staffed)

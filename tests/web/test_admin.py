@@ -18,6 +18,7 @@ from playwright.async_api import Browser
 
 from inbox.service.app import InboxService
 from inbox.store.account_admin import AccountAdmin, AuditEntry
+from inbox.store.staffing import Unstaffed, unstaffed_teams
 from tests.support.signing_in import TEST_PASSWORD, cookie_jar, sign_in_http
 from tests.support.staff_web import StaffBrowser, call, person, signed_in, web_only
 from tests.support.waiting import until
@@ -338,3 +339,19 @@ async def test_a_name_made_on_the_command_line_links_to_its_page(web: InboxServi
     finally:
         await admin.http.close()
     assert (await AccountAdmin(web.engine).person("kim/ops team")).disabled
+
+
+@pytest.mark.both_backends
+async def test_a_team_whose_only_member_is_disabled_is_a_team_nobody_works(
+    web: InboxService,
+) -> None:
+    assert web.engine is not None
+    admin = AccountAdmin(web.engine)
+    await admin.create("cli", "root", ["billing"], "admin", None)
+    await admin.create("cli", "ola", ["orders"], "agent", None)
+    teams = ["billing", "orders"]
+    assert await unstaffed_teams(web.engine, teams) == []
+    await admin.disable("root", "ola")
+    assert await unstaffed_teams(web.engine, teams) == [Unstaffed("orders", 0)]
+    await admin.enable("root", "ola")
+    assert await unstaffed_teams(web.engine, teams) == []
