@@ -98,13 +98,13 @@ class DeskQueue(DeskScope):
         raise Conflict("the queue is too busy right now; try again")
 
     async def teammates(self, agent: Agent) -> JsonRows:
-        """The people who share a team with ``agent``, with those teams."""
+        """The people (not disabled) who share a team with ``agent``, with those teams."""
         async with self.engine.connect() as conn:
             rows = (
                 await conn.execute(
                     select(agents.c.name, agent_teams.c.team)
                     .join(agent_teams, agent_teams.c.agent_id == agents.c.id)
-                    .where(agent_teams.c.team.in_(agent.teams))
+                    .where(agent_teams.c.team.in_(agent.teams), agents.c.disabled_at.is_(None))
                     .order_by(agents.c.name, agent_teams.c.team)
                 )
             ).all()

@@ -49,7 +49,11 @@ class DeskRouting(DeskScope):
                 assignee_id = await conn.scalar(
                     select(agents.c.id)
                     .join(agent_teams, agent_teams.c.agent_id == agents.c.id)
-                    .where(agents.c.name == assignee, agent_teams.c.team == row.team)
+                    .where(
+                        agents.c.name == assignee,
+                        agent_teams.c.team == row.team,
+                        agents.c.disabled_at.is_(None),
+                    )
                 )
                 if assignee_id is None:
                     raise NotFound(f"nobody called {assignee!r} works in {row.team}")

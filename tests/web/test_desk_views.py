@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from inbox.config.settings import Settings
 from inbox.errors import NotFound
 from inbox.models import Envelope
+from inbox.store.account_admin import AccountAdmin
 from inbox.store.accounts import Accounts, Agent
 from inbox.store.desk import Desk
 from inbox.store.tables import conversations, events, messages
@@ -147,3 +148,15 @@ async def test_the_customers_name_and_notes(engine: AsyncEngine, settings: Setti
     assert [(e.actor, e.data["name"]) for e in edits] == [("ivy", "Carla Ruiz")]
     with pytest.raises(NotFound):
         await desk.edit_customer(agent, 105, "Someone else", "")
+
+
+async def test_a_disabled_person_is_not_offered_nor_assignable(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    desk, agent = await _desk(engine, settings)
+    await Accounts(engine).add_agent("joe", ["billing"])
+    assert "joe" in [p["name"] for p in await desk.teammates(agent)]
+    await AccountAdmin(engine).disable("ivy", "joe")
+    assert "joe" not in [p["name"] for p in await desk.teammates(agent)]
+    with pytest.raises(NotFound):
+        await desk.assign(agent, 100, "joe")
