@@ -58,6 +58,8 @@ STAFF: dict[tuple[str, str], str] = {
     ("GET", "/supervisor/kb-gaps.csv"): "supervisor",
     ("GET", "/supervisor/quarantine"): "supervisor",
     ("POST", "/supervisor/quarantine/{entry_id}/{action}"): "page",
+    ("GET", "/supervisor/corrections"): "supervisor",
+    ("POST", "/supervisor/corrections/{correction_id}/{action}"): "page",
     ("GET", "/api/me"): "api",
     ("GET", "/api/conversations"): "api",
     ("POST", "/api/conversations/next"): "api",
@@ -116,6 +118,7 @@ def _routes(running: Running) -> set[tuple[str, str]]:
 def _url(running: Running, path: str, reference: int) -> str:
     path = path.replace("{article_id}", "opening-hours")  # a shipped example article
     path = path.replace("{entry_id}/{action}", "1/spam")  # a quarantine entry's review
+    path = path.replace("{correction_id}/{action}", "1/undo")  # a router correction's undo
     return running.base + path.replace("{ref}", str(reference)).replace("{file}", "1")
 
 
