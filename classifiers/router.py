@@ -1,16 +1,19 @@
 """The intent router: a softmax-regression head on frozen sentence embeddings.
 
 Fitted in NumPy from every labelled example (config phrases plus agents' corrections)
-in tens of milliseconds, so a correction is learnt at once. The confidence is the top
-softmax probability at a temperature chosen on held-out data; the router abstains to the
-fallback team below the threshold, when the top two teams are too close, or when no
-example is even remotely similar (an out-of-scope guard the regression alone lacks).
+in tens of milliseconds, so a correction is learnt at once; one that contradicts the
+config phrases counts in full only once other corrections agree (see ``teachings``).
+The confidence is the top softmax probability at a temperature chosen on held-out data;
+the router abstains to the fallback team below the threshold, when the top two teams
+are too close, or when no example is even remotely similar (an out-of-scope guard the
+regression alone lacks).
 Nearest examples are kept as the evidence an agent sees.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +27,12 @@ DEFAULT_TEMPERATURE = 0.7  # chosen on held-out data for routers on labelled exa
 # closeness a message needs to go to that team: 1 % costs BANKING77 and Bitext under one
 # point of in-scope accuracy (docs/BENCHMARKS.md, out of scope).
 IN_SCOPE_QUANTILE = 0.01
+# An agent's correction against a configured phrase (one of another team at least
+# CONTESTED_SIMILARITY similar to it) counts fully once CORROBORATION corrections of its
+# team, each at least CORROBORATION_SIMILARITY similar to it, say the same (see teachings).
+CONTESTED_SIMILARITY = 0.5
+CORROBORATION = 3
+CORROBORATION_SIMILARITY = 0.6
 
 
 @dataclass(frozen=True)
@@ -32,12 +41,15 @@ class LabelledExample:
 
     ``learned`` marks a customer message the router labelled itself (``inbox train``
     learning from history): it teaches the router, but is never shown as evidence, since
-    it is another customer's words and nobody confirmed it.
+    it is another customer's words and nobody confirmed it. ``correction`` is the id of
+    the stored correction an agent taught (0: a configured phrase): against a configured
+    phrase it counts by how many other corrections agree with it (see ``teachings``).
     """
 
     team: str
     text: str
     learned: bool = False
+    correction: int = 0
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,8 @@ class Fitted:
     head: SoftmaxHead
     shown: Matrix  # which examples may be shown as evidence
     closeness: float  # how close a message must come to its team's examples (see own_closeness)
+    targets: Matrix  # what each example teaches, a distribution over teams (see teachings)
+    corrections: frozenset[int]  # the ids of the agents' corrections among the examples
 
     @classmethod
     def fit(
@@ -73,17 +87,71 @@ class Fitted:
         index = {team: i for i, team in enumerate(teams)}
         labels = np.array([index[e.team] for e in examples], dtype=np.int64)
         x = np.asarray(vectors, dtype=np.float32)
+        targets = teachings(examples, x, labels, len(teams))
         if start is not None and start.teams == teams:
             weights, bias = fit_softmax(
-                x, labels, len(teams), start=(start.weights, start.bias), steps=100
+                x, labels, len(teams), start=(start.weights, start.bias), steps=100, targets=targets
             )
         else:
-            weights, bias = fit_softmax(x, labels, len(teams))
+            weights, bias = fit_softmax(x, labels, len(teams), targets=targets)
         shown = np.array([not e.learned for e in examples], dtype=bool)
         loose = own_closeness(x, labels, shown)
         closeness = float(np.quantile(loose, IN_SCOPE_QUANTILE)) if len(loose) else 0.0
         head = SoftmaxHead(weights, bias, teams)
-        return cls(tuple(examples), x, labels, head, shown, closeness)
+        taught = frozenset(e.correction for e in examples if e.correction)
+        return cls(tuple(examples), x, labels, head, shown, closeness, targets, taught)
+
+
+def teachings(
+    examples: Sequence[LabelledExample], vectors: Matrix, labels: Matrix, classes: int
+) -> Matrix:
+    """What each example teaches the regression and the neighbour vote: its team, except
+    for an agent's correction that contradicts the configured phrases.
+
+    A correction is contested when a configured phrase of another team is at least
+    ``CONTESTED_SIMILARITY`` similar to it and closer than every phrase of its own team
+    ("I was billed twice for March" to accounts, beside billing's "I was charged twice
+    for the same month"). One such correction is one person's judgement of one message
+    (or a slip of the hand): it teaches its team with weight ``n / CORROBORATION``, ``n``
+    being the corrections of its team at least ``CORROBORATION_SIMILARITY`` similar to
+    it (itself included), and the contesting phrase's team with the rest. Alone it thus
+    loses to the configured phrase; several that agree win. A correction nothing
+    configured contradicts (a topic no phrase covers) teaches its team fully at once.
+    """
+    targets: Matrix = np.eye(classes, dtype=np.float32)[labels]
+    corrected = np.array([e.correction > 0 for e in examples], dtype=bool)
+    configured = np.array([not (e.correction or e.learned) for e in examples], dtype=bool)
+    if not corrected.any() or not configured.any():
+        return targets
+    rows, phrases = np.flatnonzero(corrected), np.flatnonzero(configured)
+    sims = vectors[rows] @ vectors[phrases].T
+    same = labels[rows][:, None] == labels[phrases][None, :]
+    own = np.where(same, sims, -np.inf).max(axis=1)
+    other_sims = np.where(same, -np.inf, sims)
+    rival = other_sims.argmax(axis=1)
+    closest = other_sims[np.arange(len(rows)), rival]
+    contested = (closest >= CONTESTED_SIMILARITY) & (closest > own)
+    if not contested.any():
+        return targets
+    weight = agreement(vectors[rows], labels[rows])
+    for i in np.flatnonzero(contested & (weight < 1)):
+        row, w = rows[i], float(weight[i])
+        targets[row] *= w
+        targets[row, labels[phrases[rival[i]]]] += 1 - w
+    return targets
+
+
+def agreement(vectors: Matrix, labels: Matrix, chunk: int = 1024) -> Matrix:
+    """How much each correction counts (0..1): ``n / CORROBORATION`` at most 1, ``n``
+    being the corrections of its team at least ``CORROBORATION_SIMILARITY`` similar to
+    it, itself included."""
+    weights = np.ones(len(vectors), dtype=np.float32)
+    for start in range(0, len(vectors), chunk):  # in blocks: all pairs at once can be GBs
+        block = slice(start, start + chunk)
+        close = (vectors[block] @ vectors.T) >= CORROBORATION_SIMILARITY
+        close &= labels[block][:, None] == labels[None, :]
+        weights[block] = np.minimum(1.0, close.sum(axis=1) / CORROBORATION)
+    return weights
 
 
 def own_closeness(vectors: Matrix, labels: Matrix, shown: Matrix, chunk: int = 1024) -> Matrix:
@@ -115,11 +183,14 @@ def fit_softmax(
     steps: int = 300,
     learning_rate: float = 30.0,
     start: tuple[Matrix, Matrix] | None = None,
+    targets: Matrix | None = None,
 ) -> tuple[Matrix, Matrix]:
-    """Multinomial logistic regression by full-batch Nesterov gradient descent."""
+    """Multinomial logistic regression by full-batch Nesterov gradient descent, towards
+    ``targets`` (a distribution per example; the label's team when not given)."""
     x = np.asarray(vectors, dtype=np.float32)
     n, d = x.shape
-    targets = np.eye(classes, dtype=np.float32)[labels]
+    if targets is None:
+        targets = np.eye(classes, dtype=np.float32)[labels]
     if start is None:
         w = w_prev = np.zeros((d, classes), dtype=np.float32)
         b = b_prev = np.zeros(classes, dtype=np.float32)
@@ -202,6 +273,26 @@ class Router:
         kept, kept_vectors = self._overrule(everything, np.vstack([old.vectors, rows]))
         self._fitted = Fitted.fit(kept, kept_vectors, start=old.head)
 
+    def forget(self, corrections: AbstractSet[int]) -> None:
+        """Unlearns the given corrections (by id: an undone one) and refits.
+
+        The refit starts afresh, not from the current weights, which would keep a trace
+        of what it unlearns: the router is then the one a restart would build. Learned
+        examples an undone correction overruled stay dropped until the next start, when
+        the history is read again.
+        """
+        old = self._fitted
+        keep = np.array([e.correction not in corrections for e in old.examples], dtype=bool)
+        if keep.all():
+            return
+        kept = [e for e, k in zip(old.examples, keep, strict=True) if k]
+        self._fitted = Fitted.fit(kept, old.vectors[keep])
+
+    @property
+    def corrections(self) -> frozenset[int]:
+        """The ids of the corrections it has learnt."""
+        return self._fitted.corrections
+
     def _overrule(
         self, examples: Sequence[LabelledExample], vectors: Vectors
     ) -> tuple[list[LabelledExample], Matrix]:
@@ -252,8 +343,9 @@ class Router:
         nearest = np.argpartition(-similarities, k - 1, axis=1)[:, :k]
         rows = np.arange(similarities.shape[0])[:, None]
         weights = np.exp((similarities[rows, nearest] - 1.0) / sharpness)
+        # Each neighbour votes for what it teaches (a lone correction: only in part).
         votes = np.full((similarities.shape[0], len(fitted.head.teams)), 1e-6)
-        np.add.at(votes, (np.broadcast_to(rows, nearest.shape), fitted.labels[nearest]), weights)
+        votes += np.einsum("nk,nkc->nc", weights, fitted.targets[nearest])
         votes /= votes.sum(axis=1, keepdims=True)
         return votes
 

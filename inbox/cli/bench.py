@@ -130,7 +130,7 @@ def measure_classifiers(
     Batches of ``batch_size`` as the worker sees them; each message is compared with
     three earlier messages of its customer, as a returning customer's would be.
     """
-    examples, _last = asyncio.run(labelled_examples(settings))
+    examples = asyncio.run(labelled_examples(settings))
     embedder = SentenceTransformerEmbedder(settings.model.path)
     r = settings.routing
     router = Router(

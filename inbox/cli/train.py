@@ -39,7 +39,7 @@ from inbox.text import embedding_text
 async def _examples(settings: Settings, history: int) -> tuple[list[LabelledExample], list[str]]:
     """The labelled examples, and the latest ``history`` unlabelled first messages."""
     async with open_store(settings) as engine:
-        examples, _last = await labelled_examples(settings, engine)
+        examples = await labelled_examples(settings, engine)
         first = (
             select(sa_func.min(messages.c.id).label("id"))
             .where(messages.c.direction == "in", messages.c.author == "customer")

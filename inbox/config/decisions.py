@@ -46,6 +46,7 @@ class TeamSettings:
     sla: TeamSla = field(default_factory=TeamSla)
 
 
+CorrectionMode = Literal["immediate", "review"]
 AlertKind = Literal["sla_warning", "sla_breached", "sla_escalated", "unanswered"]
 ALERT_KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
 
@@ -116,6 +117,9 @@ class RoutingSettings:
     fallback_display_name: str = "Triage"
     fallback_first_response_hours: float = 8.0
     evidence_examples: AtLeastOne = 3
+    # What an agent's correction does: teach the router at once (it can be undone on
+    # /supervisor/corrections), or wait there for a supervisor's approval.
+    corrections: CorrectionMode = "immediate"
 
 
 @dataclass(frozen=True)

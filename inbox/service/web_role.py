@@ -24,6 +24,7 @@ from inbox.web.agent_api import AgentApi
 from inbox.web.app import build_web_app
 from inbox.web.auth import WebAuth
 from inbox.web.bot_verdict import VerdictRoutes
+from inbox.web.corrections import CorrectionPages
 from inbox.web.csat import CsatLinks, CsatRoutes
 from inbox.web.desk import DeskPages
 from inbox.web.health import HealthRoutes
@@ -62,6 +63,7 @@ def _desk(settings: Settings, parts: WebParts, rating: CsatLinks) -> Desk:
         reply_channels=reply_channels(s),
         form_copies=form_copies_for(s, rating),
         contact=s.contact,
+        corrections=s.routing.corrections,
     )
 
 
@@ -100,6 +102,7 @@ def web_app(settings: Settings, parts: WebParts, rating: CsatLinks) -> web.Appli
         ).routes(),
         *QuarantinePages(engine, parts.queue, web_auth).routes(),
         *AdminPages(engine, web_auth, team_names, parts.live.end_streams_of).routes(),
+        *CorrectionPages(engine, web_auth, dict(team_names), s.routing.corrections).routes(),
         *health.routes(),
     ]
     app = build_web_app(

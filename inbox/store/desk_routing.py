@@ -4,17 +4,15 @@ the router's choice. A correction or a confirmation teaches the router an exampl
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import select, update
 
 from inbox.errors import Conflict, NotFound
 from inbox.store.accounts import Agent
 from inbox.store.bot_rows import take_from_bot
+from inbox.store.corrections import record_correction
 from inbox.store.desk_scope import DeskScope
-from inbox.store.engine import now
-from inbox.store.tables import agent_teams, agents, conversations, messages, routing_examples
+from inbox.store.tables import agent_teams, agents, conversations, routing_examples
 from inbox.store.writes import record_event
-from inbox.text import embedding_text
 
 
 class DeskRouting(DeskScope):
@@ -37,7 +35,15 @@ class DeskRouting(DeskScope):
             )
             data = {"from": row.team, "to": team, "correction": True}
             await record_event(conn, row.id, "reassigned", agent.name, data)
-            return await _teach(conn, row.id, team, "reassignment")
+            return await record_correction(
+                conn,
+                row.id,
+                team,
+                "reassignment",
+                by=agent.name,
+                from_team=row.team,
+                mode=self.corrections,
+            )
 
     async def assign(self, agent: Agent, reference: int, assignee: str | None) -> str | None:
         """Gives the conversation to a member of its team (``None``: to nobody)."""
@@ -81,27 +87,12 @@ class DeskRouting(DeskScope):
             if taught is not None:
                 raise Conflict(f"#{reference} has already taught the router")
             await record_event(conn, row.id, "routing_confirmed", agent.name, {"team": row.team})
-            return row.team, await _teach(conn, row.id, row.team, "confirmation")
-
-
-async def _teach(conn: AsyncConnection, conversation_id: int, team: str, source: str) -> str:
-    """Stores the conversation's first message as a routing example for ``team``."""
-    first = (
-        await conn.execute(
-            select(messages.c.subject, messages.c.text)
-            .where(messages.c.conversation_id == conversation_id, messages.c.direction == "in")
-            .order_by(messages.c.id)
-            .limit(1)
-        )
-    ).one()
-    text = embedding_text(first.subject, first.text)
-    await conn.execute(
-        insert(routing_examples).values(
-            team=team,
-            text=text,
-            source=source,
-            conversation_id=conversation_id,
-            created_at=now(),
-        )
-    )
-    return text
+            return row.team, await record_correction(
+                conn,
+                row.id,
+                row.team,
+                "confirmation",
+                by=agent.name,
+                from_team=row.team,
+                mode=self.corrections,
+            )

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from inbox.config.settings import ContactSettings
+from inbox.config.settings import ContactSettings, CorrectionMode
 from inbox.errors import NotFound
 from inbox.form_identity import shown_address
 from inbox.models import MessageMeta
@@ -40,6 +40,7 @@ class DeskScope:
         reply_channels: dict[str, str] | None = None,
         form_copies: FormCopies | None = None,
         contact: ContactSettings | None = None,
+        corrections: CorrectionMode = "immediate",
     ) -> None:
         self.rating_request = rating_request
         # Where an answer to a form ticket is also mailed (None: the ticket page alone).
@@ -52,6 +53,7 @@ class DeskScope:
         self.fallback_team = fallback_team
         self.clocks = clocks or SlaClocks(SlaSettings(), {})
         self.clock = clock
+        self.corrections = corrections  # a correction teaches at once, or after a review
 
     async def _visible(
         self, conn: AsyncConnection, agent: Agent, reference: int, *, lock: bool = False

@@ -334,7 +334,9 @@ agent_teams = Table(
     Column("team", String(60), primary_key=True),
 )
 
-# Labelled examples learnt from agents (a reassignment is a correction).
+# Labelled examples learnt from agents (a reassignment is a correction). ``state``:
+# active (the router learns it), pending (waits for a supervisor's review), undone,
+# rejected; who taught it and from which team, and who last decided on it, when.
 routing_examples = Table(
     "routing_examples",
     metadata,
@@ -344,6 +346,12 @@ routing_examples = Table(
     Column("source", String(30), nullable=False),
     Column("conversation_id", Integer, ForeignKey("conversations.id"), nullable=True),
     Column("created_at", Float, nullable=False),
+    Column("state", String(20), nullable=False, server_default="active"),
+    Column("from_team", String(60), nullable=True),
+    Column("taught_by", String(100), nullable=True),
+    Column("decided_by", String(100), nullable=True),
+    Column("decided_at", Float, nullable=True),
+    Index("ix_routing_examples_state", "state", "id"),
 )
 
 # The embedding of each inbound customer message, for near-duplicate merging and

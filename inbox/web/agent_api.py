@@ -252,17 +252,22 @@ class AgentApi:
         message_id = await self.desk.note(agent, int(request.match_info["ref"]), text)
         return web.json_response({"message_id": message_id}, status=201)
 
+    @property
+    def _learns_at_once(self) -> bool:
+        """Whether a correction teaches the router now (else it waits for a review)."""
+        return self.desk.corrections == "immediate"
+
     async def reassign(self, request: web.Request, agent: Agent) -> web.Response:
         """Moves the conversation to another team; the stored correction routes the next
         message (every worker reads new corrections before its next batch)."""
         team = await _text_field(request, "team")
         await self.desk.reassign(agent, int(request.match_info["ref"]), team)
-        return web.json_response({"team": team, "learned": True})
+        return web.json_response({"team": team, "learned": self._learns_at_once})
 
     async def confirm(self, request: web.Request, agent: Agent) -> web.Response:
         """Confirms the routing; the first message becomes an example for this team."""
         team, _example = await self.desk.confirm(agent, int(request.match_info["ref"]))
-        return web.json_response({"team": team, "learned": True})
+        return web.json_response({"team": team, "learned": self._learns_at_once})
 
     async def resolve(self, request: web.Request, agent: Agent) -> web.Response:
         """Resolves the conversation."""

@@ -60,6 +60,8 @@ STAFF: dict[tuple[str, str], str] = {
     ("GET", "/supervisor/kb-gaps.csv"): "supervisor",
     ("GET", "/supervisor/quarantine"): "supervisor",
     ("POST", "/supervisor/quarantine/{entry_id}/{action}"): "page",
+    ("GET", "/supervisor/corrections"): "supervisor",
+    ("POST", "/supervisor/corrections/{correction_id}/{action}"): "page",
     ("GET", "/api/me"): "api",
     ("GET", "/api/conversations"): "api",
     ("POST", "/api/conversations/next"): "api",
@@ -132,6 +134,7 @@ def _url(running: Running, path: str, reference: int) -> str:
     path = path.replace("{entry_id}/{action}", "1/spam")  # a quarantine entry's review
     path = path.replace("{name}/{change}", "{name}/disable")
     path = path.replace("{name}", "billie").replace("{team}", "billing")  # a person, a team
+    path = path.replace("{correction_id}/{action}", "1/undo")  # a router correction's undo
     return running.base + path.replace("{ref}", str(reference)).replace("{file}", "1")
 
 
