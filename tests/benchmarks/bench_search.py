@@ -51,7 +51,7 @@ def searches(count: int) -> dict[str, tuple[str, SearchFilters]]:
         "ticket number": (f"#{1000 + middle}", SearchFilters()),
         "address": (f"c{middle + 6}@bench.test", SearchFilters()),
         "name": ("maria ru", SearchFilters()),
-        "word + status": ("order", SearchFilters(status="open")),
+        "word + status": ("order", SearchFilters(status="new")),
         "filters alone": ("", SearchFilters(status="new", priority="urgent")),
     }
 

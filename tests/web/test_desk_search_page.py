@@ -92,6 +92,12 @@ async def test_search_by_word_ticket_and_address_never_another_teams(
         assert "charged twice" in await row.inner_text()
         assert (await _shot(page, "desk-search")).stat().st_size > 10_000
 
+        # A reload keeps the search (it is in the address).
+        assert "q=charged+twice" in page.url
+        await page.reload()
+        await page.wait_for_selector("#list[data-q='charged twice']")
+        assert await page.input_value("#search-q") == "charged twice"
+
         assert await _search(page, f"#{erin}") == [erin]
         assert await _search(page, str(zoe)) == []  # another team's ticket is not there
         await page.wait_for_selector("#search-count:has-text('0 results')")
@@ -127,6 +133,7 @@ async def test_search_by_word_ticket_and_address_never_another_teams(
         await page.wait_for_selector("#list[data-view='all']:not([data-search])")
         await page.wait_for_selector("#list-title:has-text('All open')")
         assert await page.input_value("#search-q") == ""
+        assert "q=" not in page.url
         assert watch.console_errors == []
     finally:
         await context.close()

@@ -504,6 +504,7 @@
     var params = searchParams();
     if (!params.toString()) { return leaveSearch(); }
     params.set("view", $("list").getAttribute("data-view") || "all");
+    window.history.replaceState(null, "", "?" + params.toString() + window.location.hash);
     $("list").setAttribute("data-search", params.toString());
     $("list").setAttribute("data-offset", offset || "0");
     return refresh().catch(function (err) { say(err.message); });
@@ -526,6 +527,14 @@
     if (event.key !== "Escape") { return; }
     $("search").reset();  // the document's handler then leaves the box
   });
+  // A search in the address (a reload, a link a colleague sent) is run again.
+  function searchFromAddress() {
+    var given = new URLSearchParams(window.location.search), any = false;
+    Array.prototype.forEach.call($("search").elements, function (field) {
+      if (field.name && given.get(field.name)) { field.value = given.get(field.name); any = true; }
+    });
+    if (any) { search("0"); }
+  }
   // The filters fold away when the agent works elsewhere on the page.
   document.addEventListener("click", function (event) {
     if (!event.target.closest("#search")) { $("search-filters").open = false; }
@@ -539,6 +548,7 @@
   });
 
   window.addEventListener("hashchange", route);
+  searchFromAddress();
   showNotifyState();
   localTimes(document);
   attention();
