@@ -27,6 +27,7 @@ from inbox.web.bot_verdict import VerdictRoutes
 from inbox.web.corrections import CorrectionPages
 from inbox.web.csat import CsatLinks, CsatRoutes
 from inbox.web.desk import DeskPages
+from inbox.web.desk_search import SearchRoutes
 from inbox.web.health import HealthRoutes
 from inbox.web.kb_admin import KbAdminPages
 from inbox.web.kb_pages import KbPages
@@ -67,6 +68,14 @@ def _desk(settings: Settings, parts: WebParts, rating: CsatLinks) -> Desk:
     )
 
 
+def _channel_names(settings: Settings, parts: WebParts) -> list[str]:
+    """The channels conversations come from (the search form's choice of channel)."""
+    names = [box.name for box in settings.email]
+    if settings.telegram is not None:
+        names.append(settings.telegram.name)
+    return names + [c.name for c in parts.channels]
+
+
 def web_app(settings: Settings, parts: WebParts, rating: CsatLinks) -> web.Application:
     """The web role's application; its links to customers come from ``rating``."""
     s, engine, changes = settings, parts.engine, parts.changes
@@ -91,7 +100,10 @@ def web_app(settings: Settings, parts: WebParts, rating: CsatLinks) -> web.Appli
 
     health = HealthRoutes(engine, parts.queue, parts.metrics, list(parts.roles))
     pages = [
-        *DeskPages(desk, web_auth, teams=team_names, canned=s.canned).routes(),
+        *DeskPages(
+            desk, web_auth, teams=team_names, canned=s.canned, channels=_channel_names(s, parts)
+        ).routes(),
+        *SearchRoutes(desk, web_auth, api.guard).routes(),
         *CsatRoutes(engine, rating).routes(),
         *VerdictRoutes(engine, BotTools(s, parts.clocks, rating), verdict_changed).routes(),
         *KbPages(engine).routes(),

@@ -13,7 +13,8 @@ from inbox.store.desk_inbox import DeskInbox
 from inbox.store.desk_merge import DeskMerge
 from inbox.store.desk_queue import DeskQueue
 from inbox.store.desk_routing import DeskRouting
+from inbox.store.desk_search import DeskSearch
 
 
-class Desk(DeskQueue, DeskInbox, DeskConversation, DeskAnswers, DeskRouting, DeskMerge):
+class Desk(DeskQueue, DeskInbox, DeskSearch, DeskConversation, DeskAnswers, DeskRouting, DeskMerge):
     """The agents' operations on conversations, one module for each kind of work."""

@@ -91,6 +91,11 @@ class AgentApi:
             web.post("/api/kb/{article_id}/retire", guard(self.kb_retire)),
         ]
 
+    def guard(self, handler: Callable[[web.Request, Agent], Awaitable[web.Response]]) -> Handler:
+        """``handler`` behind the API's check (a token, or a session with CSRF on writes),
+        for routes of other modules (search)."""
+        return self._authenticated(handler)
+
     def _authenticated(
         self, handler: Callable[[web.Request, Agent], Awaitable[web.Response]]
     ) -> Handler:
@@ -148,6 +153,9 @@ class AgentApi:
                     "GET /api/me": "who the token belongs to",
                     "GET /api/conversations?team=&status=": "conversations in my teams",
                     "GET /api/conversations/{ref}": "messages, routing evidence, audit trail",
+                    "GET /api/search?q=&status=&team=&assignee=&channel=&priority=&sla=&from=&to="
+                    "&offset=&limit=": "conversations in my teams by words of any message "
+                    "(notes too), ticket number, address or name; best match first",
                     "POST /api/conversations/next": "claim the next conversation",
                     "POST /api/conversations/{ref}/reply": '{"text": ..., "seen": id, '
                     '"channel": name, "address": ...} (held with 409 when messages arrived '

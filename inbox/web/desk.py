@@ -24,6 +24,7 @@ from inbox.store.desk import Desk
 from inbox.store.desk_inbox import ListRow
 from inbox.store.desk_views import ConversationView
 from inbox.web.auth import WebAuth
+from inbox.web.search_form import search_form
 
 DEFAULT_VIEW = "all"
 
@@ -154,7 +155,9 @@ class DeskPages:
         *,
         teams: Sequence[tuple[str, str]],
         canned: Sequence[CannedReply],
+        channels: Sequence[str] = (),
     ) -> None:
+        self.channels = list(channels)  # the search form's choice of channel
         self.desk = desk
         self.auth = auth
         self.teams = list(teams)
@@ -197,7 +200,13 @@ class DeskPages:
         lists = await self._lists(request, session.agent)
         response = render(
             "agent.html",
-            {"csrf": session.csrf, "me": session.agent, "team_names": dict(self.teams), **lists},
+            {
+                "csrf": session.csrf,
+                "me": session.agent,
+                "team_names": dict(self.teams),
+                **lists,
+                **await search_form(self.desk, session.agent, self.channels),
+            },
         )
         response.headers["Cache-Control"] = "no-store"
         return response

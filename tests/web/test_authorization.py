@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -50,6 +51,7 @@ STAFF: dict[tuple[str, str], str] = {
     ("GET", "/agent"): "page",
     ("GET", "/agent/queue"): "page",
     ("GET", "/agent/conversations/{ref}"): "conversation-page",
+    ("GET", "/agent/search"): "page",
     ("POST", "/logout"): "logout",  # signed out, it only sends you to the login page
     ("GET", "/live"): "stream",
     ("GET", "/supervisor"): "supervisor",
@@ -64,6 +66,7 @@ STAFF: dict[tuple[str, str], str] = {
     ("POST", "/supervisor/corrections/{correction_id}/{action}"): "page",
     ("GET", "/api/me"): "api",
     ("GET", "/api/conversations"): "api",
+    ("GET", "/api/search"): "api",
     ("POST", "/api/conversations/next"): "api",
     ("GET", "/api/incidents"): "api",
     ("GET", "/api/teams"): "api",
@@ -198,6 +201,27 @@ async def test_another_teams_conversation_is_404_by_token_and_by_session(
                 headers={"X-CSRF-Token": csrf},
             ) as r:
                 assert r.status == 404, (method, path, r.status)
+
+
+async def test_search_never_finds_another_teams_conversation(running: Running) -> None:
+    reference = await _billing_ticket(running)  # from p@example.com: "I was charged twice"
+    billie = await running.agent_token("bea", "billing", "triage")
+    ollie = await running.agent_token("ollie", "orders")
+    for typed in (f"#{reference}", "charged twice", "p@example.com"):
+        path = "/api/search?" + urlencode({"q": typed})
+        status, found = await running.api("GET", path, billie)
+        assert status == 200 and [c["reference"] for c in found["conversations"]] == [reference]
+        status, found = await running.api("GET", path, ollie)
+        assert (status, found["total"], found["conversations"]) == (200, 0, []), typed
+    status, found = await running.api("GET", "/api/search?team=billing", ollie)
+    assert status == 422  # not a team of theirs: nothing to find there
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as http:
+        await sign_in_http(http, running.base, "ollie", TEST_PASSWORD)
+        async with http.get(running.base + f"/agent/search?q=%23{reference}") as r:
+            page = await r.text()
+        assert (
+            r.status == 200 and "0 results" in page and f'data-reference="{reference}"' not in page
+        )
 
 
 async def test_supervisor_pages_are_403_for_an_agent(running: Running) -> None:

@@ -41,11 +41,13 @@
   }
 
   // Fetches a server-rendered part and puts its nodes into `target`; `keep` lists the ids
-  // of fields whose typed text survives the swap.
-  function swap(path, target, keep) {
+  // of fields whose typed text survives the swap; `fresh`, when given, says whether the
+  // part is still wanted when it arrives (a newer request may have overtaken it).
+  function swap(path, target, keep, fresh) {
     return fetch(path, { credentials: "same-origin" }).then(function (r) {
       if (r.redirected || r.status === 401) { signIn(); throw new Error("Please sign in again."); }
       return r.text().then(function (html) {
+        if (fresh && !fresh()) { return r.ok; }
         var parsed = new DOMParser().parseFromString(html, "text/html");
         var typed = (keep || []).map(function (id) { return $(id) ? $(id).value : ""; });
         target.replaceChildren.apply(target, Array.prototype.slice.call(parsed.body.childNodes));
@@ -60,17 +62,22 @@
     var list = $("list");
     var view = list ? list.getAttribute("data-view") : "all";
     var offset = list ? list.getAttribute("data-offset") : "0";
+    var search = list ? list.getAttribute("data-search") : "";  // searching: its results
+    if (search) { return "/agent/search?" + search + "&offset=" + encodeURIComponent(offset); }
     return "/agent/queue?view=" + encodeURIComponent(view) + "&offset=" + encodeURIComponent(offset);
   }
 
+  var listAsked = 0;  // the newest request for the lists: an older answer is dropped
   function refresh() {
-    return swap(listPath(), $("lists")).then(function () {
+    var asked = ++listAsked;
+    return swap(listPath(), $("lists"), [], function () { return asked === listAsked; }).then(function () {
       markCurrent();
       attention();
     });
   }
 
   function chooseView(view, offset) {
+    $("list").removeAttribute("data-search");
     $("list").setAttribute("data-view", view);
     $("list").setAttribute("data-offset", offset || "0");
     var query = "?view=" + encodeURIComponent(view) + (offset && offset !== "0" ? "&offset=" + offset : "");
@@ -481,7 +488,67 @@
   });
   $("help").addEventListener("click", function () { $("shortcuts").showModal(); });
 
+  // Search: the server renders the results in the list's place and row shape, and
+  // `#list[data-search]` keeps the search (so the live refresh re-runs it); the view it
+  // came from is `data-view`, where Esc, "Back" or an emptied box return to.
+  var searchTimer = null;
+  function searchParams() {
+    var params = new URLSearchParams();
+    new FormData($("search")).forEach(function (value, name) {
+      if (String(value).trim()) { params.set(name, String(value).trim()); }
+    });
+    return params;
+  }
+  function search(offset) {
+    clearTimeout(searchTimer);
+    var params = searchParams();
+    if (!params.toString()) { return leaveSearch(); }
+    params.set("view", $("list").getAttribute("data-view") || "all");
+    window.history.replaceState(null, "", "?" + params.toString() + window.location.hash);
+    $("list").setAttribute("data-search", params.toString());
+    $("list").setAttribute("data-offset", offset || "0");
+    return refresh().catch(function (err) { say(err.message); });
+  }
+  function leaveSearch() {
+    clearTimeout(searchTimer);
+    if (!$("list").getAttribute("data-search")) { return Promise.resolve(); }
+    return chooseView($("list").getAttribute("data-view") || "all", "0");
+  }
+  $("search").addEventListener("submit", function (event) { event.preventDefault(); search("0"); });
+  $("search").addEventListener("input", function () {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(function () { search("0"); }, 250);
+  });
+  $("search").addEventListener("change", function (event) {
+    if (event.target.tagName === "SELECT" || event.target.type === "date") { search("0"); }
+  });
+  $("search").addEventListener("reset", function () { setTimeout(leaveSearch, 0); });
+  $("search-q").addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    $("search").reset();  // the document's handler then leaves the box
+  });
+  // A search in the address (a reload, a link a colleague sent) is run again.
+  function searchFromAddress() {
+    var given = new URLSearchParams(window.location.search), any = false;
+    Array.prototype.forEach.call($("search").elements, function (field) {
+      if (field.name && given.get(field.name)) { field.value = given.get(field.name); any = true; }
+    });
+    if (any) { search("0"); }
+  }
+  // The filters fold away when the agent works elsewhere on the page.
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest("#search")) { $("search-filters").open = false; }
+  });
+  $("lists").addEventListener("click", function (event) {
+    var link = event.target.closest("a[data-search-offset], a[data-search-back]");
+    if (!link) { return; }
+    event.preventDefault();
+    if (link.hasAttribute("data-search-back")) { $("search").reset(); return; }
+    search(link.getAttribute("data-search-offset"));
+  });
+
   window.addEventListener("hashchange", route);
+  searchFromAddress();
   showNotifyState();
   localTimes(document);
   attention();
