@@ -30,6 +30,7 @@ from inbox.config.decisions import (
 from inbox.config.document import Settings
 from inbox.config.parse import load_settings, parse_settings
 from inbox.config.runtime import (
+    DeskSettings,
     LedgerSettings,
     ModelSettings,
     OutboxSettings,
@@ -47,6 +48,7 @@ __all__ = [
     "ChatSettings",
     "ContactSettings",
     "DedupSettings",
+    "DeskSettings",
     "EmailSettings",
     "FormSettings",
     "IncidentSettings",
