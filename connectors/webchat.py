@@ -17,6 +17,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -32,9 +33,10 @@ from connectors.chat_identity import (
 )
 from connectors.following import follow_sent
 from inbox import safe_json
+from inbox.answer_files import FileLinks
 from inbox.command_words import parse_command
 from inbox.config.settings import ChatSettings
-from inbox.models import Envelope, MessageMeta, Outbound, TranscriptEntry
+from inbox.models import AnswerFile, Envelope, MessageMeta, Outbound, TranscriptEntry
 from inbox.pages.ratelimit import RateLimiter
 from inbox.pages.render import EMBEDDABLE_CSP, client_ip, render
 from inbox.queue import Sink
@@ -47,16 +49,34 @@ MAX_FRAME_BYTES = 64 * 1024
 MAX_SESSION_BODY_BYTES = 4 * 1024
 
 
-def entry_json(entry: TranscriptEntry) -> dict[str, Any]:
+def entry_json(entry: TranscriptEntry, links: FileLinks) -> dict[str, Any]:
     """One transcript entry as the chat page receives it."""
-    return message_json(entry.message_id, entry.author, entry.text, entry.created_at, entry.choices)
+    return message_json(
+        entry.message_id,
+        entry.author,
+        entry.text,
+        entry.created_at,
+        entry.choices,
+        files_json(entry.files, links),
+    )
+
+
+def files_json(files: Sequence[AnswerFile], links: FileLinks) -> list[dict[str, Any]]:
+    """An answer's files as the page links them: name, size and the signed download."""
+    return [{"name": f.filename, "size": f.size, "url": links.path(f.file_id)} for f in files]
 
 
 def message_json(
-    message_id: int, author: str, text: str, at: float, choices: tuple[str, ...]
+    message_id: int,
+    author: str,
+    text: str,
+    at: float,
+    choices: tuple[str, ...],
+    files: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A message frame. ``choices`` are replies the page offers as buttons while the
-    message is the latest; a pressed one is sent back as if the visitor typed it."""
+    message is the latest; a pressed one is sent back as if the visitor typed it.
+    ``files`` are an agent's attachments, each a link the visitor opens without a session."""
     return {
         "type": "message",
         "id": message_id,
@@ -64,6 +84,7 @@ def message_json(
         "text": text,
         "at": at,
         "choices": list(choices),
+        "files": files or [],
     }
 
 
@@ -94,6 +115,7 @@ class WebChatConnector:
         self.identities = identities
         self._secret = secret
         self.sessions = Signer(secret, "chat-session")
+        self.file_links = FileLinks(secret)
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
         self.session_limiter = RateLimiter(30)
         self._sockets: dict[str, set[web.WebSocketResponse]] = {}
@@ -114,7 +136,7 @@ class WebChatConnector:
 
         async def deliver(address: str, entry: TranscriptEntry) -> None:
             for ws in list(self._sockets.get(address, ())):
-                await push(ws, entry_json(entry))
+                await push(ws, entry_json(entry, self.file_links))
 
         await follow_sent(
             self.transcripts, CHANNEL, stopping, lambda: bool(self._sockets), deliver, interval
@@ -141,7 +163,12 @@ class WebChatConnector:
         answer sent, which is what puts it in the history the page loads when it comes back.
         """
         frame = message_json(
-            outbound.message_id, outbound.author, outbound.text, time.time(), outbound.choices
+            outbound.message_id,
+            outbound.author,
+            outbound.text,
+            time.time(),
+            outbound.choices,
+            files_json(outbound.files, self.file_links),
         )
         for ws in list(self._sockets.get(outbound.address, ())):
             await push(ws, frame)
@@ -196,7 +223,8 @@ class WebChatConnector:
         try:
             history = await self.transcripts.for_identity(CHANNEL, session)
             if not await push(
-                ws, {"type": "history", "messages": [entry_json(e) for e in history]}
+                ws,
+                {"type": "history", "messages": [entry_json(e, self.file_links) for e in history]},
             ):
                 return ws
             async for frame in ws:

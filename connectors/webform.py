@@ -44,6 +44,7 @@ from connectors.submitters import (
     external_id_prefix,
 )
 from inbox import safe_json
+from inbox.answer_files import FileLinks, size_in_words
 from inbox.bot_words import CHOICES
 from inbox.config.settings import FormSettings
 from inbox.customer_links import CustomerLinks
@@ -123,6 +124,7 @@ class WebFormConnector:
         self.mails_answers = mails_answers
         self.secret = secret
         self.links = CustomerLinks(secret, "")
+        self.file_links = FileLinks(secret)
         # Open ticket pages, by form sender: each waits for the ids of answers to show.
         self._streams: dict[str, set[asyncio.Queue[int | None]]] = {}
         self.submitters = Submitters(secret)
@@ -343,6 +345,8 @@ class WebFormConnector:
             "answer_path": self.links.verdict_path(ticket) if ticket is not None else "",
             "mail_note": (await self.mail_note(address))[1],
             "live_path": f"{request.path}/live",
+            "file_path": self.file_links.path,  # an agent's file: its signed download
+            "size_in_words": size_in_words,
         }
         return render("ticket.html", context)
 

@@ -61,6 +61,19 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class AnswerFile:
+    """A file an agent attached to an answer: its ``attachments`` row (the key of the
+    customer's signed link to it), its name, type and size, and its bytes where the
+    channel sends them (empty where a link is all the customer gets)."""
+
+    file_id: int
+    filename: str
+    content_type: str
+    size: int
+    data: bytes = b""
+
+
+@dataclass(frozen=True)
 class MessageMeta:
     """A message's channel details, each by name; "" where the channel has none.
 
@@ -253,6 +266,9 @@ class Outbound:
     # Replies offered as buttons under it (a bot answer awaiting the customer's verdict);
     # a pressed one comes back as the customer's message. Channels without buttons ignore it.
     choices: tuple[str, ...] = ()
+    # Files an agent attached, sent after the text (attachments, documents or links);
+    # on a channel that sends in parts each file is one part, counted in ``parts_sent``.
+    files: tuple[AnswerFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -315,3 +331,5 @@ class TranscriptEntry:
     created_at: float
     # Replies the page offers as buttons under it (a bot answer still awaiting a verdict).
     choices: tuple[str, ...] = ()
+    # Files an agent attached (without their bytes): the page links to each.
+    files: tuple[AnswerFile, ...] = ()

@@ -19,6 +19,7 @@ from email.utils import formataddr, formatdate
 
 import aiosmtplib
 
+from inbox.answer_files import media_type, safe_filename
 from inbox.config.settings import EmailSettings
 from inbox.errors import PermanentError, TransientError
 from inbox.message_ids import outbound_message_id
@@ -73,6 +74,11 @@ def build_message(outbound: Outbound, box: EmailSettings, secret: bytes) -> Emai
         message["Auto-Submitted"] = "auto-replied"
         message["X-Auto-Response-Suppress"] = "All"
     message.set_content(outbound.text)
+    for file in outbound.files:  # an agent's files: the mail becomes multipart/mixed
+        maintype, _, subtype = media_type(file.content_type).partition("/")
+        message.add_attachment(
+            file.data, maintype=maintype, subtype=subtype, filename=safe_filename(file.filename)
+        )
     return message
 
 

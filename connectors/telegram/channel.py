@@ -1,4 +1,5 @@
-"""The Telegram connector: ``getUpdates`` long polling in, ``sendMessage`` out.
+"""The Telegram connector: ``getUpdates`` long polling in, ``sendMessage`` (and
+``sendDocument`` for an agent's files) out.
 
 An update is confirmed to Telegram (by asking for the next offset) only after the queue
 holds it together with the cursor, so a crash redelivers instead of losing; the queue
@@ -13,7 +14,7 @@ import random
 import warnings
 from datetime import timedelta
 
-from telegram import Bot
+from telegram import Bot, InputFile
 from telegram.error import (
     BadRequest,
     Conflict,
@@ -30,10 +31,11 @@ from connectors.telegram.presses import Press, keyboard, press_of
 from connectors.telegram.redact import hide_token
 from connectors.telegram.split import split_text
 from connectors.telegram.updates import SKIP_REASONS, Skipped, safe_envelope_of
+from inbox.answer_files import safe_filename
 from inbox.config.settings import TelegramSettings
 from inbox.errors import DeliveryError, PermanentError, RateLimited, TransientError
 from inbox.metrics import Metrics
-from inbox.models import Envelope, Outbound
+from inbox.models import AnswerFile, Envelope, Outbound
 from inbox.queue import Sink
 
 log = logging.getLogger(__name__)
@@ -191,20 +193,29 @@ class TelegramConnector:
 
     async def send(self, outbound: Outbound) -> str:
         """Sends one answer, in several messages when it is long, the last with the
-        answer's choices as buttons; returns the chat and the last message's id. A failure
-        says how many parts went out before it."""
+        answer's choices as buttons, then each file an agent attached as a document;
+        returns the chat and the last message's id. Text parts and files count alike: a
+        failure says how many went out before it, and a retry sends only the rest, so
+        nothing reaches the customer twice."""
         bot = await self._deliverer()
-        parts = split_text(outbound.text)
+        texts = split_text(outbound.text)
+        parts: list[str | AnswerFile] = [*texts, *outbound.files]
         buttons = keyboard(outbound.choices)
         sent = ""
         for index in range(outbound.parts_sent, len(parts)):
-            last = index == len(parts) - 1  # the buttons go under the end of the answer
+            part = parts[index]
             try:
-                message = await bot.send_message(
-                    chat_id=int(outbound.address),
-                    text=parts[index],
-                    reply_markup=buttons if last else None,
-                )
+                if isinstance(part, AnswerFile):
+                    message = await bot.send_document(
+                        chat_id=int(outbound.address),
+                        document=InputFile(part.data, filename=safe_filename(part.filename)),
+                    )
+                else:  # the buttons go under the end of the answer's text
+                    message = await bot.send_message(
+                        chat_id=int(outbound.address),
+                        text=part,
+                        reply_markup=buttons if index == len(texts) - 1 else None,
+                    )
             except TelegramError as err:
                 raise _delivery_error(err).after_parts(index) from err
             sent = f"{outbound.address}:{message.message_id}"

@@ -19,6 +19,7 @@ from inbox.config.decisions import (
     TriageSettings,
 )
 from inbox.config.runtime import (
+    DeskSettings,
     LedgerSettings,
     ModelSettings,
     OutboxSettings,
@@ -44,6 +45,7 @@ class Settings:
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    desk: DeskSettings = field(default_factory=DeskSettings)
     form: FormSettings = field(default_factory=FormSettings)
     chat: ChatSettings = field(default_factory=ChatSettings)
     email: tuple[EmailSettings, ...] = ()

@@ -32,6 +32,7 @@ from inbox.config.locations import (
 from inbox.config.parse_channels import ChannelSettings, parse_channels
 from inbox.config.reader import TableReader, default_of, read_section, table_list
 from inbox.config.runtime import (
+    DeskSettings,
     InboxTable,
     LedgerSettings,
     ModelSettings,
@@ -72,6 +73,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
     outbox = read_section(OutboxSettings, outbox_table)
     ledger = read_section(LedgerSettings, top.table_of("ledger"))
     web = read_section(WebSettings, top.table_of("web"))
+    desk = read_section(DeskSettings, top.table_of("desk"))
     channels = parse_channels(top.table_of("channels"))
     model = read_section(ModelSettings, top.table_of("model"))
     dedup = _dedup(top.table_of("dedup"))
@@ -98,6 +100,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         outbox=outbox,
         ledger=ledger,
         web=web,
+        desk=desk,
         form=channels.form,
         chat=channels.chat,
         email=channels.email,

@@ -89,6 +89,27 @@ class WebSettings:
     read_timeout: Annotated[float, Rule(minimum=0.1)] = 75.0
 
 
+MB = 1024 * 1024
+TELEGRAM_UPLOAD_MAX = 50 * MB  # the most a bot may send as one document
+
+
+@dataclass(frozen=True)
+class DeskSettings:
+    """The agent desk: files agents attach to answers. A larger file, or one file too
+    many, is refused before anything is stored or sent."""
+
+    attachment_max_bytes: Annotated[
+        int,
+        Rule(
+            key="attachment_max_mb",
+            unit=MB,
+            minimum=0.001,
+            check=at_most(TELEGRAM_UPLOAD_MAX, "must be at most 50 (Telegram's limit for bots)"),
+        ),
+    ] = 10 * MB
+    attachment_max_count: Annotated[int, Rule(minimum=1, check=at_most(20))] = 10
+
+
 @dataclass(frozen=True)
 class ModelSettings:
     """The sentence-transformers model; an empty path means the bundled all-MiniLM-L6-v2."""

@@ -31,6 +31,7 @@ from inbox.config.decisions import (
 from inbox.config.document import Settings
 from inbox.config.parse import load_settings, parse_settings
 from inbox.config.runtime import (
+    DeskSettings,
     LedgerSettings,
     ModelSettings,
     OutboxSettings,
@@ -49,6 +50,7 @@ __all__ = [
     "ContactSettings",
     "CorrectionMode",
     "DedupSettings",
+    "DeskSettings",
     "EmailSettings",
     "FormSettings",
     "IncidentSettings",

@@ -122,7 +122,7 @@ class OutboxSender:
             )
         except PermanentError as err:
             log.warning("outbox %s refused for good: %s", outbound.outbox_id, err)
-            await self.rows.mark_failed(outbound.outbox_id, str(err))
+            await self.rows.mark_failed(outbound.outbox_id, str(err), _progress(outbound, err))
             self.metrics.count(FAILED_TOTAL[0])
         except (TransientError, TimeoutError, OSError) as err:
             await self._later(outbound, err)
@@ -143,7 +143,7 @@ class OutboxSender:
         row_id = outbound.outbox_id
         state = await self.rows.retry_state(row_id)
         if state.age >= self.settings.give_up_after_hours * 3600:
-            await self._give_up(outbound, reason, state)
+            await self._give_up(outbound, reason, state, _progress(outbound, err))
             return
         self.metrics.count(RETRIED_TOTAL[0])
         rate_limited = isinstance(err, RateLimited)
@@ -159,16 +159,13 @@ class OutboxSender:
         )
         if state.age >= self.settings.alert_after_minutes * 60 and not state.alerted:
             await self._raise_delay(outbound, reason, state)
-        progress = err.parts_sent if isinstance(err, DeliveryError) else 0
         await self.rows.mark_retry(
-            row_id,
-            reason,
-            delay,
-            parts_sent=progress if progress > outbound.parts_sent else None,
-            counted=not rate_limited,
+            row_id, reason, delay, parts_sent=_progress(outbound, err), counted=not rate_limited
         )
 
-    async def _give_up(self, outbound: Outbound, reason: str, state: RetryState) -> None:
+    async def _give_up(
+        self, outbound: Outbound, reason: str, state: RetryState, parts_sent: int | None
+    ) -> None:
         hours = state.age / 3600
         log.error(
             "outbox %s to %s %s: gave up after %.1f h and %d tries: %s",
@@ -180,7 +177,9 @@ class OutboxSender:
             reason,
         )
         await self.rows.mark_failed(
-            outbound.outbox_id, f"gave up after {hours:.1f} h and {state.attempts} tries: {reason}"
+            outbound.outbox_id,
+            f"gave up after {hours:.1f} h and {state.attempts} tries: {reason}",
+            parts_sent,
         )
         self.metrics.count(FAILED_TOTAL[0])
 
@@ -207,3 +206,10 @@ class OutboxSender:
             self.settings.give_up_after_hours,
             reason,
         )
+
+
+def _progress(outbound: Outbound, err: BaseException) -> int | None:
+    """The parts (of a text, and files) the failed try delivered beyond those before it:
+    the row's new ``parts_sent``, or None when it got no further."""
+    progress = err.parts_sent if isinstance(err, DeliveryError) else 0
+    return progress if progress > outbound.parts_sent else None

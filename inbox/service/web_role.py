@@ -26,6 +26,7 @@ from inbox.web.auth import WebAuth
 from inbox.web.bot_verdict import VerdictRoutes
 from inbox.web.corrections import CorrectionPages
 from inbox.web.csat import CsatLinks, CsatRoutes
+from inbox.web.customer_files import CustomerFiles
 from inbox.web.desk import DeskPages
 from inbox.web.desk_search import SearchRoutes
 from inbox.web.health import HealthRoutes
@@ -92,6 +93,7 @@ def web_app(settings: Settings, parts: WebParts, rating: CsatLinks) -> web.Appli
         teams=team_names,
         canned=s.canned,
         on_change=lambda reference: changes.changed(references=[reference]),
+        limits=s.desk,
     )
 
     def verdict_changed(conversation_id: int) -> None:
@@ -101,12 +103,18 @@ def web_app(settings: Settings, parts: WebParts, rating: CsatLinks) -> web.Appli
     health = HealthRoutes(engine, parts.queue, parts.metrics, list(parts.roles))
     pages = [
         *DeskPages(
-            desk, web_auth, teams=team_names, canned=s.canned, channels=_channel_names(s, parts)
+            desk,
+            web_auth,
+            teams=team_names,
+            canned=s.canned,
+            channels=_channel_names(s, parts),
+            limits=s.desk,
         ).routes(),
         *SearchRoutes(desk, web_auth, api.guard).routes(),
         *CsatRoutes(engine, rating).routes(),
         *VerdictRoutes(engine, BotTools(s, parts.clocks, rating), verdict_changed).routes(),
         *KbPages(engine).routes(),
+        *CustomerFiles(engine, s.secret).routes(),
         *KbAdminPages(engine, web_auth, team_names).routes(),
         *LiveRoutes(parts.live, web_auth).routes(),
         *SupervisorPages(

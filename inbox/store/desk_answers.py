@@ -6,13 +6,14 @@ delivery failed.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Row, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox.errors import Conflict, NotFound
-from inbox.models import Status
+from inbox.models import Attachment, Status
 from inbox.sla.policy import RESPONSES, Target
 from inbox.store.accounts import Agent
 from inbox.store.bot_rows import take_from_bot
@@ -21,12 +22,36 @@ from inbox.store.desk_scope import DeskScope
 from inbox.store.form_copies import queue_email_copies
 from inbox.store.outbox_retry import Retried, retry_failed
 from inbox.store.ratings import ask_for_rating
-from inbox.store.tables import conversations, messages, outbox
+from inbox.store.tables import attachments, conversations, messages, outbox
 from inbox.store.writes import queue_outbound, record_event
 
 
 class Held(Conflict):
     """An answer not sent because the conversation changed since the agent looked."""
+
+
+async def _attach(
+    conn: AsyncConnection, message_id: int, files: Sequence[Attachment], stamp: float
+) -> None:
+    """Stores an answer's files as its attachments, in the answer's transaction."""
+    if not files:
+        return
+    await conn.execute(
+        insert(attachments),
+        [
+            {
+                "message_id": message_id,
+                "kind": "attachment",
+                "filename": f.filename,
+                "content_type": f.content_type,
+                "size": len(f.data),
+                "omitted": False,
+                "data": f.data,
+                "created_at": stamp,
+            }
+            for f in files
+        ],
+    )
 
 
 class DeskAnswers(DeskScope):
@@ -58,9 +83,12 @@ class DeskAnswers(DeskScope):
         seen: int | None = None,
         via: str | None = None,
         to: str | None = None,
+        files: Sequence[Attachment] = (),
     ) -> int:
         """Answers the customer where they wrote last, or on the channel ``via`` (at the
-        address ``to``) the agent chose; returns the message id.
+        address ``to``) the agent chose; returns the message id. ``files`` (checked for
+        size and number by the caller) are stored with the answer, in its transaction,
+        and go out with it.
 
         With ``seen`` (the newest message id the agent's page showed), the answer is held
         (Conflict) when a customer message or another agent's answer arrived since.
@@ -100,6 +128,7 @@ class DeskAnswers(DeskScope):
                 agent_id=agent.agent_id,
                 subject=row.subject,
             )
+            await _attach(conn, message_id, files, self.clock())
             # On a form ticket, also mailed to a confirmed address (a delivery of its own).
             await queue_email_copies(conn, self.form_copies, [message_id], agent.name)
             stamp = self.clock()

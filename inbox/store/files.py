@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.errors import NotFound
-from inbox.models import MessageMeta
+from inbox.models import AnswerFile, MessageMeta
 from inbox.store.tables import attachments, messages, quarantine
 
 
@@ -104,6 +104,68 @@ async def message_file(
     ).first()
     if row is None:
         raise NotFound("no such attachment")
+    return StoredFile(row.filename, row.content_type, bytes(row.data))
+
+
+async def answer_files(
+    conn: AsyncConnection, message_ids: list[int], *, with_data: bool
+) -> dict[int, tuple[AnswerFile, ...]]:
+    """The files agents attached to outbound messages ``message_ids``, by message, in the
+    order they were attached; their bytes only ``with_data``."""
+    found: dict[int, list[AnswerFile]] = {}
+    if not message_ids:
+        return {}
+    columns = [
+        attachments.c.id,
+        attachments.c.message_id,
+        attachments.c.filename,
+        attachments.c.content_type,
+        attachments.c.size,
+    ]
+    if with_data:
+        columns.append(attachments.c.data)
+    rows = await conn.execute(
+        select(*columns)
+        .join(messages, messages.c.id == attachments.c.message_id)
+        .where(
+            attachments.c.message_id.in_(message_ids),
+            attachments.c.kind == "attachment",
+            attachments.c.omitted.is_(False),
+            messages.c.direction == "out",
+        )
+        .order_by(attachments.c.id)
+    )
+    for row in rows:
+        found.setdefault(int(row.message_id), []).append(
+            AnswerFile(
+                int(row.id),
+                row.filename,
+                row.content_type,
+                int(row.size),
+                bytes(row.data) if with_data else b"",
+            )
+        )
+    return {message_id: tuple(files) for message_id, files in found.items()}
+
+
+async def customer_file(conn: AsyncConnection, file_id: int) -> StoredFile:
+    """A file an agent sent a customer (an outbound, non-internal message's): what the
+    customer's signed link opens. Nothing else is reachable this way."""
+    row = (
+        await conn.execute(
+            select(attachments.c.filename, attachments.c.content_type, attachments.c.data)
+            .join(messages, messages.c.id == attachments.c.message_id)
+            .where(
+                attachments.c.id == file_id,
+                attachments.c.kind == "attachment",
+                attachments.c.omitted.is_(False),
+                messages.c.direction == "out",
+                messages.c.internal.is_(False),
+            )
+        )
+    ).first()
+    if row is None:
+        raise NotFound("no such file")
     return StoredFile(row.filename, row.content_type, bytes(row.data))
 
 

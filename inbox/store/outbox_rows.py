@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 from inbox.bot_words import BOT_ANSWER, CHOICE_TEXTS, BotState
 from inbox.models import MessageMeta, Outbound
 from inbox.store.engine import now
+from inbox.store.files import answer_files
 from inbox.store.form_copies import AGENT_EMAIL_COPY
 from inbox.store.tables import conversations, messages, outbox
 from inbox.store.writes import record_event
@@ -158,6 +159,11 @@ class OutboxRows:
                 )
             ).all()
             threads = await _thread_parents(conn, details)
+            # The message's own files; an email copy of an answer (its own row, no
+            # message) points at the ticket page, which links to them.
+            files = await answer_files(
+                conn, [int(r.message_id) for r in details if r.message_id], with_data=True
+            )
         return [
             Outbound(
                 outbox_id=int(r.id),
@@ -172,6 +178,7 @@ class OutboxRows:
                 references=threads.get(int(r.message_id or 0), ("", ()))[1],
                 parts_sent=int(r.parts_sent),
                 choices=_choices(r.kind, r.bot_state),
+                files=files.get(int(r.message_id or 0), ()),
             )
             for r in details
         ]
@@ -281,17 +288,17 @@ class OutboxRows:
                 )
         return True
 
-    async def mark_failed(self, outbox_id: int, error: str) -> None:
-        """Gives up on the row and says why on its conversation."""
+    async def mark_failed(self, outbox_id: int, error: str, parts_sent: int | None = None) -> None:
+        """Gives up on the row and says why on its conversation; ``parts_sent`` records
+        how far it got, so an agent's "Try again" sends only the rest."""
+        values: dict[str, Any] = {"state": "failed", "last_error": error, "lease_until": None}
+        if parts_sent is not None:
+            values["parts_sent"] = parts_sent
         async with self.engine.begin() as conn:
             conversation_id = await conn.scalar(
                 select(outbox.c.conversation_id).where(outbox.c.id == outbox_id)
             )
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == outbox_id)
-                .values(state="failed", last_error=error, lease_until=None)
-            )
+            await conn.execute(update(outbox).where(outbox.c.id == outbox_id).values(**values))
             if conversation_id is not None:
                 await record_event(
                     conn,

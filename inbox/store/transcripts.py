@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Select, and_, case, or_, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.bot_words import BOT_ANSWER, CHOICE_TEXTS, BotState
 from inbox.models import TranscriptEntry
+from inbox.store.files import answer_files
 from inbox.store.tables import conversation_refs, conversations, messages, outbox
 
 # A TranscriptEntry's fields, in order; the last says whether it offers the choices: a bot
@@ -51,6 +53,14 @@ def _visible_messages() -> Select[Any]:
     )
 
 
+async def _with_files(
+    conn: AsyncConnection, entries: list[TranscriptEntry]
+) -> list[TranscriptEntry]:
+    """The entries, each answer with the files an agent attached to it (no bytes)."""
+    files = await answer_files(conn, [e.message_id for e in entries], with_data=False)
+    return [replace(e, files=files[e.message_id]) if e.message_id in files else e for e in entries]
+
+
 class StoreTranscripts:
     """The store side of the web channels' CustomerTranscripts seam."""
 
@@ -60,7 +70,7 @@ class StoreTranscripts:
     async def _read(self, query: Select[Any]) -> list[TranscriptEntry]:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [_entry(r) for r in rows]
+            return await _with_files(conn, [_entry(r) for r in rows])
 
     async def for_identity(self, channel: str, address: str) -> list[TranscriptEntry]:
         """Every visible message of the conversations started on ``(channel, address)``."""
@@ -126,4 +136,5 @@ class StoreTranscripts:
         )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [(str(r[0]), _entry(r, 1)) for r in rows]
+            entries = await _with_files(conn, [_entry(r, 1) for r in rows])
+        return [(str(r[0]), entry) for r, entry in zip(rows, entries, strict=True)]

@@ -12,9 +12,9 @@ from urllib.parse import quote
 from aiohttp import web
 
 from inbox import safe_json
-from inbox.config.settings import CannedReply
+from inbox.config.settings import CannedReply, DeskSettings
 from inbox.errors import ArticleError, Conflict, NotFound
-from inbox.models import Status
+from inbox.models import Attachment, Status
 from inbox.store.accounts import Accounts, Agent
 from inbox.store.desk import Desk
 from inbox.store.desk_answers import Held
@@ -24,6 +24,7 @@ from inbox.text import clean_text, single_line
 from inbox.web.auth import SAFE_METHODS, WebAuth
 from inbox.web.desk import fill_canned
 from inbox.web.kb_editing import KbEditing, NotAllowed, article_json, fields_from_json
+from inbox.web.reply_form import UploadRefused, read_reply_form
 
 AGENT = web.AppKey("agent", Agent)
 MAX_REPLY_CHARS = 50_000
@@ -48,8 +49,10 @@ class AgentApi:
         teams: Sequence[tuple[str, str]] = (),
         canned: Sequence[CannedReply] = (),
         on_change: Callable[[int], None] | None = None,
+        limits: DeskSettings | None = None,
     ) -> None:
         self.web_auth = web_auth
+        self.limits = limits or DeskSettings()
         self.teams = list(teams)
         self.canned = list(canned)
         self.on_change = on_change
@@ -114,6 +117,8 @@ class AgentApi:
                 return api_error(409, str(err))
             except (_BadRequest, ArticleError) as err:
                 return api_error(422, str(err))
+            except UploadRefused as err:
+                return api_error(err.status, str(err))
             except NotAllowed as err:
                 return api_error(403, str(err))
             reference = request.match_info.get("ref")
@@ -160,7 +165,9 @@ class AgentApi:
                     "POST /api/conversations/{ref}/reply": '{"text": ..., "seen": id, '
                     '"channel": name, "address": ...} (held with 409 when messages arrived '
                     "after `seen`; by default where the customer wrote last; `channel` and "
-                    "`address`: another of the customer's identities)",
+                    "`address`: another of the customer's identities); or the same fields as "
+                    "multipart/form-data with files attached as `files` (413 over the size or "
+                    "count limit, nothing sent)",
                     "POST /api/conversations/{ref}/notes": '{"text": ...} internal note',
                     "POST /api/conversations/{ref}/reassign": '{"team": ...}',
                     "POST /api/conversations/{ref}/resolve": "resolve",
@@ -238,9 +245,14 @@ class AgentApi:
         return web.json_response(taken.to_json())
 
     async def reply(self, request: web.Request, agent: Agent) -> web.Response:
-        """Answers the customer on their channel."""
-        text = await _text_field(request, "text")
-        body = await _json_object(request)
+        """Answers the customer on their channel: JSON, or a form with files attached."""
+        files: tuple[Attachment, ...] = ()
+        if request.content_type == "multipart/form-data":
+            form = await read_reply_form(request, self.limits)
+            body, files = form.fields, form.files
+        else:
+            body = await _json_object(request)
+        text = _checked_text(body.get("text"), "text")
         seen, via, to = body.get("seen"), body.get("channel"), body.get("address")
         if seen is not None and (isinstance(seen, bool) or not isinstance(seen, int)):
             raise _BadRequest("'seen' must be a message id")
@@ -249,10 +261,12 @@ class AgentApi:
         if to is not None and (via is None or not isinstance(to, str)):
             raise _BadRequest("'address' must be an address on the chosen 'channel'")
         message_id = await self.desk.reply(
-            agent, int(request.match_info["ref"]), text, seen=seen, via=via, to=to
+            agent, int(request.match_info["ref"]), text, seen=seen, via=via, to=to, files=files
         )
         self.on_reply()
-        return web.json_response({"message_id": message_id, "delivery": "pending"}, status=202)
+        return web.json_response(
+            {"message_id": message_id, "delivery": "pending", "files": len(files)}, status=202
+        )
 
     async def note(self, request: web.Request, agent: Agent) -> web.Response:
         """Adds an internal note."""
@@ -405,7 +419,10 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
 
 
 async def _text_field(request: web.Request, field: str) -> str:
-    value = (await _json_object(request)).get(field)
+    return _checked_text((await _json_object(request)).get(field), field)
+
+
+def _checked_text(value: object, field: str) -> str:
     if not isinstance(value, str) or not clean_text(value):
         raise _BadRequest(f"'{field}' must be a non-empty string")
     value = clean_text(value)

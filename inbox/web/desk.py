@@ -14,7 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
-from inbox.config.settings import CannedReply
+from inbox.answer_files import size_in_words
+from inbox.config.settings import CannedReply, DeskSettings
 from inbox.errors import NotFound
 from inbox.form_identity import shown_address
 from inbox.pages.render import relative_time, render
@@ -156,12 +157,14 @@ class DeskPages:
         teams: Sequence[tuple[str, str]],
         canned: Sequence[CannedReply],
         channels: Sequence[str] = (),
+        limits: DeskSettings | None = None,
     ) -> None:
         self.channels = list(channels)  # the search form's choice of channel
         self.desk = desk
         self.auth = auth
         self.teams = list(teams)
         self.canned = list(canned)
+        self.limits = limits or DeskSettings()
 
     def routes(self) -> list[web.AbstractRouteDef]:
         """The desk's pages, each behind sign-in."""
@@ -245,6 +248,8 @@ class DeskPages:
                 "who": _who(view),
                 "title": s.subject or _first_words(view),
                 "teams": self.teams,
+                "files": self.limits,
+                "file_limit": size_in_words(self.limits.attachment_max_bytes),
             },
         )
         response.headers["Cache-Control"] = "no-store"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import tempfile
 import time
@@ -93,7 +92,7 @@ async def main(count: int, rounds: int, store: str) -> None:
         teams = await prepare(raw, tmp, count)
         config = tmp / "config.toml"
         config.write_text(tomlwrite.dumps(raw), encoding="utf-8")
-        proc, base = await start_service(config, stderr=open(os.devnull, "w"))  # noqa: SIM115
+        proc, base = await start_service(config, stderr=None)  # its log on this stderr
         try:
             async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as http:
                 await sign_in_http(http, base, "desk", TEST_PASSWORD)

@@ -3,8 +3,9 @@
 Same paths (``/bot<token>/<method>``, ``/file/bot<token>/<path>``), same JSON bodies and
 error bodies, ``getUpdates`` with offset (which confirms and drops earlier updates), limit,
 long-poll timeout and ``allowed_updates``, 409 for the older of two concurrent pollers, ``sendMessage`` with
-400 over 4,096 UTF-16 units, 429 with ``parameters.retry_after``, 403 for a chat that
-blocked the bot, an inline keyboard (``reply_markup``) on a sent message, ``callback_query``
+400 over 4,096 UTF-16 units, ``sendDocument`` with an uploaded file (multipart, 400 for an
+empty one or a caption over 1,024 units, 413 over 50 MB), 429 with
+``parameters.retry_after`` (on either send), 403 for a chat that blocked the bot, an inline keyboard (``reply_markup``) on a sent message, ``callback_query``
 updates for pressed buttons, ``answerCallbackQuery`` and ``editMessageReplyMarkup`` (with
 their 400s for an unknown or stale query and an edit that changes nothing), ``getFile``
 and file download. Tests push customer messages and button presses into it and read what
@@ -23,8 +24,11 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from aiohttp.web_request import FileField
 
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
+MAX_UPLOAD = 50 * 1024 * 1024  # a bot's document upload
 MAX_CALLBACK_DATA = 64  # bytes
 STALE_QUERY = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 NOT_MODIFIED = (
@@ -44,6 +48,8 @@ class Sent:
     date: int = 0
     # the inline keyboard under it now (``{"inline_keyboard": [[button, ...], ...]}``)
     reply_markup: dict[str, Any] | None = None
+    # a document: (file name, MIME type, bytes); ``text`` is then its caption
+    document: tuple[str, str, bytes] | None = None
 
     def buttons(self) -> list[tuple[str, str]]:
         """``(text, callback_data)`` of each button under the message, row by row."""
@@ -84,6 +90,8 @@ class BotApi:
     # awaited as each sendMessage call arrives (with the call's number, from 1), before
     # the delay: a test can act while the send is in flight
     on_send_message: Callable[[int], Awaitable[None]] | None = None
+    # awaited as each sendDocument call arrives (with the call's number, from 1)
+    on_send_document: Callable[[int], Awaitable[None]] | None = None
     _retry_after: int = 1
     _limited_calls: set[int] = field(default_factory=set)
     _send_calls: int = 0
@@ -254,16 +262,22 @@ class BotApi:
         self._notify()
 
     def rate_limit_next(self, count: int, retry_after: int = 1) -> None:
-        """The next ``count`` sendMessage calls get 429 with ``retry_after``."""
+        """The next ``count`` sends (sendMessage or sendDocument) get 429 ``retry_after``."""
         after = self._send_calls + 1
         self.rate_limit_calls(*range(after, after + count), retry_after=retry_after)
 
     def rate_limit_calls(self, *numbers: int, retry_after: int = 1) -> None:
-        """sendMessage calls number ``numbers`` (counting from 1) get 429 ``retry_after``."""
+        """Sends number ``numbers`` (sendMessage and sendDocument calls, counting from 1)
+        get 429 ``retry_after``."""
         self._limited_calls, self._retry_after = set(numbers), retry_after
 
     def texts_to(self, chat_id: int) -> list[str]:
-        return [s.text for s in self.sent if s.chat_id == chat_id]
+        """The texts of the messages the bot sent to ``chat_id`` (not its documents)."""
+        return [s.text for s in self.sent if s.chat_id == chat_id and s.document is None]
+
+    def documents_to(self, chat_id: int) -> list[tuple[str, str, bytes]]:
+        """The documents the bot sent to ``chat_id``: (file name, MIME type, bytes)."""
+        return [s.document for s in self.sent if s.chat_id == chat_id and s.document is not None]
 
     async def wait_for_texts(self, chat_id: int, count: int, timeout: float = 30) -> list[str]:
         """Waits until the bot has sent ``count`` messages to ``chat_id``; returns them all."""
@@ -306,7 +320,7 @@ class BotApi:
     # -- the Bot API -----------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(client_max_size=MAX_UPLOAD + 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._method)
         app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         return app
@@ -321,12 +335,15 @@ class BotApi:
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
             "sendMessage": self._send_message,
+            "sendDocument": self._send_document,
             "getFile": self._get_file,
             "answerCallbackQuery": self._answer_callback_query,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
         }.get(method)
         if handler is None:
             return _error(404, "Not Found")
+        if method == "sendDocument" and self.on_send_document is not None:
+            await self.on_send_document(self.calls[method])
         if method == "sendMessage" and not await self._client_waits(request):
             return _error(500, "Internal Server Error: the client went away")
         response = await handler(params)
@@ -429,6 +446,36 @@ class BotApi:
         self._notify()
         return _ok(self._message_json(sent))
 
+    async def _send_document(self, params: dict[str, Any]) -> web.Response:
+        chat_id = int(params.get("chat_id", 0))
+        caption = str(params.get("caption", "") or "")
+        upload = params.get("document")
+        self._send_calls += 1
+        if chat_id in self.blocked:
+            return _error(403, "Forbidden: bot was blocked by the user")
+        if self._send_calls in self._limited_calls:
+            return _error(
+                429,
+                f"Too Many Requests: retry after {self._retry_after}",
+                retry_after=self._retry_after,
+            )
+        if not isinstance(upload, FileField):
+            return _error(400, "Bad Request: there is no document in the request")
+        data = upload.file.read()
+        if not data:
+            return _error(400, "Bad Request: file must be non-empty")
+        if len(data) > MAX_UPLOAD:
+            return _error(413, "Request Entity Too Large")
+        if _units(caption) > MAX_CAPTION:
+            return _error(400, "Bad Request: message caption is too long")
+        if chat_id not in self.chats:
+            return _error(400, "Bad Request: chat not found")
+        document = (upload.filename or "document", upload.content_type, data)
+        sent = Sent(chat_id, next(self._message_ids), caption, int(time.time()), None, document)
+        self.sent.append(sent)
+        self._notify()
+        return _ok(self._message_json(sent))
+
     def _message_json(self, sent: Sent) -> dict[str, Any]:
         """A message the bot sent, as the Bot API shows it (keyboard included)."""
         message: dict[str, Any] = {
@@ -441,8 +488,21 @@ class BotApi:
             },
             "chat": {"id": sent.chat_id, "type": "private", "first_name": "Customer"},
             "date": sent.date,
-            "text": sent.text,
         }
+        if sent.document is None:
+            message["text"] = sent.text
+        else:
+            name, mime_type, data = sent.document
+            file_id = f"D{sent.message_id:06d}"
+            message["document"] = {
+                "file_id": file_id,
+                "file_unique_id": "u" + file_id,
+                "file_name": name,
+                "mime_type": mime_type,
+                "file_size": len(data),
+            }
+            if sent.text:
+                message["caption"] = sent.text
         if sent.reply_markup:
             message["reply_markup"] = sent.reply_markup
         return message
@@ -542,8 +602,8 @@ async def _params(request: web.Request) -> dict[str, Any]:
         if isinstance(body, dict):
             params.update(body)
     elif request.can_read_body:
-        form = await request.post()
-        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+        form = await request.post()  # an uploaded file stays a FileField
+        params.update({k: v for k, v in form.items() if isinstance(v, str | FileField)})
     return params
 
 

@@ -45,6 +45,7 @@ PUBLIC = {
     ("POST", "/answer/{token}"),
     ("GET", "/static"),
     ("GET", "/kb/{article_id}"),  # a published article's page; anything else is 404
+    ("GET", "/files/{token}"),  # a file an agent sent a customer: the signed link is the key
 }
 # Staff routes, and what kind of check applies beyond "signed in".
 STAFF: dict[tuple[str, str], str] = {

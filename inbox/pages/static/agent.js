@@ -26,7 +26,9 @@
 
   function api(method, path, body) {
     var init = { method: method, credentials: "same-origin", headers: { "X-CSRF-Token": CSRF } };
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      init.body = body;  // the browser writes the multipart Content-Type and boundary
+    } else if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
@@ -134,6 +136,7 @@
 
   function open(ref) {
     var keep = String(ref) === String(current) ? ["reply-text", "note-text"] : [];
+    var files = String(ref) === String(current) ? chosenFiles() : null;
     return swap("/agent/conversations/" + ref, $("conversation"), keep).then(function (found) {
       $("conversation").hidden = false;
       $("placeholder").hidden = true;
@@ -143,6 +146,7 @@
       seen = Number($("messages").getAttribute("data-seen"));
       localTimes($("conversation"));
       restoreDrafts();
+      restoreFiles(files);
       markCurrent();
       if (first) {
         var last = $("messages").lastElementChild;
@@ -246,14 +250,66 @@
       .catch(function (err) { say(err.message); });
   }
 
+  // The answer's fields as a form with the chosen files, when there are any; else as is.
+  function withFiles(body) {
+    var input = $("reply-files");
+    if (!input || !input.files.length) { return body; }
+    var form = new FormData();
+    Object.keys(body).forEach(function (key) {
+      if (body[key] !== undefined && body[key] !== null) { form.append(key, String(body[key])); }
+    });
+    Array.prototype.forEach.call(input.files, function (file) { form.append("files", file, file.name); });
+    return form;
+  }
+
+  function fileSize(bytes) {
+    if (bytes >= 1048576) { return (bytes / 1048576).toFixed(1) + " MB"; }
+    if (bytes >= 1024) { return Math.round(bytes / 1024) + " KB"; }
+    return bytes + " bytes";
+  }
+
+  // Names and sizes of the chosen files beside the input, and what is over the limits.
+  function listReplyFiles() {
+    var input = $("reply-files"), list = $("reply-file-list");
+    if (!input || !list) { return; }
+    var most = Number(input.getAttribute("data-max-bytes"));
+    list.textContent = Array.prototype.map.call(input.files, function (file) {
+      return file.name + " (" + fileSize(file.size) + (file.size > most ? ", too large" : "") + ")";
+    }).join(", ");
+  }
+
+  // The files chosen for the answer survive the conversation being drawn again (a live
+  // change); they are not drafts: a reload forgets them, as browsers do.
+  function chosenFiles() {
+    var input = $("reply-files");
+    return input && input.files.length ? input.files : null;
+  }
+
+  function restoreFiles(files) {
+    if (files && $("reply-files")) { $("reply-files").files = files; listReplyFiles(); }
+  }
+
+  // Why the chosen files cannot go (the server's words), before uploading them for nothing.
+  function filesRefused() {
+    var input = $("reply-files");
+    if (!input) { return ""; }
+    var most = Number(input.getAttribute("data-max-bytes")), count = Number(input.getAttribute("data-max-count"));
+    var big = Array.prototype.filter.call(input.files, function (file) { return file.size > most; })[0];
+    if (big) { return big.name + " is too large: each file may be at most " + input.getAttribute("data-limit") + "."; }
+    if (input.files.length > count) { return "too many files: at most " + count + " on one answer."; }
+    return "";
+  }
+
   var forms = {
     reply: function () {
+      if (filesRefused()) { say(filesRefused()); return; }
       var via = $("reply-via"), chosen = via.options[via.selectedIndex];
       var body = { text: $("reply-text").value, seen: seen, channel: via.value || undefined,
                    address: chosen ? chosen.getAttribute("data-address") : undefined };
-      api("POST", "/api/conversations/" + current + "/reply", body).then(function (sent) {
+      api("POST", "/api/conversations/" + current + "/reply", withFiles(body)).then(function (sent) {
         mine[sent.message_id] = true;
         clearDraft("reply-text");
+        if ($("reply-files")) { $("reply-files").value = ""; }  // sent with the answer
         return open(current).then(function () { say("Answer queued for delivery."); });
       }).catch(function (err) {
         say(err.message);
@@ -337,6 +393,9 @@
     if (!link) { return; }
     event.preventDefault();
     chooseView(link.getAttribute("data-view"), link.getAttribute("data-offset") || "0");
+  });
+  $("conversation").addEventListener("change", function (event) {
+    if (event.target.id === "reply-files") { listReplyFiles(); }
   });
   $("conversation").addEventListener("change", function (event) {
     if (event.target.id !== "canned") { return; }

@@ -100,7 +100,30 @@
     offered = group;
   }
 
-  function show(author, text, key, choices) {
+  // An agent's files: a link each, to a download the server signed for this visitor.
+  function showFiles(item, files) {
+    var list = document.createElement("ul");
+    list.className = "files";
+    files.forEach(function (file) {
+      var link = document.createElement("a");
+      link.href = file.url;
+      link.setAttribute("download", file.name);
+      link.rel = "noopener";
+      link.textContent = file.name + " (" + fileSize(file.size) + ")";
+      var entry = document.createElement("li");
+      entry.appendChild(link);
+      list.appendChild(entry);
+    });
+    item.appendChild(list);
+  }
+
+  function fileSize(bytes) {
+    if (bytes >= 1048576) { return (bytes / 1048576).toFixed(1) + " MB"; }
+    if (bytes >= 1024) { return Math.round(bytes / 1024) + " KB"; }
+    return bytes + " bytes";
+  }
+
+  function show(author, text, key, choices, files) {
     if (key && seen[key]) { return; }
     if (key) { seen[key] = true; }
     withdrawChoices(); // only the latest message offers choices
@@ -113,6 +136,7 @@
     if (author === "customer") { body.textContent = text; } else { withRatingLinks(body, text); }
     item.appendChild(who);
     item.appendChild(body);
+    if (files && files.length) { showFiles(item, files); }
     if (author !== "customer" && choices && choices.length) { offerChoices(item, choices); }
     log.appendChild(item);
     log.scrollTop = log.scrollHeight;
@@ -188,7 +212,7 @@
           log.textContent = "";
           seen = {};
           offered = null;
-          frame.messages.forEach(function (m) { show(m.author, m.text, "m" + m.id, m.choices); });
+          frame.messages.forEach(function (m) { show(m.author, m.text, "m" + m.id, m.choices, m.files); });
           order.forEach(function (id) {
             if (unconfirmed[id]) { show("customer", unconfirmed[id].text, "c" + id); }
           });
@@ -197,7 +221,7 @@
         } else if (frame.type === "accepted") {
           delete unconfirmed[frame.client_id];
         } else if (frame.type === "message") {
-          show(frame.author, frame.text, "m" + frame.id, frame.choices);
+          show(frame.author, frame.text, "m" + frame.id, frame.choices, frame.files);
         } else if (frame.type === "error") {
           if (frame.client_id) { delete unconfirmed[frame.client_id]; }
           status.textContent = frame.error;
