@@ -29,6 +29,7 @@ from inbox.text import single_line
 from inbox.waiting import nap
 
 log = logging.getLogger(__name__)
+CLAIM_BATCH = 200  # SLA clocks claimed and raised per transaction
 
 
 @dataclass(frozen=True)
@@ -99,26 +100,20 @@ class SlaWatcher:
         at = self.clock()
         escalate_before = at - self.settings.escalate_after_minutes * 60
         t = sla_timers
-        running = _running()
         marks = (
             ("sla_warning", t.c.warned_at, t.c.warn_at <= at),
             ("sla_breached", t.c.breached_at, t.c.due_at <= at),
             ("sla_escalated", t.c.escalated_at, t.c.due_at <= escalate_before),
         )
         alerts: list[SlaAlert] = []
-        async with self.engine.begin() as conn:
-            for kind, column, passed in marks:
-                claimed = (
-                    await conn.execute(
-                        update(t)
-                        .where(running, column.is_(None), passed)
-                        .values({column.key: at})
-                        .returning(t.c.conversation_id, t.c.target, t.c.due_at)
-                    )
-                ).all()
-                for row in sorted(claimed, key=lambda r: (r.due_at, r.conversation_id)):
-                    alerts.append(await self._alert(conn, kind, row, at))
-            await self.clocks.refresh(conn, [a.conversation_id for a in alerts])
+        for kind, column, passed in marks:
+            # In transactions of at most CLAIM_BATCH clocks: after a long outage thousands
+            # are due at once, and one transaction for all would keep every writer waiting.
+            while True:
+                batch = await self._claim(kind, column, passed, at)
+                alerts += batch
+                if len(batch) < CLAIM_BATCH:
+                    break
         for alert in alerts:
             log.warning(
                 "SLA %s: ticket #%s (%s), %s due %.0f",
@@ -130,6 +125,33 @@ class SlaWatcher:
             )
         if alerts and self.on_alert is not None:
             self.on_alert(alerts)
+        return alerts
+
+    async def _claim(
+        self, kind: str, column: Any, passed: ColumnElement[bool], at: float
+    ) -> list[SlaAlert]:
+        """Claims and raises up to CLAIM_BATCH alerts of one kind, in one transaction."""
+        t = sla_timers
+        due = (
+            select(t.c.id)
+            .where(_running(), column.is_(None), passed)
+            .order_by(t.c.due_at, t.c.id)
+            .limit(CLAIM_BATCH)
+        )
+        async with self.engine.begin() as conn:
+            claimed = (
+                await conn.execute(
+                    update(t)
+                    .where(t.c.id.in_(due.scalar_subquery()), column.is_(None))
+                    .values({column.key: at})
+                    .returning(t.c.conversation_id, t.c.target, t.c.due_at)
+                )
+            ).all()
+            alerts = [
+                await self._alert(conn, kind, row, at)
+                for row in sorted(claimed, key=lambda r: (r.due_at, r.conversation_id))
+            ]
+            await self.clocks.refresh(conn, [a.conversation_id for a in alerts])
         return alerts
 
     async def _alert(self, conn: AsyncConnection, kind: str, row: Any, at: float) -> SlaAlert:

@@ -18,6 +18,7 @@ from inbox.bot_words import BotState
 from inbox.models import Priority, Status
 from inbox.store.accounts import Agent
 from inbox.store.bot_figures import BotFigures, bot_figures
+from inbox.store.engine import reading
 from inbox.store.kb_gaps import GapGroup, kb_gaps
 from inbox.store.tables import agent_teams, agents, conversations, csat_ratings, events
 
@@ -78,7 +79,7 @@ class BotPart:
 async def dashboard(engine: AsyncEngine, supervisor: Agent, days: int = CSAT_DAYS) -> Dashboard:
     """The dashboard of ``supervisor``'s teams, the bot's part over the last ``days``."""
     teams = list(supervisor.teams)
-    async with engine.connect() as conn:
+    async with reading(engine) as conn:
         csat = await _csat(conn, teams)
         lines = await _team_lines(conn, teams)
         risky = await _at_risk(conn, teams)
@@ -102,7 +103,7 @@ async def dashboard(engine: AsyncEngine, supervisor: Agent, days: int = CSAT_DAY
 
 async def bot_report(engine: AsyncEngine, supervisor: Agent, days: int) -> BotPart:
     """The bot's part of ``supervisor``'s dashboard alone (for the exports)."""
-    async with engine.connect() as conn:
+    async with reading(engine) as conn:
         return await _bot_part(conn, list(supervisor.teams), days)
 
 

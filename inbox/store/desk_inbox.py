@@ -21,7 +21,7 @@ from inbox.models import Status
 from inbox.store.accounts import Agent
 from inbox.store.desk_scope import DeskScope
 from inbox.store.desk_views import ConversationSummary, summary_of, summary_query
-from inbox.store.engine import now
+from inbox.store.engine import now, reading
 from inbox.store.tables import contacts, conversations, desk_reads, messages
 
 PAGE = 50
@@ -98,16 +98,18 @@ class DeskInbox(DeskScope):
         return [*keys, ("at_risk", "SLA at risk"), ("pending", "Waiting on customer"), RESOLVED]
 
     async def views(self, agent: Agent) -> list[View]:
-        """Every view with its count (resolved ones are not counted: they only grow)."""
-        async with self.engine.connect() as conn:
-            found = []
-            for key, label in self.view_keys(agent):
-                count = -1
-                if key != "resolved":
-                    where = self._view_filter(agent, key)
-                    count = int(await conn.scalar(select(func.count()).where(where)) or 0)
-                found.append(View(key, label, count))
-        return found
+        """Every view with its count, all counted in one pass over the agent's teams'
+        conversations (resolved ones are not counted: they only grow)."""
+        keys = [(k, label) for k, label in self.view_keys(agent) if k != RESOLVED[0]]
+        counts = [func.count().filter(self._view_filter(agent, k)) for k, _label in keys]
+        async with reading(self.engine) as conn:
+            row = (
+                await conn.execute(
+                    select(*counts).where(conversations.c.team.in_(agent.teams), _open())
+                )
+            ).one()
+        found = [View(k, label, int(n or 0)) for (k, label), n in zip(keys, row, strict=True)]
+        return [*found, View(*RESOLVED, -1)]
 
     async def page(
         self, agent: Agent, view: str = "all", *, offset: int = 0, limit: int = PAGE
@@ -129,7 +131,7 @@ class DeskInbox(DeskScope):
             .offset(max(0, offset))
             .limit(max(1, min(limit, 200)))
         )
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             rows = (await conn.execute(query)).all()
             total = int(await conn.scalar(select(func.count()).where(where)) or 0)
             ids = [int(r.id) for r in rows]
@@ -153,14 +155,22 @@ class DeskInbox(DeskScope):
     async def unread_mine(self, agent: Agent) -> int:
         """How many of the agent's own open conversations have a customer message they
         have not opened (the page's title and notifications count these)."""
-        async with self.engine.connect() as conn:
-            ids = [
-                int(i)
-                for i in await conn.scalars(
-                    select(conversations.c.id).where(self._view_filter(agent, "mine"))
-                )
-            ]
-            return len(await _unread(conn, agent, ids))
+        c = conversations
+        newest = (
+            select(func.max(messages.c.id))
+            .where(messages.c.conversation_id == c.c.id, messages.c.direction == "in")
+            .scalar_subquery()
+        )
+        read = (
+            select(desk_reads.c.message_id)
+            .where(desk_reads.c.conversation_id == c.c.id, desk_reads.c.agent_id == agent.agent_id)
+            .scalar_subquery()
+        )
+        query = select(func.count()).where(
+            self._view_filter(agent, "mine"), newest > func.coalesce(read, 0)
+        )
+        async with reading(self.engine) as conn:
+            return int(await conn.scalar(query) or 0)
 
     async def mark_read(self, conn: AsyncConnection, agent: Agent, conversation_id: int) -> None:
         """Records that the agent has seen the conversation up to its newest message."""

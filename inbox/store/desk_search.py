@@ -35,6 +35,7 @@ from inbox.store.accounts import Agent
 from inbox.store.desk_inbox import PAGE, ListRow, _last_messages, _row, _unread
 from inbox.store.desk_scope import DeskScope
 from inbox.store.desk_views import summary_query
+from inbox.store.engine import reading
 from inbox.store.search_terms import PG_DOCUMENT, SearchTerms
 from inbox.store.tables import agents, contacts, conversation_refs, conversations, identities
 from inbox.store.tables import messages as messages_table
@@ -87,7 +88,7 @@ class DeskSearch(DeskScope):
         """Best match first (the ticket, the customer, then words), newest activity first
         among equals. An empty search with filters lists what the filters hold."""
         offset, limit = max(0, offset), max(1, min(limit, 200))
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             statements = search_statements(
                 agent, typed, filters or SearchFilters(), conn.dialect.name
             )

@@ -35,6 +35,7 @@ from inbox.config.settings import LedgerSettings
 from inbox.form_identity import shown_address
 from inbox.models import DeadLetter
 from inbox.store.dead_letter_reviews import dead_letter_notes
+from inbox.store.engine import reading
 from inbox.store.tables import bot_commands, conversations, events, messages, outbox, quarantine
 
 # The outbound kinds that answer a customer, and what each says about the contact.
@@ -454,7 +455,7 @@ async def ledger_report(
     queue's dead letters included."""
     since = stamp - (settings.days if days is None else days) * 86400
     after = settings.unanswered_after_minutes * 60
-    async with engine.connect() as conn:
+    async with reading(engine) as conn:
         stored = await read_ledger(conn, since, stamp, after)
         reviews = await dead_letter_notes(conn, [d.item_id for d in dead])
     letters = [mark_unanswered(e, stamp, after) for e in dead_letter_entries(dead, reviews)]

@@ -327,3 +327,19 @@ async def test_the_running_service_warns_then_breaches_on_its_own(
         async with http.get(base + "/api/conversations") as r:
             [listed] = (await r.json())["conversations"]
         assert listed["sla_state"] == "breached"
+
+
+async def test_many_due_at_once_are_raised_in_small_transactions_all_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # After an outage thousands are due at once: raised a few per transaction (so writers
+    # never wait long), every one of them, once.
+    monkeypatch.setattr("inbox.sla.watcher.CLAIM_BATCH", 2)
+    for i in range(5):
+        await world.customer(f"Question {i} about my bill", "2026-11-23 09:00", f"c{i}@example.com")
+    world.clock.now = at("2026-11-23 10:00")
+    watcher = SlaWatcher(world.engine, clocks_for(world.settings), clock=world.clock)
+    raised = sorted((a.kind, a.reference) for a in await watcher.check())
+    assert len(raised) == 10 and len(set(raised)) == 10  # a warning and a breach each
+    assert await watcher.check() == []
+    assert len(await world.events("sla_breached")) == 5
