@@ -30,6 +30,8 @@ from inbox.waiting import nap
 
 log = logging.getLogger(__name__)
 CHECK_EVERY = 60.0
+CLAIM_BATCH = 200  # contacts claimed and raised per transaction
+BATCH_GAP = 0.2  # seconds between such transactions
 KIND = "unanswered"
 
 
@@ -57,11 +59,19 @@ class UnansweredWatcher:
         report = await ledger_report(self.engine, self.settings, dead, self.clock())
         if not report.unanswered:
             return []
-        async with self.engine.begin() as conn:
-            await serialize(conn, "ledger-alerts")
-            fresh = await _claim(conn, report.unanswered, self.clock())
-            for entry in fresh:
-                await self._alert(conn, entry)
+        fresh: list[LedgerEntry] = []
+        unanswered = report.unanswered
+        # A few hundred per transaction, with a gap: thousands at once (after an outage)
+        # in one transaction would keep every other writer waiting.
+        for start in range(0, len(unanswered), CLAIM_BATCH):
+            if start:
+                await asyncio.sleep(BATCH_GAP)
+            async with self.engine.begin() as conn:
+                await serialize(conn, "ledger-alerts")
+                claimed = await _claim(conn, unanswered[start : start + CLAIM_BATCH], self.clock())
+                for entry in claimed:
+                    await self._alert(conn, entry)
+            fresh += claimed
         for entry in fresh:
             log.warning(
                 "unanswered: %s %s from %s on %s (%s, %s) %s",

@@ -335,6 +335,7 @@ async def test_many_due_at_once_are_raised_in_small_transactions_all_once(
     # After an outage thousands are due at once: raised a few per transaction (so writers
     # never wait long), every one of them, once.
     monkeypatch.setattr("inbox.sla.watcher.CLAIM_BATCH", 2)
+    monkeypatch.setattr("inbox.sla.watcher.BATCH_GAP", 0.0)
     for i in range(5):
         await world.customer(f"Question {i} about my bill", "2026-11-23 09:00", f"c{i}@example.com")
     world.clock.now = at("2026-11-23 10:00")
