@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox.bot_words import BotState
@@ -63,8 +63,14 @@ class ListPage:
     limit: int
 
 
-def _open() -> ColumnElement[bool]:
-    return conversations.c.status != Status.RESOLVED.value
+def _listed() -> ColumnElement[bool]:
+    """Open and not held by the bot: what the desk lists, written with its values in the
+    SQL as the list's partial index is (tables.DESK_LISTED), so the planner can use it."""
+    c = conversations.c
+    return and_(
+        c.status != literal_column(f"'{Status.RESOLVED.value}'"),
+        c.bot_state != literal_column(f"'{BotState.HOLDING.value}'"),
+    )
 
 
 class DeskInbox(DeskScope):
@@ -73,22 +79,26 @@ class DeskInbox(DeskScope):
     def _view_filter(self, agent: Agent, key: str) -> ColumnElement[bool]:
         """What a view holds, always within the agent's teams (and never what the bot
         still holds: that is nobody's work until it hands it off)."""
-        c = conversations
-        mine = and_(c.c.team.in_(agent.teams), c.c.bot_state != BotState.HOLDING.value)
-        if key == "all":
-            return and_(mine, _open())
-        if key == "mine":
-            return and_(mine, _open(), c.c.assignee_id == agent.agent_id)
-        if key == "unassigned":
-            return and_(mine, c.c.assignee_id.is_(None), c.c.status.in_(["new", "open"]))
-        if key == "pending":
-            return and_(mine, c.c.status == Status.PENDING.value)
+        c = conversations.c
         if key == "resolved":
-            return and_(mine, c.c.status == Status.RESOLVED.value)
+            return and_(c.team.in_(agent.teams), c.status == Status.RESOLVED.value)
+        return and_(c.team.in_(agent.teams), _listed(), self._within_listed(agent, key))
+
+    def _within_listed(self, agent: Agent, key: str) -> ColumnElement[bool]:
+        """What sets a view apart among the agent's listed conversations."""
+        c = conversations.c
+        if key == "all":
+            return true()
+        if key == "mine":
+            return c.assignee_id == agent.agent_id
+        if key == "unassigned":
+            return and_(c.assignee_id.is_(None), c.status.in_(["new", "open"]))
+        if key == "pending":
+            return c.status == Status.PENDING.value
         if key == "at_risk":
-            return and_(mine, _open(), c.c.sla_state.in_(AT_RISK))
+            return c.sla_state.in_(AT_RISK)
         if key.startswith("team:") and key[5:] in agent.teams:
-            return and_(mine, _open(), c.c.team == key[5:])
+            return c.team == key[5:]
         raise NotFound(f"no view {key!r} in your desk")
 
     def view_keys(self, agent: Agent) -> list[tuple[str, str]]:
@@ -99,41 +109,33 @@ class DeskInbox(DeskScope):
 
     async def views(self, agent: Agent) -> list[View]:
         """Every view with its count, all counted in one pass over the agent's teams'
-        conversations (resolved ones are not counted: they only grow)."""
+        listed conversations (resolved ones are not counted: they only grow)."""
         keys = [(k, label) for k, label in self.view_keys(agent) if k != RESOLVED[0]]
-        counts = [func.count().filter(self._view_filter(agent, k)) for k, _label in keys]
+        counts = [func.count().filter(self._within_listed(agent, k)) for k, _label in keys]
+        query = select(*counts).where(conversations.c.team.in_(agent.teams), _listed())
         async with reading(self.engine) as conn:
-            row = (
-                await conn.execute(
-                    select(*counts).where(conversations.c.team.in_(agent.teams), _open())
-                )
-            ).one()
+            row = (await conn.execute(query)).one()
         found = [View(k, label, int(n or 0)) for (k, label), n in zip(keys, row, strict=True)]
         return [*found, View(*RESOLVED, -1)]
 
     async def page(
-        self, agent: Agent, view: str = "all", *, offset: int = 0, limit: int = PAGE
+        self,
+        agent: Agent,
+        view: str = "all",
+        *,
+        offset: int = 0,
+        limit: int = PAGE,
+        total: int | None = None,
     ) -> ListPage:
         """One page of a view: SLA due first (those without a clock last), then priority
-        and age; the resolved view newest first."""
-        c = conversations
+        and age; the resolved view newest first. ``total`` is the view's count when the
+        caller has just counted it (``views``), else it is counted here."""
+        query = self.page_query(agent, view, offset=offset, limit=limit)
         where = self._view_filter(agent, view)
-        if view == "resolved":
-            order: list[Any] = [c.c.updated_at.desc(), c.c.id.desc()]
-        else:
-            order = [c.c.sla_due.is_(None), c.c.sla_due, c.c.priority.desc(), c.c.created_at]
-        query = (
-            summary_query()
-            .add_columns(contacts.c.name.label("customer"))
-            .join(contacts, contacts.c.id == c.c.contact_id)
-            .where(where)
-            .order_by(*order, c.c.id)
-            .offset(max(0, offset))
-            .limit(max(1, min(limit, 200)))
-        )
         async with reading(self.engine) as conn:
             rows = (await conn.execute(query)).all()
-            total = int(await conn.scalar(select(func.count()).where(where)) or 0)
+            if total is None:
+                total = int(await conn.scalar(select(func.count()).where(where)) or 0)
             ids = [int(r.id) for r in rows]
             last = await _last_messages(conn, ids)
             asked = await _last_messages(conn, ids, customer=True)
@@ -145,6 +147,24 @@ class DeskInbox(DeskScope):
             offset,
             limit,
         )
+
+    def page_query(self, agent: Agent, view: str, *, offset: int, limit: int) -> Select[Any]:
+        """A page of a view, in the list's order (from its index for all but resolved)."""
+        c = conversations
+        if view == "resolved":
+            order: list[Any] = [c.c.updated_at.desc(), c.c.id.desc()]
+        else:
+            order = [c.c.sla_due.is_(None), c.c.sla_due, c.c.priority.desc(), c.c.created_at]
+        query: Select[Any] = (
+            summary_query()
+            .add_columns(contacts.c.name.label("customer"))
+            .join(contacts, contacts.c.id == c.c.contact_id)
+            .where(self._view_filter(agent, view))
+            .order_by(*order, c.c.id)
+            .offset(max(0, offset))
+            .limit(max(1, min(limit, 200)))
+        )
+        return query
 
     async def seen(self, agent: Agent, reference: int) -> None:
         """The agent opened the conversation: what is in it now is read."""

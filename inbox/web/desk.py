@@ -186,7 +186,10 @@ class DeskPages:
             offset = max(0, int(request.query.get("offset", "0")))
         except ValueError:
             offset = 0
-        page = await self.desk.page(agent, chosen, offset=offset)
+        count = next(v.count for v in views if v.key == chosen)
+        page = await self.desk.page(
+            agent, chosen, offset=offset, total=count if count >= 0 else None
+        )
         return {
             "views": views,
             "view": chosen,
