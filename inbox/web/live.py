@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inbox.pages.events import event_stream, pump, start
 from inbox.store.accounts import Session
-from inbox.store.tables import conversation_refs, conversations, events
+from inbox.store.tables import agents, conversation_refs, conversations, events
 from inbox.waiting import nap
 from inbox.web.auth import WebAuth
 
@@ -92,9 +92,14 @@ class LiveHub:
         finally:
             self._listeners.discard(listener)
 
+    def watched_by(self) -> set[str]:
+        """The names of the people with a stream open here."""
+        return {listener.session.agent.name for listener in self._listeners}
+
     def end_streams_of(self, name: str) -> int:
         """Ends the open streams of the person called ``name`` (an admin disabled them);
-        returns how many. Streams served by other web processes end when they reconnect."""
+        returns how many. Other web processes end theirs at their next look at the
+        store (``StoreFeed``)."""
         ended = 0
         for listener in list(self._listeners):
             if listener.session.agent.name == name:
@@ -186,11 +191,28 @@ class StoreFeed:
             if self.hub.listeners:
                 try:
                     since = await self.poll(since)
+                    await self.end_disabled()
                 except Exception:
                     log.exception("could not read the store's recent events")
             else:
                 since = time.time()  # nobody watching: nothing to catch up on later
             await nap(idle, stopping, self.interval)
+
+    async def end_disabled(self) -> None:
+        """Ends the streams of people an admin disabled through another process (another
+        web process, or ``inbox user disable``): within a second, not at reconnection."""
+        watching = self.hub.watched_by()
+        async with self.engine.connect() as conn:
+            disabled = (
+                await conn.execute(
+                    select(agents.c.name).where(
+                        agents.c.name.in_(watching), agents.c.disabled_at.is_not(None)
+                    )
+                )
+            ).scalars()
+            for name in disabled:
+                log.info("%s was disabled: their live streams here end", name)
+                self.hub.end_streams_of(name)
 
     async def poll(self, since: float) -> float:
         """Publishes the events newer than ``since`` (less the overlap) not yet published;

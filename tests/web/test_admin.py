@@ -98,6 +98,27 @@ async def test_a_disabled_persons_session_and_token_are_refused_at_once(
 
 
 @pytest.mark.both_backends
+async def test_a_person_disabled_elsewhere_loses_their_live_stream_here(
+    web: InboxService,
+) -> None:
+    """Disabled through another process (another web process, ``inbox user disable``):
+    this process's stream of theirs ends at its next look at the store."""
+    await person(web, "root", role="admin")
+    await person(web, "ada")
+    ada = await signed_in(web, "ada")
+    assert web.engine is not None
+    try:
+        async with ada.http.get(ada.base + "/live") as stream:
+            assert stream.status == 200
+            await until(lambda: web.live.listeners == 1)
+            await AccountAdmin(web.engine).disable("root", "ada")  # not through this process
+            await asyncio.wait_for(stream.content.read(), 10)  # the stream ended
+        assert web.live.listeners == 0
+    finally:
+        await ada.http.close()
+
+
+@pytest.mark.both_backends
 async def test_an_admin_creates_a_person_and_sets_teams_role_and_password(
     web: InboxService,
 ) -> None:
