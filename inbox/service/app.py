@@ -53,6 +53,7 @@ from inbox.store.ledger import LedgerEntry
 from inbox.store.outbox_rows import OutboxRows
 from inbox.store.sla_clocks import SlaClocks, clocks_for
 from inbox.store.staffing import unstaffed_teams
+from inbox.store.statistics import keep_statistics
 from inbox.web.health import HealthRoutes, register_gauges, serve_health
 from inbox.web.ledger_watch import LedgerWatch
 from inbox.web.live import ChangeFeed, LiveEvent, LiveHub, StoreFeed
@@ -224,6 +225,7 @@ class InboxService:
         self._spawn(self.unanswered.run(self.stopping), "unanswered-watcher")
         tools = BotTools(s, clocks, self.links)
         self._spawn(run_settler(engine, tools, self.stopping), "bot-settler")
+        self._spawn(keep_statistics(engine, self.stopping), "store-statistics")
         return self.sla
 
     async def _start_workers(
