@@ -4,8 +4,8 @@ large).
 
 SQLite keeps none until ``ANALYZE`` runs, and nothing runs it for an application: a store
 never analyzed plans a 50,000-conversation list as a sort (35 ms instead of 0.1 ms). This
-analyzes it at start and every few hours, bounded by ``analysis_limit`` (rows looked at
-per index: a large store costs no more than a small one). PostgreSQL's autovacuum does
+analyzes it at start and every few hours: conversations whole, the larger tables by a
+bounded sample (``analysis_limit``). PostgreSQL's autovacuum does
 this itself; when a server runs with it off, this says so and analyzes too.
 """
 
@@ -15,7 +15,7 @@ import asyncio
 import logging
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.waiting import nap
 
@@ -28,12 +28,27 @@ async def analyze(engine: AsyncEngine) -> None:
     """Refreshes the statistics once."""
     if engine.dialect.name == "sqlite":
         async with engine.begin() as conn:
+            # The desk's lists weigh an index by how many rows a team or a status holds:
+            # a sample of a thousand rows took each team for a thousand conversations and
+            # chose to sort 25,000. Conversations are read whole (37 ms at 50,000);
+            # the larger tables are sampled.
+            await conn.execute(text("PRAGMA analysis_limit = 0"))
+            await conn.execute(text("ANALYZE conversations"))
             await conn.execute(text(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}"))
-            await conn.execute(text("ANALYZE"))
+            for table in await _sqlite_tables(conn):
+                if table != "conversations":
+                    await conn.execute(text(f'ANALYZE "{table}"'))
         return
     async with engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
         await conn.execute(text("ANALYZE"))
+
+
+async def _sqlite_tables(conn: AsyncConnection) -> list[str]:
+    rows = await conn.execute(
+        text("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    )
+    return [str(r[0]) for r in rows]
 
 
 async def autovacuum_is_on(engine: AsyncEngine) -> bool:
