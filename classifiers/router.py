@@ -141,6 +141,19 @@ def teachings(
     return targets
 
 
+def held_back(examples: Sequence[LabelledExample], vectors: Vectors) -> list[bool]:
+    """Which examples are agents' corrections that still count for less than their team
+    (contested by a configured phrase and not yet corroborated, see ``teachings``):
+    fine-tuning, which weighs every pair alike, must leave them out until others agree."""
+    if not examples:
+        return []
+    teams = sorted({e.team for e in examples})
+    labels = np.array([teams.index(e.team) for e in examples], dtype=np.int64)
+    x = np.asarray(vectors, dtype=np.float32)
+    targets = teachings(examples, x, labels, len(teams))
+    return [bool(targets[i, labels[i]] < 1.0) for i in range(len(examples))]
+
+
 def agreement(vectors: Matrix, labels: Matrix, chunk: int = 1024) -> Matrix:
     """How much each correction counts (0..1): ``n / CORROBORATION`` at most 1, ``n``
     being the corrections of its team at least ``CORROBORATION_SIMILARITY`` similar to

@@ -24,7 +24,7 @@ from sqlalchemy import func as sa_func
 from sqlalchemy import select
 
 from classifiers.embedder import SentenceTransformerEmbedder
-from classifiers.router import LabelledExample
+from classifiers.router import LabelledExample, held_back
 from classifiers.self_training import HISTORY_CONFIDENCE, learn_history, save_history
 from classifiers.tuning import TrainingSettings, fine_tune
 from inbox.cli.eval import progress_bar
@@ -60,6 +60,24 @@ async def _examples(settings: Settings, history: int) -> tuple[list[LabelledExam
     return examples, [t for t in texts if t.strip() and t not in labelled]
 
 
+def _without_contested(
+    settings: Settings, examples: list[LabelledExample]
+) -> list[LabelledExample]:
+    """The examples less the corrections a configured phrase contests and no other
+    correction corroborates yet (the router gives them a fraction of a vote; fine-tuning
+    would give them a whole one)."""
+    if not any(e.correction for e in examples):
+        return examples
+    base = SentenceTransformerEmbedder(settings.model.path)
+    held = held_back(examples, base.encode([e.text for e in examples]))
+    if any(held):
+        print(
+            f"{sum(held)} agents' corrections held back until others agree with them "
+            "(a configured phrase of another team says otherwise; see /supervisor/corrections)"
+        )
+    return [e for e, out in zip(examples, held, strict=True) if not out]
+
+
 def _learn_history(
     folder: Path, examples: list[LabelledExample], history: list[str], confidence: float
 ) -> None:
@@ -86,9 +104,10 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     """Fine-tunes the encoder on the teams' examples and agents' corrections, then swaps
     the new model in."""
     examples, history = asyncio.run(_examples(settings, max(0, args.history)))
+    examples = _without_contested(settings, examples)
     texts, labels = [e.text for e in examples], [e.team for e in examples]
     teams = len(set(labels))
-    corrections = len(texts) - sum(len(t.examples) for t in settings.teams)
+    corrections = sum(1 for e in examples if e.correction)
     print(
         f"training on {len(texts)} examples for {teams} teams "
         f"({corrections} of them agents' corrections)"

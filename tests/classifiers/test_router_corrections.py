@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from classifiers.embedder import SentenceTransformerEmbedder
-from classifiers.router import LabelledExample, Router
+from classifiers.router import LabelledExample, Router, held_back
 from inbox.config.settings import Settings
 from tests.support.routing import shipped_router
 
@@ -58,3 +58,23 @@ def test_forgetting_corrections_gives_the_router_a_restart_would_build(
     router.forget({1, 2, 3, 4})
     assert router.corrections == frozenset()
     assert np.allclose(router.probabilities(probe), before, atol=1e-5)
+
+
+def test_training_leaves_out_a_contested_correction_until_others_agree(
+    settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    """``inbox train`` fine-tunes with every pair weighing alike: a correction the router
+    counts for a third must stay out of it, and goes in once corroborated."""
+    configured = [LabelledExample(t.name, x) for t in settings.teams for x in t.examples]
+    one = [*configured, LabelledExample("accounts", CASE, correction=1)]
+    assert held_back(one, embedder.encode([e.text for e in one])) == [False] * len(configured) + [
+        True
+    ]
+    agreed = [
+        *one,
+        *(LabelledExample("accounts", t, correction=2 + i) for i, t in enumerate(AGAIN)),
+    ]
+    assert not any(held_back(agreed, embedder.encode([e.text for e in agreed])))
+    # A correction on a topic no configured phrase covers is never held back.
+    loyalty = [*configured, LabelledExample("accounts", "My loyalty points vanished", correction=1)]
+    assert not any(held_back(loyalty, embedder.encode([e.text for e in loyalty])))
