@@ -22,6 +22,7 @@ from sqlalchemy import (
     column,
     func,
     literal,
+    or_,
     select,
     table,
     text,
@@ -201,8 +202,11 @@ def _starts(value: Any, terms: SearchTerms, dialect: str) -> ColumnElement[bool]
     range on SQLite (whose LIKE cannot use it), LIKE on PostgreSQL (text_pattern_ops)."""
     lowered = func.lower(value)
     if dialect == "sqlite":
-        prefix = terms.whole_ascii
-        return and_(lowered >= prefix, lowered < prefix + "\U0010ffff")
+        ranges = [
+            and_(lowered >= prefix, lowered < prefix + "\U0010ffff")
+            for prefix in terms.sqlite_prefixes
+        ]
+        return or_(*ranges)
     escaped = terms.whole.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return lowered.like(escaped + "%", escape="\\")
 

@@ -42,9 +42,17 @@ class SearchTerms:
     typed: str = ""  # trimmed, case kept
 
     @property
-    def whole_ascii(self) -> str:
-        """``whole`` with only A-Z lowered, as SQLite's ``lower()`` lowers (it leaves É)."""
-        return "".join(ch.lower() if ch.isascii() else ch for ch in self.typed)
+    def sqlite_prefixes(self) -> tuple[str, ...]:
+        """What SQLite's ``lower()``, which lowers A-Z only, may have made of a name or
+        address that begins as typed: its other letters as typed, lowered, or capital at
+        a word's start (names are written so: "Émilie", "Łukasz", "Erin Øster")."""
+        lowered = self.typed.lower()
+        initials = "".join(
+            ch.upper() if not ch.isascii() and (i == 0 or lowered[i - 1] in " -'") else ch
+            for i, ch in enumerate(lowered)
+        )
+        as_typed = "".join(ch.lower() if ch.isascii() else ch for ch in self.typed)
+        return tuple(dict.fromkeys((lowered, initials, as_typed)))
 
     @classmethod
     def parse(cls, typed: str) -> SearchTerms:

@@ -83,6 +83,13 @@ async def test_by_words_ticket_address_and_name_never_another_teams(
     assert await _found(desk, agent, "erin") == [202]
     assert await _found(desk, agent, "ERIN ØSTER") == [202]  # (SQLite lowers A-Z only)
     assert await _found(desk, agent, "Erin Øster") == [202]
+    assert await _found(desk, agent, "erin øster") == [202]  # lower case typed
+    await desk.edit_customer(agent, 203, "Émilie Dubois", "")
+    for typed in ("émilie", "ÉMILIE DU", "Émilie"):
+        assert await _found(desk, agent, typed) == [203], typed
+    await desk.edit_customer(agent, 201, "Jörg Müller", "")
+    for typed in ("jörg mü", "JÖRG"):
+        assert await _found(desk, agent, typed) == [201], typed
 
     # A row looks like the list's: the customer, their words, unread.
     page = await desk.search(agent, "charged")
