@@ -69,7 +69,29 @@ async def test_the_ticket_page_shows_an_agents_answer_without_a_reload(
     await page.wait_for_selector(".transcript li.agent:has-text('leaves our depot today')")
     assert await page.evaluate("() => window.__same_document") is True
     assert navigations == []
+    # Each message's box holds its lines and nothing more: no blank lines from the page's
+    # own markup around them (the text keeps its line breaks).
+    await page.reload()
+    await page.wait_for_selector(".transcript li.agent")
+    spare = await page.evaluate(SPARE_SPACE)  # the message, the receipt, the answer
+    assert len(spare) == 3 and max(spare) < 10, spare  # a blank line would be 20 or more
     assert watch.console_errors == []
+
+
+# For each message box: its height less its padding and its parts' (with their margins),
+# rounded to whole pixels (the name's line box is a few pixels taller than its text).
+SPARE_SPACE = """() => [...document.querySelectorAll('.transcript > li')].map(li => {
+  const box = getComputedStyle(li);
+  let parts = 0;
+  for (const child of li.children) {
+    const style = getComputedStyle(child);
+    parts += child.getBoundingClientRect().height
+      + parseFloat(style.marginTop) + parseFloat(style.marginBottom);
+  }
+  const inner = li.getBoundingClientRect().height
+    - parseFloat(box.paddingTop) - parseFloat(box.paddingBottom);
+  return Math.max(0, Math.round(inner - parts));
+})"""
 
 
 async def test_a_ticket_stream_needs_a_link_made_by_the_server(running: Running) -> None:
