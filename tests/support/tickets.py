@@ -6,12 +6,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.config.settings import Settings
 from inbox.models import Envelope, Priority, TriageDecision
 from inbox.pipeline.ingest.batch import IngestPlan, ingest_batch
 from inbox.store.engine import create_engine, migrate
+from inbox.store.tables import conversations, messages
 
 
 async def migrated_engine(settings: Settings) -> AsyncEngine:
@@ -49,3 +51,27 @@ async def ingest_tickets(
         for i, envelope in enumerate(envelopes)
     ]
     await ingest_batch(conn, plans, settings, lambda _env: "standard")
+
+
+async def customer_writes(
+    engine: AsyncEngine, reference: int, words: str, *, subject: str = "", external_id: str
+) -> None:
+    """A customer message added straight to the conversation ``reference`` (as a later
+    message of theirs is stored), for tests of what reads messages."""
+    async with engine.begin() as conn:
+        conversation_id = await conn.scalar(
+            select(conversations.c.id).where(conversations.c.reference == reference)
+        )
+        await conn.execute(
+            insert(messages).values(
+                conversation_id=conversation_id,
+                direction="in",
+                channel="scripted",
+                external_id=external_id,
+                author="customer",
+                internal=False,
+                subject=subject,
+                text=words,
+                created_at=time.time(),
+            )
+        )

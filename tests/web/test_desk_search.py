@@ -17,7 +17,7 @@ from inbox.store.accounts import Accounts, Agent
 from inbox.store.desk import Desk
 from inbox.store.desk_search import SearchFilters, search_statements
 from inbox.store.tables import conversation_refs, conversations, messages
-from tests.support.tickets import ingest_tickets, migrated_engine
+from tests.support.tickets import customer_writes, ingest_tickets, migrated_engine
 
 pytestmark = pytest.mark.both_backends
 
@@ -112,23 +112,13 @@ async def test_best_match_first_aliases_and_notes(engine: AsyncEngine, settings:
 
 async def test_the_index_follows_every_write(engine: AsyncEngine, settings: Settings) -> None:
     desk, agent = await _desk(engine, settings)
-    async with engine.begin() as conn:
-        conversation_id = await conn.scalar(
-            text("SELECT id FROM conversations WHERE reference = 203")
-        )
-        await conn.execute(
-            insert(messages).values(
-                conversation_id=conversation_id,
-                direction="in",
-                channel="scripted",
-                external_id="s-203-again",
-                author="customer",
-                internal=False,
-                subject="Exchange",
-                text="Still waiting for the replacement",
-                created_at=time.time(),
-            )
-        )
+    await customer_writes(
+        engine,
+        203,
+        "Still waiting for the replacement",
+        subject="Exchange",
+        external_id="s-203-again",
+    )
     assert await _found(desk, agent, "replacement") == [203]
     assert await _found(desk, agent, "exchange") == [203]  # the subject too
     async with engine.begin() as conn:

@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import insert, text, update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.config.settings import Settings
@@ -17,8 +17,8 @@ from inbox.models import Envelope
 from inbox.store.account_admin import AccountAdmin
 from inbox.store.accounts import Accounts, Agent
 from inbox.store.desk import Desk
-from inbox.store.tables import conversations, events, messages
-from tests.support.tickets import ingest_tickets, migrated_engine
+from inbox.store.tables import conversations, events
+from tests.support.tickets import customer_writes, ingest_tickets, migrated_engine
 
 pytestmark = pytest.mark.both_backends
 
@@ -107,23 +107,7 @@ async def test_unread_until_opened_and_again_when_the_customer_writes(
     assert await desk.unread_mine(agent) == 2
     await desk.seen(agent, 101)
     assert await desk.unread_mine(agent) == 1
-    async with engine.begin() as conn:
-        conversation_id = await conn.scalar(
-            text("SELECT id FROM conversations WHERE reference = 101")
-        )
-        await conn.execute(
-            insert(messages).values(
-                conversation_id=conversation_id,
-                direction="in",
-                channel="scripted",
-                external_id="m-101-again",
-                author="customer",
-                internal=False,
-                subject="",
-                text="Any news?",
-                created_at=time.time(),
-            )
-        )
+    await customer_writes(engine, 101, "Any news?", external_id="m-101-again")
     row = next(r for r in (await desk.page(agent, "mine")).rows if r.summary.reference == 101)
     assert row.unread and row.preview == "Any news?" and row.last_author == "customer"
     assert await desk.unread_mine(agent) == 2
