@@ -8,7 +8,8 @@ at risk, page 11 of all open), and searches (``/agent/search?q=``).
 
 Run with ``scripts/bench-desk [--store postgresql+asyncpg://...]`` (an empty database;
 SQLite in a temporary folder by default). It prints each request's latency beside the
-150 ms target (p95). Nothing is asserted.
+150 ms target (p95). Nothing is asserted. ``--fill-only`` fills the store and stops;
+``--filled`` measures a store an earlier run filled (a PostgreSQL fill takes minutes).
 """
 
 from __future__ import annotations
