@@ -11,8 +11,9 @@ once everything is loaded. The teams in the file are config.toml's defaults: wit
 teams, every message is a miss. Nothing is asserted.
 
 A set-up is one way of routing a message (``SETUPS``): ``today`` is the shipped encoder
-for every message; ``second_encoder`` builds one with a second encoder for messages not in
-English, to be registered once one is chosen (issue 21). The throughput of such a set-up
+for every message; ``two-encoders`` adds the multilingual encoder
+(classifiers/multilingual.py) for the messages the language detector calls another
+language (``second_encoder``). The throughput of such a set-up
 on this test set counts both encodes, as every message here is not in English.
 """
 
@@ -29,6 +30,7 @@ from pathlib import Path
 from classifiers.embedder import Embedder, SentenceTransformerEmbedder, Vectors
 from classifiers.evaluation.languages import Tally, read_language_set, tally
 from classifiers.meaning import LanguageDetector
+from classifiers.multilingual import MultilingualEmbedder
 from inbox.config.settings import Settings, load_settings
 from inbox.models import RoutingDecision
 from inbox.pipeline.routing import RoutingService
@@ -87,7 +89,11 @@ def second_encoder(settings: Settings, name: str, second: Embedder) -> SetUp:
     return SetUp(name, route, encode)
 
 
-SETUPS: dict[str, Callable[[Settings], SetUp]] = {"today": today}
+SETUPS: dict[str, Callable[[Settings], SetUp]] = {
+    "today": today,
+    # The chosen one (issue 21), not wired into the worker yet.
+    "two-encoders": lambda s: second_encoder(s, "two-encoders", MultilingualEmbedder()),
+}
 
 
 def resident_mib() -> float:
