@@ -96,6 +96,9 @@ class MessageMeta:
     ip: str = ""  # web form and web chat: the client's address
     command: str = ""  # a bot command's name ("status" for /status): never a ticket
     args: str = ""  # the command's arguments
+    # web form, web chat, telegram: the language the customer's browser or chat app names
+    # (Accept-Language, Telegram's language_code), for when their words are too few to tell
+    language: str = ""
     # Only in ``messages.meta``: why the message is machine-made (``Envelope.automated``).
     automated: str = ""
     # Only in ``messages.meta``: the address the customer wrote from (``Envelope.address``),

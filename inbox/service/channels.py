@@ -40,11 +40,14 @@ def make_connectors(
                 secure_cookies=secure,
                 addresses=StoreFormAddresses(engine),
                 mails_answers=bool(s.email),
+                texts=s.texts,
             )
         )
     if s.chat.enabled:
         identities = StoreChatIdentities(engine)
-        connectors.append(WebChatConnector(s.chat, s.secret, transcripts, identities))
+        connectors.append(
+            WebChatConnector(s.chat, s.secret, transcripts, identities, texts=s.texts)
+        )
     connectors += [EmailConnector(box, s.secret) for box in s.email]
     if s.telegram is not None:
         connectors.append(TelegramConnector(s.telegram, metrics))

@@ -29,6 +29,7 @@ from inbox.pipeline.ingest.acknowledge import acknowledge
 from inbox.pipeline.ingest.audit import EventLog, note_arrivals
 from inbox.pipeline.ingest.contacts import create_contacts
 from inbox.pipeline.ingest.decide import decide
+from inbox.pipeline.ingest.languages import keep_languages
 from inbox.pipeline.ingest.lookup import look_up, look_up_duplicates, look_up_similar
 from inbox.pipeline.ingest.plan import FORM_IDENTITY, IngestPlan, IngestResult, own_thread_key
 from inbox.pipeline.ingest.policy import batch_allowance
@@ -179,11 +180,13 @@ async def _write(
     note_arrivals(log, inbound, state, message_ids)
     await update_touched(conn, touched_by(inbound), started, clocks, stamp)
     policy = await batch_allowance(conn, inbound, settings, log)
+    languages = await keep_languages(conn, inbound)
     answered: set[Inbound] = set()
     if links is not None:
-        answered = await bot_turn(conn, inbound, BotTools(settings, clocks, links), log, policy)
+        tools = BotTools(settings, clocks, links, languages)
+        answered = await bot_turn(conn, inbound, tools, log, policy)
     unanswered = [m for m in inbound if m not in answered]
-    await acknowledge(conn, unanswered, settings, clocks, log, policy)
+    await acknowledge(conn, unanswered, settings, clocks, log, policy, languages)
     await log.write(conn)
 
 
