@@ -47,7 +47,8 @@ async def _ticket_page_says(running: Running, receipt: str, words: str) -> str:
             page = await r.text()
         return page if words in page else None
 
-    return await until(shown)
+    page: str = await until(shown)
+    return page
 
 
 async def test_a_german_form_message_gets_a_german_acknowledgement(running: Running) -> None:
@@ -118,7 +119,7 @@ async def test_an_override_in_config_toml_changes_the_english_acknowledgement(
         rows = store.rows("SELECT text FROM messages WHERE direction='out'")
         return str(rows[0][0]) if rows else None
 
-    ack = await until(acknowledged)
+    ack: str = await until(acknowledged)
     assert re.fullmatch(
         r"Cheers! Ticket #\d+ is with us\. The Billing team usually answers within .+\. \{Shop\}",
         ack,
