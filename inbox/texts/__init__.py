@@ -12,6 +12,7 @@ from inbox.texts.catalogue import Catalogue, Overrides, Wording, check_override
 from inbox.texts.keys import CHAT_KEYS, CHOICE_KEYS, PLACEHOLDERS, Key
 from inbox.texts.languages import (
     DEFAULT_LANGUAGE,
+    LANGUAGE_NAMES,
     SHIPPED_LANGUAGES,
     customer_language,
     from_accept_language,
@@ -22,6 +23,7 @@ __all__ = [
     "CHAT_KEYS",
     "CHOICE_KEYS",
     "DEFAULT_LANGUAGE",
+    "LANGUAGE_NAMES",
     "PLACEHOLDERS",
     "SHIPPED_LANGUAGES",
     "Catalogue",

@@ -8,6 +8,8 @@ import re
 SHIPPED_LANGUAGES = ("en", "de", "fr", "es")
 """ISO 639-1 codes of the languages every text is written in."""
 DEFAULT_LANGUAGE = "en"
+LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish"}
+"""Each shipped language as an agent reads it."""
 
 _RANGE = re.compile(r"^\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([0-9.]+))?\s*$")
 

@@ -16,6 +16,7 @@ from playwright.async_api import Browser
 from inbox.config.settings import Settings, parse_settings
 from tests.support.config import make_raw_config, without_bot
 from tests.support.service import Running
+from tests.support.staff_web import person, signed_in
 from tests.support.store import Store, store_of
 from tests.support.telegram_api import BotApi
 from tests.support.telegram_channel import ANN, telegram_settings
@@ -70,6 +71,17 @@ async def test_a_german_form_message_gets_a_german_acknowledgement(running: Runn
     assert store.rows("SELECT language FROM contacts") == [("de",)]
     (ack,) = store.rows("SELECT text FROM messages WHERE direction='out'")
     assert ack[0].startswith("Vielen Dank, Ihre Nachricht ist bei uns angekommen.")
+
+    # The agent sees the customer's language beside their name and notes.
+    ticket = re.search(r"Ihre Ticketnummer ist #(\d+)", page)
+    assert ticket is not None
+    await person(running.service, "dora")
+    staff = await signed_in(running.service, "dora")
+    try:
+        _status, desk = await staff.get(f"/agent/conversations/{ticket.group(1)}")
+    finally:
+        await staff.http.close()
+    assert re.search(r'<p id="customer-language"[^>]*>Writes in German</p>', desk)
 
 
 async def test_a_message_too_short_to_tell_is_answered_in_the_browsers_language(
