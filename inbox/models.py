@@ -272,6 +272,8 @@ class Outbound:
     # Files an agent attached, sent after the text (attachments, documents or links);
     # on a channel that sends in parts each file is one part, counted in ``parts_sent``.
     files: tuple[AnswerFile, ...] = ()
+    # The customer's language ("": not known), for the words a channel adds (a subject).
+    language: str = ""
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def make_connectors(
     s = settings
     if not roles & {"web", "connectors", "sender"}:
         return []
-    transcripts = StoreTranscripts(engine)
+    transcripts = StoreTranscripts(engine, s.texts)
     connectors: list[Connector] = []
     if s.form.enabled:
         secure = s.web.public_url.startswith("https://")
@@ -48,7 +48,7 @@ def make_connectors(
         connectors.append(
             WebChatConnector(s.chat, s.secret, transcripts, identities, texts=s.texts)
         )
-    connectors += [EmailConnector(box, s.secret) for box in s.email]
+    connectors += [EmailConnector(box, s.secret, s.texts) for box in s.email]
     if s.telegram is not None:
         connectors.append(TelegramConnector(s.telegram, metrics))
     return connectors

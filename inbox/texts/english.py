@@ -112,6 +112,18 @@ TEXTS: Mapping[Key, str] = MappingProxyType(
         Key.SCORE_3: "Neutral",
         Key.SCORE_2: "Unhappy",
         Key.SCORE_1: "Very unhappy",
+        Key.ANSWER_TITLE: "Did our answer help?",
+        Key.ANSWER_HEADING: "Did our answer help with ticket {reference}?",
+        Key.ANSWER_RESOLVED: (
+            "Glad it helped! Your ticket is closed. If you need anything else, just write to us."
+        ),
+        Key.ANSWER_PASSED: (
+            "Thank you. A person from our team now has your ticket and will answer you."
+        ),
+        Key.ANSWER_TAKEN: (
+            "A person from our team already has this ticket; there is nothing more to choose here."
+        ),
+        Key.MAIL_REQUEST: "Your request",
         Key.MAIL_SUBJECT: "A message from support",
         Key.CONFIRM_MAIL_SUBJECT: "Confirm your address for ticket {reference}",
         Key.CONFIRM_MAIL: (

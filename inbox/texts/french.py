@@ -136,6 +136,20 @@ TEXTS: Mapping[Key, str] = MappingProxyType(
         Key.SCORE_3: "Neutre",
         Key.SCORE_2: "Insatisfait",
         Key.SCORE_1: "Très insatisfait",
+        Key.ANSWER_TITLE: "Notre réponse vous a-t-elle aidé ?",
+        Key.ANSWER_HEADING: "Notre réponse vous a-t-elle aidé pour le ticket {reference} ?",
+        Key.ANSWER_RESOLVED: (
+            "Ravi que cela ait aidé ! Votre ticket est clos. Si vous avez besoin d'autre chose, "
+            "écrivez-nous simplement."
+        ),
+        Key.ANSWER_PASSED: (
+            "Merci. Une personne de notre équipe a maintenant votre ticket et vous répondra."
+        ),
+        Key.ANSWER_TAKEN: (
+            "Une personne de notre équipe s'occupe déjà de ce ticket ; il n'y a plus rien à "
+            "choisir ici."
+        ),
+        Key.MAIL_REQUEST: "Votre demande",
         Key.MAIL_SUBJECT: "Un message du service client",
         Key.CONFIRM_MAIL_SUBJECT: "Confirmez votre adresse pour le ticket {reference}",
         Key.CONFIRM_MAIL: (

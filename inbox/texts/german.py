@@ -139,6 +139,20 @@ TEXTS: Mapping[Key, str] = MappingProxyType(
         Key.SCORE_3: "Neutral",
         Key.SCORE_2: "Unzufrieden",
         Key.SCORE_1: "Sehr unzufrieden",
+        Key.ANSWER_TITLE: "Hat unsere Antwort geholfen?",
+        Key.ANSWER_HEADING: "Hat unsere Antwort beim Ticket {reference} geholfen?",
+        Key.ANSWER_RESOLVED: (
+            "Schön, dass es geholfen hat! Ihr Ticket ist geschlossen. Wenn Sie noch etwas "
+            "brauchen, schreiben Sie uns einfach."
+        ),
+        Key.ANSWER_PASSED: (
+            "Vielen Dank. Ein Mensch aus unserem Team hat jetzt Ihr Ticket und antwortet Ihnen."
+        ),
+        Key.ANSWER_TAKEN: (
+            "Ein Mensch aus unserem Team kümmert sich bereits um dieses Ticket; hier gibt es "
+            "nichts mehr auszuwählen."
+        ),
+        Key.MAIL_REQUEST: "Ihre Anfrage",
         Key.MAIL_SUBJECT: "Eine Nachricht vom Kundenservice",
         Key.CONFIRM_MAIL_SUBJECT: "Bitte bestätigen Sie Ihre Adresse für das Ticket {reference}",
         Key.CONFIRM_MAIL: (

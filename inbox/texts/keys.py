@@ -73,8 +73,15 @@ class Key(enum.StrEnum):
     SCORE_3 = "score_3"
     SCORE_2 = "score_2"
     SCORE_1 = "score_1"
+    # The page behind a bot answer's links (email, the ticket page).
+    ANSWER_TITLE = "answer_title"
+    ANSWER_HEADING = "answer_heading"
+    ANSWER_RESOLVED = "answer_resolved"
+    ANSWER_PASSED = "answer_passed"
+    ANSWER_TAKEN = "answer_taken"
     # Mail subjects of their own (a ticket's mail answers the customer's subject).
     MAIL_SUBJECT = "mail_subject"
+    MAIL_REQUEST = "mail_request"
     CONFIRM_MAIL_SUBJECT = "confirm_mail_subject"
     CONFIRM_MAIL = "confirm_mail"
     # The web form, its receipt and the ticket page.
@@ -146,6 +153,7 @@ _PLACEHOLDERS: dict[Key, frozenset[str]] = {
     Key.VERIFY_DONE: frozenset({"email"}),
     Key.CSAT_REQUEST: frozenset({"reference", "url"}),
     Key.RATE_HEADING: frozenset({"reference"}),
+    Key.ANSWER_HEADING: frozenset({"reference"}),
     Key.CONFIRM_MAIL_SUBJECT: frozenset({"reference"}),
     Key.CONFIRM_MAIL: frozenset({"reference", "link"}),
     Key.FORM_TOO_LONG: frozenset({"limit"}),

@@ -134,6 +134,20 @@ TEXTS: Mapping[Key, str] = MappingProxyType(
         Key.SCORE_3: "Neutral",
         Key.SCORE_2: "Insatisfecho",
         Key.SCORE_1: "Muy insatisfecho",
+        Key.ANSWER_TITLE: "¿Le ha ayudado nuestra respuesta?",
+        Key.ANSWER_HEADING: "¿Le ha ayudado nuestra respuesta con el ticket {reference}?",
+        Key.ANSWER_RESOLVED: (
+            "¡Nos alegra que le haya ayudado! Su ticket está cerrado. Si necesita algo más, "
+            "escríbanos."
+        ),
+        Key.ANSWER_PASSED: (
+            "Gracias. Una persona de nuestro equipo tiene ahora su ticket y le responderá."
+        ),
+        Key.ANSWER_TAKEN: (
+            "Una persona de nuestro equipo ya se ocupa de este ticket; aquí no hay nada más que "
+            "elegir."
+        ),
+        Key.MAIL_REQUEST: "Su solicitud",
         Key.MAIL_SUBJECT: "Un mensaje del servicio de atención al cliente",
         Key.CONFIRM_MAIL_SUBJECT: "Confirme su dirección para el ticket {reference}",
         Key.CONFIRM_MAIL: (

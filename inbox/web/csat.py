@@ -18,8 +18,9 @@ from inbox.customer_links import CustomerLinks
 from inbox.pages.render import render
 from inbox.pages.wording import page_language, page_texts
 from inbox.store.engine import now
+from inbox.store.languages import conversation_language
 from inbox.store.references import conversation_of_reference
-from inbox.store.tables import contacts, conversations, csat_ratings
+from inbox.store.tables import csat_ratings
 from inbox.store.writes import record_event
 from inbox.text import clean_text, format_reference
 from inbox.texts import Catalogue, Key, Wording, customer_language
@@ -115,12 +116,8 @@ class CsatRoutes:
     ) -> Wording:
         """The page in the language the rating request was written in (the customer's),
         else the browser's."""
-        kept = await conn.scalar(
-            select(contacts.c.language)
-            .join(conversations, conversations.c.contact_id == contacts.c.id)
-            .where(conversations.c.id == conversation_id)
-        )
-        return self.texts.wording(customer_language("", page_language(request), str(kept or "")))
+        kept = await conversation_language(conn, conversation_id)
+        return self.texts.wording(customer_language("", page_language(request), kept))
 
 
 def _page(say: Wording, reference: int, current: int | None, *, thanks: bool) -> dict[str, Any]:

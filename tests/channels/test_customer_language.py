@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from playwright.async_api import Browser
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from inbox.bot_words import Verdict, exact_verdict
 from inbox.config.settings import Settings, parse_settings
+from inbox.service.app import InboxService
+from tests.support.bot_answers import queue_bot_answer
 from tests.support.config import make_raw_config, without_bot
 from tests.support.service import Running
 from tests.support.staff_web import person, signed_in
@@ -145,20 +150,32 @@ async def _submit_json(port: int, message: str) -> None:
             assert r.status == 202, await r.text()
 
 
+@dataclass
+class Telegram:
+    """The product with the Telegram channel on (the bot silent), and its store."""
+
+    service: InboxService
+    store: Store
+
+    @property
+    def engine(self) -> AsyncEngine:
+        assert self.service.engine is not None
+        return self.service.engine
+
+
 @pytest.fixture
 async def telegram(
     tmp_path: Path,
     bot_api: BotApi,
     monkeypatch: pytest.MonkeyPatch,
     service_factory: Callable[[Settings], Any],
-) -> Store:
+) -> Telegram:
     settings = without_bot(telegram_settings(tmp_path, bot_api, monkeypatch))
-    await service_factory(settings)
-    return store_of(settings)
+    return Telegram(await service_factory(settings), store_of(settings))
 
 
 async def test_a_spanish_telegram_customer_gets_spanish_status(
-    telegram: Store, bot_api: BotApi
+    telegram: Telegram, bot_api: BotApi
 ) -> None:
     await bot_api.customer_says(
         ANN, "Mi pedido no ha llegado todavía y ya han pasado dos semanas.", language="es"
@@ -170,11 +187,31 @@ async def test_a_spanish_telegram_customer_gets_spanish_status(
     await bot_api.customer_says(ANN, "/status", language="es")
     status = (await bot_api.wait_for_texts(ANN, 2))[1]
     assert status == f"Sus tickets abiertos:\n#{reference.group(1)} - nuevo - telegram", status
-    assert telegram.rows("SELECT language FROM contacts") == [("es",)]
+    assert telegram.store.rows("SELECT language FROM contacts") == [("es",)]
+
+
+async def test_a_spanish_customer_gets_the_bot_answers_buttons_in_spanish(
+    telegram: Telegram, bot_api: BotApi
+) -> None:
+    await bot_api.customer_says(
+        ANN, "Olvidé mi contraseña y no puedo entrar en mi cuenta desde ayer.", language="es"
+    )
+    await bot_api.wait_for_texts(ANN, 1)
+    await queue_bot_answer(telegram.engine, "telegram", str(ANN), "Abra Ajustes y elija Seguridad.")
+    await bot_api.wait_for(lambda: bot_api.buttons_of(ANN) != [])
+    assert [text for text, _data in bot_api.buttons_of(ANN)] == [
+        "Sí, se ha resuelto",
+        "No, no me ha ayudado",
+        "Quiero hablar con una persona",
+    ]
+    await bot_api.customer_presses(ANN, bot_api.last_sent(ANN).message_id, "choice:human")
+    inbound = "SELECT text FROM messages WHERE direction='in' ORDER BY id"
+    await until(lambda: telegram.store.rows(inbound)[-1:] == [("Quiero hablar con una persona",)])
+    assert exact_verdict("Quiero hablar con una persona") is Verdict.HUMAN
 
 
 async def test_a_new_telegram_customer_is_answered_in_their_apps_language(
-    telegram: Store, bot_api: BotApi
+    telegram: Telegram, bot_api: BotApi
 ) -> None:
     await bot_api.customer_says(ANN + 1, "/status", language="es")
     (status,) = await bot_api.wait_for_texts(ANN + 1, 1)
@@ -185,15 +222,15 @@ async def test_a_new_telegram_customer_is_answered_in_their_apps_language(
 
 
 async def test_a_later_message_confidently_in_another_language_changes_the_kept_one(
-    telegram: Store, bot_api: BotApi
+    telegram: Telegram, bot_api: BotApi
 ) -> None:
     await bot_api.customer_says(ANN, "My parcel never arrived and it has been two weeks now.")
     await bot_api.wait_for_texts(ANN, 1)
-    assert telegram.rows("SELECT language FROM contacts") == [("en",)]
+    assert telegram.store.rows("SELECT language FROM contacts") == [("en",)]
     await bot_api.customer_says(
         ANN, "Ich möchte außerdem wissen, wann meine Rechnung endlich korrigiert wird."
     )
-    await until(lambda: telegram.rows("SELECT language FROM contacts") == [("de",)])
+    await until(lambda: telegram.store.rows("SELECT language FROM contacts") == [("de",)])
     await bot_api.customer_says(ANN, "/status")
     status = (await bot_api.wait_for_texts(ANN, 2))[-1]
     assert status.startswith("Ihre offenen Tickets:"), status

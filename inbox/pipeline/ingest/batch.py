@@ -13,7 +13,7 @@ per message — because per-statement overhead would otherwise cost more than th
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -95,8 +95,8 @@ async def ingest_batch(
     await _look_up_all(conn, plans, state, settings, tier_of, deduper, model)
     decided = _decide_all(plans, state, settings, deduper)
     inbound = list(dict.fromkeys(d for d in decided if isinstance(d, Inbound)))
-    await _write(conn, inbound, state, settings, model, links)
-    await queue_confirmations(conn, _new_form_senders(inbound, state), settings)
+    languages = await _write(conn, inbound, state, settings, model, links)
+    await queue_confirmations(conn, _new_form_senders(inbound, state, languages), settings)
     results: list[IngestResult] = []
     for d in decided:
         if isinstance(d, IngestResult):
@@ -170,8 +170,9 @@ async def _write(
     settings: Settings,
     model: str,
     links: CustomerLinks | None,
-) -> None:
-    """Writes the decided messages, their conversations, audit trail and answers."""
+) -> Mapping[int, str]:
+    """Writes the decided messages, their conversations, audit trail and answers;
+    returns the customers' languages, by contact."""
     stamp = now()
     clocks = clocks_for(settings)
     log = EventLog(stamp)
@@ -188,9 +189,12 @@ async def _write(
     unanswered = [m for m in inbound if m not in answered]
     await acknowledge(conn, unanswered, settings, clocks, log, policy, languages)
     await log.write(conn)
+    return languages
 
 
-def _new_form_senders(inbound: list[Inbound], state: BatchState) -> list[NewFormSender]:
+def _new_form_senders(
+    inbound: list[Inbound], state: BatchState, languages: Mapping[int, str]
+) -> list[NewFormSender]:
     """Form senders first seen in this batch, with the ticket their message opened."""
     found: dict[str, NewFormSender] = {}
     for m in inbound:
@@ -200,7 +204,12 @@ def _new_form_senders(inbound: list[Inbound], state: BatchState) -> list[NewForm
             assert m.target.conversation_id is not None
             found.setdefault(
                 env.address,
-                NewFormSender(env.address, m.target.conversation_id, m.target.reference),
+                NewFormSender(
+                    env.address,
+                    m.target.conversation_id,
+                    m.target.reference,
+                    languages.get(m.target.contact_id, ""),
+                ),
             )
     return list(found.values())
 
