@@ -406,8 +406,8 @@ class WebFormConnector:
         email = typed_address(identity)
         if request.method == "POST":
             await self.addresses.confirm(identity)
-            return render("form_confirm.html", {"email": email, "confirmed": True})
-        return render("form_confirm.html", {"email": email, "confirmed": False})
+            return render("form_confirm.html", _confirm_page(self.wording(request), email, True))
+        return render("form_confirm.html", _confirm_page(self.wording(request), email, False))
 
     # -- Steps --------------------------------------------------------------------------
 
@@ -497,6 +497,18 @@ class WebFormConnector:
             # noticed at the next look.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._committed.wait(), min(RECEIPT_POLL, left))
+
+
+def _confirm_page(say: Wording, email: str, confirmed: bool) -> dict[str, Any]:
+    """The address confirmation page's context: asked, or done."""
+    shown = Markup("<strong>{}</strong>").format(email)
+    return {
+        "lang": say.language,
+        "t": page_texts(say),
+        "confirmed": confirmed,
+        "said": say(Key.CONFIRMED, email=email) if confirmed else "",
+        "ask": markup(say, Key.CONFIRM_ASK, email=shown),
+    }
 
 
 def _without_repeats(entries: list[TranscriptEntry]) -> list[TranscriptEntry]:

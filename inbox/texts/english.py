@@ -133,6 +133,14 @@ TEXTS: Mapping[Key, str] = MappingProxyType(
             "If it was not you, ignore this mail: nothing is shown to anybody who "
             "does not hold this mailbox."
         ),
+        Key.CONFIRM_TITLE: "Confirm your address",
+        Key.CONFIRM_ASK: (
+            "Confirm that {email} is your address, and that you wrote to us on our web form."
+        ),
+        Key.CONFIRM_BUTTON: "Yes, this is my address",
+        Key.CONFIRMED: (
+            "{email} is confirmed. Your messages from the web form now join your history with us."
+        ),
         Key.FORM_TITLE: "Contact support",
         Key.FORM_INTRO: "Write to us and you get a ticket reference at once.",
         Key.FORM_ERRORS: "Please correct the following:",

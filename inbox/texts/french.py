@@ -161,6 +161,16 @@ TEXTS: Mapping[Key, str] = MappingProxyType(
             "Si ce n'était pas vous, ignorez ce message : rien n'est montré à qui n'a pas "
             "accès à cette boîte."
         ),
+        Key.CONFIRM_TITLE: "Confirmez votre adresse",
+        Key.CONFIRM_ASK: (
+            "Confirmez que {email} est bien votre adresse et que vous nous avez écrit sur notre "
+            "formulaire web."
+        ),
+        Key.CONFIRM_BUTTON: "Oui, c'est mon adresse",
+        Key.CONFIRMED: (
+            "{email} est confirmée. Vos messages envoyés depuis le formulaire web rejoignent "
+            "désormais votre historique chez nous."
+        ),
         Key.FORM_TITLE: "Contacter le service client",
         Key.FORM_INTRO: "Écrivez-nous et vous recevrez tout de suite un numéro de ticket.",
         Key.FORM_ERRORS: "Veuillez corriger ce qui suit :",

@@ -163,6 +163,16 @@ TEXTS: Mapping[Key, str] = MappingProxyType(
             "Wenn Sie es nicht waren, ignorieren Sie diese E-Mail: Niemandem, der keinen "
             "Zugang zu diesem Postfach hat, wird etwas angezeigt."
         ),
+        Key.CONFIRM_TITLE: "Bestätigen Sie Ihre Adresse",
+        Key.CONFIRM_ASK: (
+            "Bestätigen Sie, dass {email} Ihre Adresse ist und dass Sie uns über unser Webformular"
+            " geschrieben haben."
+        ),
+        Key.CONFIRM_BUTTON: "Ja, das ist meine Adresse",
+        Key.CONFIRMED: (
+            "{email} ist bestätigt. Ihre Nachrichten aus dem Webformular gehören jetzt zu Ihrem "
+            "Verlauf bei uns."
+        ),
         Key.FORM_TITLE: "Kundenservice kontaktieren",
         Key.FORM_INTRO: "Schreiben Sie uns, und Sie erhalten sofort eine Ticketnummer.",
         Key.FORM_ERRORS: "Bitte korrigieren Sie Folgendes:",

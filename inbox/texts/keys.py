@@ -85,6 +85,10 @@ class Key(enum.StrEnum):
     CONFIRM_MAIL_SUBJECT = "confirm_mail_subject"
     CONFIRM_MAIL = "confirm_mail"
     # The web form, its receipt and the ticket page.
+    CONFIRM_TITLE = "confirm_title"
+    CONFIRM_ASK = "confirm_ask"
+    CONFIRM_BUTTON = "confirm_button"
+    CONFIRMED = "confirmed"
     FORM_TITLE = "form_title"
     FORM_INTRO = "form_intro"
     FORM_ERRORS = "form_errors"
@@ -157,6 +161,8 @@ _PLACEHOLDERS: dict[Key, frozenset[str]] = {
     Key.CONFIRM_MAIL_SUBJECT: frozenset({"reference"}),
     Key.CONFIRM_MAIL: frozenset({"reference", "link"}),
     Key.FORM_TOO_LONG: frozenset({"limit"}),
+    Key.CONFIRM_ASK: frozenset({"email"}),
+    Key.CONFIRMED: frozenset({"email"}),
     Key.DONE_PENDING: frozenset({"reference"}),
     Key.DONE_TICKET: frozenset({"reference"}),
     Key.NOTE_MAILED: frozenset({"email"}),

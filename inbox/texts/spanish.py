@@ -158,6 +158,16 @@ TEXTS: Mapping[Key, str] = MappingProxyType(
             "Si no ha sido usted, ignore este correo: no se muestra nada a quien no tenga "
             "acceso a este buzón."
         ),
+        Key.CONFIRM_TITLE: "Confirme su dirección",
+        Key.CONFIRM_ASK: (
+            "Confirme que {email} es su dirección y que nos ha escrito desde nuestro formulario "
+            "web."
+        ),
+        Key.CONFIRM_BUTTON: "Sí, es mi dirección",
+        Key.CONFIRMED: (
+            "{email} está confirmada. Sus mensajes del formulario web se unen ahora a su historial"
+            " con nosotros."
+        ),
         Key.FORM_TITLE: "Contactar con atención al cliente",
         Key.FORM_INTRO: "Escríbanos y recibirá enseguida un número de ticket.",
         Key.FORM_ERRORS: "Corrija lo siguiente, por favor:",

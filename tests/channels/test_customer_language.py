@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inbox.bot_words import Verdict, exact_verdict
 from inbox.config.settings import Settings, parse_settings
+from inbox.form_links import confirmation_path
 from inbox.service.app import InboxService
 from tests.support.bot_answers import queue_bot_answer
 from tests.support.config import make_raw_config, without_bot
@@ -87,6 +88,20 @@ async def test_a_german_form_message_gets_a_german_acknowledgement(running: Runn
     finally:
         await staff.http.close()
     assert re.search(r'<p id="customer-language"[^>]*>Writes in German</p>', desk)
+
+
+async def test_the_address_confirmation_page_follows_the_browser(running: Running) -> None:
+    receipt = await _post_form(
+        running, "Hallo, wo bleibt meine Bestellung von letzter Woche?", GERMAN
+    )
+    await _ticket_page_says(running, receipt, "Vielen Dank")
+    store = store_of(running.service.settings)
+    ((address,),) = store.rows("SELECT address FROM identities WHERE channel='form'")
+    path = confirmation_path(running.service.settings.secret, address)
+    async with running.http.get(running.base + path, headers=GERMAN) as r:
+        page = await r.text()
+    assert "Bestätigen Sie, dass <strong>greta@example.com</strong> Ihre Adresse ist" in page
+    assert ">Ja, das ist meine Adresse</button>" in page
 
 
 async def test_a_message_too_short_to_tell_is_answered_in_the_browsers_language(
