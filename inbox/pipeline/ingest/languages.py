@@ -39,9 +39,12 @@ async def keep_languages(conn: AsyncConnection, inbound: list[Inbound]) -> Mappi
         chosen[contact] = customer_language(
             m.plan.triage.language, m.plan.envelope.meta.language, chosen.get(contact, "")
         )
+    changed: dict[str, list[int]] = {}  # one statement per language, not per customer
     for contact, language in chosen.items():
         if language != kept.get(contact, ""):
-            await conn.execute(
-                update(contacts).where(contacts.c.id == contact).values(language=language)
-            )
+            changed.setdefault(language, []).append(contact)
+    for language, ids in changed.items():
+        await conn.execute(
+            update(contacts).where(contacts.c.id.in_(sorted(ids))).values(language=language)
+        )
     return chosen
