@@ -39,9 +39,11 @@ from inbox.config.settings import ChatSettings
 from inbox.models import AnswerFile, Envelope, MessageMeta, Outbound, TranscriptEntry
 from inbox.pages.ratelimit import RateLimiter
 from inbox.pages.render import EMBEDDABLE_CSP, client_ip, render
+from inbox.pages.wording import page_language, page_texts
 from inbox.queue import Sink
 from inbox.signing import Signer
 from inbox.text import clean_text, single_line
+from inbox.texts import CHAT_KEYS, Catalogue, from_accept_language, supported
 
 log = logging.getLogger(__name__)
 CHANNEL = "webchat"
@@ -109,8 +111,11 @@ class WebChatConnector:
         secret: bytes,
         transcripts: CustomerTranscripts,
         identities: ChatIdentities,
+        *,
+        texts: Catalogue | None = None,
     ) -> None:
         self.settings = settings
+        self.texts = texts or Catalogue()  # the page's words, in the browser's language
         self.transcripts = transcripts
         self.identities = identities
         self._secret = secret
@@ -183,8 +188,17 @@ class WebChatConnector:
         ]
 
     async def page(self, request: web.Request) -> web.Response:
-        """The chat page; it can be embedded in an iframe on any site."""
-        return render("chat.html", {}, csp=EMBEDDABLE_CSP)
+        """The chat page, in the browser's language (its script's words come in the page);
+        it can be embedded in an iframe on any site."""
+        say = self.texts.wording(page_language(request))
+        context = {
+            "lang": say.language,
+            "t": page_texts(say),
+            "script_texts": {
+                key.value: say.catalogue.template(say.language, key) for key in CHAT_KEYS
+            },
+        }
+        return render("chat.html", context, csp=EMBEDDABLE_CSP)
 
     async def new_session(self, request: web.Request) -> web.Response:
         """Starts a visitor session and returns its signed token: a random one, or the
@@ -271,7 +285,7 @@ class WebChatConnector:
             return {"type": "error", "client_id": client_id, "error": "slow down a little"}
         if self._sink is None:
             return {"type": "error", "client_id": client_id, "error": "the inbox is restarting"}
-        meta = MessageMeta(ip=client_ip(request))
+        meta = MessageMeta(ip=client_ip(request), language=_browser_language(raw, request))
         command = parse_command(text)
         if command is not None:  # /link you@example.com, /status ...: answered by the bot
             name, args = command
@@ -288,6 +302,15 @@ class WebChatConnector:
         )
         await self._sink.put([envelope])
         return {"type": "accepted", "client_id": client_id}
+
+
+def _browser_language(frame: dict[str, Any], request: web.Request) -> str:
+    """The visitor's browser language: the page sends ``navigator.language`` with each
+    message; the socket's ``Accept-Language`` stands in for an older page."""
+    said = frame.get("language")
+    if isinstance(said, str) and supported(said[:35]):
+        return supported(said[:35])
+    return from_accept_language(request.headers.get("Accept-Language", ""))
 
 
 async def _fields(request: web.Request) -> dict[str, object] | str:

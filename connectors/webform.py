@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from markupsafe import Markup
 
 from connectors.base import CustomerTranscripts, FormAddresses
 from connectors.following import follow_sent
@@ -54,8 +55,10 @@ from inbox.models import Envelope, MessageMeta, Outbound, Receipt, TranscriptEnt
 from inbox.pages.events import event_stream, pump, start
 from inbox.pages.ratelimit import RateLimiter
 from inbox.pages.render import client_ip, render
+from inbox.pages.wording import markup, page_language, page_texts
 from inbox.queue import Sink
 from inbox.text import clean_text, format_reference, single_line
+from inbox.texts import CHOICE_KEYS, Catalogue, Key, Wording, from_accept_language
 
 log = logging.getLogger(__name__)
 EMAIL_PATTERN = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
@@ -116,8 +119,10 @@ class WebFormConnector:
         secure_cookies: bool = False,
         addresses: FormAddresses | None = None,
         mails_answers: bool = False,
+        texts: Catalogue | None = None,
     ) -> None:
         self.settings = settings
+        self.texts = texts or Catalogue()  # the pages' words, in the browser's language
         self.transcripts = transcripts
         self.addresses = addresses
         # A mailbox is configured: answers are also mailed to confirmed addresses.
@@ -205,21 +210,18 @@ class WebFormConnector:
         """The signed link to a ticket's page for one form identity."""
         return self.links.ticket_path(reference, address)
 
-    async def mail_note(self, address: str) -> tuple[bool, str]:
+    async def mail_note(self, address: str, say: Wording) -> tuple[bool, str]:
         """Whether answers to this form sender are also mailed, and the page's words."""
         email = typed_address(address)
         if not self.mails_answers:
-            return False, (
-                "We will not email you: this service sends no email. Our answers appear on "
-                "this page only, so keep its address (bookmark it) to come back."
-            )
+            return False, say(Key.NOTE_NO_MAIL)
         if self.addresses is not None and await self.addresses.verified(address):
-            return True, f"We also email answers to {email}."
-        return False, (
-            f"We will not email you: {email} is not confirmed. We mailed a confirmation "
-            "link there; once you confirm it, we also email our answers to it. Until then "
-            "they appear on this page only, so keep its address."
-        )
+            return True, say(Key.NOTE_MAILED, email=email)
+        return False, say(Key.NOTE_UNCONFIRMED, email=email)
+
+    def wording(self, request: web.Request) -> Wording:
+        """The texts in the language the browser asks for."""
+        return self.texts.wording(page_language(request))
 
     def _remember(self, response: web.StreamResponse, receipt: FormReceipt) -> None:
         """Gives the browser its submitter cookie, so its next message is the same sender's."""
@@ -237,12 +239,14 @@ class WebFormConnector:
 
     async def show_form(self, request: web.Request) -> web.Response:
         """The empty form, with a fresh idempotency key."""
-        return self._form_page({}, {}, 200)
+        return self._form_page({}, {}, 200, self.wording(request))
 
     def _form_page(
-        self, values: dict[str, str], errors: dict[str, str], status: int
+        self, values: dict[str, str], errors: dict[str, str], status: int, say: Wording
     ) -> web.Response:
         context = {
+            "lang": say.language,
+            "t": page_texts(say),
             "values": {f: values.get(f, "") for f in FIELDS},
             "errors": errors,
             "idempotency_key": values.get("idempotency_key") or uuid.uuid4().hex,
@@ -253,11 +257,12 @@ class WebFormConnector:
     async def submit_form(self, request: web.Request) -> web.Response:
         """Handles the HTML form; errors re-render the form with the values kept."""
         values: dict[str, str] = {}
+        say = self.wording(request)
         try:
             self._check_rate(request)
             body = await self._read_body(request)
             values = _parse_urlencoded(body)
-            submission = self._validate(values, values.get("idempotency_key", ""))
+            submission = self._validate(values, values.get("idempotency_key", ""), say)
             receipt = await self._queue(submission, request)
         except FormRejected as err:
             if err.status in (413, 429, 400, 503):
@@ -266,10 +271,19 @@ class WebFormConnector:
                     {"title": "We could not take your message", "message": str(err)},
                     status=err.status,
                 )
-            return self._form_page(values, err.errors, err.status)
-        _mailed, note = await self.mail_note(receipt.submitter.address)
+            return self._form_page(values, err.errors, err.status, say)
+        _mailed, note = await self.mail_note(receipt.submitter.address, say)
+        ticket = format_reference(receipt.reference)
+        shown = Markup('<strong id="ticket">{}</strong>').format(ticket)
         context = {
-            "ticket": format_reference(receipt.reference),
+            "lang": say.language,
+            "t": page_texts(say),
+            "received": markup(
+                say,
+                Key.DONE_PENDING if receipt.ticket is None else Key.DONE_TICKET,
+                reference=shown,
+            ),
+            "ticket": ticket,
             "pending": receipt.ticket is None,
             "ticket_url": self.ticket_url(receipt.message_reference, receipt.submitter.address),
             "mail_note": note,
@@ -296,7 +310,7 @@ class WebFormConnector:
             key = request.headers.get("Idempotency-Key", "") or str(
                 values.get("idempotency_key", "")
             )
-            submission = self._validate(values, key)
+            submission = self._validate(values, key, self.wording(request))
             receipt = await self._queue(submission, request)
         except FormRejected as err:
             response = web.json_response(
@@ -329,6 +343,7 @@ class WebFormConnector:
                 status=404,
             )
         message_reference, address = found
+        say = self.wording(request)
         if "#" in address:  # a form identity: only what it wrote and the answers to it
             entries = await self.transcripts.for_submitter(
                 message_reference, address, external_id_prefix(address)
@@ -341,9 +356,11 @@ class WebFormConnector:
             "pending": ticket is None,
             "entries": _without_repeats(entries),
             # A bot answer still waiting for the customer's word offers its choices here.
-            "choices": [(c.verdict.value, c.text) for c in CHOICES],
+            "choices": [(c.verdict.value, say(CHOICE_KEYS[c.verdict])) for c in CHOICES],
             "answer_path": self.links.verdict_path(ticket) if ticket is not None else "",
-            "mail_note": (await self.mail_note(address))[1],
+            "mail_note": (await self.mail_note(address, say))[1],
+            "lang": say.language,
+            "t": page_texts(say),
             "live_path": f"{request.path}/live",
             "file_path": self.file_links.path,  # an agent's file: its signed download
             "size_in_words": size_in_words,
@@ -389,8 +406,8 @@ class WebFormConnector:
         email = typed_address(identity)
         if request.method == "POST":
             await self.addresses.confirm(identity)
-            return render("form_confirm.html", {"email": email, "confirmed": True})
-        return render("form_confirm.html", {"email": email, "confirmed": False})
+            return render("form_confirm.html", _confirm_page(self.wording(request), email, True))
+        return render("form_confirm.html", _confirm_page(self.wording(request), email, False))
 
     # -- Steps --------------------------------------------------------------------------
 
@@ -420,20 +437,18 @@ class WebFormConnector:
                 )
         return bytes(body)
 
-    def _validate(self, values: dict[str, Any], idempotency_key: str) -> Submission:
+    def _validate(self, values: dict[str, Any], idempotency_key: str, say: Wording) -> Submission:
         if str(values.get("website", "")).strip():
             raise FormRejected(422, {"website": "the submission was refused as automated"})
         errors: dict[str, str] = {}
         email = single_line(str(values.get("email", ""))).lower()
         if not EMAIL_PATTERN.match(email):
-            errors["email"] = "Enter a valid email address, like name@example.com"
+            errors["email"] = say(Key.FORM_BAD_EMAIL)
         message = clean_text(str(values.get("message", "")))
         if not message:
-            errors["message"] = "Write a message"
+            errors["message"] = say(Key.FORM_NO_MESSAGE)
         elif len(message) > self.settings.max_message_chars:
-            errors["message"] = (
-                f"The message is too long: at most {self.settings.max_message_chars} characters"
-            )
+            errors["message"] = say(Key.FORM_TOO_LONG, limit=self.settings.max_message_chars)
         name = single_line(str(values.get("name", "")))[:200]
         subject = single_line(str(values.get("subject", "")))[:300]
         if errors:
@@ -456,7 +471,11 @@ class WebFormConnector:
             received_at=time.time(),
             sender_name=submission.name,
             subject=submission.subject,
-            meta=MessageMeta(ip=client_ip(request)),
+            # The browser's language: what a message too short to tell is answered in.
+            meta=MessageMeta(
+                ip=client_ip(request),
+                language=from_accept_language(request.headers.get("Accept-Language", "")),
+            ),
         )
         (receipt,) = await self._sink.put([envelope])
         ticket = await self._decided(receipt)
@@ -478,6 +497,18 @@ class WebFormConnector:
             # noticed at the next look.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._committed.wait(), min(RECEIPT_POLL, left))
+
+
+def _confirm_page(say: Wording, email: str, confirmed: bool) -> dict[str, Any]:
+    """The address confirmation page's context: asked, or done."""
+    shown = Markup("<strong>{}</strong>").format(email)
+    return {
+        "lang": say.language,
+        "t": page_texts(say),
+        "confirmed": confirmed,
+        "said": say(Key.CONFIRMED, email=email) if confirmed else "",
+        "ask": markup(say, Key.CONFIRM_ASK, email=shown),
+    }
 
 
 def _without_repeats(entries: list[TranscriptEntry]) -> list[TranscriptEntry]:

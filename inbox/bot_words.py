@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from inbox.texts import CHOICE_KEYS, SHIPPED_LANGUAGES, Catalogue
+
 
 class BotState(enum.StrEnum):
     """The bot's part in a conversation (``conversations.bot_state``)."""
@@ -55,13 +57,21 @@ CHOICES = (
     Choice(Verdict.HUMAN, "I want to talk to a person"),
 )
 
-CHOICE_TEXTS = tuple(choice.text for choice in CHOICES)  # the buttons, in order
+CHOICE_TEXTS = tuple(choice.text for choice in CHOICES)  # the buttons, in order (English)
 
 
-def exact_verdict(text: str) -> Verdict | None:
-    """The verdict of a reply that is exactly one of the choices (a pressed button)."""
+def choice_texts(texts: Catalogue, language: str) -> tuple[str, ...]:
+    """The buttons' words in ``language`` (a shop's own included), in ``CHOICES``' order."""
+    return tuple(texts.text(language, CHOICE_KEYS[c.verdict]) for c in CHOICES)
+
+
+def exact_verdict(text: str, texts: Catalogue | None = None) -> Verdict | None:
+    """The verdict of a reply that is exactly one of the choices (a pressed button), in
+    any language the catalogue has (the shipped texts, with ``texts``' own over them)."""
     folded = " ".join(text.split()).casefold()
-    for choice in CHOICES:
-        if folded == choice.text.casefold():
-            return choice.verdict
+    catalogue = texts or Catalogue()
+    for language in SHIPPED_LANGUAGES:
+        for choice, words in zip(CHOICES, choice_texts(catalogue, language), strict=True):
+            if folded == " ".join(words.split()).casefold():
+                return choice.verdict
     return None

@@ -8,6 +8,8 @@ from urllib.parse import quote
 
 from inbox.bot_words import Verdict
 from inbox.signing import Signer
+from inbox.text import format_reference
+from inbox.texts import Catalogue, Key
 
 
 class CustomerLinks:
@@ -27,11 +29,13 @@ class CustomerLinks:
         """The ticket a rating link is for, or None for a forged one."""
         return _number(self.rating.verify(token))
 
-    def request_text(self, reference: int) -> str:
-        """The message sent when a conversation is resolved."""
-        return (
-            f"Your ticket #{reference} is resolved. How did we do? One tap tells us: "
-            f"{self.url(reference)}\nIf something is still wrong, just write back."
+    def request_text(self, reference: int, texts: Catalogue, language: str) -> str:
+        """The message sent when a conversation is resolved, in the customer's language."""
+        return texts.text(
+            language,
+            Key.CSAT_REQUEST,
+            reference=format_reference(reference),
+            url=self.url(reference),
         )
 
     def article_url(self, article_id: str) -> str:

@@ -96,6 +96,9 @@ class MessageMeta:
     ip: str = ""  # web form and web chat: the client's address
     command: str = ""  # a bot command's name ("status" for /status): never a ticket
     args: str = ""  # the command's arguments
+    # web form, web chat, telegram: the language the customer's browser or chat app names
+    # (Accept-Language, Telegram's language_code), for when their words are too few to tell
+    language: str = ""
     # Only in ``messages.meta``: why the message is machine-made (``Envelope.automated``).
     automated: str = ""
     # Only in ``messages.meta``: the address the customer wrote from (``Envelope.address``),
@@ -269,6 +272,8 @@ class Outbound:
     # Files an agent attached, sent after the text (attachments, documents or links);
     # on a channel that sends in parts each file is one part, counted in ``parts_sent``.
     files: tuple[AnswerFile, ...] = ()
+    # The customer's language ("": not known), for the words a channel adds (a subject).
+    language: str = ""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from connectors.mail.smtp import SmtpSender
 from inbox.config.settings import EmailSettings
 from inbox.models import Outbound
 from inbox.queue import Sink
+from inbox.texts import Catalogue
 
 log = logging.getLogger(__name__)
 
@@ -16,12 +17,12 @@ log = logging.getLogger(__name__)
 class EmailConnector:
     """One mailbox. Its channel name (``email`` by default) is on every ticket it opens."""
 
-    def __init__(self, box: EmailSettings, secret: bytes) -> None:
+    def __init__(self, box: EmailSettings, secret: bytes, texts: Catalogue | None = None) -> None:
         self.name = box.name
         self.box = box
         self.state = "starting"
         self.ingest = ImapIngest(box, on_state=self._set_state)
-        self.sender = SmtpSender(box, secret)
+        self.sender = SmtpSender(box, secret, texts)
 
     def _set_state(self, state: str) -> None:
         if state != self.state:

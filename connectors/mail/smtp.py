@@ -25,6 +25,7 @@ from inbox.errors import PermanentError, TransientError
 from inbox.message_ids import outbound_message_id
 from inbox.models import Outbound
 from inbox.text import format_reference, single_line
+from inbox.texts import Catalogue, Key, Wording
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +35,22 @@ REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|fw|fwd|wg)\s*(\[\d+\])?\s*:\s*)+", re
 TICKET_TOKEN = re.compile(r"\s*\[#\d{1,12}\]")
 
 
-def reply_subject(subject: str, reference: int) -> str:
-    """``Re: <subject> [#1042]``: one "Re:", one ticket token, one line."""
+def reply_subject(subject: str, reference: int, say: Wording | None = None) -> str:
+    """``Re: <subject> [#1042]``: one "Re:", one ticket token, one line; without a subject,
+    ``Your request [#1042]`` in the customer's words."""
     base = TICKET_TOKEN.sub("", REPLY_PREFIX.sub("", single_line(subject))).strip()
     token = f"[{format_reference(reference)}]"
-    return f"Re: {base} {token}" if base else f"Your request {token}"
+    if base:
+        return f"Re: {base} {token}"
+    return f"{(say or Catalogue().wording('en'))(Key.MAIL_REQUEST)} {token}"
 
 
-def build_message(outbound: Outbound, box: EmailSettings, secret: bytes) -> EmailMessage:
-    """The email for one outbox row; a bad recipient address is a PermanentError."""
+def build_message(
+    outbound: Outbound, box: EmailSettings, secret: bytes, texts: Catalogue | None = None
+) -> EmailMessage:
+    """The email for one outbox row; a bad recipient address is a PermanentError. The
+    words it adds (a subject where there is none) are in the customer's language."""
+    say = (texts or Catalogue()).wording(outbound.language)
     to = outbound.address.strip()
     if not ADDRESS.match(to):
         raise PermanentError(f"not an email address we can send to: {to[:100]!r}")
@@ -54,9 +62,9 @@ def build_message(outbound: Outbound, box: EmailSettings, secret: bytes) -> Emai
     # of the customer's thread: their subjects are their own.
     staff = outbound.author == "alert"
     message["Subject"] = (
-        reply_subject(outbound.subject, outbound.reference)
+        reply_subject(outbound.subject, outbound.reference, say)
         if outbound.reference and not staff
-        else single_line(outbound.subject) or "A message from support"
+        else single_line(outbound.subject) or say(Key.MAIL_SUBJECT)
     )
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = outbound_message_id(
@@ -85,16 +93,17 @@ def build_message(outbound: Outbound, box: EmailSettings, secret: bytes) -> Emai
 class SmtpSender:
     """Sends answers through one mailbox's SMTP server, keeping the connection open."""
 
-    def __init__(self, box: EmailSettings, secret: bytes) -> None:
+    def __init__(self, box: EmailSettings, secret: bytes, texts: Catalogue | None = None) -> None:
         self.box = box
         self.secret = secret
+        self.texts = texts or Catalogue()
         self._client: aiosmtplib.SMTP | None = None
         self._lock = asyncio.Lock()
 
     async def send(self, outbound: Outbound) -> str:
         """Sends one answer; returns its Message-ID. Raises TransientError (try again
         later) or PermanentError (the server refused it for good)."""
-        message = build_message(outbound, self.box, self.secret)
+        message = build_message(outbound, self.box, self.secret, self.texts)
         message_id = str(message["Message-ID"])
         async with self._lock:
             try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from connectors.telegram.updates import IDENTITY, Skipped
 from inbox.bot_words import CHOICES, Choice
@@ -22,17 +22,15 @@ PREFIX = "choice:"
 
 
 def keyboard(choices: tuple[str, ...]) -> InlineKeyboardMarkup | None:
-    """One button per row for each choice the inbox knows; None when there are none."""
+    """One button per row for each choice, in the customer's words (``choices`` are all of
+    ``CHOICES``, in order, in their language); None for anything else."""
+    if len(choices) != len(CHOICES):
+        return None
     rows = [
-        [InlineKeyboardButton(choice.text, callback_data=PREFIX + choice.verdict)]
-        for text in choices
-        if (choice := _choice_by_text(text)) is not None
+        [InlineKeyboardButton(text, callback_data=PREFIX + choice.verdict)]
+        for choice, text in zip(CHOICES, choices, strict=False)
     ]
     return InlineKeyboardMarkup(rows) if rows else None
-
-
-def _choice_by_text(text: str) -> Choice | None:
-    return next((c for c in CHOICES if c.text == text), None)
 
 
 def choice_of(data: str | None) -> Choice | None:
@@ -41,6 +39,20 @@ def choice_of(data: str | None) -> Choice | None:
         return None
     verdict = data.removeprefix(PREFIX)
     return next((c for c in CHOICES if c.verdict == verdict), None)
+
+
+def _pressed_words(query: CallbackQuery) -> str:
+    """The words on the pressed button, as the customer read them (in their language),
+    from the keyboard of the message it was under; "" when that is not to be had."""
+    message = query.message
+    markup = message.reply_markup if isinstance(message, Message) else None
+    if markup is None:
+        return ""
+    for row in markup.inline_keyboard:
+        for button in row:
+            if button.callback_data == query.data:
+                return button.text
+    return ""
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,7 @@ def _read(update: Update, query: CallbackQuery, box: TelegramSettings) -> Envelo
         external_id=f"callback:{query.id}",
         identity_channel=IDENTITY,
         address=str(chat.id),
-        text=choice.text,
+        text=_pressed_words(query) or choice.text,
         received_at=time.time(),  # a press carries no date of its own
         sender_name=query.from_user.full_name,
         meta=meta,

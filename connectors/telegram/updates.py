@@ -183,10 +183,13 @@ async def envelope_of(
     assert message is not None  # _skipped checked
     text = clean_text(message.text or message.caption or "")
     files = files_of(message)
+    user = message.from_user
     meta = MessageMeta(
         chat_id=str(message.chat.id),
         telegram_message_id=str(message.message_id),
         update_id=str(update.update_id),
+        # The app's language: what a customer is answered in when their words are too few.
+        language=(user.language_code or "")[:16] if user is not None else "",
     )
     command = parse_command(message.text) if message.text and edited is None else None
     if command is not None:
@@ -204,7 +207,6 @@ async def envelope_of(
     if missing:
         meta = replace(meta, unfetched_file_ids=" ".join(ref.file_id for ref, _ in missing))
         shown += _unfetched_note(missing)
-    user = message.from_user
     return Envelope(
         channel=box.name,
         external_id=f"update:{bot_id}:{update.update_id}",

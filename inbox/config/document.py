@@ -28,6 +28,7 @@ from inbox.config.runtime import (
     WebSettings,
 )
 from inbox.sla.policy import SlaSettings, TeamSla, capped
+from inbox.texts import Catalogue
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,9 @@ class Settings:
     kb: KbSettings = field(default_factory=KbSettings)
     contact: ContactSettings = field(default_factory=ContactSettings)
     csat: bool = True  # ask for a rating after the first resolution
+    # What customers read, in their language: the shipped texts with ``[texts.<language>]``
+    # over them.
+    texts: Catalogue = field(default_factory=Catalogue)
 
     def team(self, name: str) -> TeamSettings:
         """The team called ``name``, the fallback team included."""

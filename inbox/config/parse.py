@@ -41,6 +41,7 @@ from inbox.config.runtime import (
     StoreSettings,
     WebSettings,
 )
+from inbox.config.texts import parse_texts
 from inbox.errors import ConfigError
 from inbox.sla.policy import SlaSettings, TeamSla, parse_calendars, parse_sla, parse_team_sla
 
@@ -87,6 +88,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
     incidents = read_section(IncidentSettings, top.table_of("incidents"))
     kb = read_section(KbSettings, top.table_of("kb"), base=base)
     contact = read_section(ContactSettings, top.table_of("contact"))
+    texts = parse_texts(top.table_of("texts"))
     top.finish()
     return Settings(
         data_dir=inbox.data_dir,
@@ -115,6 +117,7 @@ def parse_settings(raw: dict[str, Any], base: Path) -> Settings:
         contact=contact,
         kb=kb,
         linking=_linking(channels),
+        texts=texts,
     )
 
 

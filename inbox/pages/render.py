@@ -13,6 +13,7 @@ from aiohttp import web
 from markupsafe import Markup, escape
 
 from inbox.form_identity import shown_address
+from inbox.texts import LANGUAGE_NAMES
 
 STATIC = Path(__file__).resolve().parent / "static"
 """The style sheet, scripts and licences the pages link to, served at ``/static``."""
@@ -41,6 +42,8 @@ def relative_time(stamp: float | None) -> str:
 _env.filters["relative"] = relative_time
 _env.filters["clock"] = lambda stamp: time.strftime("%d %b %H:%M UTC", time.gmtime(stamp))
 _env.filters["iso"] = lambda stamp: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
+# A customer's language as agents read it ("" or unknown: English, what they are written in).
+_env.filters["language_name"] = lambda code: LANGUAGE_NAMES.get(code or "", "English")
 _env.filters["shown_sender"] = lambda sender, channel: shown_address(channel, sender)
 _SIGNED = r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"
 # Our own links in our messages: a rating, the bot's yes/no page, a knowledge-base article.

@@ -26,6 +26,7 @@ from inbox.customer_links import CustomerLinks
 from inbox.store.kb import KnowledgeBase, StoredArticle
 from inbox.store.tables import kb_articles
 from inbox.text import embedding_text
+from inbox.texts import Catalogue
 
 log = logging.getLogger(__name__)
 # A reply this long, or one that asks something, is more than a yes: a new question.
@@ -50,8 +51,10 @@ class AnswerService:
         engine: AsyncEngine | None,
         replies: MeaningTriage | None,
         links: CustomerLinks,
+        texts: Catalogue | None = None,
     ) -> None:
         self.links = links  # shared with the web app: its public address may change
+        self.texts = texts or Catalogue()  # the choices' words, a shop's own included
         self.settings = settings
         self.embedder = embedder
         self.engine = engine
@@ -68,6 +71,7 @@ class AnswerService:
         embedder: Embedder,
         engine: AsyncEngine | None,
         links: CustomerLinks,
+        texts: Catalogue | None = None,
     ) -> AnswerService:
         """Encodes the reply examples once and the published articles."""
         kinds = {
@@ -75,10 +79,10 @@ class AnswerService:
             Verdict.NO.value: settings.no_examples,
             Verdict.HUMAN.value: settings.human_examples,
         }
-        texts = [embedding_text("", t) for phrases in kinds.values() for t in phrases]
+        examples = [embedding_text("", t) for phrases in kinds.values() for t in phrases]
         replies = None
-        if texts:
-            encoded = await embedder.encode_async(texts)
+        if examples:
+            encoded = await embedder.encode_async(examples)
             vectors: dict[str, Vectors] = {}
             start = 0
             for kind, phrases in kinds.items():
@@ -86,7 +90,7 @@ class AnswerService:
                 start += len(phrases)
             threshold = settings.reply_similarity
             replies = MeaningTriage(kinds, vectors, dict.fromkeys(kinds, threshold))
-        service = cls(settings, embedder, engine, replies, links)
+        service = cls(settings, embedder, engine, replies, links, texts)
         await service.catch_up()
         return service
 
@@ -137,7 +141,7 @@ class AnswerService:
         matches = self.replies.matches(vectors) if self.replies and len(texts) else []
         found = []
         for i, text in enumerate(texts):
-            exact = exact_verdict(text)
+            exact = exact_verdict(text, self.texts)
             if exact is not None:
                 found.append(exact)
                 continue

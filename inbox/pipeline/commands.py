@@ -22,32 +22,38 @@ from inbox.store.bot_rows import take_from_bot
 from inbox.store.contact_policy import stop_automatic
 from inbox.store.engine import now
 from inbox.store.links import contact_of, ensure_contact, join_identities
-from inbox.store.tables import bot_commands, conversations, link_codes
+from inbox.store.tables import bot_commands, contacts, conversations, link_codes
 from inbox.store.writes import queue_service_answer, record_event
 from inbox.text import format_reference, single_line
+from inbox.texts import Catalogue, Key, Wording, customer_language
 
 EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 MAX_CODE_TRIES = 5
 LINK_WINDOW = 3600.0
 
-HELP = (
-    "Write your question here: you get a ticket number at once, and our team answers in "
-    "this chat.\n\n"
-    "/status - your open tickets\n"
-    "/human - ask for a person\n"
-    "/link you@example.com - join this chat with your email history\n"
-    "/stop - no more automatic messages (our team's answers still come)"
-)
-STOPPED_TEXT = (
-    "Done: you get no more automatic messages from us (acknowledgements, the bot's answers, "
-    "rating requests). Our team's answers still come here. Send /resume to have them again."
-)
-RESUMED_TEXT = "Automatic messages are on again. Send /stop to turn them off."
+STATES = {
+    Status.NEW.value: Key.STATE_NEW,
+    Status.OPEN.value: Key.STATE_OPEN,
+    Status.PENDING.value: Key.STATE_PENDING,
+}
 
 
-def _greeting(name: str) -> str:
-    hello = f"Hello {name}!" if name else "Hello!"
-    return f"{hello} This is our support desk.\n\n{HELP}"
+def _greeting(say: Wording, name: str) -> str:
+    if name:
+        return say(Key.START_NAMED, name=name, help=say(Key.HELP))
+    return say(Key.START, help=say(Key.HELP))
+
+
+async def customer_wording(conn: AsyncConnection, env: Envelope, texts: Catalogue) -> Wording:
+    """The texts in the language of the customer behind this chat: the one kept on them,
+    else their chat app's (a command is too short to tell), else English."""
+    contact = await contact_of(conn, env.identity_channel, env.address)
+    kept = ""
+    if contact is not None:
+        kept = str(
+            await conn.scalar(select(contacts.c.language).where(contacts.c.id == contact)) or ""
+        )
+    return texts.wording(customer_language("", env.meta.language, kept))
 
 
 async def answer_command(conn: AsyncConnection, env: Envelope, settings: Settings) -> bool:
@@ -70,30 +76,29 @@ async def answer_command(conn: AsyncConnection, env: Envelope, settings: Setting
             created_at=now(),
         )
     )
+    say = await customer_wording(conn, env, settings.texts)
     if name == "start":
-        text = _greeting(single_line(env.sender_name.split(" ")[0]))
+        text = _greeting(say, single_line(env.sender_name.split(" ")[0]))
         # Telegram sends /start when a customer restarts the bot: they want to hear from it.
         await _automatic(conn, env, stop=False)
     elif name == "stop":
-        text = STOPPED_TEXT if await _automatic(conn, env, stop=True) else STOPPED_ALREADY
+        changed = await _automatic(conn, env, stop=True)
+        text = say(Key.STOPPED if changed else Key.STOPPED_ALREADY)
     elif name == "resume":
-        text = RESUMED_TEXT if await _automatic(conn, env, stop=False) else RESUMED_ALREADY
+        changed = await _automatic(conn, env, stop=False)
+        text = say(Key.RESUMED if changed else Key.RESUMED_ALREADY)
     elif name == "status":
-        text = await _status(conn, env)
+        text = await _status(conn, env, say)
     elif name == "human":
-        text = await _human(conn, env)
+        text = await _human(conn, env, say)
     elif name == "link":
-        text = await _link(conn, env, args, settings)
+        text = await _link(conn, env, args, settings, say)
     elif name == "verify":
-        text = await _verify(conn, env, args, settings)
+        text = await _verify(conn, env, args, settings, say)
     else:
-        text = HELP
+        text = say(Key.HELP)
     await queue_service_answer(conn, channel=env.channel, address=env.address, text=text)
     return True
-
-
-STOPPED_ALREADY = "Automatic messages are already off. Our team's answers still come here."
-RESUMED_ALREADY = "Automatic messages are on. Send /stop to turn them off."
 
 
 async def _automatic(conn: AsyncConnection, env: Envelope, *, stop: bool) -> bool:
@@ -111,10 +116,10 @@ async def _automatic(conn: AsyncConnection, env: Envelope, *, stop: bool) -> boo
     return await stop_automatic(conn, contact, stop, "customer", via)
 
 
-async def _status(conn: AsyncConnection, env: Envelope) -> str:
+async def _status(conn: AsyncConnection, env: Envelope, say: Wording) -> str:
     contact = await contact_of(conn, env.identity_channel, env.address)
     if contact is None:
-        return "You have no tickets with us yet. Write your question and you will get one."
+        return say(Key.STATUS_NO_TICKETS)
     rows = (
         await conn.execute(
             select(
@@ -131,13 +136,18 @@ async def _status(conn: AsyncConnection, env: Envelope) -> str:
         )
     ).all()
     if not rows:
-        return "You have no open tickets."
+        return say(Key.STATUS_NONE_OPEN)
     lines = [
-        f"{format_reference(int(r.reference))} - {r.status} - {r.channel}"
+        f"{format_reference(int(r.reference))} - {_state(say, r.status)} - {r.channel}"
         + (f" - {single_line(r.subject)[:60]}" if r.subject else "")
         for r in rows
     ]
-    return "Your open tickets:\n" + "\n".join(lines)
+    return say(Key.STATUS_OPEN, tickets="\n".join(lines))
+
+
+def _state(say: Wording, status: str) -> str:
+    key = STATES.get(status)
+    return say(key) if key is not None else status
 
 
 async def _open_session(conn: AsyncConnection, env: Envelope) -> tuple[int, int] | None:
@@ -156,10 +166,10 @@ async def _open_session(conn: AsyncConnection, env: Envelope) -> tuple[int, int]
     return None if row is None else (int(row[0]), int(row[1]))
 
 
-async def _human(conn: AsyncConnection, env: Envelope) -> str:
+async def _human(conn: AsyncConnection, env: Envelope, say: Wording) -> str:
     session = await _open_session(conn, env)
     if session is None:
-        return "Write your question here and a person from our team will answer it."
+        return say(Key.HUMAN_NO_TICKET)
     conversation_id, reference = session
     await conn.execute(
         update(conversations)
@@ -175,7 +185,7 @@ async def _human(conn: AsyncConnection, env: Envelope) -> str:
     await record_event(conn, conversation_id, "human_requested", "customer", {})
     # If the bot holds the conversation, this is its handoff: this reply tells the customer.
     await take_from_bot(conn, conversation_id, "customer", HandoffReason.ASKED)
-    return f"A person from our team will answer here about ticket {format_reference(reference)}."
+    return say(Key.HUMAN_PASSED, reference=format_reference(reference))
 
 
 def _code_hash(settings: Settings, env: Envelope, email: str, code: str) -> str:
@@ -196,13 +206,15 @@ def _masked(email: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
-async def _link(conn: AsyncConnection, env: Envelope, args: str, settings: Settings) -> str:
+async def _link(
+    conn: AsyncConnection, env: Envelope, args: str, settings: Settings, say: Wording
+) -> str:
     linking = settings.linking
     if not linking.link_via:
-        return "Linking with an email address is not available here."
+        return say(Key.LINK_UNAVAILABLE)
     email = args.strip().lower()
     if not EMAIL.match(email):
-        return "Send /link followed by your email address, for example /link you@example.com"
+        return say(Key.LINK_USAGE)
     stamp = now()
     recent = await conn.scalar(
         select(func.count())
@@ -210,7 +222,7 @@ async def _link(conn: AsyncConnection, env: Envelope, args: str, settings: Setti
         .where(_codes_of(env), link_codes.c.created_at > stamp - LINK_WINDOW)
     )
     if int(recent or 0) >= linking.per_hour:
-        return "You asked for several codes within the hour; please try again later."
+        return say(Key.LINK_TOO_MANY)
     code = f"{secrets.randbelow(10**6):06d}"
     minutes = linking.code_minutes
     # A new code replaces any earlier one still waiting.
@@ -234,18 +246,15 @@ async def _link(conn: AsyncConnection, env: Envelope, args: str, settings: Setti
         conn,
         channel=linking.link_via,
         address=email,
-        subject="Your code to link your chat",
-        text=(
-            f"Your code is {code}.\n\n"
-            f"Send /verify {code} in the chat within {minutes:g} minutes to join your chat "
-            "with the tickets of this email address.\n\n"
-            "If you did not ask for this, ignore this mail: nothing is linked without the code."
-        ),
+        subject=say(Key.LINK_MAIL_SUBJECT),
+        text=say(Key.LINK_MAIL, code=code, minutes=f"{minutes:g}"),
     )
-    return f"We sent a code to {_masked(email)}. Send /verify CODE here within {minutes:g} minutes."
+    return say(Key.LINK_SENT, email=_masked(email), minutes=f"{minutes:g}")
 
 
-async def _verify(conn: AsyncConnection, env: Envelope, args: str, settings: Settings) -> str:
+async def _verify(
+    conn: AsyncConnection, env: Envelope, args: str, settings: Settings, say: Wording
+) -> str:
     stamp = now()
     row = (
         await conn.execute(
@@ -261,7 +270,7 @@ async def _verify(conn: AsyncConnection, env: Envelope, args: str, settings: Set
         )
     ).first()
     if row is None:
-        return "No code is waiting for this chat. Send /link you@example.com first."
+        return say(Key.VERIFY_NONE)
     code = "".join(args.split())
     expected = _code_hash(settings, env, row.email, code)
     if not hmac.compare_digest(expected, row.code_hash):
@@ -271,10 +280,10 @@ async def _verify(conn: AsyncConnection, env: Envelope, args: str, settings: Set
         )
         left = MAX_CODE_TRIES - tries
         if left <= 0:
-            return "That code is not right, and it is now void. Send /link again for a new one."
-        return f"That code is not right. You can try {left} more time{'s' if left > 1 else ''}."
+            return say(Key.VERIFY_VOID)
+        return say(Key.VERIFY_WRONG_MANY, left=left) if left > 1 else say(Key.VERIFY_WRONG_ONE)
     await conn.execute(update(link_codes).where(link_codes.c.id == row.id).values(used_at=stamp))
     await join_identities(
         conn, (env.identity_channel, env.address), row.email, single_line(env.sender_name)
     )
-    return f"Done: this chat is now linked with {row.email}. /status shows all your open tickets."
+    return say(Key.VERIFY_DONE, email=row.email)

@@ -18,6 +18,7 @@ from inbox.form_identity import typed_address
 from inbox.form_links import confirmation_path
 from inbox.store.writes import queue_service_answer
 from inbox.text import format_reference
+from inbox.texts import Key
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class NewFormSender:
     address: str  # the form identity: "typed@address#key digest"
     conversation_id: int
     reference: int
+    language: str = ""  # the customer's, as the ingest chose it ("": English)
 
 
 async def queue_confirmations(
@@ -40,17 +42,12 @@ async def queue_confirmations(
     for sender in senders:
         link = settings.web.public_url + confirmation_path(settings.secret, sender.address)
         ticket = format_reference(sender.reference)
+        say = settings.texts.wording(sender.language)
         await queue_service_answer(
             conn,
             channel=mailbox,
             address=typed_address(sender.address),
             conversation_id=sender.conversation_id,
-            subject=f"Confirm your address for ticket {ticket}",
-            text=(
-                f"Somebody wrote to us on our web form with this address (ticket {ticket}).\n\n"
-                f"If it was you, confirm your address here:\n{link}\n\n"
-                "Then your messages from that browser join your history with us.\n"
-                "If it was not you, ignore this mail: nothing is shown to anybody who "
-                "does not hold this mailbox."
-            ),
+            subject=say(Key.CONFIRM_MAIL_SUBJECT, reference=ticket),
+            text=say(Key.CONFIRM_MAIL, reference=ticket, link=link),
         )

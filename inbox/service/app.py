@@ -188,7 +188,7 @@ class InboxService:
         if not sends:
             return
         sender = OutboxSender(
-            OutboxRows(engine),
+            OutboxRows(engine, self.settings.texts),
             {c.name: c for c in sends},
             self.settings.outbox,
             self.outbox_wake,
@@ -243,7 +243,7 @@ class InboxService:
         history = await asyncio.to_thread(learned_history, s, embedder)
         routing = await RoutingService.build(s, embedder, engine, history)
         triage = await TriageService.build(s, embedder)
-        answers = await AnswerService.build(s.kb, embedder, engine, self.links)
+        answers = await AnswerService.build(s.kb, embedder, engine, self.links, s.texts)
         deduper = Deduper(s.dedup.auto_merge, s.dedup.suggest)
         watcher = self.incidents
         # A form's receipt page waits for its message to be stored by a worker here.

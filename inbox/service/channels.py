@@ -28,7 +28,7 @@ def make_connectors(
     s = settings
     if not roles & {"web", "connectors", "sender"}:
         return []
-    transcripts = StoreTranscripts(engine)
+    transcripts = StoreTranscripts(engine, s.texts)
     connectors: list[Connector] = []
     if s.form.enabled:
         secure = s.web.public_url.startswith("https://")
@@ -40,12 +40,15 @@ def make_connectors(
                 secure_cookies=secure,
                 addresses=StoreFormAddresses(engine),
                 mails_answers=bool(s.email),
+                texts=s.texts,
             )
         )
     if s.chat.enabled:
         identities = StoreChatIdentities(engine)
-        connectors.append(WebChatConnector(s.chat, s.secret, transcripts, identities))
-    connectors += [EmailConnector(box, s.secret) for box in s.email]
+        connectors.append(
+            WebChatConnector(s.chat, s.secret, transcripts, identities, texts=s.texts)
+        )
+    connectors += [EmailConnector(box, s.secret, s.texts) for box in s.email]
     if s.telegram is not None:
         connectors.append(TelegramConnector(s.telegram, metrics))
     return connectors

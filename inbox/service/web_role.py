@@ -19,6 +19,7 @@ from inbox.store.accounts import Accounts
 from inbox.store.desk import Desk
 from inbox.store.form_copies import form_copies_for
 from inbox.store.sla_clocks import SlaClocks
+from inbox.texts import Catalogue
 from inbox.web.admin import AdminPages
 from inbox.web.agent_api import AgentApi
 from inbox.web.app import build_web_app
@@ -54,6 +55,11 @@ class WebParts:
     ledger: LedgerWatch
 
 
+def _rating_request(rating: CsatLinks, texts: Catalogue) -> Callable[[int, str], str]:
+    """The rating request for a ticket, in the customer's language."""
+    return lambda reference, language: rating.request_text(reference, texts, language)
+
+
 def _desk(settings: Settings, parts: WebParts, rating: CsatLinks) -> Desk:
     s = settings
     return Desk(
@@ -61,7 +67,7 @@ def _desk(settings: Settings, parts: WebParts, rating: CsatLinks) -> Desk:
         {t.name for t in s.all_teams},
         s.routing.fallback_team,
         clocks=parts.clocks,
-        rating_request=rating.request_text if s.csat else None,
+        rating_request=_rating_request(rating, s.texts) if s.csat else None,
         reply_channels=reply_channels(s),
         form_copies=form_copies_for(s, rating),
         contact=s.contact,
@@ -111,7 +117,7 @@ def web_app(settings: Settings, parts: WebParts, rating: CsatLinks) -> web.Appli
             limits=s.desk,
         ).routes(),
         *SearchRoutes(desk, web_auth, api.guard).routes(),
-        *CsatRoutes(engine, rating).routes(),
+        *CsatRoutes(engine, rating, s.texts).routes(),
         *VerdictRoutes(engine, BotTools(s, parts.clocks, rating), verdict_changed).routes(),
         *KbPages(engine).routes(),
         *CustomerFiles(engine, s.secret).routes(),

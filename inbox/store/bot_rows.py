@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from inbox.bot_words import BotState
 from inbox.models import Priority
 from inbox.store.engine import now
-from inbox.store.tables import conversations, events
+from inbox.store.tables import contacts, conversations, events
 from inbox.store.writes import record_event
 
 ANSWERED = "bot_answered"  # the audit event of a bot answer (article, version, evidence)
@@ -36,6 +36,7 @@ class BotConversation:
     team: str
     priority: Priority
     articles: list[str]  # in the order the bot answered with them
+    language: str = ""  # the customer's, as kept on their contact ("": English)
 
 
 async def held(conn: AsyncConnection, ids: Collection[int]) -> dict[int, BotConversation]:
@@ -45,13 +46,23 @@ async def held(conn: AsyncConnection, ids: Collection[int]) -> dict[int, BotConv
     c = conversations.c
     rows = (
         await conn.execute(
-            select(c.id, c.reference, c.channel, c.address, c.subject, c.team, c.priority)
+            select(
+                c.id,
+                c.reference,
+                c.channel,
+                c.address,
+                c.subject,
+                c.team,
+                c.priority,
+                contacts.c.language,
+            )
+            .join(contacts, contacts.c.id == c.contact_id)
             .where(
                 c.id.in_(sorted(ids)),
                 c.bot_state == BotState.HOLDING.value,
                 c.assignee_id.is_(None),
             )
-            .with_for_update()
+            .with_for_update(of=conversations)
         )
     ).all()
     found = {
@@ -64,6 +75,7 @@ async def held(conn: AsyncConnection, ids: Collection[int]) -> dict[int, BotConv
             r.team,
             Priority(int(r.priority)),
             [],
+            str(r.language or ""),
         )
         for r in rows
     }

@@ -22,7 +22,7 @@ from inbox.store.desk_scope import DeskScope
 from inbox.store.form_copies import queue_email_copies
 from inbox.store.outbox_retry import Retried, retry_failed
 from inbox.store.ratings import ask_for_rating
-from inbox.store.tables import attachments, conversations, messages, outbox
+from inbox.store.tables import attachments, contacts, conversations, messages, outbox
 from inbox.store.writes import queue_outbound, record_event
 
 
@@ -227,7 +227,10 @@ class DeskAnswers(DeskScope):
         """The first resolution of a conversation asks the customer for a rating."""
         if self.rating_request is None:
             return
-        text = self.rating_request(int(row.reference))
+        language = await conn.scalar(
+            select(contacts.c.language).where(contacts.c.id == row.contact_id)
+        )
+        text = self.rating_request(int(row.reference), str(language or ""))
         await ask_for_rating(
             conn, row.id, row.channel, row.address, row.subject, text, "desk", self.contact
         )

@@ -64,6 +64,7 @@ class DeskConversation(DeskScope):
                     contacts.c.tier,
                     contacts.c.notes,
                     contacts.c.automatic_stopped_at,
+                    contacts.c.language,
                 ).where(contacts.c.id == contact_id)
             )
         ).one()
@@ -87,6 +88,8 @@ class DeskConversation(DeskScope):
             "name": person.name,
             "tier": person.tier,
             "notes": person.notes,
+            # The language customer texts go to them in ("": none known yet, so English).
+            "language": person.language,
             "identities": [
                 {
                     "channel": i.channel,

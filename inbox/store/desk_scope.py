@@ -36,7 +36,7 @@ class DeskScope:
         *,
         clocks: SlaClocks | None = None,
         clock: Callable[[], float] = now,
-        rating_request: Callable[[int], str] | None = None,
+        rating_request: Callable[[int, str], str] | None = None,  # (reference, language)
         reply_channels: dict[str, str] | None = None,
         form_copies: FormCopies | None = None,
         contact: ContactSettings | None = None,

@@ -10,13 +10,14 @@ from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import aliased
 
-from inbox.bot_words import BOT_ANSWER, CHOICE_TEXTS, BotState
+from inbox.bot_words import BOT_ANSWER, BotState, choice_texts
 from inbox.models import MessageMeta, Outbound
 from inbox.store.engine import now
 from inbox.store.files import answer_files
 from inbox.store.form_copies import AGENT_EMAIL_COPY
-from inbox.store.tables import conversations, messages, outbox
+from inbox.store.tables import contacts, conversations, messages, outbox
 from inbox.store.writes import record_event
+from inbox.texts import Catalogue
 
 _earlier = aliased(outbox)
 
@@ -86,17 +87,23 @@ async def _thread_parents(
     return found
 
 
-def _choices(kind: str, bot_state: str | None) -> tuple[str, ...]:
-    """The buttons a row goes out with: a bot answer's choices, read at send time, so an
-    answer the customer (or an agent taking over) has overtaken offers none."""
-    return CHOICE_TEXTS if kind == BOT_ANSWER and bot_state == BotState.HOLDING else ()
+def _choices(
+    kind: str, bot_state: str | None, texts: Catalogue, language: str | None
+) -> tuple[str, ...]:
+    """The buttons a row goes out with, in the customer's language: a bot answer's
+    choices, read at send time, so an answer the customer (or an agent taking over) has
+    overtaken offers none."""
+    if kind == BOT_ANSWER and bot_state == BotState.HOLDING:
+        return choice_texts(texts, language or "")
+    return ()
 
 
 class OutboxRows:
     """Claims, completes and fails outbox rows; every claim is a lease, never a lock."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, texts: Catalogue | None = None) -> None:
         self.engine = engine
+        self.texts = texts or Catalogue()  # the words of a bot answer's buttons
 
     async def claim_due(
         self, limit: int, lease_seconds: float, channels: Collection[str] | None = None
@@ -151,9 +158,11 @@ class OutboxRows:
                         func.coalesce(conversations.c.reference, 0).label("reference"),
                         outbox.c.kind,
                         conversations.c.bot_state,
+                        contacts.c.language,
                     )
                     .outerjoin(messages, messages.c.id == outbox.c.message_id)
                     .outerjoin(conversations, conversations.c.id == outbox.c.conversation_id)
+                    .outerjoin(contacts, contacts.c.id == conversations.c.contact_id)
                     .where(outbox.c.id.in_(ids))
                     .order_by(outbox.c.id)
                 )
@@ -177,8 +186,9 @@ class OutboxRows:
                 in_reply_to=threads.get(int(r.message_id or 0), ("", ()))[0],
                 references=threads.get(int(r.message_id or 0), ("", ()))[1],
                 parts_sent=int(r.parts_sent),
-                choices=_choices(r.kind, r.bot_state),
+                choices=_choices(r.kind, r.bot_state, self.texts, r.language),
                 files=files.get(int(r.message_id or 0), ()),
+                language=r.language or "",
             )
             for r in details
         ]

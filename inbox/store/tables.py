@@ -34,6 +34,8 @@ contacts = Table(
     Column("automatic_stopped_at", Float, nullable=True),
     # What agents noted about the customer (shown beside every conversation of theirs).
     Column("notes", Text, nullable=False, server_default=""),
+    # The language customer texts are written to them in (ISO 639-1); "": not known yet.
+    Column("language", String(8), nullable=False, server_default=""),
 )
 
 identities = Table(

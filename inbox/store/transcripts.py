@@ -8,14 +8,16 @@ from typing import Any
 from sqlalchemy import Select, and_, case, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from inbox.bot_words import BOT_ANSWER, CHOICE_TEXTS, BotState
+from inbox.bot_words import BOT_ANSWER, BotState, choice_texts
 from inbox.models import TranscriptEntry
 from inbox.store.files import answer_files
-from inbox.store.tables import conversation_refs, conversations, messages, outbox
+from inbox.store.tables import contacts, conversation_refs, conversations, messages, outbox
+from inbox.texts import Catalogue
 
-# A TranscriptEntry's fields, in order; the last says whether it offers the choices: a bot
-# answer whose conversation still waits for the customer's verdict. (Every query here
-# joins the message's outbox row, if any, and its conversation.)
+# A TranscriptEntry's fields, in order; then whether it offers the choices (a bot answer
+# whose conversation still waits for the customer's verdict) and the language of their
+# words (the customer's). (Every query here joins the message's outbox row, if any, and
+# its conversation.)
 _ENTRY = (
     messages.c.id,
     conversations.c.reference,
@@ -29,12 +31,16 @@ _ENTRY = (
         ),
         else_=False,
     ),
+    select(contacts.c.language)
+    .where(contacts.c.id == conversations.c.contact_id)
+    .correlate(conversations)
+    .scalar_subquery(),
 )
 
 
-def _entry(row: Any, first: int = 0) -> TranscriptEntry:
+def _entry(row: Any, texts: Catalogue, first: int = 0) -> TranscriptEntry:
     r = row[first:]
-    choices = CHOICE_TEXTS if r[5] else ()
+    choices = choice_texts(texts, r[6] or "") if r[5] else ()
     return TranscriptEntry(int(r[0]), int(r[1]), r[2], r[3], float(r[4]), choices)
 
 
@@ -64,13 +70,14 @@ async def _with_files(
 class StoreTranscripts:
     """The store side of the web channels' CustomerTranscripts seam."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, texts: Catalogue | None = None) -> None:
         self.engine = engine
+        self.texts = texts or Catalogue()  # the words of a bot answer's choices
 
     async def _read(self, query: Select[Any]) -> list[TranscriptEntry]:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-            return await _with_files(conn, [_entry(r) for r in rows])
+            return await _with_files(conn, [_entry(r, self.texts) for r in rows])
 
     async def for_identity(self, channel: str, address: str) -> list[TranscriptEntry]:
         """Every visible message of the conversations started on ``(channel, address)``."""
@@ -136,5 +143,5 @@ class StoreTranscripts:
         )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-            entries = await _with_files(conn, [_entry(r, 1) for r in rows])
+            entries = await _with_files(conn, [_entry(r, self.texts, 1) for r in rows])
         return [(str(r[0]), entry) for r, entry in zip(rows, entries, strict=True)]

@@ -15,12 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inbox.bot_words import CHOICES, HandoffReason, Verdict
 from inbox.pages.render import render
+from inbox.pages.wording import page_language, page_texts
 from inbox.pipeline.bot.moves import SAID_YES, BotTools, hand_off, resolve
 from inbox.store.bot_rows import held
 from inbox.store.engine import now
+from inbox.store.languages import conversation_language
 from inbox.store.locks import serialize
 from inbox.store.references import conversation_of_reference
 from inbox.store.writes import record_event
+from inbox.text import format_reference
+from inbox.texts import CHOICE_KEYS, Key, Wording, customer_language
 
 NOT_VALID = "This link is not valid."
 
@@ -52,9 +56,10 @@ class VerdictRoutes:
 
     async def page(self, request: web.Request) -> web.Response:
         """The choices, the one the link named first and ready."""
-        reference, _ = await self._conversation(request.match_info["token"])
+        reference, conversation_id = await self._conversation(request.match_info["token"])
         wanted = request.query.get("v", "")
-        return render("answer.html", _page(reference, wanted, ""))
+        say = await self._wording(conversation_id, request)
+        return render("answer.html", _page(say, reference, wanted, ""))
 
     async def answer(self, request: web.Request) -> web.Response:
         """Records the tapped choice."""
@@ -70,7 +75,16 @@ class VerdictRoutes:
         if done:
             self.on_change(conversation_id)
         outcome = verdict.value if done else "taken"
-        return render("answer.html", _page(reference, verdict.value, outcome))
+        say = await self._wording(conversation_id, request)
+        return render("answer.html", _page(say, reference, verdict.value, outcome))
+
+    async def _wording(self, conversation_id: int, request: web.Request) -> Wording:
+        """The page in the customer's language (the bot answer's), else the browser's."""
+        async with self.engine.connect() as conn:
+            kept = await conversation_language(conn, conversation_id)
+        return self.tools.settings.texts.wording(
+            customer_language("", page_language(request), kept)
+        )
 
     async def _apply(self, conversation_id: int, verdict: Verdict) -> bool:
         """Does what the verdict says, if the bot still holds the conversation."""
@@ -90,10 +104,12 @@ class VerdictRoutes:
         return True
 
 
-def _page(reference: int, wanted: str, outcome: str) -> dict[str, object]:
+def _page(say: Wording, reference: int, wanted: str, outcome: str) -> dict[str, object]:
     return {
-        "reference": reference,
-        "choices": [(c.verdict.value, c.text) for c in CHOICES],
+        "lang": say.language,
+        "t": page_texts(say),
+        "heading": say(Key.ANSWER_HEADING, reference=format_reference(reference)),
+        "choices": [(c.verdict.value, say(CHOICE_KEYS[c.verdict])) for c in CHOICES],
         "wanted": wanted,
         "outcome": outcome,
     }

@@ -8,25 +8,24 @@ is a POST made by a person's tap on the page.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.customer_links import CustomerLinks
 from inbox.pages.render import render
+from inbox.pages.wording import page_language, page_texts
 from inbox.store.engine import now
+from inbox.store.languages import conversation_language
 from inbox.store.references import conversation_of_reference
 from inbox.store.tables import csat_ratings
 from inbox.store.writes import record_event
-from inbox.text import clean_text
+from inbox.text import clean_text, format_reference
+from inbox.texts import Catalogue, Key, Wording, customer_language
 
-SCORES = {
-    5: "Very happy",
-    4: "Happy",
-    3: "Neutral",
-    2: "Unhappy",
-    1: "Very unhappy",
-}
+SCORES = {5: Key.SCORE_5, 4: Key.SCORE_4, 3: Key.SCORE_3, 2: Key.SCORE_2, 1: Key.SCORE_1}
 MAX_COMMENT = 2000
 
 
@@ -64,9 +63,12 @@ NOT_VALID = "This rating link is not valid."
 class CsatRoutes:
     """``GET /rate/{token}`` (the faces) and ``POST /rate/{token}`` (the tap)."""
 
-    def __init__(self, engine: AsyncEngine, links: CsatLinks) -> None:
+    def __init__(
+        self, engine: AsyncEngine, links: CsatLinks, texts: Catalogue | None = None
+    ) -> None:
         self.engine = engine
         self.links = links
+        self.texts = texts or Catalogue()
 
     def routes(self) -> list[web.AbstractRouteDef]:
         """The rating page's routes (public: the signed link is the key)."""
@@ -90,10 +92,8 @@ class CsatRoutes:
                     csat_ratings.c.conversation_id == conversation_id
                 )
             )
-        return render(
-            "rate.html",
-            {"reference": reference, "scores": SCORES, "current": current, "thanks": False},
-        )
+            say = await self._wording(conn, conversation_id, request)
+        return render("rate.html", _page(say, reference, current, thanks=False))
 
     async def rate(self, request: web.Request) -> web.Response:
         """Records the tapped score (and an optional comment)."""
@@ -108,7 +108,25 @@ class CsatRoutes:
         comment = clean_text(str(form.get("comment", "")))[:MAX_COMMENT]
         async with self.engine.begin() as conn:
             await record_rating(conn, conversation_id, score, comment)
-        return render(
-            "rate.html",
-            {"reference": reference, "scores": SCORES, "current": score, "thanks": True},
-        )
+            say = await self._wording(conn, conversation_id, request)
+        return render("rate.html", _page(say, reference, score, thanks=True))
+
+    async def _wording(
+        self, conn: AsyncConnection, conversation_id: int, request: web.Request
+    ) -> Wording:
+        """The page in the language the rating request was written in (the customer's),
+        else the browser's."""
+        kept = await conversation_language(conn, conversation_id)
+        return self.texts.wording(customer_language("", page_language(request), kept))
+
+
+def _page(say: Wording, reference: int, current: int | None, *, thanks: bool) -> dict[str, Any]:
+    """The rating page's context."""
+    return {
+        "lang": say.language,
+        "t": page_texts(say),
+        "heading": say(Key.RATE_HEADING, reference=format_reference(reference)),
+        "scores": {score: say(key) for score, key in SCORES.items()},
+        "current": current,
+        "thanks": thanks,
+    }

@@ -387,9 +387,11 @@ class _Seeder:
             return
         settings = self.settings
         body = (
-            acknowledgement_text(reference, settings.team(team), False, 4 * 3600.0, True)
+            acknowledgement_text(
+                settings.texts, "en", reference, settings.team(team), False, 4 * 3600.0, True
+            )
             if n == 0
-            else follow_up_text(reference)
+            else follow_up_text(settings.texts, "en", reference)
         )
         state = self._state(at, failed=0.006, pending=0.002)
         message_id = self._answer(

@@ -147,16 +147,19 @@ class BotApi:
         files_lost: bool = False,
         file_trouble: str = "",
         chat_type: str = "private",
+        language: str = "en",
     ) -> int:
         """A customer's message reaches the bot (in a private chat unless ``chat_type``
-        says "group", "supergroup" or "channel"); returns its update id. With
+        says "group", "supergroup" or "channel"), from an app set to ``language``
+        (Telegram's ``language_code``); returns its update id. With
         ``files_lost``, ``getFile`` answers for its files but their download is a 404;
         with ``file_trouble`` ("5xx" or "hang") ``getFile`` itself fails for them."""
         chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
         chat |= {"first_name": name} if chat_type == "private" else {"title": f"{name}'s group"}
+        sender = {"id": chat_id, "is_bot": False, "first_name": name, "language_code": language}
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
-            "from": {"id": chat_id, "is_bot": False, "first_name": name, "language_code": "en"},
+            "from": sender,
             "chat": chat,
             "date": int(time.time()),
         }

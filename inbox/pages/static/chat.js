@@ -9,8 +9,13 @@
 // message carries it. A site may open the page as /chat?user_id=…&email=…&name=…&user_hash=…
 // for its signed-in user: the server checks the signature and answers with that user's
 // own session; if it refuses, the chat goes on anonymously and says so.
+//
+// Its words come from the page (#chat-texts, in the visitor's language, as the server
+// chose it from the browser's); each message tells the server the browser's language, for
+// a message too short to tell its own.
 (function () {
   "use strict";
+  var TEXTS = readTexts();
   var KEY = "inbox-chat-token";
   var NAME_KEY = "inbox-chat-name";
   var IDENTITY_FIELDS = ["user_id", "email", "name", "user_hash"];
@@ -32,6 +37,22 @@
   var verified = null; // the token of the verified user's session, once the server gave it
   var verifiedName = "";
   var started = false; // the conversation has a message: the name is asked no more
+
+  function readTexts() {
+    var node = document.getElementById("chat-texts");
+    try { return node ? JSON.parse(node.textContent) : {}; } catch (e) { return {}; }
+  }
+
+  // A text by name with its {placeholders} filled; a value is put in as it is, never
+  // read as a template ("{{" and "}}" stand for a brace).
+  function say(key, values) {
+    var template = TEXTS[key] || key;
+    return template.replace(/\{\{|\}\}|\{(\w+)\}/g, function (whole, name) {
+      if (whole === "{{") { return "{"; }
+      if (whole === "}}") { return "}"; }
+      return values && Object.prototype.hasOwnProperty.call(values, name) ? values[name] : whole;
+    });
+  }
 
   function siteIdentity() {
     var query = new URLSearchParams(window.location.search);
@@ -85,7 +106,7 @@
     var group = document.createElement("div");
     group.className = "choices";
     group.setAttribute("role", "group");
-    group.setAttribute("aria-label", "Quick replies");
+    group.setAttribute("aria-label", say("chat_quick_replies"));
     choices.forEach(function (choice) {
       var button = document.createElement("button");
       button.type = "button";
@@ -131,7 +152,7 @@
     item.className = author;
     var who = document.createElement("span");
     who.className = "who";
-    who.textContent = author === "customer" ? "You" : "Support";
+    who.textContent = say(author === "customer" ? "you" : "support");
     var body = document.createElement("p");
     if (author === "customer") { body.textContent = text; } else { withRatingLinks(body, text); }
     item.appendChild(who);
@@ -162,14 +183,14 @@
         if (r.ok) {
           verified = body.token;
           verifiedName = body.name || "";
-          tell(verifiedName ? "Chatting as " + verifiedName : "Chatting with your account");
+          tell(verifiedName ? say("chat_as", { name: verifiedName }) : say("chat_account"));
           askName();
           return verified;
         }
         if (r.status !== 403 && r.status !== 400) { throw new Error(body.error); }
         identity = null; // refused: never sent again from this page
         if (!nameInput.value) { nameInput.value = (siteIdentity() || {}).name || ""; }
-        tell("We could not confirm your account, so this chat is anonymous (" + body.error + ").");
+        tell(say("chat_refused", { reason: body.error }));
         return anonymousToken();
       });
     });
@@ -201,7 +222,7 @@
         opened = true;
         failedOpens = 0;
         delay = 500;
-        status.textContent = "Connected";
+        status.textContent = say("chat_connected");
         sendUnconfirmed();
       };
       socket.onmessage = function (event) {
@@ -236,11 +257,11 @@
             failedOpens = 0;
           }
         }
-        status.textContent = "Reconnecting…";
+        status.textContent = say("chat_reconnecting");
         retry();
       };
     }).catch(function () {
-      status.textContent = "Cannot reach support; retrying…";
+      status.textContent = say("chat_unreachable");
       retry();
     });
   }
@@ -251,7 +272,9 @@
     var id = (window.crypto && window.crypto.randomUUID) ? window.crypto.randomUUID() : String(Date.now()) + Math.random();
     var name = visitorName();
     if (!verified) { window.localStorage.setItem(NAME_KEY, name); }
-    unconfirmed[id] = { type: "message", client_id: id, text: text, name: name };
+    unconfirmed[id] = {
+      type: "message", client_id: id, text: text, name: name, language: navigator.language || ""
+    };
     order.push(id);
     started = true;
     askName();

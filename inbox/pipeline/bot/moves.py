@@ -3,7 +3,8 @@ from an article, hand off to a person, resolve. Each leaves its trace in the aud
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert, update
@@ -38,6 +39,8 @@ class BotTools:
     settings: Settings
     clocks: SlaClocks
     links: CustomerLinks
+    # The batch's customers' languages by contact, for the conversations it opens.
+    languages: Mapping[int, str] = field(default_factory=dict)
 
 
 async def answer(
@@ -98,8 +101,11 @@ def _answer_text(conv: BotConversation, candidate: Candidate, tools: BotTools) -
     assert stored is not None
     # Buttons where the channel has them: Telegram, the chat, the form's ticket page.
     with_buttons = conv.channel in SESSION_CHANNELS or conv.channel == FORM_CHANNEL
-    links = [] if with_buttons else verdict_links(tools.links, conv.reference)
+    texts, language = tools.settings.texts, conv.language
+    links = [] if with_buttons else verdict_links(texts, language, tools.links, conv.reference)
     return answer_text(
+        texts,
+        language,
         conv.reference,
         stored.article.title,
         decision.passage,
@@ -154,10 +160,13 @@ async def hand_off(
     s = tools.settings
     team = s.team(conv.team)
     within = tools.clocks.allowed(team.name, conv.priority, Target.FIRST_RESPONSE)
+    language = conv.language
     text = handoff_text(
+        s.texts,
+        language,
         conv.reference,
-        who_answers(team, team.name == s.routing.fallback_team),
-        promise(within, tools.clocks.business_hours_only(team.name)),
+        who_answers(s.texts, language, team, team.name == s.routing.fallback_team),
+        promise(s.texts, language, within, tools.clocks.business_hours_only(team.name)),
         reason,
     )
     await queue_outbound(
@@ -192,7 +201,7 @@ async def resolve(
         conversation_id=conv.conversation_id,
         channel=conv.channel,
         address=conv.address,
-        text=resolved_text(conv.reference),
+        text=resolved_text(tools.settings.texts, conv.language, conv.reference),
         author=ACTOR,
         kind="reply",
         subject=conv.subject,
@@ -204,7 +213,7 @@ async def resolve(
             conv.channel,
             conv.address,
             conv.subject,
-            tools.links.request_text(conv.reference),
+            tools.links.request_text(conv.reference, tools.settings.texts, conv.language),
             ACTOR,
             tools.settings.contact,
         )

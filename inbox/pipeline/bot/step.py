@@ -203,4 +203,5 @@ def _conversation(m: Inbound, tools: BotTools) -> BotConversation:
         routing.team if routing else tools.settings.routing.fallback_team,
         m.plan.triage.priority,
         [],
+        tools.languages.get(target.contact_id, ""),
     )

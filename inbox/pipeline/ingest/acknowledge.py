@@ -3,6 +3,7 @@ the ingest transaction, so a message is stored with its answer queued, or not at
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,50 +22,62 @@ from inbox.store.outbound import OutboundDraft, queue_drafts
 from inbox.store.sla_clocks import SlaClocks
 from inbox.store.tables import outbox
 from inbox.text import format_reference
+from inbox.texts import Catalogue, Key
 
 ACK_WINDOW = 3600.0  # automatic answers to one email address are limited per hour
 AUTOMATIC = ("acknowledgement", BOT_ANSWER)  # the answers nobody wrote for this customer
 
 
 def acknowledgement_text(
-    reference: int, team: TeamSettings, is_fallback: bool, within: float | None, business: bool
+    texts: Catalogue,
+    language: str,
+    reference: int,
+    team: TeamSettings,
+    is_fallback: bool,
+    within: float | None,
+    business: bool,
 ) -> str:
-    """The instant answer a customer gets for a new ticket; ``within`` is the first-response
-    target in seconds (of business time when ``business``)."""
-    return (
-        f"Thank you, we have your message. Your ticket is {format_reference(reference)}. "
-        f"{who_answers(team, is_fallback)} {promise(within, business)}"
+    """The instant answer a customer gets for a new ticket, in ``language``; ``within`` is
+    the first-response target in seconds (of business time when ``business``)."""
+    return texts.text(
+        language,
+        Key.ACKNOWLEDGEMENT,
+        reference=format_reference(reference),
+        who=who_answers(texts, language, team, is_fallback),
+        when=promise(texts, language, within, business),
     )
 
 
-def who_answers(team: TeamSettings, is_fallback: bool) -> str:
+def who_answers(texts: Catalogue, language: str, team: TeamSettings, is_fallback: bool) -> str:
     """The team named as the customer reads it."""
-    return "Our support team" if is_fallback else f"The {team.display_name} team"
+    if is_fallback:
+        return texts.text(language, Key.TEAM_FALLBACK)
+    return texts.text(language, Key.TEAM_NAMED, team=team.display_name)
 
 
-def promise(within: float | None, business: bool) -> str:
+def promise(texts: Catalogue, language: str, within: float | None, business: bool) -> str:
     """When the team answers, as a promise: ``within`` seconds (business time when
     ``business``), or none."""
     if within is None:
-        return "will answer you as soon as possible."
+        return texts.text(language, Key.ANSWERS_SOON)
     hours = within / 3600
-    unit = "business " if business else ""
-    span = (
-        f"{round(hours * 60)} {unit}minutes"
-        if hours < 1
-        else f"1 {unit}hour"
-        if hours == 1
-        else f"{hours:g} {unit}hours"
-    )
-    return f"usually answers within {span}."
+    if hours < 1:
+        key, count = (
+            (Key.SPAN_BUSINESS_MINUTES if business else Key.SPAN_MINUTES),
+            round(hours * 60),
+        )
+        span = texts.text(language, key, count=count)
+    elif hours == 1:
+        span = texts.text(language, Key.SPAN_BUSINESS_HOUR if business else Key.SPAN_HOUR)
+    else:
+        key = Key.SPAN_BUSINESS_HOURS if business else Key.SPAN_HOURS
+        span = texts.text(language, key, count=f"{hours:g}")
+    return texts.text(language, Key.ANSWERS_WITHIN, span=span)
 
 
-def follow_up_text(reference: int) -> str:
+def follow_up_text(texts: Catalogue, language: str, reference: int) -> str:
     """The answer to a message that joined an existing ticket."""
-    return (
-        f"Thank you, we have added your message to ticket {format_reference(reference)}. "
-        "The team handling it will answer there."
-    )
+    return texts.text(language, Key.FOLLOW_UP, reference=format_reference(reference))
 
 
 def to_acknowledge(inbound: list[Inbound], settings: Settings) -> list[Inbound]:
@@ -95,9 +108,11 @@ async def acknowledge(
     clocks: SlaClocks,
     log: EventLog,
     policy: Allowance,
+    languages: Mapping[int, str],
 ) -> None:
-    """Queues the batch's acknowledgements, as many as each address's limit and the
-    contact policy allow; each one held back is an event with its rule."""
+    """Queues the batch's acknowledgements, each in its customer's language (``languages``,
+    by contact), as many as each address's limit and the contact policy allow; each one
+    held back is an event with its rule."""
     acks, suppressed = await _limit(conn, to_acknowledge(inbound, settings), settings, log.stamp)
     for m in suppressed:
         log.add(
@@ -122,7 +137,7 @@ async def acknowledge(
         OutboundDraft(
             m.plan.envelope.channel,
             m.plan.envelope.address,
-            _text(m, settings, clocks),
+            _text(m, settings, clocks, languages.get(m.target.contact_id, "")),
             "acknowledgement",
             m.target.conversation_id,
             subject=m.plan.envelope.subject,
@@ -134,12 +149,14 @@ async def acknowledge(
         log.add(m.target, "acknowledged", "worker", {"message_id": message_id})
 
 
-def _text(m: Inbound, settings: Settings, clocks: SlaClocks) -> str:
+def _text(m: Inbound, settings: Settings, clocks: SlaClocks, language: str) -> str:
     if m.outcome != "new":
-        return follow_up_text(m.target.reference)
+        return follow_up_text(settings.texts, language, m.target.reference)
     routing = m.plan.routing
     team = settings.team(routing.team if routing else settings.routing.fallback_team)
     return acknowledgement_text(
+        settings.texts,
+        language,
         m.target.reference,
         team,
         team.name == settings.routing.fallback_team,

@@ -13,7 +13,7 @@ per message — because per-statement overhead would otherwise cost more than th
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -29,6 +29,7 @@ from inbox.pipeline.ingest.acknowledge import acknowledge
 from inbox.pipeline.ingest.audit import EventLog, note_arrivals
 from inbox.pipeline.ingest.contacts import create_contacts
 from inbox.pipeline.ingest.decide import decide
+from inbox.pipeline.ingest.languages import keep_languages
 from inbox.pipeline.ingest.lookup import look_up, look_up_duplicates, look_up_similar
 from inbox.pipeline.ingest.plan import FORM_IDENTITY, IngestPlan, IngestResult, own_thread_key
 from inbox.pipeline.ingest.policy import batch_allowance
@@ -94,8 +95,8 @@ async def ingest_batch(
     await _look_up_all(conn, plans, state, settings, tier_of, deduper, model)
     decided = _decide_all(plans, state, settings, deduper)
     inbound = list(dict.fromkeys(d for d in decided if isinstance(d, Inbound)))
-    await _write(conn, inbound, state, settings, model, links)
-    await queue_confirmations(conn, _new_form_senders(inbound, state), settings)
+    languages = await _write(conn, inbound, state, settings, model, links)
+    await queue_confirmations(conn, _new_form_senders(inbound, state, languages), settings)
     results: list[IngestResult] = []
     for d in decided:
         if isinstance(d, IngestResult):
@@ -169,8 +170,9 @@ async def _write(
     settings: Settings,
     model: str,
     links: CustomerLinks | None,
-) -> None:
-    """Writes the decided messages, their conversations, audit trail and answers."""
+) -> Mapping[int, str]:
+    """Writes the decided messages, their conversations, audit trail and answers;
+    returns the customers' languages, by contact."""
     stamp = now()
     clocks = clocks_for(settings)
     log = EventLog(stamp)
@@ -179,15 +181,20 @@ async def _write(
     note_arrivals(log, inbound, state, message_ids)
     await update_touched(conn, touched_by(inbound), started, clocks, stamp)
     policy = await batch_allowance(conn, inbound, settings, log)
+    languages = await keep_languages(conn, inbound)
     answered: set[Inbound] = set()
     if links is not None:
-        answered = await bot_turn(conn, inbound, BotTools(settings, clocks, links), log, policy)
+        tools = BotTools(settings, clocks, links, languages)
+        answered = await bot_turn(conn, inbound, tools, log, policy)
     unanswered = [m for m in inbound if m not in answered]
-    await acknowledge(conn, unanswered, settings, clocks, log, policy)
+    await acknowledge(conn, unanswered, settings, clocks, log, policy, languages)
     await log.write(conn)
+    return languages
 
 
-def _new_form_senders(inbound: list[Inbound], state: BatchState) -> list[NewFormSender]:
+def _new_form_senders(
+    inbound: list[Inbound], state: BatchState, languages: Mapping[int, str]
+) -> list[NewFormSender]:
     """Form senders first seen in this batch, with the ticket their message opened."""
     found: dict[str, NewFormSender] = {}
     for m in inbound:
@@ -197,7 +204,12 @@ def _new_form_senders(inbound: list[Inbound], state: BatchState) -> list[NewForm
             assert m.target.conversation_id is not None
             found.setdefault(
                 env.address,
-                NewFormSender(env.address, m.target.conversation_id, m.target.reference),
+                NewFormSender(
+                    env.address,
+                    m.target.conversation_id,
+                    m.target.reference,
+                    languages.get(m.target.contact_id, ""),
+                ),
             )
     return list(found.values())
 
