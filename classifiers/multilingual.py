@@ -13,6 +13,7 @@ worse than MiniLM: it serves only what the language detector calls another langu
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
@@ -57,3 +58,11 @@ class MultilingualEmbedder:
         """Encodes on the embedder's thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.encode, list(texts))
+
+
+@functools.lru_cache(maxsize=4)
+def shared_multilingual(batch_size: int = 32) -> MultilingualEmbedder:
+    """One encoder per process and batch size: its weights are read-only, and loading them
+    again for every router of the process (every service a test starts) costs a second
+    and 120 MiB each time."""
+    return MultilingualEmbedder(batch_size)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from inbox.cli.store_access import open_store
 from inbox.config.settings import Settings
 from inbox.models import Envelope, RoutingDecision, TriageDecision
+from inbox.pipeline.language_routing import LanguageRouting
 from inbox.pipeline.routing import RoutingService
 from inbox.pipeline.triaging import TriageService
 from inbox.queue import Queue, open_queue
@@ -42,12 +43,16 @@ async def _route(settings: Settings, text: str) -> Routed:
         embedder = load_embedder(settings)
         history = learned_history(settings, embedder)
         routing = await RoutingService.build(settings, embedder, engine, history)
+        languages = await LanguageRouting.build(settings, engine)
     triaging = await TriageService.build(settings, routing.embedder)
-    vectors = await routing.embedder.encode_async([embedding_text("", text)])
-    (decision,) = routing.route_vectors(vectors)
+    prepared = embedding_text("", text)
+    vectors = await routing.embedder.encode_async([prepared])
+    decisions = routing.route_vectors(vectors)
     env = Envelope("cli", "route", "cli", "", text, time.time())
     (triage,) = triaging.assess([env], vectors)
-    decision = triaging.route_by_language(decision, triage)
+    if languages is not None:  # as the worker does: another language, the second router
+        decisions = await languages.reroute([prepared], decisions, [triage.language])
+    decision = triaging.route_by_language(decisions[0], triage)
     labelled, learnt = routing.router.example_counts
     return Routed(decision, triage, labelled, learnt)
 

@@ -120,6 +120,11 @@ class RoutingSettings:
     # What an agent's correction does: teach the router at once (it can be undone on
     # /supervisor/corrections), or wait there for a supervisor's approval.
     corrections: CorrectionMode = "immediate"
+    # Messages the triage's detector calls another of its languages are routed by a second,
+    # multilingual encoder (classifiers/multilingual.py) from the same phrases; its
+    # similarities run lower than MiniLM's, hence its own closeness bar.
+    multilingual: bool = True
+    multilingual_min_similarity: Similarity = 0.28
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from inbox.metrics import Metrics
 from inbox.models import Envelope, Priority, QueueItem, RoutingDecision, TriageDecision
 from inbox.pipeline.answering import AnswerService, Candidate
 from inbox.pipeline.ingest.batch import IngestPlan, IngestResult, ingest_batch
+from inbox.pipeline.language_routing import LanguageRouting
 from inbox.pipeline.routing import RoutingService
 from inbox.pipeline.triaging import TriageService
 from inbox.queue import Queue
@@ -63,8 +64,10 @@ class Worker:
         on_committed: Callable[[list[IngestResult]], None] | None = None,
         metrics: Metrics | None = None,
         answers: AnswerService | None = None,
+        languages: LanguageRouting | None = None,
     ) -> None:
         self.answers = answers
+        self.languages = languages
         self.metrics = metrics or Metrics()
         self.metrics.declare(*PROCESSED_TOTAL)
         self.metrics.declare(*PROCESSING_SECONDS)
@@ -136,6 +139,9 @@ class Worker:
             await self.routing.catch_up()  # corrections agents made since the last batch
             decisions = self.routing.route_vectors(vectors)
             assessed = self.triage.assess(readable, vectors)
+            if self.languages is not None:  # another language: the multilingual router
+                detected = [t.language for t in assessed]
+                decisions = await self.languages.reroute(texts, decisions, detected)
             if self.answers is not None:
                 candidates, verdicts = await self._read_for_bot(readable, vectors, assessed)
         routed = iter(zip(decisions, assessed, vectors, candidates, verdicts, strict=True))

@@ -36,6 +36,7 @@ from inbox.pipeline.bot.moves import BotTools
 from inbox.pipeline.bot.settle import run_settler
 from inbox.pipeline.incidents import IncidentWatcher
 from inbox.pipeline.ingest.batch import IngestResult
+from inbox.pipeline.language_routing import LanguageRouting
 from inbox.pipeline.outbox import OutboxSender
 from inbox.pipeline.routing import RoutingService
 from inbox.pipeline.triaging import TriageService
@@ -242,6 +243,7 @@ class InboxService:
         log.info("model: %s", embedder.model_id)
         history = await asyncio.to_thread(learned_history, s, embedder)
         routing = await RoutingService.build(s, embedder, engine, history)
+        languages = await LanguageRouting.build(s, engine)
         triage = await TriageService.build(s, embedder)
         answers = await AnswerService.build(s.kb, embedder, engine, self.links, s.texts)
         deduper = Deduper(s.dedup.auto_merge, s.dedup.suggest)
@@ -271,6 +273,7 @@ class InboxService:
                 on_committed=committed,
                 metrics=self.metrics,
                 answers=answers,
+                languages=languages,
             )
             self._spawn(worker.run(self.stopping), f"worker-{i}")
 

@@ -33,6 +33,7 @@ from classifiers.meaning import LanguageDetector
 from classifiers.multilingual import MultilingualEmbedder
 from inbox.config.settings import Settings, load_settings
 from inbox.models import RoutingDecision
+from inbox.pipeline.language_routing import LanguageRouting
 from inbox.pipeline.routing import RoutingService
 from inbox.text import embedding_text
 from tests.support.paths import ROOT
@@ -62,23 +63,21 @@ def today(settings: Settings) -> SetUp:
 
 
 def second_encoder(settings: Settings, name: str, second: Embedder) -> SetUp:
-    """The shipped encoder for what the triage's language detector calls English (or
-    cannot tell), ``second`` for the other configured languages: each has a router built
-    from the same English phrases and settings. To try one, register it in ``SETUPS``:
-    ``"use": lambda s: second_encoder(s, "use", UseEmbedder())``."""
+    """The product's set-up (inbox/pipeline/language_routing.py): the shipped encoder's
+    router for every message, then ``second``'s router, from the same English phrases with
+    its own closeness bar, for what the triage's detector calls another configured
+    language."""
     first = SentenceTransformerEmbedder(settings.model.path, batch_size=BATCH)
-    routers = [asyncio.run(RoutingService.build(settings, e)) for e in (first, second)]
+    router = asyncio.run(RoutingService.build(settings, first))
+    languages = asyncio.run(LanguageRouting.build(settings, embedder=second))
+    assert languages is not None, "no other language configured, or [routing] multilingual off"
     detector = LanguageDetector(settings.triage.languages)
 
     def route(texts: Sequence[str]) -> list[RoutingDecision]:
         prepared = [embedding_text("", t) for t in texts]
-        decisions = routers[0].route_vectors(first.encode(prepared))
-        other = [i for i, t in enumerate(texts) if detector.detect(t) not in ("en", "")]
-        if other:
-            rerouted = routers[1].route_vectors(second.encode([prepared[i] for i in other]))
-            for i, decision in zip(other, rerouted, strict=True):
-                decisions[i] = decision
-        return decisions
+        decisions = router.route_vectors(first.encode(prepared))
+        detected = [detector.detect(t) for t in texts]
+        return asyncio.run(languages.reroute(prepared, decisions, detected))
 
     def encode(texts: Sequence[str]) -> Vectors:
         # A message not in English is encoded by both: the first encoder's vectors still
@@ -91,7 +90,7 @@ def second_encoder(settings: Settings, name: str, second: Embedder) -> SetUp:
 
 SETUPS: dict[str, Callable[[Settings], SetUp]] = {
     "today": today,
-    # The chosen one (issue 21), not wired into the worker yet.
+    # What the product does (issue 21).
     "two-encoders": lambda s: second_encoder(s, "two-encoders", MultilingualEmbedder()),
 }
 
