@@ -10,9 +10,8 @@ from sqlalchemy import update
 
 from inbox.models import Envelope
 from inbox.store.tables import conversations
-from tests.support.browser import ScriptWatch
+from tests.support.browser import ScriptWatch, sign_in
 from tests.support.service import Running
-from tests.support.signing_in import TEST_PASSWORD
 from tests.support.tickets import ingest_tickets
 
 COUNT = 57  # more than a page (50)
@@ -64,10 +63,7 @@ async def test_a_view_and_a_search_page_forward_and_back(
     watch = ScriptWatch()
     watch.attach(page)
     try:
-        await page.goto(f"{running.base}/agent")
-        await page.fill("#name", "sam")
-        await page.fill("#password", TEST_PASSWORD)
-        await page.click("#login button[type=submit]")
+        await sign_in(page, running.base, "sam")
         await page.wait_for_selector("#list[data-view='all']")
         await _pages_through(page, "#page-next", "#page-back")
 
